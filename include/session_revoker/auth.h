@@ -1,0 +1,71 @@
+/*
+ * auth.h - JWT verification against the configured trusted issuers, and
+ * minting of development tokens.
+ *
+ * DESIGN: libjwt 1.10 takes the algorithm from the token's own header and
+ * validates no claims, so sr_auth_verify() decides everything before and
+ * after it: it decodes the header and claims itself (OpenSSL base64, jansson),
+ * picks the issuer by the exact "iss", checks the header's "alg" against that
+ * issuer's list and against the key's type (never "none", never HMAC over a
+ * public key), picks the key by "kid", then has the signature checked (libjwt
+ * for HS/RS/ES; OpenSSL EVP for PS and EdDSA, which libjwt 1.10 lacks), then
+ * checks exp (required), nbf, iat, aud and the permission. Every refusal
+ * names the check that failed and never echoes the token.
+ */
+#ifndef SESSION_REVOKER_AUTH_H
+#define SESSION_REVOKER_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "session_revoker/config.h"
+#include "session_revoker/core.h"
+
+/* Tokens longer than this are refused before any parsing. */
+#define SR_AUTH_MAX_TOKEN 16384
+
+struct sr_auth;
+
+/* Who a verified token says is asking. */
+struct sr_principal {
+	char issuer[256];
+	char subject[256];  /* "sub", may be empty */
+	char token_id[128]; /* "jti", may be empty */
+	json_t *claims;     /* new reference to the verified claims */
+};
+
+/* Loads every configured issuer's keys. OUT *auth: new, sr_auth_free(). */
+enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **auth,
+		       struct sr_err *err);
+void sr_auth_free(struct sr_auth *auth);
+
+/* Verifies the compact JWS token (len bytes) at time now. permission (may be
+ * NULL) must appear in the "scope" string or the "permissions" array.
+ * Failure: SR_EAUTH (bad token, detail says which check) or SR_EFORBIDDEN
+ * (valid token without the permission). OUT *who on success; release with
+ * sr_principal_clear(). */
+enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
+			  const char *permission, int64_t now,
+			  struct sr_principal *who, struct sr_err *err);
+
+void sr_principal_clear(struct sr_principal *who);
+
+/* Creates an RSA-2048 private key in PEM at path (mode 0600) unless a file is
+ * already there. *created tells which happened. */
+enum sr_rc sr_auth_devkey_ensure(const char *path, int *created,
+				 struct sr_err *err);
+
+/* Signs claims (borrowed; iss, aud, iat, exp, jti are added) with the RS256
+ * private key in key_file. OUT *token: new string, free(). */
+enum sr_rc sr_auth_mint(const char *key_file, const char *issuer,
+			const char *audience, json_t *claims, int64_t ttl,
+			int64_t now, char **token, struct sr_err *err);
+
+/* base64url without padding (RFC 7515 §2) through OpenSSL. OUT *out is a new
+ * buffer of *out_len bytes plus a NUL, free(). SR_EINVAL on a bad alphabet. */
+enum sr_rc sr_b64url_decode(const char *in, size_t len, unsigned char **out,
+			    size_t *out_len, struct sr_err *err);
+
+#endif

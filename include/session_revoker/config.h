@@ -1,0 +1,106 @@
+/*
+ * config.h - the service configuration: one JSON file, every field
+ * overridable by an environment variable, secrets read from files.
+ *
+ * Environment overrides are named SR_ plus the field's path in upper case
+ * with dots as underscores: "listen.port" is SR_LISTEN_PORT. The list of
+ * trusted issuers is overridden as a whole by SR_AUTH_ISSUERS holding its JSON
+ * array. With no file at all the embedded default applies: listen on
+ * 127.0.0.1:8080, data under ./var, a development signing key generated once
+ * and trusted as the only issuer.
+ */
+#ifndef SESSION_REVOKER_CONFIG_H
+#define SESSION_REVOKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session_revoker/core.h"
+
+/* JWS algorithms an issuer may be allowed; bit flags. */
+enum sr_alg {
+	SR_ALG_HS256 = 1u << 0,
+	SR_ALG_HS384 = 1u << 1,
+	SR_ALG_HS512 = 1u << 2,
+	SR_ALG_RS256 = 1u << 3,
+	SR_ALG_RS384 = 1u << 4,
+	SR_ALG_RS512 = 1u << 5,
+	SR_ALG_PS256 = 1u << 6,
+	SR_ALG_PS384 = 1u << 7,
+	SR_ALG_PS512 = 1u << 8,
+	SR_ALG_ES256 = 1u << 9,
+	SR_ALG_ES384 = 1u << 10,
+	SR_ALG_ES512 = 1u << 11,
+	SR_ALG_EDDSA = 1u << 12,
+};
+#define SR_ALG_HMAC (SR_ALG_HS256 | SR_ALG_HS384 | SR_ALG_HS512)
+#define SR_ALG_RSA (SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_PS256 | SR_ALG_PS384 | SR_ALG_PS512)
+#define SR_ALG_EC (SR_ALG_ES256 | SR_ALG_ES384 | SR_ALG_ES512)
+
+/* The flag for a JWS "alg" name, or 0 when unknown (including "none"). */
+unsigned sr_alg_from_name(const char *name);
+const char *sr_alg_name(unsigned alg);
+
+enum sr_key_source {
+	SR_KEY_PEM_FILE = 1, /* PEM public key (or private key: public part) */
+	SR_KEY_JWKS_FILE,    /* a JWK Set document */
+	SR_KEY_HMAC_FILE,    /* a shared secret, the file's bytes */
+};
+
+struct sr_issuer {
+	char *issuer;   /* exact "iss" */
+	char *audience; /* must be in "aud" */
+	unsigned algs;  /* allowed enum sr_alg flags */
+	enum sr_key_source key_source;
+	char *key_file;
+};
+
+struct sr_config {
+	char *listen_address;
+	int64_t listen_port;
+	int64_t http_threads;
+	char *tls_cert_file; /* both set: HTTPS */
+	char *tls_key_file;
+	int64_t max_body_bytes;
+	int64_t max_header_bytes;
+	int64_t max_groups;
+	int64_t max_group_length;
+	char *store_path;
+	int64_t store_readers;
+	int64_t clock_skew;
+	struct sr_issuer *issuers;
+	size_t n_issuers;
+	char *dev_key_file; /* NULL: no development issuer */
+	char *dev_issuer;
+	char *dev_audience;
+	char *log_level;
+	char *public_url; /* how clients reach us; used in printed examples */
+	bool embedded_default; /* no file was given */
+};
+
+/* One problem found while loading, named by its path in the file. */
+struct sr_config_problem {
+	char path[96];
+	char msg[160];
+};
+
+struct sr_config_problems {
+	struct sr_config_problem items[32];
+	size_t n;
+};
+
+/* Loads path (NULL: the embedded default), applies environment overrides
+ * from envp-style getenv(), validates. OUT *cfg: new, free with
+ * sr_config_free(). problems (may be NULL) receives every problem found;
+ * err the first. */
+enum sr_rc sr_config_load(const char *path, struct sr_config **cfg,
+			  struct sr_config_problems *problems, struct sr_err *err);
+
+void sr_config_free(struct sr_config *cfg);
+
+/* Prints the effective configuration as JSON (secrets are only ever file
+ * names, so nothing secret is printed). Returns a new string, free(). */
+char *sr_config_dump(const struct sr_config *cfg);
+
+#endif

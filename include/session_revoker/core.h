@@ -1,0 +1,109 @@
+/*
+ * core.h - errors, logging and small helpers shared by every module.
+ *
+ * DESIGN: every function that can fail returns enum sr_rc and takes a
+ * struct sr_err * as its last parameter. The first, most specific message
+ * wins: sr_err_set() does not overwrite a message already set. Messages never
+ * carry secrets (tokens, keys, credentials) and never contain newlines. The
+ * mapping from sr_rc to an HTTP status lives in src/http, nowhere else.
+ */
+#ifndef SESSION_REVOKER_CORE_H
+#define SESSION_REVOKER_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sr_rc {
+	SR_OK = 0,
+	SR_EINVAL,     /* malformed input from a caller (HTTP 400) */
+	SR_EAUTH,      /* bad or missing credentials (HTTP 401) */
+	SR_EFORBIDDEN, /* authenticated but not allowed (HTTP 403) */
+	SR_ENOTFOUND,  /* no such thing (HTTP 404) */
+	SR_ECONFLICT,  /* conflicts with what is stored (HTTP 409/422) */
+	SR_ETOOBIG,    /* input larger than allowed (HTTP 413) */
+	SR_EMEDIA,     /* unsupported media type (HTTP 415) */
+	SR_EUNAVAIL,   /* not ready, try again later (HTTP 503) */
+	SR_ENOMEM,     /* allocation failed */
+	SR_EIO,        /* file or network error */
+	SR_ESTORE,     /* the database failed */
+	SR_ECONFIG,    /* configuration is wrong */
+	SR_EINTERNAL,  /* a bug */
+};
+
+struct sr_err {
+	enum sr_rc code;
+	char msg[256];
+};
+
+#define SR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Records code and message in err unless err already holds an error (first
+ * error wins). err may be NULL. Returns code. */
+enum sr_rc sr_err_set(struct sr_err *err, enum sr_rc code, const char *fmt, ...)
+	SR_PRINTF(3, 4);
+
+/* Clears err to SR_OK with an empty message. */
+void sr_err_clear(struct sr_err *err);
+
+/* A short stable name for code ("invalid", "unauthorized", ...). */
+const char *sr_rc_name(enum sr_rc code);
+
+/* ---- logging: one logfmt line per event on stderr ---- */
+enum sr_log_level { SR_LOG_DEBUG, SR_LOG_INFO, SR_LOG_WARN, SR_LOG_ERROR };
+
+void sr_log_set_level(enum sr_log_level level);
+
+/* Logs "ts=... level=... msg=<event> <fields>". fields is a printf format
+ * for already-escaped key=value pairs; use sr_log_quote() for values that
+ * may hold spaces or quotes. */
+void sr_log(enum sr_log_level level, const char *event, const char *fmt, ...)
+	SR_PRINTF(3, 4);
+
+/* Writes value into out (cap bytes) as a logfmt-safe quoted string,
+ * truncating if needed. Returns out. */
+char *sr_log_quote(char *out, size_t cap, const char *value);
+
+/* ---- time ---- */
+
+/* Seconds since the Unix epoch, from the real clock. */
+int64_t sr_clock_now(void);
+
+/* Formats t (Unix seconds, UTC) as RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into
+ * out[32]. Returns out. */
+char *sr_time_format(int64_t t, char out[32]);
+
+/* Parses what an operator would type as a point in time (DESIGN.md §3):
+ * RFC 3339 / ISO 8601 (no zone means UTC), RFC 2822 and HTTP dates, Unix
+ * seconds, "now", "today", "yesterday", "N unit(s) ago" (second, minute, hour,
+ * day, week and their short forms: s, sec, secs, m, min, mins, h, hr, hrs, d,
+ * w). now is the reference point for the relative forms. On success *out
+ * holds Unix seconds (UTC). Fails with SR_EINVAL and a message quoting the
+ * text (truncated) when it cannot be parsed. */
+enum sr_rc sr_time_parse(const char *text, int64_t now, int64_t *out,
+			 struct sr_err *err);
+
+/* ---- small helpers ---- */
+
+/* Reads a whole file (at most max bytes) into a new NUL-terminated buffer
+ * (caller frees with free(), or sr_secret_free() for secrets). *len gets the
+ * length without the NUL when len is not NULL. */
+enum sr_rc sr_file_read(const char *path, size_t max, char **out, size_t *len,
+			struct sr_err *err);
+
+/* Writes data to path atomically (temporary file + rename) with mode. */
+enum sr_rc sr_file_write(const char *path, const void *data, size_t len,
+			 int mode, struct sr_err *err);
+
+/* Creates dir and its parents (mode 0700) when missing. */
+enum sr_rc sr_mkdirs(const char *dir, struct sr_err *err);
+
+/* Cleanses len bytes of p (OPENSSL_cleanse) and frees p. NULL is safe. */
+void sr_secret_free(void *p, size_t len);
+
+/* Fills out with 2*n lowercase hex characters of n random bytes plus NUL. */
+enum sr_rc sr_random_hex(char *out, size_t n, struct sr_err *err);
+
+/* A random RFC 4122 version 4 UUID, out[37]. */
+enum sr_rc sr_uuid4(char out[37], struct sr_err *err);
+
+#endif

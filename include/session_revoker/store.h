@@ -1,0 +1,75 @@
+/*
+ * store.h - the durable record: SQLite in WAL mode.
+ *
+ * DESIGN: one writer thread owns the only write connection and commits
+ * whatever writes are waiting as one transaction (group commit), each inside
+ * its own savepoint so one bad write never spoils its neighbours; every caller
+ * still waits for the COMMIT (synchronous=FULL) that holds its own write
+ * before it returns. Reads use a small pool of read-only connections, which
+ * WAL lets run beside the writer. Migrations in sql/ are compiled in and
+ * applied at open, numbered by PRAGMA user_version.
+ */
+#ifndef SESSION_REVOKER_STORE_H
+#define SESSION_REVOKER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "session_revoker/core.h"
+#include "session_revoker/sources.h"
+
+struct sr_store;
+
+/* Opens (creating if needed) the database at path, applies migrations,
+ * starts the writer. OUT *store: new, sr_store_close(). */
+enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **store,
+			 struct sr_err *err);
+
+/* Finishes the writes in flight, stops the writer, closes. NULL is safe. */
+void sr_store_close(struct sr_store *store);
+
+/* A revocation to record. All strings borrowed. */
+struct sr_revocation_in {
+	const struct sr_document *doc;
+	const char *source;          /* "document", "document-jwt", ... */
+	const char *source_event_id; /* NULL: none; else unique per source */
+	const char *issuer;          /* who asked */
+	const char *subject;
+	const char *token_id;
+	const char *idempotency_key; /* NULL: none; scoped to issuer+subject */
+	const char *request_hash;    /* hex digest of the request, with a key */
+	int64_t now;
+};
+
+/* Records a revocation durably (the COMMIT has happened when this returns
+ * SR_OK). OUT *rev: new reference, the recorded revocation as the API shows
+ * it. *replayed is 1 when an earlier request with the same idempotency key or
+ * the same source event id is answered instead (nothing new is written).
+ * SR_ECONFLICT: the idempotency key was used for a different request. */
+enum sr_rc sr_store_revocation_add(struct sr_store *store,
+				   const struct sr_revocation_in *in, json_t **rev,
+				   int *replayed, struct sr_err *err);
+
+/* OUT *rev: new reference. SR_ENOTFOUND when there is no such id. */
+enum sr_rc sr_store_revocation_get(struct sr_store *store, const char *id,
+				   json_t **rev, struct sr_err *err);
+
+struct sr_revocation_filter {
+	const char *state; /* NULL: any */
+	const char *group; /* NULL: any */
+	int64_t before;    /* cursor: 0 for the first page */
+	int limit;         /* 1..200 */
+};
+
+/* Newest first. OUT *items: new JSON array; *next: the cursor of the next
+ * page, 0 when this is the last. */
+enum sr_rc sr_store_revocation_list(struct sr_store *store,
+				    const struct sr_revocation_filter *filter,
+				    json_t **items, int64_t *next, struct sr_err *err);
+
+/* Whether a write transaction commits now (readiness). */
+enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);
+
+#endif

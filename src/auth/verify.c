@@ -1,0 +1,365 @@
+/*
+ * verify.c - sr_auth_verify(): every check a JWT must pass, in order.
+ *
+ * DESIGN: see auth.h. The order matters: the size cap and the shape come
+ * first (cheap, no allocation beyond the token), then the issuer from the
+ * claims picks the keys, then the header's alg is held against the issuer's
+ * list and the key's type *before* any signature code sees the token, so
+ * libjwt can never be talked into "none" or into an HMAC keyed with a public
+ * key. Claims are checked only after the signature holds.
+ */
+#include "auth_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jwt.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+struct issuer_keys {
+	const struct sr_issuer *cfg;
+	struct sr_issuer owned; /* the development issuer lives here */
+	struct sr_key_set keys;
+};
+
+struct sr_auth {
+	struct issuer_keys *issuers;
+	size_t n;
+	int64_t skew;
+};
+
+void sr_auth_free(struct sr_auth *auth)
+{
+	size_t i;
+
+	if (auth == NULL)
+		return;
+	for (i = 0; i < auth->n; i++)
+		sr_key_set_clear(&auth->issuers[i].keys);
+	free(auth->issuers);
+	free(auth);
+}
+
+enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
+		       struct sr_err *err)
+{
+	enum sr_rc rc = SR_OK;
+	struct sr_auth *auth;
+	size_t i;
+
+	*out = NULL;
+	auth = calloc(1, sizeof(*auth));
+	if (auth == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	auth->skew = cfg->clock_skew;
+	auth->issuers = calloc(cfg->n_issuers + 1, sizeof(*auth->issuers));
+	if (auth->issuers == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cfg->n_issuers; i++) {
+		struct issuer_keys *ik = &auth->issuers[auth->n++];
+		ik->cfg = &cfg->issuers[i];
+		rc = sr_keys_load(ik->cfg->key_source, ik->cfg->key_file, &ik->keys, err);
+		if (rc != SR_OK) {
+			sr_err_set(err, rc, "issuer %s: cannot load keys", ik->cfg->issuer);
+			goto out;
+		}
+	}
+	if (cfg->dev_key_file != NULL) {
+		struct issuer_keys *ik = &auth->issuers[auth->n++];
+		ik->owned.issuer = cfg->dev_issuer;
+		ik->owned.audience = cfg->dev_audience;
+		ik->owned.algs = SR_ALG_RS256;
+		ik->owned.key_source = SR_KEY_PEM_FILE;
+		ik->owned.key_file = cfg->dev_key_file;
+		ik->cfg = &ik->owned;
+		rc = sr_keys_load_private_pem(cfg->dev_key_file, &ik->keys, err);
+		if (rc != SR_OK)
+			goto out;
+	}
+out:
+	if (rc != SR_OK) {
+		sr_auth_free(auth);
+		return rc;
+	}
+	*out = auth;
+	return SR_OK;
+}
+
+void sr_principal_clear(struct sr_principal *who)
+{
+	json_decref(who->claims);
+	memset(who, 0, sizeof(*who));
+}
+
+/* Decodes one base64url part of the token into a JSON object. */
+static enum sr_rc part_json(const char *p, size_t len, const char *what,
+			    json_t **out, struct sr_err *err)
+{
+	unsigned char *raw = NULL;
+	size_t raw_len = 0;
+	json_error_t jerr;
+
+	if (sr_b64url_decode(p, len, &raw, &raw_len, NULL) != SR_OK)
+		return sr_err_set(err, SR_EAUTH, "malformed token: %s is not base64url", what);
+	*out = json_loadb((const char *)raw, raw_len,
+			  JSON_REJECT_DUPLICATES, &jerr);
+	free(raw);
+	if (*out == NULL || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return sr_err_set(err, SR_EAUTH, "malformed token: %s is not a JSON object", what);
+	}
+	return SR_OK;
+}
+
+static const EVP_MD *alg_md(unsigned alg)
+{
+	if (alg & (SR_ALG_HS256 | SR_ALG_RS256 | SR_ALG_PS256 | SR_ALG_ES256))
+		return EVP_sha256();
+	if (alg & (SR_ALG_HS384 | SR_ALG_RS384 | SR_ALG_PS384 | SR_ALG_ES384))
+		return EVP_sha384();
+	if (alg & (SR_ALG_HS512 | SR_ALG_RS512 | SR_ALG_PS512 | SR_ALG_ES512))
+		return EVP_sha512();
+	return NULL; /* EdDSA hashes internally */
+}
+
+/* PS256/384/512 and EdDSA, which libjwt 1.10 cannot check. */
+static int evp_verify(const struct sr_key *key, unsigned alg, const char *signed_part,
+		      size_t signed_len, const unsigned char *sig, size_t sig_len)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok = 0;
+
+	if (md == NULL)
+		return 0;
+	if (EVP_DigestVerifyInit(md, &pctx, alg_md(alg), NULL, key->pkey) != 1)
+		goto out;
+	if ((alg & (SR_ALG_PS256 | SR_ALG_PS384 | SR_ALG_PS512)) != 0 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+		goto out;
+	ok = EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)signed_part,
+			      signed_len) == 1;
+out:
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+static int libjwt_verify(const struct sr_key *key, const char *token)
+{
+	jwt_t *jwt = NULL;
+	int rc;
+
+	if (key->type == KEY_HMAC)
+		rc = jwt_decode(&jwt, token, key->secret, (int)key->secret_len);
+	else
+		rc = jwt_decode(&jwt, token, (const unsigned char *)key->pem,
+				(int)key->pem_len);
+	jwt_free(jwt);
+	return rc == 0;
+}
+
+static int signature_ok(const struct sr_key *key, unsigned alg, const char *token,
+			size_t signed_len, const char *sig_b64, size_t sig_b64_len)
+{
+	unsigned char *sig = NULL;
+	size_t sig_len = 0;
+	int ok;
+
+	if ((alg & (SR_ALG_HMAC | SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_EC)) != 0)
+		return libjwt_verify(key, token);
+	if (sr_b64url_decode(sig_b64, sig_b64_len, &sig, &sig_len, NULL) != SR_OK)
+		return 0;
+	ok = evp_verify(key, alg, token, signed_len, sig, sig_len);
+	free(sig);
+	return ok;
+}
+
+/* A NumericDate claim: absent (0), or a number into *v (1), or wrong (-1). */
+static int numeric_date(json_t *claims, const char *name, int64_t *v)
+{
+	json_t *j = json_object_get(claims, name);
+
+	if (j == NULL)
+		return 0;
+	if (json_is_integer(j)) {
+		*v = json_integer_value(j);
+		return 1;
+	}
+	if (json_is_real(j) && json_real_value(j) > -1e15 && json_real_value(j) < 1e15) {
+		*v = (int64_t)json_real_value(j);
+		return 1;
+	}
+	return -1;
+}
+
+static int has_permission(json_t *claims, const char *perm)
+{
+	const char *scope = json_string_value(json_object_get(claims, "scope"));
+	json_t *perms = json_object_get(claims, "permissions"), *v;
+	size_t i, n = strlen(perm);
+
+	while (scope != NULL && *scope != '\0') {
+		size_t w = strcspn(scope, " ");
+		if (w == n && strncmp(scope, perm, n) == 0)
+			return 1;
+		scope += w;
+		scope += strspn(scope, " ");
+	}
+	json_array_foreach(perms, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), perm) == 0)
+			return 1;
+	return 0;
+}
+
+static int audience_ok(json_t *claims, const char *audience)
+{
+	json_t *aud = json_object_get(claims, "aud"), *v;
+	size_t i;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), audience) == 0;
+	json_array_foreach(aud, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), audience) == 0)
+			return 1;
+	return 0;
+}
+
+static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issuer *is,
+			       json_t *claims, int64_t now, struct sr_err *err)
+{
+	int64_t exp = 0, nbf = 0, iat = 0;
+	int r;
+
+	r = numeric_date(claims, "exp", &exp);
+	if (r == 0)
+		return sr_err_set(err, SR_EAUTH, "token has no exp claim");
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "token exp is not a number");
+	if (now > exp + auth->skew)
+		return sr_err_set(err, SR_EAUTH, "token expired");
+	r = numeric_date(claims, "nbf", &nbf);
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "token nbf is not a number");
+	if (r > 0 && nbf > now + auth->skew)
+		return sr_err_set(err, SR_EAUTH, "token not yet valid (nbf)");
+	r = numeric_date(claims, "iat", &iat);
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "token iat is not a number");
+	if (r > 0 && iat > now + auth->skew)
+		return sr_err_set(err, SR_EAUTH, "token issued in the future (iat)");
+	if (!audience_ok(claims, is->audience))
+		return sr_err_set(err, SR_EAUTH, "token audience does not include %s",
+				  is->audience);
+	return SR_OK;
+}
+
+static void copy_claim(char *dst, size_t cap, json_t *claims, const char *name)
+{
+	const char *v = json_string_value(json_object_get(claims, name));
+
+	snprintf(dst, cap, "%s", v ? v : "");
+}
+
+enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
+			  const char *permission, int64_t now,
+			  struct sr_principal *who, struct sr_err *err)
+{
+	enum sr_rc rc;
+	json_t *header = NULL, *claims = NULL;
+	const char *dot1, *dot2, *iss, *alg_name, *kid;
+	const struct issuer_keys *ik = NULL;
+	unsigned alg;
+	size_t i, tried = 0;
+	int verified = 0;
+
+	memset(who, 0, sizeof(*who));
+	if (token == NULL || len == 0)
+		return sr_err_set(err, SR_EAUTH, "no token");
+	if (len > SR_AUTH_MAX_TOKEN)
+		return sr_err_set(err, SR_EAUTH, "token longer than %d bytes", SR_AUTH_MAX_TOKEN);
+	if (strlen(token) != len)
+		return sr_err_set(err, SR_EAUTH, "malformed token: NUL byte");
+	dot1 = memchr(token, '.', len);
+	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (dot1 == NULL || dot2 == NULL ||
+	    memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL)
+		return sr_err_set(err, SR_EAUTH, "malformed token: not a compact JWS (three parts)");
+	if ((rc = part_json(token, (size_t)(dot1 - token), "header", &header, err)) != SR_OK ||
+	    (rc = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &claims, err)) != SR_OK)
+		goto out;
+	if (dot2 + 1 == token + len) {
+		rc = sr_err_set(err, SR_EAUTH, "token is unsigned");
+		goto out;
+	}
+	if (json_object_get(header, "crit") != NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "token header has unsupported crit");
+		goto out;
+	}
+	iss = json_string_value(json_object_get(claims, "iss"));
+	if (iss == NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "token has no iss claim");
+		goto out;
+	}
+	for (i = 0; i < auth->n; i++)
+		if (strcmp(auth->issuers[i].cfg->issuer, iss) == 0)
+			ik = &auth->issuers[i];
+	if (ik == NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "token issuer is not trusted");
+		goto out;
+	}
+	alg_name = json_string_value(json_object_get(header, "alg"));
+	alg = sr_alg_from_name(alg_name);
+	if (alg == 0) {
+		rc = sr_err_set(err, SR_EAUTH, "token algorithm is missing, none or unsupported");
+		goto out;
+	}
+	if ((ik->cfg->algs & alg) == 0) {
+		rc = sr_err_set(err, SR_EAUTH, "token algorithm %s is not allowed for this issuer",
+				sr_alg_name(alg));
+		goto out;
+	}
+	kid = json_string_value(json_object_get(header, "kid"));
+	for (i = 0; i < ik->keys.n && !verified; i++) {
+		const struct sr_key *key = &ik->keys.keys[i];
+		if (kid != NULL && key->kid != NULL && strcmp(kid, key->kid) != 0)
+			continue;
+		if (kid != NULL && key->kid == NULL && ik->keys.n > 1)
+			continue;
+		if (!sr_key_fits(key, alg))
+			continue;
+		tried++;
+		verified = signature_ok(key, alg, token, (size_t)(dot2 - token), dot2 + 1,
+					len - (size_t)(dot2 + 1 - token));
+	}
+	if (tried == 0) {
+		rc = sr_err_set(err, SR_EAUTH, kid ? "no key matches the token's kid and algorithm"
+						   : "no key of this issuer fits the token's algorithm");
+		goto out;
+	}
+	if (!verified) {
+		rc = sr_err_set(err, SR_EAUTH, "token signature is invalid");
+		goto out;
+	}
+	rc = check_claims(auth, ik->cfg, claims, now, err);
+	if (rc != SR_OK)
+		goto out;
+	if (permission != NULL && !has_permission(claims, permission)) {
+		rc = sr_err_set(err, SR_EFORBIDDEN, "token lacks the %s permission", permission);
+		goto out;
+	}
+	snprintf(who->issuer, sizeof(who->issuer), "%s", iss);
+	copy_claim(who->subject, sizeof(who->subject), claims, "sub");
+	copy_claim(who->token_id, sizeof(who->token_id), claims, "jti");
+	who->claims = claims;
+	claims = NULL;
+out:
+	json_decref(header);
+	json_decref(claims);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/* cli.h - the subcommands of the session-revoker binary. */
+#ifndef SESSION_REVOKER_CLI_H
+#define SESSION_REVOKER_CLI_H
+
+#include <jansson.h>
+
+#include "session_revoker/config.h"
+
+int sr_cli_serve(int argc, char **argv);
+int sr_cli_token(int argc, char **argv);
+int sr_cli_check_config(int argc, char **argv);
+
+/* Loads the configuration named by --config / SR_CONFIG (NULL: the embedded
+ * default), printing every problem to stderr. NULL on failure. */
+struct sr_config *sr_cli_load_config(const char *path);
+
+/* Makes sure the development key and the store's folder exist. */
+int sr_cli_prepare_files(const struct sr_config *cfg);
+
+/* Mints a development token (new string, free()) or prints why not. */
+char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
+		       const char *scope, json_t *extra, long long ttl);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * serve.c - `session-revoker serve`: wire config, store, auth and HTTP
+ * together, then wait for SIGTERM/SIGINT and shut down in reverse order.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session_revoker/auth.h"
+#include "session_revoker/http.h"
+#include "session_revoker/store.h"
+
+#define EXAMPLE_DOCUMENT "{\"groups\":[\"team_opsec\"],\"time\":\"30 minutes ago\",\"action\":\"revoke\"}"
+
+struct sr_config *sr_cli_load_config(const char *path)
+{
+	struct sr_config_problems problems;
+	struct sr_config *cfg = NULL;
+	struct sr_err err = {0};
+	size_t i;
+
+	if (sr_config_load(path, &cfg, &problems, &err) == SR_OK)
+		return cfg;
+	fprintf(stderr, "session-revoker: configuration %s has %zu problem%s:\n",
+		path ? path : "(embedded default)", problems.n, problems.n == 1 ? "" : "s");
+	for (i = 0; i < problems.n; i++)
+		fprintf(stderr, "  %s: %s\n", problems.items[i].path, problems.items[i].msg);
+	if (problems.n == 0)
+		fprintf(stderr, "  %s\n", err.msg);
+	return NULL;
+}
+
+static int parent_dir(const char *file)
+{
+	char buf[PATH_MAX];
+	struct sr_err err = {0};
+
+	snprintf(buf, sizeof(buf), "%s", file);
+	if (sr_mkdirs(dirname(buf), &err) != SR_OK) {
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int sr_cli_prepare_files(const struct sr_config *cfg)
+{
+	struct sr_err err = {0};
+	int created = 0;
+
+	if (parent_dir(cfg->store_path) != 0)
+		return -1;
+	if (cfg->dev_key_file == NULL)
+		return 0;
+	if (parent_dir(cfg->dev_key_file) != 0)
+		return -1;
+	if (sr_auth_devkey_ensure(cfg->dev_key_file, &created, &err) != SR_OK) {
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+		return -1;
+	}
+	if (created)
+		sr_log(SR_LOG_INFO, "devkey.created", "file=%s", cfg->dev_key_file);
+	return 0;
+}
+
+char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
+		       const char *scope, json_t *extra, long long ttl)
+{
+	struct sr_err err = {0};
+	json_t *claims = extra ? json_deep_copy(extra) : json_object();
+	char *token = NULL;
+
+	if (cfg->dev_key_file == NULL) {
+		fprintf(stderr, "session-revoker: no development key configured "
+				"(development.signing_key_file)\n");
+		json_decref(claims);
+		return NULL;
+	}
+	json_object_set_new(claims, "sub", json_string(subject));
+	json_object_set_new(claims, "scope", json_string(scope));
+	if (sr_auth_mint(cfg->dev_key_file, cfg->dev_issuer, cfg->dev_audience, claims,
+			 ttl, sr_clock_now(), &token, &err) != SR_OK)
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+	json_decref(claims);
+	return token;
+}
+
+static void print_banner(const struct sr_config *cfg, int port)
+{
+	const char *scheme = cfg->tls_cert_file ? "https" : "http";
+	char base[300];
+	char *token;
+
+	if (cfg->public_url != NULL)
+		snprintf(base, sizeof(base), "%s", cfg->public_url);
+	else
+		snprintf(base, sizeof(base), "%s://%s:%d", scheme,
+			 strchr(cfg->listen_address, ':') ? "[::1]" :
+			 strcmp(cfg->listen_address, "0.0.0.0") == 0 ? "127.0.0.1" :
+			 cfg->listen_address, port);
+	printf("session-revoker listening on %s\n", base);
+	if (cfg->dev_key_file != NULL) {
+		token = sr_cli_dev_token(cfg, "dev-operator",
+					 "revocations:write revocations:read", NULL, 12 * 3600);
+		if (token != NULL) {
+			printf("Try it (development token, valid 12 hours):\n");
+			printf("curl -sS -i %s%s%s-X POST %s/v1/revocations "
+			       "-H 'Authorization: Bearer %s' "
+			       "-H 'Content-Type: application/json' -d '%s'\n",
+			       cfg->tls_cert_file ? "--cacert " : "",
+			       cfg->tls_cert_file ? cfg->tls_cert_file : "",
+			       cfg->tls_cert_file ? " " : "", base, token, EXAMPLE_DOCUMENT);
+			free(token);
+		}
+	}
+	fflush(stdout);
+}
+
+static enum sr_log_level level_of(const char *name)
+{
+	if (strcmp(name, "debug") == 0)
+		return SR_LOG_DEBUG;
+	if (strcmp(name, "warn") == 0)
+		return SR_LOG_WARN;
+	if (strcmp(name, "error") == 0)
+		return SR_LOG_ERROR;
+	return SR_LOG_INFO;
+}
+
+int sr_cli_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = getenv("SR_CONFIG");
+	struct sr_config *cfg = NULL;
+	struct sr_store *store = NULL;
+	struct sr_auth *auth = NULL;
+	struct sr_http *http = NULL;
+	struct sr_app app;
+	struct sr_err err = {0};
+	sigset_t sigs;
+	int c, sig = 0, status = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			printf("usage: session-revoker serve [--config FILE]\n\n"
+			       "Runs the webhook service. FILE (or $SR_CONFIG) is the JSON\n"
+			       "configuration; without one the embedded default listens on\n"
+			       "127.0.0.1:8080, keeps its data under ./var, and prints a curl line\n"
+			       "with a development token. SIGTERM or SIGINT stops it cleanly.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	/* Signals go to sigwait() below, never to a worker thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg = sr_cli_load_config(path);
+	if (cfg == NULL)
+		return 1;
+	sr_log_set_level(level_of(cfg->log_level));
+	if (sr_cli_prepare_files(cfg) != 0)
+		goto out;
+	if (sr_store_open(cfg->store_path, (int)cfg->store_readers, &store, &err) != SR_OK ||
+	    sr_auth_new(cfg, &auth, &err) != SR_OK)
+		goto out;
+	app.cfg = cfg;
+	app.auth = auth;
+	app.store = store;
+	if (sr_http_start(&app, &http, &err) != SR_OK)
+		goto out;
+	sr_log(SR_LOG_INFO, "serve.listening", "address=%s port=%d tls=%s store=%s",
+	       cfg->listen_address, sr_http_port(http), cfg->tls_cert_file ? "true" : "false",
+	       cfg->store_path);
+	print_banner(cfg, sr_http_port(http));
+	sigwait(&sigs, &sig);
+	sr_log(SR_LOG_INFO, "serve.stopping", "signal=%d", sig);
+	status = 0;
+out:
+	if (err.code != SR_OK)
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+	sr_http_stop(http);
+	sr_store_close(store);
+	sr_auth_free(auth);
+	sr_config_free(cfg);
+	if (status == 0)
+		sr_log(SR_LOG_INFO, "serve.stopped", "%s", "");
+	return status;
+}

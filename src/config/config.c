@@ -1,0 +1,439 @@
+/*
+ * config.c - load, override from the environment, validate, free.
+ *
+ * DESIGN: problems are collected, each named by its path in the file
+ * ("auth.issuers[1].algorithms[0]"), so check-config can explain them all at
+ * once; the first one is also the error returned. Only file names of secrets
+ * live in the configuration: the secrets themselves are read by the module
+ * that uses them, so a dump or an error never shows one.
+ */
+#include "config_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} alg_names[] = {
+	{"HS256", SR_ALG_HS256}, {"HS384", SR_ALG_HS384}, {"HS512", SR_ALG_HS512},
+	{"RS256", SR_ALG_RS256}, {"RS384", SR_ALG_RS384}, {"RS512", SR_ALG_RS512},
+	{"PS256", SR_ALG_PS256}, {"PS384", SR_ALG_PS384}, {"PS512", SR_ALG_PS512},
+	{"ES256", SR_ALG_ES256}, {"ES384", SR_ALG_ES384}, {"ES512", SR_ALG_ES512},
+	{"EdDSA", SR_ALG_EDDSA},
+};
+
+unsigned sr_alg_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (strcmp(alg_names[i].name, name) == 0)
+			return alg_names[i].flag;
+	return 0;
+}
+
+const char *sr_alg_name(unsigned alg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (alg_names[i].flag == alg)
+			return alg_names[i].name;
+	return "unknown";
+}
+
+static void problem(struct sr_config_problems *pr, const char *path,
+		    const char *fmt, ...) SR_PRINTF(3, 4);
+
+static void problem(struct sr_config_problems *pr, const char *path,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	struct sr_config_problem *p;
+
+	if (pr->n >= sizeof(pr->items) / sizeof(pr->items[0]))
+		return;
+	p = &pr->items[pr->n++];
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* The value at a dotted path, or NULL. Borrowed reference. */
+static json_t *lookup(json_t *root, const char *path)
+{
+	char key[96];
+	const char *p = path;
+	json_t *cur = root;
+
+	while (cur != NULL && *p != '\0') {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof(key) || !json_is_object(cur))
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		cur = json_object_get(cur, key);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return cur;
+}
+
+static char **str_at(struct sr_config *cfg, const struct sr_field *f)
+{
+	return (char **)(void *)((char *)cfg + f->offset);
+}
+
+static int64_t *int_at(struct sr_config *cfg, const struct sr_field *f)
+{
+	return (int64_t *)(void *)((char *)cfg + f->offset);
+}
+
+static void set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v ? strdup(v) : NULL;
+}
+
+static void load_field(struct sr_config *cfg, json_t *root,
+		       const struct sr_field *f, struct sr_config_problems *pr)
+{
+	json_t *v = root ? lookup(root, f->path) : NULL;
+	const char *env = getenv(f->env);
+
+	if (f->type == FIELD_STR) {
+		set_str(str_at(cfg, f), f->def_str);
+		if (v != NULL && !json_is_null(v)) {
+			if (!json_is_string(v) || json_string_length(v) == 0)
+				problem(pr, f->path, "must be a non-empty string");
+			else
+				set_str(str_at(cfg, f), json_string_value(v));
+		}
+		if (env != NULL && env[0] != '\0')
+			set_str(str_at(cfg, f), env);
+		return;
+	}
+	*int_at(cfg, f) = f->def_int;
+	if (v != NULL) {
+		if (!json_is_integer(v))
+			problem(pr, f->path, "must be an integer");
+		else
+			*int_at(cfg, f) = json_integer_value(v);
+	}
+	if (env != NULL && env[0] != '\0') {
+		char *end;
+		errno = 0;
+		long long n = strtoll(env, &end, 10);
+		if (errno != 0 || *end != '\0' || end == env)
+			problem(pr, f->env, "must be an integer (overrides %s)", f->path);
+		else
+			*int_at(cfg, f) = n;
+	}
+	if (*int_at(cfg, f) < f->min || *int_at(cfg, f) > f->max)
+		problem(pr, f->path, "must be between %lld and %lld, is %lld",
+			(long long)f->min, (long long)f->max,
+			(long long)*int_at(cfg, f));
+}
+
+/* Flags keys in obj (at prefix) that no field, and no section holding
+ * fields, is named by. */
+static void check_unknown(json_t *obj, const char *prefix,
+			  struct sr_config_problems *pr)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		char path[96];
+		size_t i, plen;
+		int known = 0, section = 0;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+		plen = strlen(path);
+		if (strcmp(path, "auth.issuers") == 0)
+			continue;
+		for (i = 0; i < sr_config_n_fields; i++) {
+			const char *fp = sr_config_fields[i].path;
+			if (strcmp(fp, path) == 0)
+				known = 1;
+			else if (strncmp(fp, path, plen) == 0 && fp[plen] == '.')
+				section = 1;
+		}
+		if (strcmp(path, "auth") == 0)
+			section = 1;
+		if (section && json_is_object(v))
+			check_unknown(v, path, pr);
+		else if (section)
+			problem(pr, path, "must be an object");
+		else if (!known)
+			problem(pr, path, "unknown field");
+	}
+}
+
+static void check_readable(struct sr_config_problems *pr, const char *path,
+			   const char *file)
+{
+	if (file != NULL && access(file, R_OK) != 0)
+		problem(pr, path, "cannot read %s: %s", file, strerror(errno));
+}
+
+static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
+			struct sr_config_problems *pr)
+{
+	static const struct {
+		const char *key;
+		enum sr_key_source src;
+	} sources[] = {
+		{"public_key_file", SR_KEY_PEM_FILE},
+		{"jwks_file", SR_KEY_JWKS_FILE},
+		{"hmac_secret_file", SR_KEY_HMAC_FILE},
+	};
+	char path[96];
+	const char *key;
+	json_t *v, *algs;
+	size_t i, n_sources = 0;
+
+	if (!json_is_object(o)) {
+		problem(pr, at, "must be an object");
+		return;
+	}
+	json_object_foreach(o, key, v) {
+		int ok = strcmp(key, "issuer") == 0 || strcmp(key, "audience") == 0 ||
+			 strcmp(key, "algorithms") == 0;
+		for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+			ok |= strcmp(key, sources[i].key) == 0;
+		if (!ok) {
+			snprintf(path, sizeof(path), "%s.%s", at, key);
+			problem(pr, path, "unknown field");
+		}
+	}
+	v = json_object_get(o, "issuer");
+	snprintf(path, sizeof(path), "%s.issuer", at);
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		problem(pr, path, "required: the exact \"iss\" of the tokens");
+	else
+		is->issuer = strdup(json_string_value(v));
+	v = json_object_get(o, "audience");
+	snprintf(path, sizeof(path), "%s.audience", at);
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		problem(pr, path, "required: the \"aud\" the tokens must carry");
+	else
+		is->audience = strdup(json_string_value(v));
+	algs = json_object_get(o, "algorithms");
+	snprintf(path, sizeof(path), "%s.algorithms", at);
+	if (!json_is_array(algs) || json_array_size(algs) == 0)
+		problem(pr, path, "required: a non-empty array such as [\"RS256\"]");
+	json_array_foreach(algs, i, v) {
+		unsigned flag = sr_alg_from_name(json_string_value(v));
+		snprintf(path, sizeof(path), "%s.algorithms[%zu]", at, i);
+		if (flag == 0)
+			problem(pr, path, "unknown algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA; never none)");
+		is->algs |= flag;
+	}
+	for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		v = json_object_get(o, sources[i].key);
+		if (v == NULL)
+			continue;
+		n_sources++;
+		snprintf(path, sizeof(path), "%s.%s", at, sources[i].key);
+		if (!json_is_string(v) || json_string_length(v) == 0) {
+			problem(pr, path, "must be a file name");
+			continue;
+		}
+		is->key_source = sources[i].src;
+		is->key_file = strdup(json_string_value(v));
+		check_readable(pr, path, is->key_file);
+	}
+	if (n_sources != 1) {
+		problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file");
+		return;
+	}
+	if (is->key_source == SR_KEY_HMAC_FILE && (is->algs & ~SR_ALG_HMAC) != 0)
+		problem(pr, at, "hmac_secret_file allows only HS256/HS384/HS512");
+	if (is->key_source != SR_KEY_HMAC_FILE && (is->algs & SR_ALG_HMAC) != 0)
+		problem(pr, at, "HS algorithms need hmac_secret_file, never a public key");
+}
+
+static void load_issuers(struct sr_config *cfg, json_t *root,
+			 struct sr_config_problems *pr)
+{
+	json_t *arr = root ? lookup(root, "auth.issuers") : NULL;
+	json_t *from_env = NULL;
+	const char *env = getenv("SR_AUTH_ISSUERS");
+	const char *where = "auth.issuers";
+	size_t i;
+
+	if (env != NULL && env[0] != '\0') {
+		json_error_t jerr;
+		from_env = json_loads(env, JSON_REJECT_DUPLICATES, &jerr);
+		if (from_env == NULL) {
+			problem(pr, "SR_AUTH_ISSUERS", "not JSON: %s", jerr.text);
+			return;
+		}
+		arr = from_env;
+		where = "SR_AUTH_ISSUERS";
+	}
+	if (arr == NULL)
+		goto out;
+	if (!json_is_array(arr)) {
+		problem(pr, where, "must be an array of issuers");
+		goto out;
+	}
+	cfg->issuers = calloc(json_array_size(arr) + 1, sizeof(*cfg->issuers));
+	if (cfg->issuers == NULL)
+		goto out;
+	for (i = 0; i < json_array_size(arr); i++) {
+		char at[64];
+		snprintf(at, sizeof(at), "%s[%zu]", where, i);
+		load_issuer(&cfg->issuers[i], json_array_get(arr, i), at, pr);
+		cfg->n_issuers++;
+	}
+out:
+	json_decref(from_env);
+}
+
+enum sr_rc sr_config_load(const char *path, struct sr_config **out,
+			  struct sr_config_problems *problems, struct sr_err *err)
+{
+	struct sr_config_problems local;
+	struct sr_config *cfg;
+	json_t *root = NULL;
+	size_t i;
+
+	*out = NULL;
+	if (problems == NULL)
+		problems = &local;
+	problems->n = 0;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	if (path != NULL) {
+		json_error_t jerr;
+		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		if (root == NULL)
+			problem(problems, "(file)", "%s: line %d column %d: %s", path,
+				jerr.line, jerr.column, jerr.text);
+		else if (!json_is_object(root))
+			problem(problems, "(file)", "%s: must hold a JSON object", path);
+		else
+			check_unknown(root, "", problems);
+	} else {
+		cfg->embedded_default = true;
+	}
+	for (i = 0; i < sr_config_n_fields; i++)
+		load_field(cfg, json_is_object(root) ? root : NULL,
+			   &sr_config_fields[i], problems);
+	load_issuers(cfg, json_is_object(root) ? root : NULL, problems);
+	if (cfg->embedded_default && cfg->dev_key_file == NULL)
+		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
+	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
+		problem(problems, "listen.tls", "needs both cert_file and key_file");
+	check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
+	check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
+	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
+	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
+		problem(problems, "log.level", "must be debug, info, warn or error");
+	if (cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
+		problem(problems, "auth.issuers",
+			"no trusted issuer: add one, or development.signing_key_file");
+	json_decref(root);
+	if (problems->n > 0) {
+		sr_err_set(err, SR_ECONFIG, "%s: %s", problems->items[0].path,
+			   problems->items[0].msg);
+		sr_config_free(cfg);
+		return SR_ECONFIG;
+	}
+	*out = cfg;
+	return SR_OK;
+}
+
+void sr_config_free(struct sr_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < sr_config_n_fields; i++)
+		if (sr_config_fields[i].type == FIELD_STR)
+			free(*str_at(cfg, &sr_config_fields[i]));
+	for (i = 0; i < cfg->n_issuers; i++) {
+		free(cfg->issuers[i].issuer);
+		free(cfg->issuers[i].audience);
+		free(cfg->issuers[i].key_file);
+	}
+	free(cfg->issuers);
+	free(cfg);
+}
+
+static json_t *path_object(json_t *root, const char *path, char *leaf, size_t cap)
+{
+	json_t *cur = root;
+	const char *p = path, *dot;
+
+	while ((dot = strchr(p, '.')) != NULL) {
+		char key[96];
+		size_t n = (size_t)(dot - p);
+		json_t *next;
+		if (n >= sizeof(key))
+			n = sizeof(key) - 1;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		next = json_object_get(cur, key);
+		if (next == NULL) {
+			next = json_object();
+			json_object_set_new(cur, key, next);
+		}
+		cur = next;
+		p = dot + 1;
+	}
+	snprintf(leaf, cap, "%s", p);
+	return cur;
+}
+
+char *sr_config_dump(const struct sr_config *cfg)
+{
+	static const char *const sources[] = {
+		[SR_KEY_PEM_FILE] = "public_key_file",
+		[SR_KEY_JWKS_FILE] = "jwks_file",
+		[SR_KEY_HMAC_FILE] = "hmac_secret_file",
+	};
+	json_t *root = json_object(), *issuers = json_array();
+	char *text;
+	size_t i;
+
+	for (i = 0; i < sr_config_n_fields; i++) {
+		const struct sr_field *f = &sr_config_fields[i];
+		char leaf[96];
+		json_t *o = path_object(root, f->path, leaf, sizeof(leaf));
+		if (f->type == FIELD_STR) {
+			const char *v = *str_at((struct sr_config *)cfg, f);
+			json_object_set_new(o, leaf, v ? json_string(v) : json_null());
+		} else {
+			json_object_set_new(o, leaf, json_integer(*int_at((struct sr_config *)cfg, f)));
+		}
+	}
+	for (i = 0; i < cfg->n_issuers; i++) {
+		const struct sr_issuer *is = &cfg->issuers[i];
+		json_t *algs = json_array();
+		unsigned bit;
+		for (bit = 1; bit <= SR_ALG_EDDSA; bit <<= 1)
+			if (is->algs & bit)
+				json_array_append_new(algs, json_string(sr_alg_name(bit)));
+		json_array_append_new(issuers, json_pack("{s:s, s:s, s:o, s:s}",
+			"issuer", is->issuer, "audience", is->audience,
+			"algorithms", algs, sources[is->key_source], is->key_file));
+	}
+	json_object_set_new(json_object_get(root, "auth"), "issuers", issuers);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	return text;
+}

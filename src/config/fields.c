@@ -1,0 +1,37 @@
+/*
+ * fields.c - the table of scalar configuration fields.
+ *
+ * DESIGN: one row per field names its path in the JSON file, its environment
+ * variable, its type, where it lives in struct sr_config and its default.
+ * Loading, environment overrides, unknown-field detection and the dump all
+ * walk this table, so a new field is one new row.
+ */
+#include "config_int.h"
+
+#include <stddef.h>
+
+#define STR(path, env, member, def) \
+	{path, env, FIELD_STR, offsetof(struct sr_config, member), def, 0, 0, 0}
+#define INT(path, env, member, def, lo, hi) \
+	{path, env, FIELD_INT, offsetof(struct sr_config, member), NULL, def, lo, hi}
+
+const struct sr_field sr_config_fields[] = {
+	STR("listen.address", "SR_LISTEN_ADDRESS", listen_address, "127.0.0.1"),
+	INT("listen.port", "SR_LISTEN_PORT", listen_port, 8080, 0, 65535),
+	INT("listen.threads", "SR_LISTEN_THREADS", http_threads, 8, 1, 256),
+	STR("listen.tls.cert_file", "SR_LISTEN_TLS_CERT_FILE", tls_cert_file, NULL),
+	STR("listen.tls.key_file", "SR_LISTEN_TLS_KEY_FILE", tls_key_file, NULL),
+	STR("listen.public_url", "SR_LISTEN_PUBLIC_URL", public_url, NULL),
+	INT("limits.max_body_bytes", "SR_LIMITS_MAX_BODY_BYTES", max_body_bytes, 65536, 1024, 16 << 20),
+	INT("limits.max_header_bytes", "SR_LIMITS_MAX_HEADER_BYTES", max_header_bytes, 16384, 4096, 1 << 20),
+	INT("limits.max_groups", "SR_LIMITS_MAX_GROUPS", max_groups, 100, 1, 10000),
+	INT("limits.max_group_length", "SR_LIMITS_MAX_GROUP_LENGTH", max_group_length, 256, 1, 4096),
+	STR("store.path", "SR_STORE_PATH", store_path, "var/session-revoker.db"),
+	INT("store.readers", "SR_STORE_READERS", store_readers, 4, 1, 64),
+	INT("auth.clock_skew_seconds", "SR_AUTH_CLOCK_SKEW_SECONDS", clock_skew, 60, 0, 3600),
+	STR("development.signing_key_file", "SR_DEVELOPMENT_SIGNING_KEY_FILE", dev_key_file, NULL),
+	STR("development.issuer", "SR_DEVELOPMENT_ISSUER", dev_issuer, "session-revoker-dev"),
+	STR("development.audience", "SR_DEVELOPMENT_AUDIENCE", dev_audience, "session-revoker"),
+	STR("log.level", "SR_LOG_LEVEL", log_level, "info"),
+};
+const size_t sr_config_n_fields = sizeof(sr_config_fields) / sizeof(sr_config_fields[0]);

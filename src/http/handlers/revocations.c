@@ -1,0 +1,271 @@
+/*
+ * revocations.c - POST /v1/revocations, GET /v1/revocations[/{id}].
+ *
+ * A POST is authenticated first (nothing about the document is revealed to a
+ * caller without a valid token), then parsed, then recorded; 202 is sent only
+ * after the store's COMMIT holds the revocation.
+ */
+#include "../http_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#define PERM_WRITE "revocations:write"
+#define PERM_READ "revocations:read"
+#define MAX_IDEMPOTENCY_KEY 255
+
+enum media { MEDIA_OTHER, MEDIA_JSON, MEDIA_JWT };
+
+/* The media type of Content-Type, parameters and case ignored. */
+static enum media media_type(const char *ct)
+{
+	size_t n;
+
+	if (ct == NULL)
+		return MEDIA_OTHER;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+		return MEDIA_JSON;
+	if (n == 15 && strncasecmp(ct, "application/jwt", n) == 0)
+		return MEDIA_JWT;
+	return MEDIA_OTHER;
+}
+
+/* SHA-256 of what was sent, hex: an Idempotency-Key retry must send the same. */
+static void request_hash(struct sr_request *req, enum media m, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t i;
+
+	out[0] = '\0';
+	if (ctx == NULL)
+		return;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, m == MEDIA_JWT ? "jwt:" : "json:", 4 + (m != MEDIA_JWT)) == 1 &&
+	    EVP_DigestUpdate(ctx, req->body ? req->body : "", req->body_len) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &len) == 1)
+		for (i = 0; i < len; i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+}
+
+static enum MHD_Result accepted(struct sr_request *req, json_t *rev, int replayed)
+{
+	char location[128];
+	const char *headers[5];
+
+	snprintf(location, sizeof(location), "/v1/revocations/%s",
+		 json_string_value(json_object_get(rev, "id")));
+	headers[0] = MHD_HTTP_HEADER_LOCATION;
+	headers[1] = location;
+	headers[2] = replayed ? "Idempotent-Replayed" : NULL;
+	headers[3] = "true";
+	headers[4] = NULL;
+	return sr_respond_json(req, MHD_HTTP_ACCEPTED, rev, headers);
+}
+
+enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
+{
+	const struct sr_config *cfg = req->app->cfg;
+	struct sr_document_limits lim = {
+		.max_groups = (size_t)cfg->max_groups,
+		.max_group_length = (size_t)cfg->max_group_length,
+		.skew = cfg->clock_skew,
+	};
+	struct sr_revocation_in in = {0};
+	struct sr_principal who = {0};
+	struct sr_document *doc = NULL;
+	struct sr_err err = {0};
+	enum MHD_Result ret;
+	enum media m;
+	json_t *rev = NULL;
+	const char *key;
+	char hash[65], event[400];
+	int64_t now = sr_clock_now();
+	int replayed = 0;
+
+	m = media_type(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						   MHD_HTTP_HEADER_CONTENT_TYPE));
+	if (m == MEDIA_OTHER)
+		return sr_respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+					"unsupported_media_type",
+					"send application/json (with a Bearer token) or application/jwt",
+					NULL, NULL);
+	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+	if (key != NULL) {
+		size_t i, n = strlen(key);
+		for (i = 0; i < n && isprint((unsigned char)key[i]); i++)
+			;
+		if (n == 0 || n > MAX_IDEMPOTENCY_KEY || i != n)
+			return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+						"Idempotency-Key must be 1 to 255 printable characters",
+						NULL, NULL);
+	}
+	if (m == MEDIA_JSON) {
+		if (!sr_request_authenticate(req, PERM_WRITE, &who, &ret))
+			return ret;
+		sr_document_parse_text(req->body ? req->body : "", req->body_len, &lim, now,
+				       &doc, &err);
+		in.source = "document";
+	} else {
+		size_t n = req->body_len;
+		while (n > 0 && isspace((unsigned char)req->body[n - 1]))
+			req->body[--n] = '\0';
+		if (sr_auth_verify(req->app->auth, req->body ? req->body : "", n, PERM_WRITE,
+				   now, &who, &err) != SR_OK) {
+			ret = err.code == SR_EFORBIDDEN
+				      ? sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
+							 err.msg, NULL, PERM_WRITE)
+				      : sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
+							 err.msg, NULL, NULL);
+			goto out;
+		}
+		lim.allow_jwt_claims = 1;
+		sr_document_parse(who.claims, &lim, now, &doc, &err);
+		in.source = "document-jwt";
+		/* The same signed document sent twice is one revocation. */
+		if (who.token_id[0] != '\0') {
+			snprintf(event, sizeof(event), "%s#%s", who.issuer, who.token_id);
+			in.source_event_id = event;
+		}
+	}
+	if (doc == NULL) {
+		ret = sr_respond_err(req, &err);
+		goto out;
+	}
+	request_hash(req, m, hash);
+	in.doc = doc;
+	in.issuer = who.issuer;
+	in.subject = who.subject;
+	in.token_id = who.token_id;
+	in.idempotency_key = key;
+	in.request_hash = hash;
+	in.now = now;
+	if (sr_store_revocation_add(req->app->store, &in, &rev, &replayed, &err) != SR_OK) {
+		ret = sr_respond_err(req, &err);
+		goto out;
+	}
+	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
+	       req->id, json_string_value(json_object_get(rev, "id")),
+	       replayed ? "true" : "false");
+	ret = accepted(req, rev, replayed);
+out:
+	sr_document_free(doc);
+	sr_principal_clear(&who);
+	return ret;
+}
+
+static bool is_uuid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+enum MHD_Result sr_handle_revocation_get(struct sr_request *req)
+{
+	struct sr_principal who = {0};
+	struct sr_err err = {0};
+	enum MHD_Result ret;
+	json_t *rev = NULL;
+
+	if (!sr_request_authenticate(req, PERM_READ, &who, &ret))
+		return ret;
+	sr_principal_clear(&who);
+	if (!is_uuid(req->param))
+		return sr_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+					"no revocation with this id", NULL, NULL);
+	if (sr_store_revocation_get(req->app->store, req->param, &rev, &err) != SR_OK)
+		return sr_respond_err(req, &err);
+	return sr_respond_json(req, MHD_HTTP_OK, rev, NULL);
+}
+
+struct list_args {
+	struct sr_revocation_filter f;
+	char bad[128];
+};
+
+static enum MHD_Result list_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct list_args *a = cls;
+	char *end;
+	long long n;
+
+	if (a->bad[0] != '\0')
+		return MHD_NO;
+	if (value == NULL)
+		value = "";
+	if (strcmp(key, "state") == 0) {
+		static const char *const states[] = {"pending", "applying", "applied",
+						     "partial", "failed", "cleaned"};
+		size_t i;
+		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+			if (strcmp(value, states[i]) == 0)
+				a->f.state = states[i];
+		if (a->f.state == NULL)
+			snprintf(a->bad, sizeof(a->bad), "state must be one of pending, applying, applied, partial, failed, cleaned");
+	} else if (strcmp(key, "group") == 0) {
+		if (value[0] == '\0')
+			snprintf(a->bad, sizeof(a->bad), "group must not be empty");
+		a->f.group = value;
+	} else if (strcmp(key, "cursor") == 0) {
+		n = strtoll(value, &end, 10);
+		if (value[0] == '\0' || *end != '\0' || n <= 0)
+			snprintf(a->bad, sizeof(a->bad), "cursor is not one this service gave out");
+		a->f.before = n;
+	} else if (strcmp(key, "limit") == 0) {
+		n = strtoll(value, &end, 10);
+		if (value[0] == '\0' || *end != '\0' || n < 1 || n > 200)
+			snprintf(a->bad, sizeof(a->bad), "limit must be between 1 and 200");
+		a->f.limit = (int)n;
+	} else {
+		snprintf(a->bad, sizeof(a->bad), "unknown query parameter \"%.40s\"", key);
+	}
+	return a->bad[0] == '\0' ? MHD_YES : MHD_NO;
+}
+
+enum MHD_Result sr_handle_revocation_list(struct sr_request *req)
+{
+	struct list_args a = {.f = {.limit = 50}};
+	struct sr_principal who = {0};
+	struct sr_err err = {0};
+	enum MHD_Result ret;
+	json_t *items = NULL;
+	int64_t next = 0;
+	char cursor[24];
+
+	if (!sr_request_authenticate(req, PERM_READ, &who, &ret))
+		return ret;
+	sr_principal_clear(&who);
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, list_arg, &a);
+	if (a.bad[0] != '\0')
+		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", a.bad,
+					NULL, NULL);
+	if (sr_store_revocation_list(req->app->store, &a.f, &items, &next, &err) != SR_OK)
+		return sr_respond_err(req, &err);
+	snprintf(cursor, sizeof(cursor), "%lld", (long long)next);
+	return sr_respond_json(req, MHD_HTTP_OK,
+			       json_pack("{s:o, s:o}", "items", items, "next_cursor",
+					 next ? json_string(cursor) : json_null()),
+			       NULL);
+}

@@ -1,0 +1,74 @@
+/*
+ * http_int.h - inside the http module: the request, routes, responses.
+ */
+#ifndef SESSION_REVOKER_HTTP_INT_H
+#define SESSION_REVOKER_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "session_revoker/http.h"
+
+struct sr_request;
+typedef enum MHD_Result (*sr_handler)(struct sr_request *req);
+
+struct sr_route {
+	const char *method;
+	const char *pattern; /* a trailing "{id}" segment captures req->param */
+	sr_handler handler;
+};
+
+/* Everything one request allocates; freed in the completion callback. */
+struct sr_request {
+	struct sr_app *app;
+	struct MHD_Connection *conn;
+	char id[65];
+	const char *method;
+	const char *path;
+	char param[65];
+	const struct sr_route *route;
+	char *body;
+	size_t body_len, body_cap;
+	bool too_big;
+	bool answered;
+	unsigned status;
+	struct timespec start;
+};
+
+/* The route for method+path; NULL with *path_known set when only the method
+ * is wrong (allow gets the methods that would work, comma-separated). */
+const struct sr_route *sr_route_find(const char *method, const char *path,
+				     char *param, size_t param_cap,
+				     bool *path_known, char *allow, size_t allow_cap);
+
+/* Sends body (stolen) as JSON with status. */
+enum MHD_Result sr_respond_json(struct sr_request *req, unsigned status, json_t *body,
+				const char *const *headers);
+
+/* Sends {"error": code, "detail": detail} with status, and the headers the
+ * status needs (WWW-Authenticate for 401/403, Allow for 405). */
+enum MHD_Result sr_respond_error(struct sr_request *req, unsigned status,
+				 const char *code, const char *detail,
+				 const char *extra_name, const char *extra_value);
+
+/* The error for err, with its status from the one sr_rc -> status map. */
+enum MHD_Result sr_respond_err(struct sr_request *req, const struct sr_err *err);
+
+unsigned sr_http_status(enum sr_rc rc);
+
+/* Handlers. */
+enum MHD_Result sr_handle_healthz(struct sr_request *req);
+enum MHD_Result sr_handle_readyz(struct sr_request *req);
+enum MHD_Result sr_handle_revocation_post(struct sr_request *req);
+enum MHD_Result sr_handle_revocation_get(struct sr_request *req);
+enum MHD_Result sr_handle_revocation_list(struct sr_request *req);
+
+/* The Bearer token's verified principal, or an answered 401/403 (returns
+ * false: the handler then returns *result). */
+bool sr_request_authenticate(struct sr_request *req, const char *permission,
+			     struct sr_principal *who, enum MHD_Result *result);
+
+#endif

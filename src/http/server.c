@@ -1,0 +1,271 @@
+/*
+ * server.c - libmicrohttpd wiring: the request lifecycle.
+ *
+ * DESIGN: MHD calls the access handler several times per request. The first
+ * call creates the sr_request, finds the route (404/405 at once) and refuses
+ * a declared Content-Length above the cap (413) before a byte of body is
+ * read; later calls append body bytes up to the cap; the last call runs the
+ * handler. The completion callback logs the request once and frees it.
+ * Header size is capped by MHD's per-connection memory limit.
+ */
+#include "http_int.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sr_http {
+	struct MHD_Daemon *daemon;
+	struct sr_app *app;
+	char *cert_pem, *key_pem;
+	size_t cert_len, key_len;
+	int port;
+};
+
+static void request_id(struct sr_request *req)
+{
+	const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							"X-Request-Id");
+	size_t n = given ? strlen(given) : 0;
+
+	/* A load balancer's id is kept when it is plain; anything else is
+	 * replaced, so logs never carry caller-chosen junk. */
+	if (n > 0 && n < sizeof(req->id) &&
+	    strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n) {
+		memcpy(req->id, given, n + 1);
+		return;
+	}
+	if (sr_random_hex(req->id, 16, NULL) != SR_OK)
+		snprintf(req->id, sizeof(req->id), "unknown");
+}
+
+static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req)
+{
+	char allow[64];
+	bool path_known;
+	const char *cl;
+	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+
+	req->route = sr_route_find(method, req->path, req->param, sizeof(req->param),
+				   &path_known, allow, sizeof(allow));
+	if (req->route == NULL && path_known)
+		return sr_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+					"this path does not take that method", "Allow", allow);
+	if (req->route == NULL)
+		return sr_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+					"no such route", NULL, NULL);
+	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (*end == '\0' && n > (unsigned long long)http->app->cfg->max_body_bytes) {
+			char detail[96];
+			snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
+				 (long long)http->app->cfg->max_body_bytes);
+			return sr_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE,
+						"payload_too_large", detail, NULL, NULL);
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result body_chunk(struct sr_http *http, struct sr_request *req,
+				  const char *data, size_t len)
+{
+	size_t max = (size_t)http->app->cfg->max_body_bytes;
+
+	if (req->too_big || req->body_len + len > max) {
+		req->too_big = true;
+		return MHD_YES; /* drained and dropped; answered 413 at the end */
+	}
+	if (req->body_len + len + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 1024;
+		char *nb;
+		while (cap < req->body_len + len + 1)
+			cap *= 2;
+		nb = realloc(req->body, cap);
+		if (nb == NULL)
+			return MHD_NO;
+		req->body = nb;
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+	req->body[req->body_len] = '\0';
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct sr_http *http = cls;
+	struct sr_request *req = *con_cls;
+
+	if (req == NULL) {
+		req = calloc(1, sizeof(*req));
+		if (req == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		req->app = http->app;
+		req->conn = conn;
+		req->method = method;
+		req->path = url;
+		request_id(req);
+		return first_call(http, req);
+	}
+	if (req->answered) {
+		*upload_data_size = 0; /* an early answer: drop what still comes */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		enum MHD_Result r = body_chunk(http, req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return r;
+	}
+	if (req->too_big) {
+		char detail[96];
+		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
+			 (long long)http->app->cfg->max_body_bytes);
+		return sr_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+					detail, NULL, NULL);
+	}
+	return req->route->handler(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct sr_request *req = *con_cls;
+	struct timespec end;
+	char path[200];
+	double ms;
+
+	if (req == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (double)(end.tv_sec - req->start.tv_sec) * 1e3 +
+	     (double)(end.tv_nsec - req->start.tv_nsec) / 1e6;
+	sr_log(SR_LOG_INFO, "http.request",
+	       "request_id=%s method=%s path=%s status=%u bytes_in=%zu ms=%.2f%s",
+	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
+	       req->status, req->body_len, ms,
+	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[300], quoted[320];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	sr_log(SR_LOG_WARN, "http.mhd", "detail=%s", sr_log_quote(quoted, sizeof(quoted), msg));
+}
+
+static enum sr_rc bind_address(const struct sr_config *cfg, struct sockaddr_storage *ss,
+			       struct sr_err *err)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[16];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%lld", (long long)cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_address, port, &hints, &res);
+	if (rc != 0)
+		return sr_err_set(err, SR_ECONFIG, "listen.address %s: %s", cfg->listen_address,
+				  gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return SR_OK;
+}
+
+enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err *err)
+{
+	const struct sr_config *cfg = app->cfg;
+	struct sr_http *http;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	enum sr_rc rc;
+
+	*out = NULL;
+	if ((rc = bind_address(cfg, &ss, err)) != SR_OK)
+		return rc;
+	http = calloc(1, sizeof(*http));
+	if (http == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	http->app = app;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert_file != NULL) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			rc = sr_err_set(err, SR_ECONFIG, "this libmicrohttpd has no TLS");
+			goto out;
+		}
+		if ((rc = sr_file_read(cfg->tls_cert_file, 1 << 20, &http->cert_pem,
+				       &http->cert_len, err)) != SR_OK ||
+		    (rc = sr_file_read(cfg->tls_key_file, 1 << 20, &http->key_pem,
+				       &http->key_len, err)) != SR_OK)
+			goto out;
+		flags |= MHD_USE_TLS;
+	}
+	http->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, http,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, http,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+		cfg->tls_cert_file ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http->cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, http->key_pem,
+		MHD_OPTION_END);
+	if (http->daemon == NULL) {
+		rc = sr_err_set(err, SR_EIO, "cannot listen on %s:%lld%s", cfg->listen_address,
+				(long long)cfg->listen_port,
+				cfg->tls_cert_file ? " (check the TLS cert and key)" : "");
+		goto out;
+	}
+	info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	http->port = info ? info->port : (int)cfg->listen_port;
+out:
+	if (rc != SR_OK) {
+		sr_http_stop(http);
+		return rc;
+	}
+	*out = http;
+	return SR_OK;
+}
+
+int sr_http_port(const struct sr_http *http)
+{
+	return http->port;
+}
+
+void sr_http_stop(struct sr_http *http)
+{
+	if (http == NULL)
+		return;
+	if (http->daemon != NULL)
+		MHD_stop_daemon(http->daemon);
+	sr_secret_free(http->key_pem, http->key_len);
+	free(http->cert_pem);
+	free(http);
+}

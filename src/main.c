@@ -1,0 +1,45 @@
+/*
+ * main.c - argv to a subcommand. Nothing else lives here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *what;
+} commands[] = {
+	{"serve", sr_cli_serve, "run the webhook service"},
+	{"token", sr_cli_token, "mint a development JWT for curl"},
+	{"check-config", sr_cli_check_config, "validate a configuration file and explain problems"},
+};
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: session-revoker <command> [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].what);
+	fprintf(out, "\nsession-revoker <command> --help shows each command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "session-revoker: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

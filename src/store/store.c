@@ -1,0 +1,235 @@
+/*
+ * store.c - open, migrate, the reader pool, close.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sr_migration {
+	const char *name;
+	const char *sql;
+};
+extern const struct sr_migration sr_migrations[];
+extern const size_t sr_migrations_count;
+
+enum sr_rc sr_store_db_error(sqlite3 *db, const char *what, struct sr_err *err)
+{
+	return sr_err_set(err, SR_ESTORE, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+static enum sr_rc exec(sqlite3 *db, const char *sql, struct sr_err *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sr_store_db_error(db, "sqlite", err);
+	return SR_OK;
+}
+
+static enum sr_rc migrate(sqlite3 *db, struct sr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+	size_t i;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return sr_store_db_error(db, "user_version", err);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)sr_migrations_count)
+		return sr_err_set(err, SR_ESTORE,
+				  "database schema version %d is newer than this binary (%zu)",
+				  version, sr_migrations_count);
+	for (i = (size_t)version; i < sr_migrations_count; i++) {
+		char set[64];
+		if (strtol(sr_migrations[i].name, NULL, 10) != (long)i + 1)
+			return sr_err_set(err, SR_EINTERNAL, "migration %s is out of sequence",
+					  sr_migrations[i].name);
+		snprintf(set, sizeof(set), "PRAGMA user_version = %zu", i + 1);
+		if (exec(db, "BEGIN IMMEDIATE", err) != SR_OK)
+			return SR_ESTORE;
+		if (exec(db, sr_migrations[i].sql, err) != SR_OK ||
+		    exec(db, set, err) != SR_OK || exec(db, "COMMIT", err) != SR_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return sr_err_set(err, SR_ESTORE, "migration %s failed",
+					  sr_migrations[i].name);
+		}
+		sr_log(SR_LOG_INFO, "store.migrated", "migration=%s", sr_migrations[i].name);
+	}
+	return SR_OK;
+}
+
+static enum sr_rc open_db(const char *path, int flags, sqlite3 **db, struct sr_err *err)
+{
+	if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		enum sr_rc rc = sr_err_set(err, SR_ESTORE, "cannot open %s: %s", path,
+					   *db ? sqlite3_errmsg(*db) : "out of memory");
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	sqlite3_extended_result_codes(*db, 1);
+	return SR_OK;
+}
+
+enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
+			 struct sr_err *err)
+{
+	enum sr_rc rc;
+	struct sr_store *st;
+	int i;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->done, NULL);
+	pthread_cond_init(&st->reader_free, NULL);
+	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->wdb, err);
+	if (rc != SR_OK)
+		goto out;
+	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202. */
+	if ((rc = exec(st->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				"PRAGMA foreign_keys=ON;", err)) != SR_OK ||
+	    (rc = migrate(st->wdb, err)) != SR_OK)
+		goto out;
+	st->n_readers = readers < 1 ? 1 : readers;
+	st->readers = calloc((size_t)st->n_readers, sizeof(*st->readers));
+	st->reader_busy = calloc((size_t)st->n_readers, sizeof(*st->reader_busy));
+	if (st->readers == NULL || st->reader_busy == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < st->n_readers; i++)
+		if ((rc = open_db(path, SQLITE_OPEN_READONLY, &st->readers[i], err)) != SR_OK)
+			goto out;
+	if (pthread_create(&st->writer, NULL, sr_store_writer_main, st) != 0) {
+		rc = sr_err_set(err, SR_EINTERNAL, "cannot start the store writer");
+		goto out;
+	}
+	st->writer_started = true;
+out:
+	if (rc != SR_OK) {
+		sr_store_close(st);
+		return rc;
+	}
+	*out = st;
+	return SR_OK;
+}
+
+void sr_store_close(struct sr_store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	if (st->writer_started) {
+		pthread_mutex_lock(&st->mu);
+		st->stopping = true;
+		pthread_cond_signal(&st->wake);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->writer, NULL);
+	}
+	for (i = 0; i < st->n_readers; i++)
+		sqlite3_close(st->readers ? st->readers[i] : NULL);
+	free(st->readers);
+	free(st->reader_busy);
+	sqlite3_close(st->wdb);
+	pthread_cond_destroy(&st->reader_free);
+	pthread_cond_destroy(&st->done);
+	pthread_cond_destroy(&st->wake);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+static sqlite3 *reader_take(struct sr_store *st, int *slot)
+{
+	int i;
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		for (i = 0; i < st->n_readers; i++)
+			if (!st->reader_busy[i]) {
+				st->reader_busy[i] = true;
+				pthread_mutex_unlock(&st->mu);
+				*slot = i;
+				return st->readers[i];
+			}
+		pthread_cond_wait(&st->reader_free, &st->mu);
+	}
+}
+
+static void reader_give(struct sr_store *st, int slot)
+{
+	pthread_mutex_lock(&st->mu);
+	st->reader_busy[slot] = false;
+	pthread_cond_signal(&st->reader_free);
+	pthread_mutex_unlock(&st->mu);
+}
+
+enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
+				   json_t **out, struct sr_err *err)
+{
+	int slot;
+	sqlite3 *db = reader_take(st, &slot);
+	enum sr_rc rc = sr_store_revocation_json(db, 0, id, out, err);
+
+	reader_give(st, slot);
+	return rc;
+}
+
+static const char list_sql[] =
+	"SELECT r.seq FROM revocations r"
+	" WHERE (?1 = 0 OR r.seq < ?1)"
+	"   AND (?2 IS NULL OR r.state = ?2)"
+	"   AND (?3 IS NULL OR EXISTS (SELECT 1 FROM revocation_groups g"
+	"        WHERE g.revocation_seq = r.seq AND g.group_name = ?3))"
+	" ORDER BY r.seq DESC LIMIT ?4";
+
+enum sr_rc sr_store_revocation_list(struct sr_store *st,
+				    const struct sr_revocation_filter *f,
+				    json_t **items, int64_t *next, struct sr_err *err)
+{
+	enum sr_rc rc = SR_OK;
+	sqlite3_stmt *q = NULL;
+	int slot, n = 0, r;
+	sqlite3 *db = reader_take(st, &slot);
+	int64_t last = 0;
+
+	*items = json_array();
+	*next = 0;
+	if (sqlite3_prepare_v2(db, list_sql, -1, &q, NULL) != SQLITE_OK) {
+		rc = sr_store_db_error(db, "list revocations", err);
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, f->before);
+	sqlite3_bind_text(q, 2, f->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, f->group, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, f->limit + 1);
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *one = NULL;
+		int64_t seq = sqlite3_column_int64(q, 0);
+		if (n == f->limit) {
+			*next = last;
+			break;
+		}
+		if ((rc = sr_store_revocation_json(db, seq, NULL, &one, err)) != SR_OK)
+			goto out;
+		json_array_append_new(*items, one);
+		last = seq;
+		n++;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = sr_store_db_error(db, "list revocations", err);
+out:
+	sqlite3_finalize(q);
+	reader_give(st, slot);
+	if (rc != SR_OK) {
+		json_decref(*items);
+		*items = NULL;
+	}
+	return rc;
+}

@@ -1,0 +1,138 @@
+/*
+ * writer.c - the writer thread and group commit.
+ *
+ * DESIGN: callers put a write_item (on their own stack) on the queue and
+ * sleep. The writer takes everything queued, opens one IMMEDIATE transaction,
+ * runs each item inside its own SAVEPOINT (a failed item is rolled back alone),
+ * COMMITs once with synchronous=FULL, and only then marks the items done. If
+ * the COMMIT fails every item in the batch fails: nobody is told 202 for a
+ * row that is not on disk.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
+{
+	struct write_item *it;
+
+	for (it = batch; it != NULL; it = it->next) {
+		json_decref(it->result);
+		it->result = NULL;
+		it->rc = SR_ESTORE;
+		sr_err_clear(&it->err);
+		sr_store_db_error(db, what, &it->err);
+	}
+}
+
+static void run_batch(sqlite3 *db, struct write_item *batch)
+{
+	struct write_item *it;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		batch_fail(batch, db, "begin");
+		return;
+	}
+	for (it = batch; it != NULL; it = it->next) {
+		if (sqlite3_exec(db, "SAVEPOINT item", NULL, NULL, NULL) != SQLITE_OK) {
+			it->rc = sr_store_db_error(db, "savepoint", &it->err);
+			continue;
+		}
+		if (it->kind == WRITE_REVOCATION)
+			it->rc = sr_store_write_revocation(db, it);
+		else
+			it->rc = sqlite3_exec(db, "INSERT OR REPLACE INTO service_meta"
+					      " VALUES ('ready_check', strftime('%s','now'))",
+					      NULL, NULL, NULL) == SQLITE_OK
+					 ? SR_OK : sr_store_db_error(db, "ping", &it->err);
+		if (it->rc != SR_OK) {
+			sqlite3_exec(db, "ROLLBACK TO item", NULL, NULL, NULL);
+			json_decref(it->result);
+			it->result = NULL;
+		}
+		sqlite3_exec(db, "RELEASE item", NULL, NULL, NULL);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		batch_fail(batch, db, "commit");
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+}
+
+void *sr_store_writer_main(void *arg)
+{
+	struct sr_store *st = arg;
+	struct write_item *batch, *it;
+
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (st->head == NULL && !st->stopping)
+			pthread_cond_wait(&st->wake, &st->mu);
+		if (st->head == NULL && st->stopping)
+			break;
+		batch = st->head;
+		st->head = st->tail = NULL;
+		pthread_mutex_unlock(&st->mu);
+
+		run_batch(st->wdb, batch);
+
+		pthread_mutex_lock(&st->mu);
+		for (it = batch; it != NULL;) {
+			struct write_item *next = it->next;
+			it->done = true; /* the caller may free it from here on */
+			it = next;
+		}
+		pthread_cond_broadcast(&st->done);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+/* Queues item and waits for the commit that holds it. */
+static enum sr_rc submit(struct sr_store *st, struct write_item *item,
+			 struct sr_err *err)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->mu);
+		return sr_err_set(err, SR_EUNAVAIL, "the store is shutting down");
+	}
+	item->next = NULL;
+	if (st->tail != NULL)
+		st->tail->next = item;
+	else
+		st->head = item;
+	st->tail = item;
+	pthread_cond_signal(&st->wake);
+	while (!item->done)
+		pthread_cond_wait(&st->done, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	if (item->rc != SR_OK)
+		return sr_err_set(err, item->rc, "%s", item->err.msg);
+	return SR_OK;
+}
+
+enum sr_rc sr_store_revocation_add(struct sr_store *st,
+				   const struct sr_revocation_in *in, json_t **rev,
+				   int *replayed, struct sr_err *err)
+{
+	struct write_item item;
+	enum sr_rc rc;
+
+	memset(&item, 0, sizeof(item));
+	item.kind = WRITE_REVOCATION;
+	item.in = in;
+	rc = submit(st, &item, err);
+	*rev = item.result;
+	*replayed = item.replayed;
+	return rc;
+}
+
+enum sr_rc sr_store_ping(struct sr_store *st, struct sr_err *err)
+{
+	struct write_item item;
+
+	memset(&item, 0, sizeof(item));
+	item.kind = WRITE_PING;
+	return submit(st, &item, err);
+}
