@@ -62,9 +62,10 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 	for (i = 0; i < cfg->n_issuers; i++) {
 		struct issuer_keys *ik = &auth->issuers[auth->n++];
 		ik->cfg = &cfg->issuers[i];
-		rc = sr_keys_load(ik->cfg->key_source, ik->cfg->key_file, &ik->keys, err);
+		struct sr_err kerr = {0};
+		rc = sr_keys_load(ik->cfg->key_source, ik->cfg->key_file, &ik->keys, &kerr);
 		if (rc != SR_OK) {
-			sr_err_set(err, rc, "issuer %s: cannot load keys", ik->cfg->issuer);
+			sr_err_set(err, rc, "issuer %s: %s", ik->cfg->issuer, kerr.msg);
 			goto out;
 		}
 	}

@@ -326,6 +326,8 @@ enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 			problem(problems, "(file)", "%s: must hold a JSON object", path);
 		else
 			check_unknown(root, "", problems);
+		if (!json_is_object(root))
+			goto done; /* nothing else can be judged */
 	} else {
 		cfg->embedded_default = true;
 	}
@@ -345,6 +347,7 @@ enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 	if (cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
 		problem(problems, "auth.issuers",
 			"no trusted issuer: add one, or development.signing_key_file");
+done:
 	json_decref(root);
 	if (problems->n > 0) {
 		sr_err_set(err, SR_ECONFIG, "%s: %s", problems->items[0].path,

@@ -16,12 +16,13 @@
  *   keywords              now, today, yesterday (midnight UTC)
  *   relative              30 minutes ago, 30 min ago, 2h ago, an hour ago
  *
- * Hand-written because nothing on Debian parses these forms without locale
- * and TZ surprises: strptime() varies by libc and is silent about trailing
- * garbage, getdate() needs a template file. The parser works on a lowercased
- * copy of at most MAX_LEN bytes, every number it reads has a fixed maximum
- * number of digits (so nothing can overflow), every field is range-checked,
- * and the result must lie in 1970-01-01 .. 9999-12-31T23:59:59Z.
+ * Hand-written: nothing on Debian parses all of these. strptime() takes one
+ * fixed format at a time and reads month names through the locale, getdate()
+ * needs a DATEMSK template file, curl_getdate() knows only the HTTP forms (and
+ * sr_core depends on nothing). The parser works on a lowercased copy of at
+ * most MAX_LEN bytes; every number has a bounded count of digits, so nothing
+ * overflows; every field is range-checked, a weekday must match its date, and
+ * the result must lie in 1970-01-01 .. 9999-12-31T23:59:59Z.
  */
 #include "session_revoker/core.h"
 
@@ -49,23 +50,23 @@ static const char *const wdays[] = {
 	"saturday",
 };
 
-static const struct {
+/* Zone names (seconds east of UTC) and "ago" units (seconds). */
+struct word {
 	const char *name;
-	int hours;
-} zones[] = {
-	{"z", 0}, {"ut", 0}, {"utc", 0}, {"gmt", 0},
-	{"est", -5}, {"edt", -4}, {"cst", -6}, {"cdt", -5},
-	{"mst", -7}, {"mdt", -6}, {"pst", -8}, {"pdt", -7},
+	int64_t val;
 };
 
-static const struct {
-	const char *name;
-	int64_t secs;
-} units[] = {
+static const struct word zones[] = {
+	{"z", 0}, {"ut", 0}, {"utc", 0}, {"gmt", 0},
+	{"est", -5 * 3600}, {"edt", -4 * 3600}, {"cst", -6 * 3600},
+	{"cdt", -5 * 3600}, {"mst", -7 * 3600}, {"mdt", -6 * 3600},
+	{"pst", -8 * 3600}, {"pdt", -7 * 3600},
+};
+
+static const struct word units[] = {
 	{"s", 1}, {"sec", 1}, {"secs", 1}, {"second", 1}, {"seconds", 1},
 	{"m", 60}, {"min", 60}, {"mins", 60}, {"minute", 60}, {"minutes", 60},
-	{"h", 3600}, {"hr", 3600}, {"hrs", 3600}, {"hour", 3600},
-	{"hours", 3600},
+	{"h", 3600}, {"hr", 3600}, {"hrs", 3600}, {"hour", 3600}, {"hours", 3600},
 	{"d", 86400}, {"day", 86400}, {"days", 86400},
 	{"w", 604800}, {"week", 604800}, {"weeks", 604800},
 };
@@ -79,8 +80,7 @@ static bool is_digit(char c)
 
 static bool is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-	       c == '\f';
+	return c != '\0' && strchr(" \t\n\r\v\f", c) != NULL;
 }
 
 /* Skips blanks; returns how many. */
@@ -94,8 +94,9 @@ static size_t blanks(const char **pp)
 	return n;
 }
 
-/* Reads min..max (<= 4) digits into *v; false when fewer than min. */
-static bool digits(const char **pp, int min, int max, int *v, int *count)
+/* Reads min (>= 1) to max (<= 4) digits into *v; returns how many were
+ * read, 0 (and reads nothing) when fewer than min. */
+static int digits(const char **pp, int min, int max, int *v)
 {
 	const char *p = *pp;
 	int n = 0, x = 0;
@@ -105,12 +106,10 @@ static bool digits(const char **pp, int min, int max, int *v, int *count)
 		n++;
 	}
 	if (n < min)
-		return false;
+		return 0;
 	*pp = p + n;
 	*v = x;
-	if (count != NULL)
-		*count = n;
-	return true;
+	return n;
 }
 
 static size_t word_len(const char *p)
@@ -134,55 +133,62 @@ static int name_index(const char *w, size_t n, const char *const *tab,
 	return -1;
 }
 
-static int64_t unit_secs(const char *w, size_t n)
+/* The entry of tab named exactly w[0..n), or NULL. */
+static const struct word *find_word(const struct word *tab, size_t count,
+				    const char *w, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < COUNT(units); i++)
-		if (strlen(units[i].name) == n && strncmp(units[i].name, w, n) == 0)
-			return units[i].secs;
-	return 0;
+	for (i = 0; i < count; i++)
+		if (strlen(tab[i].name) == n && strncmp(tab[i].name, w, n) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+/* Skips an optional ".digits" (dropped); false when '.' has no digits. */
+static bool skip_fraction(const char **pp)
+{
+	if (**pp != '.')
+		return true;
+	if (!is_digit(*++*pp))
+		return false;
+	while (is_digit(**pp))
+		(*pp)++;
+	return true;
 }
 
 /* HH:MM[:SS[.fraction]]; the fraction is dropped. */
 static const char *parse_clock(const char **pp, struct stamp *t)
 {
-	if (!digits(pp, 2, 2, &t->hour, NULL) || **pp != ':')
+	if (!digits(pp, 2, 2, &t->hour) || **pp != ':')
 		return "expected HH:MM";
 	(*pp)++;
-	if (!digits(pp, 2, 2, &t->min, NULL))
+	if (!digits(pp, 2, 2, &t->min))
 		return "expected HH:MM";
 	if (**pp != ':')
 		return NULL;
 	(*pp)++;
-	if (!digits(pp, 2, 2, &t->sec, NULL))
+	if (!digits(pp, 2, 2, &t->sec))
 		return "expected two-digit seconds";
-	if (**pp == '.') {
-		(*pp)++;
-		if (!is_digit(**pp))
-			return "expected digits after '.'";
-		while (is_digit(**pp))
-			(*pp)++;
-	}
-	return NULL;
+	return skip_fraction(pp) ? NULL : "expected digits after '.'";
 }
 
 /* +HH, +HHMM, +HH:MM (or -) or a zone name from the table. */
 static const char *parse_zone(const char **pp, int *off)
 {
+	const struct word *z;
 	const char *p = *pp;
 	int sign, h, m = 0;
-	size_t n, i;
 
 	if (*p == '+' || *p == '-') {
 		sign = *p == '-' ? -1 : 1;
 		p++;
-		if (!digits(&p, 2, 2, &h, NULL))
+		if (!digits(&p, 2, 2, &h))
 			return "bad zone offset";
 		if (*p == ':' || is_digit(*p)) {
 			if (*p == ':')
 				p++;
-			if (!digits(&p, 2, 2, &m, NULL))
+			if (!digits(&p, 2, 2, &m))
 				return "bad zone offset";
 		}
 		if (h > 23 || m > 59)
@@ -191,15 +197,12 @@ static const char *parse_zone(const char **pp, int *off)
 		*pp = p;
 		return NULL;
 	}
-	n = word_len(p);
-	for (i = 0; i < COUNT(zones); i++) {
-		if (strlen(zones[i].name) == n && strncmp(zones[i].name, p, n) == 0) {
-			*off = zones[i].hours * 3600;
-			*pp = p + n;
-			return NULL;
-		}
-	}
-	return "unknown time zone";
+	z = find_word(zones, COUNT(zones), p, word_len(p));
+	if (z == NULL)
+		return "unknown time zone";
+	*off = (int)z->val;
+	*pp = p + strlen(z->name);
+	return NULL;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
@@ -244,14 +247,25 @@ static const char *stamp_to_unix(struct stamp *t, int64_t *out)
 	return NULL;
 }
 
-/* YYYY-MM-DD[(T| )HH:MM[:SS[.f]][ ][zone]] */
-static const char *parse_iso(const char *p, struct stamp *t)
+/* HH:MM[:SS[.f]] [zone] up to the end of the text. */
+static const char *parse_time_zone(const char *p, struct stamp *t)
 {
 	const char *why;
 
-	if (!digits(&p, 4, 4, &t->year, NULL) || *p++ != '-' ||
-	    !digits(&p, 2, 2, &t->mon, NULL) || *p++ != '-' ||
-	    !digits(&p, 2, 2, &t->day, NULL))
+	if ((why = parse_clock(&p, t)) != NULL)
+		return why;
+	blanks(&p);
+	if (*p != '\0' && (why = parse_zone(&p, &t->off)) != NULL)
+		return why;
+	return *p == '\0' ? NULL : "unexpected text after the time";
+}
+
+/* YYYY-MM-DD[(T| )HH:MM[:SS[.f]][ ][zone]] */
+static const char *parse_iso(const char *p, struct stamp *t)
+{
+	if (!digits(&p, 4, 4, &t->year) || *p++ != '-' ||
+	    !digits(&p, 2, 2, &t->mon) || *p++ != '-' ||
+	    !digits(&p, 2, 2, &t->day))
 		return "expected YYYY-MM-DD";
 	if (*p == '\0')
 		return NULL;
@@ -259,12 +273,7 @@ static const char *parse_iso(const char *p, struct stamp *t)
 		return "expected 'T' or a space after the date";
 	p++;
 	blanks(&p);
-	if ((why = parse_clock(&p, t)) != NULL)
-		return why;
-	blanks(&p);
-	if (*p != '\0' && (why = parse_zone(&p, &t->off)) != NULL)
-		return why;
-	return *p == '\0' ? NULL : "unexpected text after the time";
+	return parse_time_zone(p, t);
 }
 
 /*
@@ -292,7 +301,7 @@ static const char *parse_words(const char *p, struct stamp *t)
 			return "unrecognised format";
 		t->mon = i + 1;
 		p += n;
-		if (blanks(&p) == 0 || !digits(&p, 1, 2, &t->day, NULL) ||
+		if (blanks(&p) == 0 || !digits(&p, 1, 2, &t->day) ||
 		    blanks(&p) == 0)
 			return "expected \"Mon D HH:MM:SS YYYY\"";
 		if ((why = parse_clock(&p, t)) != NULL)
@@ -305,11 +314,11 @@ static const char *parse_words(const char *p, struct stamp *t)
 			if (blanks(&p) == 0)
 				return "expected a year after the zone";
 		}
-		if (!digits(&p, 4, 4, &t->year, NULL))
+		if (!digits(&p, 4, 4, &t->year))
 			return "expected a four-digit year";
 		return *p == '\0' ? NULL : "unexpected text after the year";
 	}
-	if (!digits(&p, 1, 2, &t->day, NULL))
+	if (!digits(&p, 1, 2, &t->day))
 		return "unrecognised format";
 	sep = *p;
 	if (sep != '-' && sep != ' ')
@@ -318,13 +327,13 @@ static const char *parse_words(const char *p, struct stamp *t)
 	blanks(&p);
 	n = word_len(p);
 	if ((i = name_index(p, n, months, COUNT(months))) < 0)
-		return unit_secs(p, n) ? "a relative time needs \"ago\"" :
-					 "expected a month name";
+		return find_word(units, COUNT(units), p, n) ?
+		       "a relative time needs \"ago\"" : "expected a month name";
 	t->mon = i + 1;
 	p += n;
 	if (sep == '-' ? *p++ != '-' : blanks(&p) == 0)
 		return "expected a year after the month";
-	if (!digits(&p, 2, 4, &t->year, &nd) || nd == 3)
+	if ((nd = digits(&p, 2, 4, &t->year)) == 0 || nd == 3)
 		return "expected a two- or four-digit year";
 	if (nd == 2)
 		t->year += t->year < 70 ? 2000 : 1900;
@@ -332,12 +341,7 @@ static const char *parse_words(const char *p, struct stamp *t)
 		return NULL;
 	if (blanks(&p) == 0)
 		return "unexpected text after the year";
-	if ((why = parse_clock(&p, t)) != NULL)
-		return why;
-	blanks(&p);
-	if (*p != '\0' && (why = parse_zone(&p, &t->off)) != NULL)
-		return why;
-	return *p == '\0' ? NULL : "unexpected text after the zone";
+	return parse_time_zone(p, t);
 }
 
 /* Digits with an optional fraction, which is dropped. */
@@ -351,16 +355,7 @@ static const char *parse_unix(const char *p, int64_t *out)
 			return "number too large";
 		v = v * 10 + (*p - '0');
 	}
-	if (n == 0)
-		return "unrecognised format";
-	if (*p == '.') {
-		p++;
-		if (!is_digit(*p))
-			return "expected digits after '.'";
-		while (is_digit(*p))
-			p++;
-	}
-	if (*p != '\0')
+	if (n == 0 || !skip_fraction(&p) || *p != '\0')
 		return "unrecognised format";
 	*out = v;
 	return NULL;
@@ -369,8 +364,9 @@ static const char *parse_unix(const char *p, int64_t *out)
 /* N unit ago, Nunit ago, a|an unit ago. */
 static const char *parse_ago(const char *p, int64_t now, int64_t *out)
 {
-	int64_t n = 0, secs;
+	const struct word *u;
 	size_t len = word_len(p);
+	int64_t n = 0;
 
 	if ((len == 1 && p[0] == 'a') || (len == 2 && strncmp(p, "an", 2) == 0)) {
 		n = 1;
@@ -388,14 +384,14 @@ static const char *parse_ago(const char *p, int64_t now, int64_t *out)
 		blanks(&p);
 	}
 	len = word_len(p);
-	if ((secs = unit_secs(p, len)) == 0)
+	if ((u = find_word(units, COUNT(units), p, len)) == NULL)
 		return "unknown unit (use s, min, h, d or w)";
 	p += len;
 	if (blanks(&p) == 0 || strcmp(p, "ago") != 0)
 		return "unrecognised format";
 	if (now < 0 || now > T_MAX)
 		return "reference time out of range";
-	*out = now - n * secs;	/* |n * secs| <= 6.1e14: no overflow */
+	*out = now - n * u->val;	/* n * u->val <= 6.1e14: no overflow */
 	return NULL;
 }
 

@@ -1,0 +1,317 @@
+/*
+ * test_verify.c - sr_auth_verify() against a table of good and forged
+ * tokens, signed in the test with keys the test generates (RSA, EC, Ed25519,
+ * HMAC), through a configuration file the test writes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../testkit.h"
+#include "session_revoker/auth.h"
+#include "session_revoker/config.h"
+
+#define NOW 1773306511 /* 2026-03-12T09:08:31Z */
+#define ISS_RS "https://rs.example/"
+#define ISS_JWKS "https://jwks.example/"
+#define ISS_HS "https://hs.example/"
+#define AUD "session-revoker"
+#define NO_CLAIM 0x7fffffff
+
+static EVP_PKEY *rsa_a, *rsa_j, *rsa_other, *ec_j, *ed_j;
+static const unsigned char secret[] = "0123456789abcdef0123456789abcdef-hs";
+static char *rsa_a_pem;
+static struct sr_config *cfg;
+static struct sr_auth *auth;
+
+enum signer { K_RSA_A, K_RSA_J, K_RSA_OTHER, K_EC, K_ED, K_HMAC, K_HMAC_WITH_RSA_PEM };
+enum mutation { M_NONE, M_FLIP_SIG, M_TRUNCATE_SIG, M_TWO_PARTS, M_EMPTY_SIG,
+		M_OVERSIZE, M_BAD_B64_HEADER, M_EMPTY };
+
+struct vcase {
+	const char *name;
+	const char *alg;        /* header alg */
+	const char *sign_alg;   /* how it is really signed (NULL: alg) */
+	enum signer signer;
+	const char *kid;        /* NULL: no kid */
+	const char *iss;        /* NULL: no iss */
+	const char *aud;        /* "@array": ["other", AUD] */
+	int exp, nbf, iat;      /* offsets from NOW, NO_CLAIM to leave out */
+	const char *scope;      /* NULL: none */
+	const char *extra;      /* extra header member JSON, e.g. "\"crit\":[\"x\"]" */
+	enum mutation mutation;
+	enum sr_rc want;
+	const char *want_msg;
+};
+
+#define OK_CLAIMS 3600, NO_CLAIM, -10, "revocations:write"
+
+static const struct vcase cases[] = {
+	{"rs256", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"ps256", "PS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"jwks rs256 by kid", "RS256", NULL, K_RSA_J, "r1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"jwks es256 by kid", "ES256", NULL, K_EC, "e1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"jwks eddsa by kid", "EdDSA", NULL, K_ED, "d1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"jwks without kid", "ES256", NULL, K_EC, NULL, ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"hs256", "HS256", NULL, K_HMAC, NULL, ISS_HS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"aud array", "RS256", NULL, K_RSA_A, NULL, ISS_RS, "@array", OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"expired within skew", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, -30, NO_CLAIM, -100, "revocations:write", NULL, M_NONE, SR_OK, NULL},
+	{"alg none unsigned", "none", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_EMPTY_SIG, SR_EAUTH, "unsigned"},
+	{"alg none with signature", "none", "RS256", K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "none or unsupported"},
+	{"alg NONE spelled oddly", "None", "RS256", K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "none or unsupported"},
+	{"hs256 keyed with the RSA public key", "HS256", NULL, K_HMAC_WITH_RSA_PEM, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "not allowed"},
+	{"alg not on the issuer's list", "RS384", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "RS384 is not allowed"},
+	{"wrong kid", "RS256", NULL, K_RSA_J, "nope", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "kid"},
+	{"kid of a key of another type", "RS256", NULL, K_RSA_J, "e1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "kid"},
+	{"signed by an untrusted key", "RS256", NULL, K_RSA_OTHER, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "signature is invalid"},
+	{"expired", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, -3600, NO_CLAIM, -7200, "revocations:write", NULL, M_NONE, SR_EAUTH, "expired"},
+	{"not yet valid", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 7200, 3600, -10, "revocations:write", NULL, M_NONE, SR_EAUTH, "not yet valid"},
+	{"issued in the future", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 7200, NO_CLAIM, 3600, "revocations:write", NULL, M_NONE, SR_EAUTH, "future"},
+	{"wrong iss", "RS256", NULL, K_RSA_A, NULL, "https://evil.example/", AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "issuer is not trusted"},
+	{"no iss", "RS256", NULL, K_RSA_A, NULL, NULL, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "no iss"},
+	{"wrong aud", "RS256", NULL, K_RSA_A, NULL, ISS_RS, "someone-else", OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "audience"},
+	{"missing exp", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, NO_CLAIM, NO_CLAIM, -10, "revocations:write", NULL, M_NONE, SR_EAUTH, "no exp"},
+	{"signature bit flipped", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_FLIP_SIG, SR_EAUTH, "signature is invalid"},
+	{"hs256 signature flipped", "HS256", NULL, K_HMAC, NULL, ISS_HS, AUD, OK_CLAIMS, NULL, M_FLIP_SIG, SR_EAUTH, "signature is invalid"},
+	{"es256 signature flipped", "ES256", NULL, K_EC, "e1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_FLIP_SIG, SR_EAUTH, "signature is invalid"},
+	{"eddsa signature flipped", "EdDSA", NULL, K_ED, "d1", ISS_JWKS, AUD, OK_CLAIMS, NULL, M_FLIP_SIG, SR_EAUTH, "signature is invalid"},
+	{"ps256 signature flipped", "PS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_FLIP_SIG, SR_EAUTH, "signature is invalid"},
+	{"truncated signature", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_TRUNCATE_SIG, SR_EAUTH, "signature is invalid"},
+	{"truncated to two parts", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_TWO_PARTS, SR_EAUTH, "three parts"},
+	{"oversize", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_OVERSIZE, SR_EAUTH, "longer than"},
+	{"header not base64url", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_BAD_B64_HEADER, SR_EAUTH, "malformed"},
+	{"empty", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, NULL, M_EMPTY, SR_EAUTH, "no token"},
+	{"crit header", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, "\"crit\":[\"exp\"]", M_NONE, SR_EAUTH, "crit"},
+	{"missing permission", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "revocations:read", NULL, M_NONE, SR_EFORBIDDEN, "revocations:write"},
+	{"permission as a prefix only", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "revocations:writer", NULL, M_NONE, SR_EFORBIDDEN, "revocations:write"},
+	{"permission among several scopes", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "openid revocations:write profile", NULL, M_NONE, SR_OK, NULL},
+};
+
+static char *make_token(const struct vcase *c)
+{
+	json_t *claims = json_object();
+	char header[256], *payload, *tok;
+	EVP_PKEY *key = NULL;
+	const unsigned char *sec = NULL;
+	size_t sec_len = 0;
+
+	if (c->iss)
+		json_object_set_new(claims, "iss", json_string(c->iss));
+	json_object_set_new(claims, "sub", json_string("alice@example.com"));
+	json_object_set_new(claims, "jti", json_string("jti-123"));
+	if (strcmp(c->aud, "@array") == 0)
+		json_object_set_new(claims, "aud", json_pack("[s, s]", "other", AUD));
+	else
+		json_object_set_new(claims, "aud", json_string(c->aud));
+	if (c->exp != NO_CLAIM)
+		json_object_set_new(claims, "exp", json_integer(NOW + c->exp));
+	if (c->nbf != NO_CLAIM)
+		json_object_set_new(claims, "nbf", json_integer(NOW + c->nbf));
+	if (c->iat != NO_CLAIM)
+		json_object_set_new(claims, "iat", json_integer(NOW + c->iat));
+	if (c->scope)
+		json_object_set_new(claims, "scope", json_string(c->scope));
+	payload = json_dumps(claims, JSON_COMPACT);
+	json_decref(claims);
+	snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"%s%s%s%s%s}", c->alg,
+		 c->kid ? ",\"kid\":\"" : "", c->kid ? c->kid : "", c->kid ? "\"" : "",
+		 c->extra ? "," : "", c->extra ? c->extra : "");
+	switch (c->signer) {
+	case K_RSA_A: key = rsa_a; break;
+	case K_RSA_J: key = rsa_j; break;
+	case K_RSA_OTHER: key = rsa_other; break;
+	case K_EC: key = ec_j; break;
+	case K_ED: key = ed_j; break;
+	case K_HMAC: sec = secret; sec_len = sizeof(secret) - 1; break;
+	case K_HMAC_WITH_RSA_PEM:
+		sec = (const unsigned char *)rsa_a_pem;
+		sec_len = strlen(rsa_a_pem);
+		break;
+	}
+	tok = tk_sign(c->sign_alg ? c->sign_alg : c->alg, key, sec, sec_len, header, payload);
+	free(payload);
+	switch (c->mutation) {
+	case M_NONE:
+		break;
+	case M_FLIP_SIG: {
+		char *sig = strrchr(tok, '.') + 1;
+		sig[4] = sig[4] == 'A' ? 'B' : 'A';
+		break;
+	}
+	case M_TRUNCATE_SIG:
+		tok[strlen(tok) - 8] = '\0';
+		break;
+	case M_TWO_PARTS:
+		*strrchr(tok, '.') = '\0';
+		break;
+	case M_EMPTY_SIG:
+		strrchr(tok, '.')[1] = '\0';
+		break;
+	case M_OVERSIZE: {
+		char *big = malloc(SR_AUTH_MAX_TOKEN + 100);
+		memset(big, 'A', SR_AUTH_MAX_TOKEN + 99);
+		big[SR_AUTH_MAX_TOKEN + 99] = '\0';
+		memcpy(big, tok, strlen(tok));
+		free(tok);
+		tok = big;
+		break;
+	}
+	case M_BAD_B64_HEADER:
+		tok[1] = '*';
+		break;
+	case M_EMPTY:
+		tok[0] = '\0';
+		break;
+	}
+	return tok;
+}
+
+static void test_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct vcase *c = &cases[i];
+		struct sr_principal who;
+		struct sr_err err = {0};
+		char *tok = make_token(c);
+		enum sr_rc rc = sr_auth_verify(auth, tok, strlen(tok), "revocations:write", NOW,
+					       &who, &err);
+
+		print_message("case %-40s -> %s %s\n", c->name, sr_rc_name(rc), err.msg);
+		assert_int_equal(rc, c->want);
+		if (c->want == SR_OK) {
+			assert_string_equal(who.issuer, c->iss);
+			assert_string_equal(who.subject, "alice@example.com");
+			assert_string_equal(who.token_id, "jti-123");
+			assert_non_null(who.claims);
+			sr_principal_clear(&who);
+		} else {
+			assert_non_null(strstr(err.msg, c->want_msg));
+			/* A refusal never echoes the token or any part of it. */
+			if (strlen(tok) > 20) {
+				char head[21];
+				memcpy(head, tok, 20);
+				head[20] = '\0';
+				assert_null(strstr(err.msg, head));
+			}
+			assert_null(who.claims);
+		}
+		free(tok);
+	}
+}
+
+static void test_no_permission_required(void **state)
+{
+	const struct vcase c = {"read", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600,
+				NO_CLAIM, -10, NULL, NULL, M_NONE, SR_OK, NULL};
+	struct sr_principal who;
+	struct sr_err err = {0};
+	char *tok = make_token(&c);
+
+	(void)state;
+	assert_int_equal(sr_auth_verify(auth, tok, strlen(tok), NULL, NOW, &who, &err), SR_OK);
+	sr_principal_clear(&who);
+	assert_int_equal(sr_auth_verify(auth, tok, strlen(tok), "revocations:read", NOW, &who,
+					&err), SR_EFORBIDDEN);
+	free(tok);
+}
+
+static void test_jwks_refuses_private_keys(void **state)
+{
+	const char *dir = tk_tmpdir();
+	char *jwks = tk_write(dir, "bad.jwks",
+			      "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"}]}");
+	char conf[1024], *path;
+	struct sr_config *c2 = NULL;
+	struct sr_auth *a2 = NULL;
+	struct sr_err err = {0};
+
+	(void)state;
+	snprintf(conf, sizeof(conf),
+		 "{\"auth\": {\"issuers\": [{\"issuer\": \"x\", \"audience\": \"y\","
+		 " \"algorithms\": [\"RS256\"], \"jwks_file\": \"%s\"}]}}", jwks);
+	path = tk_write(dir, "c.json", conf);
+	assert_int_equal(sr_config_load(path, &c2, NULL, &err), SR_OK);
+	assert_int_not_equal(sr_auth_new(c2, &a2, &err), SR_OK);
+	assert_non_null(strstr(err.msg, "issuer x: keys[0]: private or symmetric key"));
+	assert_null(a2);
+	sr_config_free(c2);
+	free(jwks);
+	free(path);
+}
+
+static int setup(void **state)
+{
+	const char *dir = tk_tmpdir();
+	char *jwk_r = NULL, *jwk_e = NULL, *jwk_d = NULL, jwks[8192], conf[4096];
+	char *pem_path, *jwks_path, *sec_path, *conf_path;
+	struct sr_err err = {0};
+
+	(void)state;
+	rsa_a = tk_rsa(2048);
+	rsa_j = tk_rsa(2048);
+	rsa_other = tk_rsa(2048);
+	ec_j = tk_ec("P-256");
+	ed_j = tk_ed25519();
+	rsa_a_pem = tk_public_pem(rsa_a);
+	jwk_r = tk_jwk(rsa_j, "r1");
+	jwk_e = tk_jwk(ec_j, "e1");
+	jwk_d = tk_jwk(ed_j, "d1");
+	snprintf(jwks, sizeof(jwks), "{\"keys\":[%s,%s,%s]}", jwk_r, jwk_e, jwk_d);
+	pem_path = tk_write(dir, "rs.pem", rsa_a_pem);
+	jwks_path = tk_write(dir, "keys.jwks", jwks);
+	sec_path = tk_write(dir, "hs.secret", (const char *)secret);
+	snprintf(conf, sizeof(conf),
+		 "{\"auth\": {\"clock_skew_seconds\": 60, \"issuers\": ["
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"RS256\", \"PS256\"], \"public_key_file\": \"%s\"},"
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"RS256\", \"ES256\", \"EdDSA\"], \"jwks_file\": \"%s\"},"
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"HS256\"], \"hmac_secret_file\": \"%s\"}]}}",
+		 ISS_RS, AUD, pem_path, ISS_JWKS, AUD, jwks_path, ISS_HS, AUD, sec_path);
+	conf_path = tk_write(dir, "config.json", conf);
+	if (sr_config_load(conf_path, &cfg, NULL, &err) != SR_OK ||
+	    sr_auth_new(cfg, &auth, &err) != SR_OK) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		return -1;
+	}
+	free(jwk_r);
+	free(jwk_e);
+	free(jwk_d);
+	free(pem_path);
+	free(jwks_path);
+	free(sec_path);
+	free(conf_path);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sr_auth_free(auth);
+	sr_config_free(cfg);
+	EVP_PKEY_free(rsa_a);
+	EVP_PKEY_free(rsa_j);
+	EVP_PKEY_free(rsa_other);
+	EVP_PKEY_free(ec_j);
+	EVP_PKEY_free(ed_j);
+	free(rsa_a_pem);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_no_permission_required),
+		cmocka_unit_test(test_jwks_refuses_private_keys),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,195 @@
+/*
+ * test_config.c - loading, environment overrides, and problems named by path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../testkit.h"
+#include "session_revoker/config.h"
+
+static const char *dir;
+static char *pem, *secret;
+
+static int has_problem(const struct sr_config_problems *p, const char *path, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].path, path) == 0 && strstr(p->items[i].msg, msg) != NULL)
+			return 1;
+	return 0;
+}
+
+static struct sr_config *load_text(const char *text, struct sr_config_problems *pr,
+				   enum sr_rc want)
+{
+	char *path = tk_write(dir, "c.json", text);
+	struct sr_config *cfg = NULL;
+	struct sr_err err = {0};
+
+	assert_int_equal(sr_config_load(path, &cfg, pr, &err), want);
+	free(path);
+	return cfg;
+}
+
+static void test_embedded_default(void **state)
+{
+	struct sr_config *cfg = NULL;
+	struct sr_err err = {0};
+
+	(void)state;
+	assert_int_equal(sr_config_load(NULL, &cfg, NULL, &err), SR_OK);
+	assert_true(cfg->embedded_default);
+	assert_string_equal(cfg->listen_address, "127.0.0.1");
+	assert_int_equal(cfg->listen_port, 8080);
+	assert_string_equal(cfg->store_path, "var/session-revoker.db");
+	assert_string_equal(cfg->dev_key_file, "var/dev-signing-key.pem");
+	assert_null(cfg->tls_cert_file);
+	sr_config_free(cfg);
+}
+
+static void test_file_and_env(void **state)
+{
+	char text[1024];
+	struct sr_config_problems pr;
+	struct sr_config *cfg;
+	char *dump;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"listen\": {\"address\": \"0.0.0.0\", \"port\": 9000},"
+		 " \"store\": {\"path\": \"/tmp/x.db\"},"
+		 " \"auth\": {\"clock_skew_seconds\": 30, \"issuers\": [{\"issuer\": \"https://i/\","
+		 " \"audience\": \"a\", \"algorithms\": [\"RS256\", \"ES256\"], \"public_key_file\": \"%s\"}]}}",
+		 pem);
+	setenv("SR_LISTEN_PORT", "9100", 1);
+	setenv("SR_STORE_PATH", "/tmp/y.db", 1);
+	cfg = load_text(text, &pr, SR_OK);
+	unsetenv("SR_LISTEN_PORT");
+	unsetenv("SR_STORE_PATH");
+	assert_int_equal(cfg->listen_port, 9100);
+	assert_string_equal(cfg->store_path, "/tmp/y.db");
+	assert_string_equal(cfg->listen_address, "0.0.0.0");
+	assert_int_equal(cfg->clock_skew, 30);
+	assert_int_equal(cfg->n_issuers, 1);
+	assert_int_equal(cfg->issuers[0].algs, SR_ALG_RS256 | SR_ALG_ES256);
+	assert_null(cfg->dev_key_file);
+	assert_false(cfg->embedded_default);
+	dump = sr_config_dump(cfg);
+	assert_non_null(strstr(dump, "\"port\": 9100"));
+	assert_non_null(strstr(dump, "public_key_file"));
+	free(dump);
+	sr_config_free(cfg);
+}
+
+static void test_issuers_from_env(void **state)
+{
+	char env[512];
+	struct sr_config_problems pr;
+	struct sr_config *cfg;
+
+	(void)state;
+	snprintf(env, sizeof(env), "[{\"issuer\": \"e\", \"audience\": \"a\", \"algorithms\": [\"HS256\"],"
+		 " \"hmac_secret_file\": \"%s\"}]", secret);
+	setenv("SR_AUTH_ISSUERS", env, 1);
+	cfg = load_text("{}", &pr, SR_OK);
+	unsetenv("SR_AUTH_ISSUERS");
+	assert_int_equal(cfg->n_issuers, 1);
+	assert_string_equal(cfg->issuers[0].issuer, "e");
+	sr_config_free(cfg);
+}
+
+static void test_problems_by_path(void **state)
+{
+	char text[2048];
+	struct sr_config_problems pr;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"listen\": {\"port\": 70000, \"prot\": 1, \"tls\": {\"cert_file\": \"/nonexistent.pem\"}},"
+		 " \"limits\": {\"max_groups\": \"many\"},"
+		 " \"log\": {\"level\": \"loud\"},"
+		 " \"colour\": \"blue\","
+		 " \"auth\": {\"issuers\": ["
+		 "  {\"issuer\": \"a\", \"audience\": \"b\", \"algorithms\": [\"none\"], \"public_key_file\": \"%s\"},"
+		 "  {\"issuer\": \"c\", \"audience\": \"d\", \"algorithms\": [\"RS256\"], \"hmac_secret_file\": \"%s\"},"
+		 "  {\"issuer\": \"e\", \"audience\": \"f\", \"algorithms\": [\"HS256\"], \"public_key_file\": \"%s\"},"
+		 "  {\"audience\": \"g\", \"algorithms\": [], \"jwks_file\": \"/missing.jwks\", \"extra\": 1},"
+		 "  {\"issuer\": \"h\", \"audience\": \"i\", \"algorithms\": [\"RS256\"]}]}}",
+		 pem, secret, pem);
+	assert_null(load_text(text, &pr, SR_ECONFIG));
+	for (size_t i = 0; i < pr.n; i++)
+		print_message("%s: %s\n", pr.items[i].path, pr.items[i].msg);
+	assert_true(has_problem(&pr, "listen.port", "between 0 and 65535"));
+	assert_true(has_problem(&pr, "listen.prot", "unknown field"));
+	assert_true(has_problem(&pr, "listen.tls", "needs both"));
+	assert_true(has_problem(&pr, "listen.tls.cert_file", "cannot read /nonexistent.pem"));
+	assert_true(has_problem(&pr, "limits.max_groups", "must be an integer"));
+	assert_true(has_problem(&pr, "log.level", "debug, info, warn or error"));
+	assert_true(has_problem(&pr, "colour", "unknown field"));
+	assert_true(has_problem(&pr, "auth.issuers[0].algorithms[0]", "never none"));
+	assert_true(has_problem(&pr, "auth.issuers[1]", "only HS256"));
+	assert_true(has_problem(&pr, "auth.issuers[2]", "never a public key"));
+	assert_true(has_problem(&pr, "auth.issuers[3].issuer", "required"));
+	assert_true(has_problem(&pr, "auth.issuers[3].algorithms", "non-empty"));
+	assert_true(has_problem(&pr, "auth.issuers[3].jwks_file", "cannot read"));
+	assert_true(has_problem(&pr, "auth.issuers[3].extra", "unknown field"));
+	assert_true(has_problem(&pr, "auth.issuers[4]", "exactly one of"));
+}
+
+static void test_not_json(void **state)
+{
+	struct sr_config_problems pr;
+
+	(void)state;
+	assert_null(load_text("{\"listen\": ", &pr, SR_ECONFIG));
+	assert_int_equal(pr.n, 1);
+	assert_non_null(strstr(pr.items[0].msg, "line 1"));
+	assert_null(load_text("{}", &pr, SR_ECONFIG)); /* no issuer at all */
+	assert_true(has_problem(&pr, "auth.issuers", "no trusted issuer"));
+}
+
+static void test_bad_env_override(void **state)
+{
+	struct sr_config_problems pr;
+	struct sr_config *cfg = NULL;
+	struct sr_err err = {0};
+
+	(void)state;
+	setenv("SR_LISTEN_PORT", "80x", 1);
+	assert_int_equal(sr_config_load(NULL, &cfg, &pr, &err), SR_ECONFIG);
+	unsetenv("SR_LISTEN_PORT");
+	assert_true(has_problem(&pr, "SR_LISTEN_PORT", "must be an integer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_file_and_env),
+		cmocka_unit_test(test_issuers_from_env),
+		cmocka_unit_test(test_problems_by_path),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_bad_env_override),
+	};
+	EVP_PKEY *k = tk_rsa(2048);
+	char *p = tk_public_pem(k);
+	int rc;
+
+	dir = tk_tmpdir();
+	pem = tk_write(dir, "k.pem", p);
+	secret = tk_write(dir, "s.secret", "0123456789abcdef0123456789abcdef\n");
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(p);
+	free(pem);
+	free(secret);
+	EVP_PKEY_free(k);
+	return rc;
+}

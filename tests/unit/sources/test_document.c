@@ -1,0 +1,162 @@
+/*
+ * test_document.c - the revocation document parser, table-driven.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "session_revoker/sources.h"
+
+#define NOW 1773306511 /* 2026-03-12T09:08:31Z */
+
+static const struct sr_document_limits lim = {
+	.max_groups = 3, .max_group_length = 16, .skew = 60, .allow_jwt_claims = 0};
+static const struct sr_document_limits lim_jwt = {
+	.max_groups = 3, .max_group_length = 16, .skew = 60, .allow_jwt_claims = 1};
+
+struct good {
+	const char *json;
+	size_t n_groups;
+	const char *first_group;
+	int64_t cutoff;
+	enum sr_action action;
+	size_t n_accounts;
+};
+
+static const struct good goods[] = {
+	{"{\"groups\":[\"team_opsec\",\"team_hr\"],\"time\":\"30 minutes ago\",\"action\":\"revoke\"}",
+	 2, "team_opsec", NOW - 1800, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"team_opsec\"]}", 1, "team_opsec", NOW, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"a\"],\"time\":null}", 1, "a", NOW, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"a\"],\"time\":1773300000}", 1, "a", 1773300000, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T09:00:00Z\",\"action\":\"cleanup\"}",
+	 1, "a", 1773306000, SR_ACTION_CLEANUP, 0},
+	{"{\"groups\":[\"a\",\"a\",\"b\"]}", 2, "a", NOW, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"a\"],\"accounts\":[\"111111111111\",\"222222222222\"],\"reason\":\"left\"}",
+	 1, "a", NOW, SR_ACTION_REVOKE, 2},
+	{"{\"groups\":[\"a\"],\"time\":\"now\",\"accounts\":null,\"reason\":null}", 1, "a", NOW,
+	 SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T09:09:00Z\"}", 1, "a", NOW + 29,
+	 SR_ACTION_REVOKE, 0}, /* within the skew */
+};
+
+struct bad {
+	const char *json;
+	const char *msg;
+};
+
+static const struct bad bads[] = {
+	{"", "not JSON"},
+	{"[1,2]", "JSON object"},
+	{"{\"groups\":[\"a\"]", "not JSON"},
+	{"{}", "groups: required"},
+	{"{\"groups\":[]}", "groups: must not be empty"},
+	{"{\"groups\":\"team_opsec\"}", "groups: must be an array"},
+	{"{\"groups\":[\"\"]}", "groups[0]: must be a non-empty string"},
+	{"{\"groups\":[\"a\",7]}", "groups[1]: must be a non-empty string"},
+	{"{\"groups\":[\"a\",\"b\",\"c\",\"d\"]}", "more than 3"},
+	{"{\"groups\":[\"abcdefghijklmnopq\"]}", "groups[0]: longer than 16"},
+	{"{\"groups\":[\"a\\nb\"]}", "control characters"},
+	{"{\"group\":[\"a\"]}", "unknown field \"group\""},
+	{"{\"groups\":[\"a\"],\"iss\":\"x\"}", "unknown field \"iss\""},
+	{"{\"groups\":[\"a\"],\"time\":\"soon\"}", "\"soon\""},
+	{"{\"groups\":[\"a\"],\"time\":\"in 5 minutes\"}", "\"in 5 minutes\""},
+	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T10:00:00Z\"}", "in the future"},
+	{"{\"groups\":[\"a\"],\"time\":1999999999}", "in the future"},
+	{"{\"groups\":[\"a\"],\"time\":-5}", "out of range"},
+	{"{\"groups\":[\"a\"],\"time\":true}", "time: must be a string or Unix seconds"},
+	{"{\"groups\":[\"a\"],\"action\":\"delete\"}", "action: must be"},
+	{"{\"groups\":[\"a\"],\"action\":1}", "action: must be"},
+	{"{\"groups\":[\"a\"],\"accounts\":[\"12345\"]}", "accounts[0]: \"12345\" is not a 12-digit"},
+	{"{\"groups\":[\"a\"],\"accounts\":[]}", "accounts: must not be empty"},
+	{"{\"groups\":[\"a\"],\"reason\":5}", "reason: must be a string"},
+	{"{\"groups\":[\"a\"],\"groups\":[\"b\"]}", "duplicate"},
+};
+
+static void test_good(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+		const struct good *g = &goods[i];
+		struct sr_document *doc = NULL;
+		struct sr_err err = {0};
+
+		print_message("good %s\n", g->json);
+		assert_int_equal(sr_document_parse_text(g->json, strlen(g->json), &lim, NOW, &doc,
+							&err), SR_OK);
+		assert_int_equal(doc->n_groups, g->n_groups);
+		assert_string_equal(doc->groups[0], g->first_group);
+		assert_int_equal(doc->cutoff, g->cutoff);
+		assert_int_equal(doc->action, g->action);
+		assert_int_equal(doc->n_accounts, g->n_accounts);
+		sr_document_free(doc);
+	}
+}
+
+static void test_bad(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		const struct bad *b = &bads[i];
+		struct sr_document *doc = NULL;
+		struct sr_err err = {0};
+
+		assert_int_equal(sr_document_parse_text(b->json, strlen(b->json), &lim, NOW, &doc,
+							&err), SR_EINVAL);
+		print_message("bad  %-50s -> %s\n", b->json, err.msg);
+		assert_null(doc);
+		assert_non_null(strstr(err.msg, b->msg));
+	}
+}
+
+static void test_jwt_claims_allowed_only_for_jwt(void **state)
+{
+	const char *j = "{\"groups\":[\"a\"],\"iss\":\"x\",\"aud\":\"y\",\"exp\":1,\"jti\":\"z\","
+			"\"scope\":\"revocations:write\"}";
+	struct sr_document *doc = NULL;
+	struct sr_err err = {0};
+
+	(void)state;
+	assert_int_equal(sr_document_parse_text(j, strlen(j), &lim_jwt, NOW, &doc, &err), SR_OK);
+	sr_document_free(doc);
+	assert_int_equal(sr_document_parse_text(j, strlen(j), &lim, NOW, &doc, &err), SR_EINVAL);
+}
+
+static void test_to_json(void **state)
+{
+	const char *j = "{\"groups\":[\"a\",\"b\"],\"time\":\"2026-03-12T09:00:00+01:00\","
+			"\"reason\":\"offboarding\"}";
+	struct sr_document *doc = NULL;
+	struct sr_err err = {0};
+	json_t *o;
+
+	(void)state;
+	assert_int_equal(sr_document_parse_text(j, strlen(j), &lim, NOW, &doc, &err), SR_OK);
+	o = sr_document_to_json(doc);
+	assert_string_equal(json_string_value(json_object_get(o, "time")), "2026-03-12T08:00:00Z");
+	assert_string_equal(json_string_value(json_object_get(o, "action")), "revoke");
+	assert_int_equal(json_array_size(json_object_get(o, "groups")), 2);
+	assert_true(json_is_null(json_object_get(o, "accounts")));
+	json_decref(o);
+	sr_document_free(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_jwt_claims_allowed_only_for_jwt),
+		cmocka_unit_test(test_to_json),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
