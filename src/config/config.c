@@ -153,7 +153,7 @@ static void check_unknown(json_t *obj, const char *prefix,
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		char path[96];
+		char path[160];
 		size_t i, plen;
 		int known = 0, section = 0;
 
@@ -197,7 +197,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		{"jwks_file", SR_KEY_JWKS_FILE},
 		{"hmac_secret_file", SR_KEY_HMAC_FILE},
 	};
-	char path[96];
+	char path[160];
 	const char *key;
 	json_t *v, *algs;
 	size_t i, n_sources = 0;

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages session-revoker needs to build, test and
+# benchmark. Safe to run again: it only calls apt-get when something is missing.
+set -eu
+pkgs="build-essential cmake pkg-config git curl ca-certificates openssl sqlite3
+libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libjwt-dev libsqlite3-dev
+libssl-dev libxml2-dev libcmocka-dev
+python3 python3-botocore python3-jwt python3-cryptography"
+[ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
+[ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+echo "installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
