@@ -56,7 +56,7 @@ nginx_pid=$!
 # --- session-revoker with an RS256 issuer --------------------------------------
 cat > "$work/config.json" <<CONF
 {
-  "listen": {"address": "127.0.0.1", "port": $sr_port, "threads": ${SR_BENCH_HTTP_THREADS:-8}},
+  "listen": {"address": "127.0.0.1", "port": $sr_port},
   "store": {"path": "$work/bench.db"},
   "log": {"level": "warn"},
   "development": {"signing_key_file": "$work/dev-key.pem"}

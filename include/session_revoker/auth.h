@@ -33,7 +33,8 @@ struct sr_principal {
 	char issuer[256];
 	char subject[256];  /* "sub", may be empty */
 	char token_id[128]; /* "jti", may be empty */
-	json_t *claims;     /* new reference to the verified claims */
+	json_t *claims;     /* new reference to the verified claims: read-only,
+			     * the object may be shared with the token cache */
 };
 
 /* Loads every configured issuer's keys. OUT *auth: new, sr_auth_free(). */

@@ -59,7 +59,7 @@ struct sr_issuer {
 struct sr_config {
 	char *listen_address;
 	int64_t listen_port;
-	int64_t http_threads;
+	int64_t max_connections; /* one thread each while open */
 	char *tls_cert_file; /* both set: HTTPS */
 	char *tls_key_file;
 	int64_t max_body_bytes;

@@ -44,6 +44,18 @@ enum sr_rc sr_b64url_decode(const char *in, size_t len, unsigned char **out,
 		}
 		std[i] = c;
 	}
+	/* Canonical only: the bits past the last whole byte must be zero, so
+	 * one byte string has exactly one spelling. */
+	if (len % 4 != 0) {
+		static const char alphabet[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		unsigned v = (unsigned)(strchr(alphabet, std[len - 1]) - alphabet);
+		if ((len % 4 == 2 && (v & 0x0f) != 0) || (len % 4 == 3 && (v & 0x03) != 0)) {
+			free(std);
+			free(buf);
+			return sr_err_set(err, SR_EINVAL, "non-canonical base64url");
+		}
+	}
 	for (; i < padded; i++)
 		std[i] = '=';
 	std[padded] = '\0';

@@ -10,6 +10,7 @@
  */
 #include "auth_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,10 +25,25 @@ struct issuer_keys {
 	struct sr_key_set keys;
 };
 
+/* Tokens whose signature held, by SHA-256 of the whole token: a sender
+ * that reuses one token (Auth0's static Authorization value, a script) does
+ * not pay for a signature check per request. Only the signature work is
+ * skipped: every claim is checked again on every use. Direct-mapped, so a
+ * flood of distinct tokens only evicts, never grows it. */
+#define CACHE_SLOTS 512
+
+struct cache_slot {
+	unsigned char hash[32];
+	const struct issuer_keys *ik;
+	json_t *claims; /* read-only once cached; refcounts are atomic */
+};
+
 struct sr_auth {
 	struct issuer_keys *issuers;
 	size_t n;
 	int64_t skew;
+	pthread_mutex_t cache_mu;
+	struct cache_slot cache[CACHE_SLOTS];
 };
 
 void sr_auth_free(struct sr_auth *auth)
@@ -36,6 +52,9 @@ void sr_auth_free(struct sr_auth *auth)
 
 	if (auth == NULL)
 		return;
+	for (i = 0; i < CACHE_SLOTS; i++)
+		json_decref(auth->cache[i].claims);
+	pthread_mutex_destroy(&auth->cache_mu);
 	for (i = 0; i < auth->n; i++)
 		sr_key_set_clear(&auth->issuers[i].keys);
 	free(auth->issuers);
@@ -54,6 +73,7 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 	if (auth == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	auth->skew = cfg->clock_skew;
+	pthread_mutex_init(&auth->cache_mu, NULL);
 	auth->issuers = calloc(cfg->n_issuers + 1, sizeof(*auth->issuers));
 	if (auth->issuers == NULL) {
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
@@ -172,11 +192,15 @@ static int signature_ok(const struct sr_key *key, unsigned alg, const char *toke
 	size_t sig_len = 0;
 	int ok;
 
-	if ((alg & (SR_ALG_HMAC | SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_EC)) != 0)
-		return libjwt_verify(key, token);
+	/* Strict, canonical base64url first, for every algorithm: libjwt's own
+	 * decoder also takes "+/=" spellings, so one token would otherwise have
+	 * several accepted forms. */
 	if (sr_b64url_decode(sig_b64, sig_b64_len, &sig, &sig_len, NULL) != SR_OK)
 		return 0;
-	ok = evp_verify(key, alg, token, signed_len, sig, sig_len);
+	if ((alg & (SR_ALG_HMAC | SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_EC)) != 0)
+		ok = libjwt_verify(key, token);
+	else
+		ok = evp_verify(key, alg, token, signed_len, sig, sig_len);
 	free(sig);
 	return ok;
 }
@@ -242,7 +266,7 @@ static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issue
 		return sr_err_set(err, SR_EAUTH, "token has no exp claim");
 	if (r < 0)
 		return sr_err_set(err, SR_EAUTH, "token exp is not a number");
-	if (now > exp + auth->skew)
+	if (now - auth->skew > exp) /* never exp + skew: exp may be INT64_MAX */
 		return sr_err_set(err, SR_EAUTH, "token expired");
 	r = numeric_date(claims, "nbf", &nbf);
 	if (r < 0)
@@ -267,9 +291,50 @@ static void copy_claim(char *dst, size_t cap, json_t *claims, const char *name)
 	snprintf(dst, cap, "%s", v ? v : "");
 }
 
-enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
-			  const char *permission, int64_t now,
-			  struct sr_principal *who, struct sr_err *err)
+static void token_hash(const char *token, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(token, len, out, &n, EVP_sha256(), NULL) != 1)
+		memset(out, 0, 32);
+}
+
+/* A cached verified token: OUT *ik, *claims (new reference). */
+static int cache_get(struct sr_auth *auth, const unsigned char hash[32],
+		     const struct issuer_keys **ik, json_t **claims)
+{
+	struct cache_slot *slot = &auth->cache[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
+	int hit = 0;
+
+	pthread_mutex_lock(&auth->cache_mu);
+	if (slot->claims != NULL && memcmp(slot->hash, hash, 32) == 0) {
+		*ik = slot->ik;
+		*claims = json_incref(slot->claims);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&auth->cache_mu);
+	return hit;
+}
+
+static void cache_put(struct sr_auth *auth, const unsigned char hash[32],
+		      const struct issuer_keys *ik, json_t *claims)
+{
+	struct cache_slot *slot = &auth->cache[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
+	json_t *old;
+
+	pthread_mutex_lock(&auth->cache_mu);
+	old = slot->claims;
+	memcpy(slot->hash, hash, 32);
+	slot->ik = ik;
+	slot->claims = json_incref(claims);
+	pthread_mutex_unlock(&auth->cache_mu);
+	json_decref(old);
+}
+
+/* Shape, header, issuer, algorithm, key and signature. OUT *ik, *claims. */
+static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size_t len,
+				   const struct issuer_keys **out_ik, json_t **out_claims,
+				   struct sr_err *err)
 {
 	enum sr_rc rc;
 	json_t *header = NULL, *claims = NULL;
@@ -279,13 +344,6 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 	size_t i, tried = 0;
 	int verified = 0;
 
-	memset(who, 0, sizeof(*who));
-	if (token == NULL || len == 0)
-		return sr_err_set(err, SR_EAUTH, "no token");
-	if (len > SR_AUTH_MAX_TOKEN)
-		return sr_err_set(err, SR_EAUTH, "token longer than %d bytes", SR_AUTH_MAX_TOKEN);
-	if (strlen(token) != len)
-		return sr_err_set(err, SR_EAUTH, "malformed token: NUL byte");
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
 	if (dot1 == NULL || dot2 == NULL ||
@@ -347,6 +405,38 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		rc = sr_err_set(err, SR_EAUTH, "token signature is invalid");
 		goto out;
 	}
+	*out_ik = ik;
+	*out_claims = claims;
+	claims = NULL;
+out:
+	json_decref(header);
+	json_decref(claims);
+	return rc;
+}
+
+enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
+			  const char *permission, int64_t now,
+			  struct sr_principal *who, struct sr_err *err)
+{
+	enum sr_rc rc;
+	const struct issuer_keys *ik = NULL;
+	json_t *claims = NULL;
+	unsigned char hash[32];
+
+	memset(who, 0, sizeof(*who));
+	if (token == NULL || len == 0)
+		return sr_err_set(err, SR_EAUTH, "no token");
+	if (len > SR_AUTH_MAX_TOKEN)
+		return sr_err_set(err, SR_EAUTH, "token longer than %d bytes", SR_AUTH_MAX_TOKEN);
+	if (strlen(token) != len)
+		return sr_err_set(err, SR_EAUTH, "malformed token: NUL byte");
+	token_hash(token, len, hash);
+	if (!cache_get(auth, hash, &ik, &claims)) {
+		rc = verify_signature(auth, token, len, &ik, &claims, err);
+		if (rc != SR_OK)
+			return rc;
+		cache_put(auth, hash, ik, claims);
+	}
 	rc = check_claims(auth, ik->cfg, claims, now, err);
 	if (rc != SR_OK)
 		goto out;
@@ -354,13 +444,12 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		rc = sr_err_set(err, SR_EFORBIDDEN, "token lacks the %s permission", permission);
 		goto out;
 	}
-	snprintf(who->issuer, sizeof(who->issuer), "%s", iss);
+	snprintf(who->issuer, sizeof(who->issuer), "%s", ik->cfg->issuer);
 	copy_claim(who->subject, sizeof(who->subject), claims, "sub");
 	copy_claim(who->token_id, sizeof(who->token_id), claims, "jti");
 	who->claims = claims;
 	claims = NULL;
 out:
-	json_decref(header);
 	json_decref(claims);
 	return rc;
 }

@@ -7,6 +7,12 @@
  * read; later calls append body bytes up to the cap; the last call runs the
  * handler. The completion callback logs the request once and frees it.
  * Header size is capped by MHD's per-connection memory limit.
+ *
+ * Threading: one thread per connection. A POST waits for the store's group
+ * commit; with a thread per connection that wait holds up only its own
+ * connection, so every connection can have a write in the same commit. (A
+ * shared thread pool made connections queue behind each other's commits.)
+ * listen.max_connections bounds the threads.
  */
 #include "http_int.h"
 
@@ -199,8 +205,8 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 	const struct sr_config *cfg = app->cfg;
 	struct sr_http *http;
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 	enum sr_rc rc;
 
@@ -229,10 +235,10 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 		flags, 0, NULL, NULL, on_request, http,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, http,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
 		cfg->tls_cert_file ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, http->key_pem,

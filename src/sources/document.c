@@ -125,8 +125,10 @@ static enum sr_rc parse_time(json_t *t, const struct sr_document_limits *lim,
 		doc->cutoff = now;
 		return SR_OK;
 	}
-	if (json_is_integer(t)) {
-		doc->cutoff = json_integer_value(t);
+	if (json_is_number(t)) {
+		double v = json_number_value(t);
+		doc->cutoff = json_is_integer(t) ? json_integer_value(t)
+			      : (v > -1e12 && v < 1e12 ? (int64_t)v : -1);
 		snprintf(buf, sizeof(buf), "%lld", (long long)doc->cutoff);
 		if (doc->cutoff < 0 || doc->cutoff > 253402300799LL)
 			return sr_err_set(err, SR_EINVAL, "time: %s is out of range", buf);

@@ -1,10 +1,57 @@
 /*
  * query.c - revocation rows in and out.
+ *
+ * DESIGN: one function (rev_json) turns a revocation row into the JSON the
+ * API shows, whether the row was just written (built from what was inserted,
+ * so the writer does not read back what it wrote) or read from the table.
+ * Statements are prepared once per connection (struct conn).
  */
 #include "store_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A revocation row; strings borrowed. */
+struct rev_row {
+	const char *id, *state, *action, *time_given, *reason, *source;
+	const char *source_event_id, *issuer, *subject, *token_id;
+	json_t *groups, *accounts; /* stolen by rev_json */
+	int64_t cutoff, created_at, updated_at;
+};
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *time_json(int64_t t)
+{
+	char buf[32];
+
+	return json_string(sr_time_format(t, buf));
+}
+
+static json_t *rev_json(const struct rev_row *r)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+			 " s:{s:o, s:o, s:o}}",
+			 "id", str_or_null(r->id),
+			 "state", str_or_null(r->state),
+			 "action", str_or_null(r->action),
+			 "groups", r->groups ? r->groups : json_array(),
+			 "cutoff", time_json(r->cutoff),
+			 "time", str_or_null(r->time_given),
+			 "accounts", r->accounts ? r->accounts : json_null(),
+			 "reason", str_or_null(r->reason),
+			 "source", str_or_null(r->source),
+			 "source_event_id", str_or_null(r->source_event_id),
+			 "created_at", time_json(r->created_at),
+			 "updated_at", time_json(r->updated_at),
+			 "requested_by",
+			 "issuer", str_or_null(r->issuer),
+			 "subject", str_or_null(r->subject),
+			 "token_id", str_or_null(r->token_id));
+}
 
 static const char select_sql[] =
 	"SELECT r.seq, r.id, r.source, r.source_event_id, r.issuer, r.subject,"
@@ -14,184 +61,183 @@ static const char select_sql[] =
 	"          FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position))"
 	"  FROM revocations r WHERE (?1 IS NULL AND r.seq = ?2) OR r.id = ?1";
 
-static json_t *text_or_null(sqlite3_stmt *q, int col)
+static const char *text(sqlite3_stmt *q, int col)
 {
-	const unsigned char *t = sqlite3_column_text(q, col);
-
-	return t ? json_string((const char *)t) : json_null();
+	return (const char *)sqlite3_column_text(q, col);
 }
 
-static json_t *json_col(sqlite3_stmt *q, int col)
+static json_t *json_text(const char *t)
 {
-	const char *t = (const char *)sqlite3_column_text(q, col);
-	json_t *v = t ? json_loads(t, 0, NULL) : NULL;
-
-	return v ? v : json_null();
+	return t ? json_loads(t, 0, NULL) : NULL;
 }
 
-static json_t *time_col(sqlite3_stmt *q, int col)
-{
-	char buf[32];
-
-	return json_string(sr_time_format(sqlite3_column_int64(q, col), buf));
-}
-
-enum sr_rc sr_store_revocation_json(sqlite3 *db, int64_t seq, const char *id,
+enum sr_rc sr_store_revocation_json(struct conn *c, int64_t seq, const char *id,
 				    json_t **out, struct sr_err *err)
 {
-	enum sr_rc rc = SR_OK;
-	sqlite3_stmt *q = NULL;
-	int r;
+	sqlite3_stmt *q = sr_stmt(c, select_sql);
+	struct rev_row r;
+	int step;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(db, select_sql, -1, &q, NULL) != SQLITE_OK)
-		return sr_store_db_error(db, "read revocation", err);
+	if (q == NULL)
+		return sr_store_db_error(c->db, "read revocation", err);
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, seq);
-	r = sqlite3_step(q);
-	if (r == SQLITE_DONE) {
-		rc = sr_err_set(err, SR_ENOTFOUND, "no revocation with this id");
-		goto out;
-	}
-	if (r != SQLITE_ROW) {
-		rc = sr_store_db_error(db, "read revocation", err);
-		goto out;
-	}
-	*out = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-			 " s:{s:o, s:o, s:o}}",
-			 "id", text_or_null(q, 1),
-			 "state", text_or_null(q, 12),
-			 "action", text_or_null(q, 7),
-			 "groups", json_col(q, 15),
-			 "cutoff", time_col(q, 8),
-			 "time", text_or_null(q, 9),
-			 "accounts", json_col(q, 10),
-			 "reason", text_or_null(q, 11),
-			 "source", text_or_null(q, 2),
-			 "source_event_id", text_or_null(q, 3),
-			 "created_at", time_col(q, 13),
-			 "updated_at", time_col(q, 14),
-			 "requested_by",
-			 "issuer", text_or_null(q, 4),
-			 "subject", text_or_null(q, 5),
-			 "token_id", text_or_null(q, 6));
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE)
+		return sr_err_set(err, SR_ENOTFOUND, "no revocation with this id");
+	if (step != SQLITE_ROW)
+		return sr_store_db_error(c->db, "read revocation", err);
+	r = (struct rev_row){
+		.id = text(q, 1), .source = text(q, 2), .source_event_id = text(q, 3),
+		.issuer = text(q, 4), .subject = text(q, 5), .token_id = text(q, 6),
+		.action = text(q, 7), .cutoff = sqlite3_column_int64(q, 8),
+		.time_given = text(q, 9), .accounts = json_text(text(q, 10)),
+		.reason = text(q, 11), .state = text(q, 12),
+		.created_at = sqlite3_column_int64(q, 13),
+		.updated_at = sqlite3_column_int64(q, 14), .groups = json_text(text(q, 15)),
+	};
+	*out = rev_json(&r);
+	sqlite3_reset(q);
 	if (*out == NULL)
-		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
-out:
-	sqlite3_finalize(q);
-	return rc;
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	return SR_OK;
 }
 
+static const char find_key_sql[] =
+	"SELECT request_hash, response FROM idempotency_keys"
+	" WHERE issuer = ?1 AND subject = ?2 AND key = ?3";
+
 /* 1: found (the earlier answer is in item->result), 0: not found, -1: error. */
-static int find_idempotent(sqlite3 *db, struct write_item *it)
+static int find_idempotent(struct conn *c, struct write_item *it)
 {
 	const struct sr_revocation_in *in = it->in;
-	sqlite3_stmt *q = NULL;
-	int r, found = 0;
+	sqlite3_stmt *q = sr_stmt(c, find_key_sql);
+	int step, found = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT request_hash, response FROM idempotency_keys"
-				   " WHERE issuer = ?1 AND subject = ?2 AND key = ?3",
-			       -1, &q, NULL) != SQLITE_OK) {
-		sr_store_db_error(db, "idempotency lookup", &it->err);
+	if (q == NULL) {
+		sr_store_db_error(c->db, "idempotency lookup", &it->err);
 		return -1;
 	}
 	sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, in->subject ? in->subject : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, in->idempotency_key, -1, SQLITE_STATIC);
-	r = sqlite3_step(q);
-	if (r == SQLITE_ROW) {
-		const char *hash = (const char *)sqlite3_column_text(q, 0);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		const char *hash = text(q, 0);
 		if (hash == NULL || in->request_hash == NULL ||
 		    strcmp(hash, in->request_hash) != 0) {
 			sr_err_set(&it->err, SR_ECONFLICT,
 				   "Idempotency-Key was already used for a different request");
 			found = -1;
 		} else {
-			it->result = json_loads((const char *)sqlite3_column_text(q, 1), 0, NULL);
+			it->result = json_text(text(q, 1));
 			found = it->result ? 1 : -1;
 		}
-	} else if (r != SQLITE_DONE) {
-		sr_store_db_error(db, "idempotency lookup", &it->err);
+	} else if (step != SQLITE_DONE) {
+		sr_store_db_error(c->db, "idempotency lookup", &it->err);
 		found = -1;
 	}
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	return found;
 }
 
-/* 1: the event was recorded before (its revocation is in item->result). */
-static int find_event(sqlite3 *db, struct write_item *it)
-{
-	sqlite3_stmt *q = NULL;
-	int r, found = 0;
+static const char find_event_sql[] =
+	"SELECT seq FROM revocations WHERE source = ?1 AND source_event_id = ?2";
 
-	if (sqlite3_prepare_v2(db, "SELECT seq FROM revocations WHERE source = ?1"
-				   " AND source_event_id = ?2", -1, &q, NULL) != SQLITE_OK) {
-		sr_store_db_error(db, "event lookup", &it->err);
+/* 1: the event was recorded before (its revocation is in item->result). */
+static int find_event(struct conn *c, struct write_item *it)
+{
+	sqlite3_stmt *q = sr_stmt(c, find_event_sql);
+	int64_t seq;
+	int step;
+
+	if (q == NULL) {
+		sr_store_db_error(c->db, "event lookup", &it->err);
 		return -1;
 	}
 	sqlite3_bind_text(q, 1, it->in->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, it->in->source_event_id, -1, SQLITE_STATIC);
-	r = sqlite3_step(q);
-	if (r == SQLITE_ROW)
-		found = sr_store_revocation_json(db, sqlite3_column_int64(q, 0), NULL,
-						 &it->result, &it->err) == SR_OK ? 1 : -1;
-	else if (r != SQLITE_DONE) {
-		sr_store_db_error(db, "event lookup", &it->err);
-		found = -1;
+	step = sqlite3_step(q);
+	if (step == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW) {
+		sr_store_db_error(c->db, "event lookup", &it->err);
+		return -1;
 	}
-	sqlite3_finalize(q);
-	return found;
+	seq = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return sr_store_revocation_json(c, seq, NULL, &it->result, &it->err) == SR_OK ? 1 : -1;
 }
 
-static enum sr_rc insert_row(sqlite3 *db, struct write_item *it, int64_t *seq)
+static json_t *str_array(char **items, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(items[i]));
+	return a;
+}
+
+static const char insert_rev_sql[] =
+	"INSERT INTO revocations (id, source, source_event_id, issuer, subject,"
+	" token_id, action, cutoff, time_given, accounts, reason, state,"
+	" created_at, updated_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?12)";
+static const char insert_group_sql[] =
+	"INSERT INTO revocation_groups (revocation_seq, position, group_name)"
+	" VALUES (?1, ?2, ?3)";
+
+/* Inserts the row and its groups; OUT it->result, the row as the API shows it. */
+static enum sr_rc insert_row(struct conn *c, struct write_item *it, int64_t *seq)
 {
 	const struct sr_revocation_in *in = it->in;
 	const struct sr_document *doc = in->doc;
-	sqlite3_stmt *q = NULL;
-	char id[37], *accounts = NULL;
-	size_t i;
+	sqlite3_stmt *q;
+	struct rev_row r = {0};
+	char id[37], *accounts_text = NULL;
 	enum sr_rc rc = SR_OK;
+	size_t i;
 
 	if ((rc = sr_uuid4(id, &it->err)) != SR_OK)
 		return rc;
-	if (doc->accounts != NULL) {
-		json_t *a = json_array();
-		for (i = 0; i < doc->n_accounts; i++)
-			json_array_append_new(a, json_string(doc->accounts[i]));
-		accounts = json_dumps(a, JSON_COMPACT);
-		json_decref(a);
-	}
-	if (sqlite3_prepare_v2(db,
-		"INSERT INTO revocations (id, source, source_event_id, issuer, subject,"
-		" token_id, action, cutoff, time_given, accounts, reason, state,"
-		" created_at, updated_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?12)",
-		-1, &q, NULL) != SQLITE_OK) {
-		rc = sr_store_db_error(db, "insert revocation", &it->err);
+	r = (struct rev_row){
+		.id = id, .state = "pending", .action = sr_action_name(doc->action),
+		.time_given = doc->time_text, .reason = doc->reason, .source = in->source,
+		.source_event_id = in->source_event_id, .issuer = in->issuer,
+		.subject = in->subject ? in->subject : "",
+		.token_id = in->token_id ? in->token_id : "",
+		.groups = str_array(doc->groups, doc->n_groups),
+		.accounts = doc->accounts ? str_array(doc->accounts, doc->n_accounts) : NULL,
+		.cutoff = doc->cutoff, .created_at = in->now, .updated_at = in->now,
+	};
+	if (r.accounts != NULL)
+		accounts_text = json_dumps(r.accounts, JSON_COMPACT);
+	if ((q = sr_stmt(c, insert_rev_sql)) == NULL) {
+		rc = sr_store_db_error(c->db, "insert revocation", &it->err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, in->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, in->source_event_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, in->issuer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, in->subject ? in->subject : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, in->token_id ? in->token_id : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 7, sr_action_name(doc->action), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 8, doc->cutoff);
-	sqlite3_bind_text(q, 9, doc->time_text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 10, accounts, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 11, doc->reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 12, in->now);
+	sqlite3_bind_text(q, 1, r.id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, r.source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, r.source_event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, r.issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, r.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, r.token_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 7, r.action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, r.cutoff);
+	sqlite3_bind_text(q, 9, r.time_given, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 10, accounts_text, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 11, r.reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 12, r.created_at);
 	if (sqlite3_step(q) != SQLITE_DONE) {
-		rc = sr_store_db_error(db, "insert revocation", &it->err);
+		rc = sr_store_db_error(c->db, "insert revocation", &it->err);
 		goto out;
 	}
-	*seq = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(q);
-	q = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO revocation_groups (revocation_seq, position,"
-				   " group_name) VALUES (?1, ?2, ?3)", -1, &q, NULL) != SQLITE_OK) {
-		rc = sr_store_db_error(db, "insert groups", &it->err);
+	*seq = sqlite3_last_insert_rowid(c->db);
+	sqlite3_reset(q);
+	if ((q = sr_stmt(c, insert_group_sql)) == NULL) {
+		rc = sr_store_db_error(c->db, "insert groups", &it->err);
 		goto out;
 	}
 	for (i = 0; i < doc->n_groups; i++) {
@@ -200,28 +246,36 @@ static enum sr_rc insert_row(sqlite3 *db, struct write_item *it, int64_t *seq)
 		sqlite3_bind_int64(q, 2, (int64_t)i);
 		sqlite3_bind_text(q, 3, doc->groups[i], -1, SQLITE_STATIC);
 		if (sqlite3_step(q) != SQLITE_DONE) {
-			rc = sr_store_db_error(db, "insert groups", &it->err);
+			rc = sr_store_db_error(c->db, "insert groups", &it->err);
 			goto out;
 		}
 	}
+	sqlite3_reset(q);
+	it->result = rev_json(&r);
+	r.groups = r.accounts = NULL; /* stolen */
+	if (it->result == NULL)
+		rc = sr_err_set(&it->err, SR_ENOMEM, "out of memory");
 out:
-	sqlite3_finalize(q);
-	free(accounts);
+	json_decref(r.groups);
+	json_decref(r.accounts);
+	free(accounts_text);
 	return rc;
 }
 
-static enum sr_rc remember_key(sqlite3 *db, struct write_item *it, int64_t seq)
+static const char insert_key_sql[] =
+	"INSERT INTO idempotency_keys (issuer, subject, key, request_hash,"
+	" revocation_seq, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+static enum sr_rc remember_key(struct conn *c, struct write_item *it, int64_t seq)
 {
 	const struct sr_revocation_in *in = it->in;
-	sqlite3_stmt *q = NULL;
+	sqlite3_stmt *q = sr_stmt(c, insert_key_sql);
 	char *body = json_dumps(it->result, JSON_COMPACT);
 	enum sr_rc rc = SR_OK;
 
 	if (body == NULL)
 		return sr_err_set(&it->err, SR_ENOMEM, "out of memory");
-	if (sqlite3_prepare_v2(db, "INSERT INTO idempotency_keys (issuer, subject, key,"
-				   " request_hash, revocation_seq, response, created_at)"
-				   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &q, NULL) != SQLITE_OK ||
+	if (q == NULL ||
 	    sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 2, in->subject ? in->subject : "", -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 3, in->idempotency_key, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -230,36 +284,36 @@ static enum sr_rc remember_key(sqlite3 *db, struct write_item *it, int64_t seq)
 	    sqlite3_bind_text(q, 6, body, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 7, in->now) != SQLITE_OK ||
 	    sqlite3_step(q) != SQLITE_DONE)
-		rc = sr_store_db_error(db, "remember idempotency key", &it->err);
-	sqlite3_finalize(q);
+		rc = sr_store_db_error(c->db, "remember idempotency key", &it->err);
+	if (q != NULL)
+		sqlite3_reset(q);
 	free(body);
 	return rc;
 }
 
-enum sr_rc sr_store_write_revocation(sqlite3 *db, struct write_item *it)
+enum sr_rc sr_store_write_revocation(struct conn *c, struct write_item *it)
 {
 	enum sr_rc rc;
 	int64_t seq = 0;
 	int found;
 
 	if (it->in->idempotency_key != NULL) {
-		found = find_idempotent(db, it);
+		found = find_idempotent(c, it);
 		if (found != 0) {
 			it->replayed = found > 0;
 			return found > 0 ? SR_OK : it->err.code;
 		}
 	}
 	if (it->in->source_event_id != NULL) {
-		found = find_event(db, it);
+		found = find_event(c, it);
 		if (found != 0) {
 			it->replayed = found > 0;
 			return found > 0 ? SR_OK : it->err.code;
 		}
 	}
-	if ((rc = insert_row(db, it, &seq)) != SR_OK ||
-	    (rc = sr_store_revocation_json(db, seq, NULL, &it->result, &it->err)) != SR_OK)
+	if ((rc = insert_row(c, it, &seq)) != SR_OK)
 		return rc;
 	if (it->in->idempotency_key != NULL)
-		return remember_key(db, it, seq);
+		return remember_key(c, it, seq);
 	return SR_OK;
 }

@@ -18,6 +18,36 @@ enum sr_rc sr_store_db_error(sqlite3 *db, const char *what, struct sr_err *err)
 	return sr_err_set(err, SR_ESTORE, "%s: %s", what, sqlite3_errmsg(db));
 }
 
+sqlite3_stmt *sr_stmt(struct conn *c, const char *sql)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->sql[i] == sql) {
+			sqlite3_reset(c->st[i]);
+			sqlite3_clear_bindings(c->st[i]);
+			return c->st[i];
+		}
+	if (c->n == STMT_CACHE)
+		return NULL;
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[c->n],
+			       NULL) != SQLITE_OK)
+		return NULL;
+	c->sql[c->n] = sql;
+	return c->st[c->n++];
+}
+
+void sr_conn_close(struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		sqlite3_finalize(c->st[i]);
+	c->n = 0;
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
 static enum sr_rc exec(sqlite3 *db, const char *sql, struct sr_err *err)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -86,15 +116,14 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
-	pthread_cond_init(&st->done, NULL);
 	pthread_cond_init(&st->reader_free, NULL);
-	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->wdb, err);
+	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->w.db, err);
 	if (rc != SR_OK)
 		goto out;
 	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202. */
-	if ((rc = exec(st->wdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				"PRAGMA foreign_keys=ON;", err)) != SR_OK ||
-	    (rc = migrate(st->wdb, err)) != SR_OK)
+	if ((rc = exec(st->w.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				 "PRAGMA foreign_keys=ON;", err)) != SR_OK ||
+	    (rc = migrate(st->w.db, err)) != SR_OK)
 		goto out;
 	st->n_readers = readers < 1 ? 1 : readers;
 	st->readers = calloc((size_t)st->n_readers, sizeof(*st->readers));
@@ -104,7 +133,7 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 		goto out;
 	}
 	for (i = 0; i < st->n_readers; i++)
-		if ((rc = open_db(path, SQLITE_OPEN_READONLY, &st->readers[i], err)) != SR_OK)
+		if ((rc = open_db(path, SQLITE_OPEN_READONLY, &st->readers[i].db, err)) != SR_OK)
 			goto out;
 	if (pthread_create(&st->writer, NULL, sr_store_writer_main, st) != 0) {
 		rc = sr_err_set(err, SR_EINTERNAL, "cannot start the store writer");
@@ -133,19 +162,18 @@ void sr_store_close(struct sr_store *st)
 		pthread_mutex_unlock(&st->mu);
 		pthread_join(st->writer, NULL);
 	}
-	for (i = 0; i < st->n_readers; i++)
-		sqlite3_close(st->readers ? st->readers[i] : NULL);
+	for (i = 0; st->readers != NULL && i < st->n_readers; i++)
+		sr_conn_close(&st->readers[i]);
 	free(st->readers);
 	free(st->reader_busy);
-	sqlite3_close(st->wdb);
+	sr_conn_close(&st->w);
 	pthread_cond_destroy(&st->reader_free);
-	pthread_cond_destroy(&st->done);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
 
-static sqlite3 *reader_take(struct sr_store *st, int *slot)
+static struct conn *reader_take(struct sr_store *st, int *slot)
 {
 	int i;
 
@@ -156,7 +184,7 @@ static sqlite3 *reader_take(struct sr_store *st, int *slot)
 				st->reader_busy[i] = true;
 				pthread_mutex_unlock(&st->mu);
 				*slot = i;
-				return st->readers[i];
+				return &st->readers[i];
 			}
 		pthread_cond_wait(&st->reader_free, &st->mu);
 	}
@@ -174,8 +202,8 @@ enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
 				   json_t **out, struct sr_err *err)
 {
 	int slot;
-	sqlite3 *db = reader_take(st, &slot);
-	enum sr_rc rc = sr_store_revocation_json(db, 0, id, out, err);
+	struct conn *c = reader_take(st, &slot);
+	enum sr_rc rc = sr_store_revocation_json(c, 0, id, out, err);
 
 	reader_give(st, slot);
 	return rc;
@@ -196,7 +224,8 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 	enum sr_rc rc = SR_OK;
 	sqlite3_stmt *q = NULL;
 	int slot, n = 0, r;
-	sqlite3 *db = reader_take(st, &slot);
+	struct conn *c = reader_take(st, &slot);
+	sqlite3 *db = c->db;
 	int64_t last = 0;
 
 	*items = json_array();
@@ -216,7 +245,7 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 			*next = last;
 			break;
 		}
-		if ((rc = sr_store_revocation_json(db, seq, NULL, &one, err)) != SR_OK)
+		if ((rc = sr_store_revocation_json(c, seq, NULL, &one, err)) != SR_OK)
 			goto out;
 		json_array_append_new(*items, one);
 		last = seq;

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
 {
@@ -26,8 +27,9 @@ static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
 	}
 }
 
-static void run_batch(sqlite3 *db, struct write_item *batch)
+static void run_batch(struct conn *c, struct write_item *batch)
 {
+	sqlite3 *db = c->db;
 	struct write_item *it;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -40,7 +42,7 @@ static void run_batch(sqlite3 *db, struct write_item *batch)
 			continue;
 		}
 		if (it->kind == WRITE_REVOCATION)
-			it->rc = sr_store_write_revocation(db, it);
+			it->rc = sr_store_write_revocation(c, it);
 		else
 			it->rc = sqlite3_exec(db, "INSERT OR REPLACE INTO service_meta"
 					      " VALUES ('ready_check', strftime('%s','now'))",
@@ -63,6 +65,8 @@ void *sr_store_writer_main(void *arg)
 {
 	struct sr_store *st = arg;
 	struct write_item *batch, *it;
+	struct timespec t0, t1;
+	int n;
 
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
@@ -74,15 +78,21 @@ void *sr_store_writer_main(void *arg)
 		st->head = st->tail = NULL;
 		pthread_mutex_unlock(&st->mu);
 
-		run_batch(st->wdb, batch);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		run_batch(&st->w, batch);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		for (n = 0, it = batch; it != NULL; it = it->next)
+			n++;
+		sr_log(SR_LOG_DEBUG, "store.batch", "writes=%d us=%ld", n,
+		       (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000));
 
 		pthread_mutex_lock(&st->mu);
 		for (it = batch; it != NULL;) {
 			struct write_item *next = it->next;
-			it->done = true; /* the caller may free it from here on */
+			it->done = true; /* the caller may free it once we unlock */
+			pthread_cond_signal(&it->cond);
 			it = next;
 		}
-		pthread_cond_broadcast(&st->done);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return NULL;
@@ -98,6 +108,7 @@ static enum sr_rc submit(struct sr_store *st, struct write_item *item,
 		return sr_err_set(err, SR_EUNAVAIL, "the store is shutting down");
 	}
 	item->next = NULL;
+	pthread_cond_init(&item->cond, NULL);
 	if (st->tail != NULL)
 		st->tail->next = item;
 	else
@@ -105,8 +116,9 @@ static enum sr_rc submit(struct sr_store *st, struct write_item *item,
 	st->tail = item;
 	pthread_cond_signal(&st->wake);
 	while (!item->done)
-		pthread_cond_wait(&st->done, &st->mu);
+		pthread_cond_wait(&item->cond, &st->mu);
 	pthread_mutex_unlock(&st->mu);
+	pthread_cond_destroy(&item->cond);
 	if (item->rc != SR_OK)
 		return sr_err_set(err, item->rc, "%s", item->err.msg);
 	return SR_OK;

@@ -58,6 +58,15 @@ static void request_hash(struct sr_request *req, enum media m, char out[65])
 	EVP_MD_CTX_free(ctx);
 }
 
+static bool idempotency_key_ok(const char *key)
+{
+	size_t i, n = strlen(key);
+
+	for (i = 0; i < n && isprint((unsigned char)key[i]); i++)
+		;
+	return n > 0 && n <= MAX_IDEMPOTENCY_KEY && i == n;
+}
+
 static enum MHD_Result accepted(struct sr_request *req, json_t *rev, int replayed)
 {
 	char location[128];
@@ -100,16 +109,6 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 					"unsupported_media_type",
 					"send application/json (with a Bearer token) or application/jwt",
 					NULL, NULL);
-	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
-	if (key != NULL) {
-		size_t i, n = strlen(key);
-		for (i = 0; i < n && isprint((unsigned char)key[i]); i++)
-			;
-		if (n == 0 || n > MAX_IDEMPOTENCY_KEY || i != n)
-			return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-						"Idempotency-Key must be 1 to 255 printable characters",
-						NULL, NULL);
-	}
 	if (m == MEDIA_JSON) {
 		if (!sr_request_authenticate(req, PERM_WRITE, &who, &ret))
 			return ret;
@@ -140,6 +139,13 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	}
 	if (doc == NULL) {
 		ret = sr_respond_err(req, &err);
+		goto out;
+	}
+	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+	if (key != NULL && !idempotency_key_ok(key)) {
+		ret = sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+				       "Idempotency-Key must be 1 to 255 printable characters",
+				       NULL, NULL);
 		goto out;
 	}
 	request_hash(req, m, hash);
@@ -201,6 +207,7 @@ enum MHD_Result sr_handle_revocation_get(struct sr_request *req)
 
 struct list_args {
 	struct sr_revocation_filter f;
+	unsigned seen;
 	char bad[128];
 };
 
@@ -211,10 +218,22 @@ static enum MHD_Result list_arg(void *cls, enum MHD_ValueKind kind, const char *
 	char *end;
 	long long n;
 
+	static const char *const known[] = {"state", "group", "cursor", "limit"};
+	size_t k;
+
 	if (a->bad[0] != '\0')
 		return MHD_NO;
 	if (value == NULL)
 		value = "";
+	for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+		if (strcmp(key, known[k]) == 0) {
+			if (a->seen & (1u << k)) {
+				snprintf(a->bad, sizeof(a->bad), "query parameter \"%s\" given twice",
+					 known[k]);
+				return MHD_NO;
+			}
+			a->seen |= 1u << k;
+		}
 	if (strcmp(key, "state") == 0) {
 		static const char *const states[] = {"pending", "applying", "applied",
 						     "partial", "failed", "cleaned"};

@@ -1,0 +1,639 @@
+"""harness.py - drive the real session-revoker binary over real sockets.
+
+Keys, certificates, config files, a Service context manager that starts the
+binary and stops it with SIGTERM (checking the exit status and that no
+sanitizer reported anything), an HTTP(S) request helper, a token maker and
+token forgers, and read-only access to the service's SQLite file.
+
+Run with Debian's /usr/bin/python3 (PyJWT + cryptography from Debian).
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import time
+import uuid
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0
+SANITIZER_MARKERS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "ERROR: ThreadSanitizer",
+    "WARNING: ThreadSanitizer",
+    "SUMMARY: UndefinedBehaviorSanitizer",
+)
+LISTEN_RE = re.compile(r"^session-revoker listening on (https?)://([^\s/]+):(\d+)\s*$")
+
+
+def binary_path():
+    """The session-revoker binary: $SR_BIN, else ../../build/session-revoker."""
+    path = os.environ.get("SR_BIN")
+    if not path:
+        path = os.path.normpath(os.path.join(HERE, "..", "..", "build", "session-revoker"))
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("session-revoker binary not found or not executable: %s "
+                           "(build it, or set SR_BIN)" % path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# base64url and JWK helpers
+
+def b64url(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _int_bytes(n, length=None):
+    if length is None:
+        length = max(1, (n.bit_length() + 7) // 8)
+    return n.to_bytes(length, "big")
+
+
+def public_pem(public_key):
+    return public_key.public_bytes(serialization.Encoding.PEM,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def private_pem(private_key):
+    return private_key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+
+def jwk_of(public_key, kid=None, alg=None):
+    """The public JWK (RFC 7517/8037) of an RSA, EC or Ed25519 public key."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        nums = public_key.public_numbers()
+        jwk = {"kty": "RSA", "n": b64url(_int_bytes(nums.n)), "e": b64url(_int_bytes(nums.e))}
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        nums = public_key.public_numbers()
+        size = (public_key.curve.key_size + 7) // 8
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}[
+            public_key.curve.name]
+        jwk = {"kty": "EC", "crv": crv, "x": b64url(_int_bytes(nums.x, size)),
+               "y": b64url(_int_bytes(nums.y, size))}
+    elif isinstance(public_key, ed25519.Ed25519PublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.Raw,
+                                      serialization.PublicFormat.Raw)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    else:
+        raise TypeError("no JWK for %r" % (public_key,))
+    jwk["use"] = "sig"
+    if kid is not None:
+        jwk["kid"] = kid
+    if alg is not None:
+        jwk["alg"] = alg
+    return jwk
+
+
+# --------------------------------------------------------------------------
+# keys
+
+class Key:
+    """A signing key made in the test, and the files the service reads.
+
+    kind: "rsa", "ec256", "ec384", "ed25519", "hmac". .signing is what PyJWT
+    signs with (private key object or secret bytes); .verify_file is the file
+    named in the issuer's config (PEM public key, JWKS or secret file).
+    """
+
+    def __init__(self, kind, directory, name, kid=None):
+        self.kind = kind
+        self.kid = kid
+        self.directory = directory
+        self.name = name
+        if kind == "rsa":
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif kind == "ec256":
+            self.private = ec.generate_private_key(ec.SECP256R1())
+        elif kind == "ec384":
+            self.private = ec.generate_private_key(ec.SECP384R1())
+        elif kind == "ed25519":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+        elif kind == "hmac":
+            self.private = None
+            # 48 random bytes, written hex-free as raw printable text: the
+            # service strips only a trailing newline.
+            self.secret = secrets.token_urlsafe(48).encode()
+        else:
+            raise ValueError(kind)
+        self.public = self.private.public_key() if self.private is not None else None
+
+    @property
+    def signing(self):
+        return self.secret if self.kind == "hmac" else self.private
+
+    def public_pem(self):
+        return public_pem(self.public)
+
+    def jwk(self, alg=None):
+        return jwk_of(self.public, kid=self.kid, alg=alg)
+
+    def write_public_pem(self):
+        path = os.path.join(self.directory, self.name + ".pub.pem")
+        with open(path, "wb") as f:
+            f.write(self.public_pem())
+        return path
+
+    def write_private_pem(self):
+        path = os.path.join(self.directory, self.name + ".key.pem")
+        with open(path, "wb") as f:
+            f.write(private_pem(self.private))
+        os.chmod(path, 0o600)
+        return path
+
+    def write_secret(self):
+        path = os.path.join(self.directory, self.name + ".secret")
+        with open(path, "wb") as f:
+            f.write(self.secret + b"\n")
+        os.chmod(path, 0o600)
+        return path
+
+
+def write_jwks(directory, name, keys):
+    """A JWK Set file holding the public JWKs of keys (each with its kid)."""
+    path = os.path.join(directory, name + ".jwks.json")
+    with open(path, "w") as f:
+        json.dump({"keys": [k.jwk() for k in keys]}, f, indent=2)
+    return path
+
+
+def make_tls_cert(directory, name="tls"):
+    """A self-signed certificate for 127.0.0.1 (SAN IP), and its key.
+
+    Returns (cert_file, key_file). The client trusts exactly this cert.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "session-revoker test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False,
+                                     content_commitment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = os.path.join(directory, name + ".crt")
+    key_file = os.path.join(directory, name + ".key")
+    with open(cert_file, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+    os.chmod(key_file, 0o600)
+    return cert_file, key_file
+
+
+def client_tls_context(cert_file):
+    """Verifies the server against exactly cert_file, hostname (IP) included."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    ctx.load_verify_locations(cafile=cert_file)
+    return ctx
+
+
+def write_config(path, config):
+    with open(path, "w") as f:
+        json.dump(config, f, indent=2)
+    return path
+
+
+# --------------------------------------------------------------------------
+# tokens
+
+def now():
+    return int(time.time())
+
+
+def make_token(key, alg, claims=None, headers=None, *, iss=None, aud=None,
+               ttl=600, scope="revocations:write revocations:read",
+               sub="alice@example.com", jti=True, defaults=True):
+    """A JWT signed by key with alg.
+
+    With defaults, the claims get iss/aud/sub/iat/exp/jti/scope unless
+    claims sets them (a value None in claims removes that claim).
+    """
+    body = {}
+    if defaults:
+        t = now()
+        body = {"iss": iss, "aud": aud, "sub": sub, "iat": t, "exp": t + ttl}
+        if scope is not None:
+            body["scope"] = scope
+        if jti is True:
+            body["jti"] = uuid.uuid4().hex
+        elif jti:
+            body["jti"] = jti
+    body.update(claims or {})
+    body = {k: v for k, v in body.items() if v is not None}
+    hdr = dict(headers or {})
+    if key.kid is not None and "kid" not in hdr:
+        hdr["kid"] = key.kid
+    hdr = {k: v for k, v in hdr.items() if v is not None}
+    return jwt.encode(body, key.signing, algorithm=alg, headers=hdr or None)
+
+
+def token_parts(token):
+    head, payload, sig = token.split(".")
+    return head, payload, sig
+
+
+def claims_of(token):
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def forge_unsigned(claims, alg="none", keep_signature=None):
+    """header.payload. with alg "none" (or any alg) and an empty (or given) signature."""
+    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")))
+    payload = b64url(json.dumps(claims, separators=(",", ":")))
+    return "%s.%s.%s" % (head, payload, keep_signature or "")
+
+
+def forge_hmac_with(secret, claims, alg="HS256", headers=None):
+    """An HMAC-signed token keyed with secret (e.g. an RSA public key's PEM
+    bytes: the classic algorithm-confusion attack). Built by hand because
+    PyJWT refuses a PEM as HMAC secret."""
+    hdr = {"alg": alg, "typ": "JWT"}
+    hdr.update(headers or {})
+    signing_input = "%s.%s" % (b64url(json.dumps(hdr, separators=(",", ":"))),
+                               b64url(json.dumps(claims, separators=(",", ":"))))
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384,
+              "HS512": hashlib.sha512}[alg]
+    sig = hmac.new(secret, signing_input.encode(), digest).digest()
+    return signing_input + "." + b64url(sig)
+
+
+def flip_signature_char(token, index=None):
+    """The token with one character of the signature changed (in the middle,
+    by default: the last character may only carry padding bits)."""
+    head, payload, sig = token_parts(token)
+    i = len(sig) // 2 if index is None else index
+    c = sig[i]
+    repl = "A" if c != "A" else "B"
+    return "%s.%s.%s" % (head, payload, sig[:i] + repl + sig[i + 1:])
+
+
+def truncate_signature(token, drop=8):
+    head, payload, sig = token_parts(token)
+    return "%s.%s.%s" % (head, payload, sig[:-drop])
+
+
+def resign_header(token, key, alg, header_update):
+    """Re-sign token's claims with a changed header."""
+    claims = claims_of(token)
+    return jwt.encode(claims, key.signing, algorithm=alg, headers=header_update)
+
+
+# --------------------------------------------------------------------------
+# the service
+
+class ServiceError(Exception):
+    pass
+
+
+class Response:
+    def __init__(self, status, reason, headers, raw):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # http.client.HTTPMessage: case-insensitive .get()
+        self.raw = raw
+        self.json = None
+        ctype = headers.get("Content-Type", "") or ""
+        if raw and "json" in ctype:
+            try:
+                self.json = json.loads(raw)
+            except ValueError:
+                self.json = None
+
+    @property
+    def body(self):
+        return self.json if self.json is not None else self.raw
+
+    def __iter__(self):
+        # (status, headers, body) unpacking.
+        return iter((self.status, self.headers, self.body))
+
+    def __repr__(self):
+        return "<Response %d %s %r>" % (self.status, dict(self.headers.items()),
+                                        self.raw[:500])
+
+
+def clean_env(extra=None):
+    """The environment for the service: ours, minus every SR_* variable (so
+    nothing of the test runner's own settings overrides the config file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SR_")}
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    env.update(extra or {})
+    return env
+
+
+class Service:
+    """The running binary: `with Service(config_file=...) as svc: ...`.
+
+    config_file None runs the embedded default (in cwd). stdout and stderr go
+    to files in logdir; the port is read from the first stdout line.
+    """
+
+    def __init__(self, config_file=None, *, cwd=None, env=None, logdir=None,
+                 ca_file=None, args=None, name="service"):
+        self.config_file = config_file
+        self.cwd = cwd or os.getcwd()
+        self.env = clean_env(env)
+        self.logdir = logdir or self.cwd
+        self.ca_file = ca_file
+        self.args = args or []
+        self.name = name
+        self.proc = None
+        self.port = None
+        self.scheme = None
+        self.host = None
+        self.base_url = None
+        self.stdout_path = os.path.join(self.logdir, name + ".stdout")
+        self.stderr_path = os.path.join(self.logdir, name + ".stderr")
+        self.returncode = None
+
+    # -- lifecycle
+
+    def start(self):
+        cmd = [binary_path(), "serve"]
+        if self.config_file is not None:
+            cmd += ["--config", self.config_file]
+        cmd += self.args
+        self._out = open(self.stdout_path, "wb")
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            line = self._first_line()
+            if line is not None:
+                m = LISTEN_RE.match(line)
+                if not m:
+                    self._abort()
+                    raise ServiceError("unexpected first stdout line %r\nstderr:\n%s"
+                                       % (line, self.stderr()))
+                self.scheme, self.host, self.port = m.group(1), m.group(2), int(m.group(3))
+                self.base_url = "%s://%s:%d" % (self.scheme, self.host, self.port)
+                return self
+            if self.proc.poll() is not None:
+                self._close_files()
+                raise ServiceError("session-revoker exited with %s before listening\n"
+                                   "stderr:\n%s" % (self.proc.returncode, self.stderr()))
+            if time.monotonic() > deadline:
+                self._abort()
+                raise ServiceError("session-revoker did not print its listening line "
+                                   "within %ds\nstderr:\n%s" % (START_TIMEOUT, self.stderr()))
+            time.sleep(0.02)
+
+    def _first_line(self):
+        with open(self.stdout_path, "r", errors="replace") as f:
+            text = f.read()
+        if "\n" not in text:
+            return None
+        return text.split("\n", 1)[0]
+
+    def stdout(self):
+        with open(self.stdout_path, "r", errors="replace") as f:
+            return f.read()
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def sanitizer_reports(self):
+        return [l for l in self.stderr().splitlines()
+                if any(m in l for m in SANITIZER_MARKERS)]
+
+    def _close_files(self):
+        for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
+            if f is not None and not f.closed:
+                f.close()
+
+    def _abort(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_files()
+
+    def stop(self, check=True):
+        """SIGTERM, wait, and (check) require exit 0 and no sanitizer report."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self._close_files()
+                raise ServiceError("session-revoker did not stop within %ds of SIGTERM\n"
+                                   "stderr:\n%s" % (STOP_TIMEOUT, self.stderr()))
+        self._close_files()
+        self.returncode = self.proc.returncode
+        self.proc = None
+        if check:
+            self.check_clean(self.returncode)
+        return self.returncode
+
+    def check_clean(self, returncode):
+        reports = self.sanitizer_reports()
+        if reports or returncode != 0:
+            raise ServiceError("session-revoker %s: exit status %s, sanitizer lines %r\n"
+                               "stderr:\n%s" % (self.name, returncode, reports,
+                                                self.stderr()[-20000:]))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # Keep the first error; still make sure the process is gone.
+            try:
+                self.stop(check=False)
+            except ServiceError:
+                pass
+            return False
+        self.stop(check=True)
+        return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- requests
+
+    def connection(self, timeout=15):
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=client_tls_context(self.ca_file))
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, headers=None, body=None, *, token=None,
+                json_body=None, chunked=False, timeout=15):
+        """One request on a fresh connection. body: bytes/str (sent as is),
+        json_body: serialized with Content-Type application/json (unless given);
+        token: sent as Authorization: Bearer. Returns a Response, which also
+        unpacks as (status, headers, parsed json or raw bytes)."""
+        hdrs = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body)
+            if not any(k.lower() == "content-type" for k in hdrs):
+                hdrs["Content-Type"] = "application/json"
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        if isinstance(body, str):
+            body = body.encode()
+        conn = self.connection(timeout=timeout)
+        try:
+            if chunked:
+                data = body or b""
+
+                def pieces():
+                    for i in range(0, len(data), 1000):
+                        yield data[i:i + 1000]
+
+                conn.request(method, path, body=pieces(), headers=hdrs, encode_chunked=True)
+            else:
+                conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            return Response(resp.status, resp.reason, resp.headers, raw)
+        finally:
+            conn.close()
+
+    def raw_request(self, data, timeout=15):
+        """Writes data as it is on a new (TLS when https) socket; returns what
+        came back until the server closed or timeout."""
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        if self.scheme == "https":
+            sock = client_tls_context(self.ca_file).wrap_socket(sock, server_hostname=self.host)
+        chunks = []
+        try:
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except (ConnectionResetError, socket.timeout, ssl.SSLError):
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                    break
+        finally:
+            sock.close()
+        return b"".join(chunks)
+
+
+def _complete(data):
+    head, _, rest = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    if m is None:
+        return False
+    return len(rest) >= int(m.group(1))
+
+
+def parse_raw_response(data):
+    """(status, headers dict lowercased, body bytes) of a raw HTTP/1.1 answer."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines or not lines[0].startswith("HTTP/"):
+        return None, {}, data
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, body
+
+
+# --------------------------------------------------------------------------
+# the store, read-only
+
+class Store:
+    """Read-only look at the service's SQLite file (a new connection each time)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def _connect(self):
+        db = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True, timeout=10)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def query(self, sql, params=()):
+        db = self._connect()
+        try:
+            return [dict(r) for r in db.execute(sql, params).fetchall()]
+        finally:
+            db.close()
+
+    def count(self, table="revocations"):
+        return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
+
+    def counts(self):
+        return {t: self.count(t) for t in ("revocations", "revocation_groups",
+                                            "idempotency_keys")}
+
+    def revocation(self, rev_id):
+        rows = self.query("SELECT * FROM revocations WHERE id = ?", (rev_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["groups"] = [g["group_name"] for g in self.query(
+            "SELECT group_name FROM revocation_groups WHERE revocation_seq = ?"
+            " ORDER BY position", (row["seq"],))]
+        return row
+
+    def integrity_check(self):
+        return [r["integrity_check"] for r in self.query("PRAGMA integrity_check")]

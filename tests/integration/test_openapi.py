@@ -1,0 +1,859 @@
+"""test_openapi.py - openapi.yaml (repo root) against the running server.
+
+The file must be a structurally sound OpenAPI 3.0 document, and it must say
+what the binary does: every documented path+method is routed, nothing else
+is, 405 answers list exactly the documented methods, and every answer the
+server gives in these probes has a status the file documents for that
+operation, the headers it promises, and a body that its schema accepts.
+
+Run with Debian's /usr/bin/python3 (python3-yaml, python3-jwt,
+python3-cryptography):
+
+    cd tests/integration && SR_BIN=../../build/session-revoker \\
+        /usr/bin/python3 -m unittest -v test_openapi
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+import unittest
+import uuid
+
+import yaml
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC_PATH = os.path.normpath(os.path.join(HERE, "..", "..", "openapi.yaml"))
+
+ISSUER = "https://issuer.openapi.test/"
+AUDIENCE = "session-revoker"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Methods probed for 405 on every documented path.
+PROBE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                     r"[0-9a-fA-F]{12}$")
+DATE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?"
+                          r"(Z|[+-]\d{2}:\d{2})$")
+
+
+def load_spec():
+    with open(SPEC_PATH) as f:
+        return yaml.safe_load(f)
+
+
+# --------------------------------------------------------------------------
+# $ref resolution and a validator for the subset of JSON Schema the file uses
+
+def resolve_pointer(doc, ref):
+    """The object a local $ref ("#/a/b~1c") points at; KeyError if none."""
+    if not ref.startswith("#"):
+        raise KeyError("not a local reference: %s" % ref)
+    node = doc
+    pointer = ref[1:]
+    if pointer == "":
+        return node
+    if not pointer.startswith("/"):
+        raise KeyError("bad JSON pointer: %s" % ref)
+    for part in pointer[1:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError("%s: no %r" % (ref, part))
+    return node
+
+
+def deref(doc, obj):
+    """obj with $ref chains followed."""
+    seen = 0
+    while isinstance(obj, dict) and "$ref" in obj:
+        obj = resolve_pointer(doc, obj["$ref"])
+        seen += 1
+        if seen > 50:
+            raise KeyError("$ref loop")
+    return obj
+
+
+def all_refs(node, path="#"):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str):
+                yield path, v
+            else:
+                yield from all_refs(v, path + "/" + str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from all_refs(v, "%s/%d" % (path, i))
+
+
+def schema_nodes(spec):
+    """(where, schema) for every Schema Object in the file, nested ones too."""
+    def walk(schema, where):
+        yield where, schema
+        if not isinstance(schema, dict):
+            return
+        for name, sub in (schema.get("properties") or {}).items():
+            yield from walk(sub, "%s/properties/%s" % (where, name))
+        for key in ("items", "additionalProperties"):
+            if isinstance(schema.get(key), dict):
+                yield from walk(schema[key], "%s/%s" % (where, key))
+        for i, sub in enumerate(schema.get("oneOf") or []):
+            yield from walk(sub, "%s/oneOf/%d" % (where, i))
+
+    def find(node, where):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "schema" and isinstance(v, dict):
+                    yield from walk(v, where + "/schema")
+                else:
+                    yield from find(v, "%s/%s" % (where, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from find(v, "%s/%d" % (where, i))
+
+    for name, schema in spec["components"]["schemas"].items():
+        yield from walk(schema, "#/components/schemas/" + name)
+    for section in ("parameters", "headers", "responses", "requestBodies"):
+        yield from find(spec["components"].get(section) or {}, "#/components/" + section)
+    yield from find(spec["paths"], "#/paths")
+
+
+SUPPORTED_KEYWORDS = {
+    "$ref", "type", "nullable", "required", "properties", "additionalProperties",
+    "enum", "items", "pattern", "format", "minLength", "maxLength", "minItems",
+    "maxItems", "minimum", "maximum", "oneOf", "default", "description", "example",
+}
+
+
+class Validator:
+    """type, nullable, required, properties, additionalProperties, enum,
+    items, pattern, format (uuid, date-time), min/maxLength, min/maxItems,
+    minimum/maximum, oneOf, $ref. Any other keyword is an error, so the file
+    cannot silently use something this check ignores."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def errors(self, schema, value, where="$"):
+        out = []
+        self._check(schema, value, where, out)
+        return out
+
+    def _check(self, schema, value, where, out):
+        schema = deref(self.spec, schema)
+        unknown = set(schema) - SUPPORTED_KEYWORDS
+        if unknown:
+            out.append("%s: schema uses keywords this validator does not know: %s"
+                       % (where, sorted(unknown)))
+            return
+        if value is None:
+            if schema.get("nullable") is True and "type" in schema:
+                return
+            if "oneOf" in schema:
+                pass  # a branch may be nullable
+            elif "type" in schema or "enum" in schema:
+                out.append("%s: null is not allowed" % where)
+                return
+        if "oneOf" in schema:
+            matches = [b for b in schema["oneOf"] if not self.errors(b, value, where)]
+            if len(matches) != 1:
+                out.append("%s: %r matches %d of the oneOf branches, not exactly 1"
+                           % (where, value, len(matches)))
+                return
+        t = schema.get("type")
+        if t is not None and not self._type_ok(t, value):
+            out.append("%s: %r is not of type %s" % (where, value, t))
+            return
+        if "enum" in schema and value not in schema["enum"]:
+            out.append("%s: %r is not one of %r" % (where, value, schema["enum"]))
+        if isinstance(value, str):
+            if "minLength" in schema and len(value) < schema["minLength"]:
+                out.append("%s: shorter than %d" % (where, schema["minLength"]))
+            if "maxLength" in schema and len(value) > schema["maxLength"]:
+                out.append("%s: longer than %d" % (where, schema["maxLength"]))
+            if "pattern" in schema and re.search(schema["pattern"], value) is None:
+                out.append("%s: %r does not match /%s/" % (where, value, schema["pattern"]))
+            fmt = schema.get("format")
+            if fmt == "uuid" and not UUID_RE.match(value):
+                out.append("%s: %r is not a uuid" % (where, value))
+            if fmt == "date-time" and not DATE_TIME_RE.match(value):
+                out.append("%s: %r is not an RFC 3339 date-time" % (where, value))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "minimum" in schema and value < schema["minimum"]:
+                out.append("%s: %r below %r" % (where, value, schema["minimum"]))
+            if "maximum" in schema and value > schema["maximum"]:
+                out.append("%s: %r above %r" % (where, value, schema["maximum"]))
+        if isinstance(value, list):
+            if "minItems" in schema and len(value) < schema["minItems"]:
+                out.append("%s: fewer than %d items" % (where, schema["minItems"]))
+            if "maxItems" in schema and len(value) > schema["maxItems"]:
+                out.append("%s: more than %d items" % (where, schema["maxItems"]))
+            if "items" in schema:
+                for i, v in enumerate(value):
+                    self._check(schema["items"], v, "%s[%d]" % (where, i), out)
+        if isinstance(value, dict):
+            props = schema.get("properties", {})
+            for name in schema.get("required", []):
+                if name not in value:
+                    out.append("%s: required property %r missing" % (where, name))
+            extra = schema.get("additionalProperties", True)
+            for k, v in value.items():
+                if k in props:
+                    self._check(props[k], v, "%s.%s" % (where, k), out)
+                elif extra is False:
+                    out.append("%s: property %r is not allowed" % (where, k))
+                elif isinstance(extra, dict):
+                    self._check(extra, v, "%s.%s" % (where, k), out)
+
+    @staticmethod
+    def _type_ok(t, value):
+        if t == "object":
+            return isinstance(value, dict)
+        if t == "array":
+            return isinstance(value, list)
+        if t == "string":
+            return isinstance(value, str)
+        if t == "boolean":
+            return isinstance(value, bool)
+        if t == "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        if t == "number":
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        raise AssertionError("unknown type %r in the spec" % t)
+
+
+# --------------------------------------------------------------------------
+# the structure of the file
+
+class OpenApiStructureTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.spec = load_spec()
+        cls.v = Validator(cls.spec)
+
+    def test_version_and_info(self):
+        self.assertIsInstance(self.spec, dict)
+        self.assertRegex(str(self.spec.get("openapi")), r"^3\.0\.\d+$")
+        info = self.spec.get("info")
+        self.assertIsInstance(info, dict)
+        self.assertTrue(info.get("title"))
+        self.assertTrue(info.get("version"))
+        self.assertTrue(info.get("description"), "the top needs a description")
+        for word in ("scope", "permissions", "revocations:write", "revocations:read",
+                     "issuer"):
+            self.assertIn(word, info["description"])
+
+    def test_every_ref_resolves(self):
+        refs = list(all_refs(self.spec))
+        self.assertTrue(refs)
+        for where, ref in refs:
+            with self.subTest(at=where, ref=ref):
+                target = resolve_pointer(self.spec, ref)
+                self.assertIsInstance(target, dict)
+
+    def test_paths_have_operations_with_responses(self):
+        paths = self.spec.get("paths")
+        self.assertIsInstance(paths, dict)
+        self.assertTrue(paths)
+        op_ids = set()
+        for path, item in paths.items():
+            with self.subTest(path=path):
+                self.assertTrue(path.startswith("/"))
+                ops = {m: o for m, o in item.items() if m in HTTP_METHODS}
+                self.assertTrue(ops, "%s has no operation" % path)
+                for key in item:
+                    self.assertIn(key, HTTP_METHODS + ("parameters", "summary",
+                                                       "description", "servers"))
+                templated = set(re.findall(r"\{([^}]+)\}", path))
+                for method, op in ops.items():
+                    self.assertIsInstance(op.get("responses"), dict)
+                    self.assertTrue(op["responses"], "%s %s has no responses" % (method, path))
+                    self.assertTrue(op.get("operationId"))
+                    self.assertNotIn(op["operationId"], op_ids)
+                    op_ids.add(op["operationId"])
+                    for code, resp in op["responses"].items():
+                        self.assertRegex(str(code), r"^([1-5]\d\d|default)$")
+                        resp = deref(self.spec, resp)
+                        self.assertTrue(resp.get("description"))
+                        for h in (resp.get("headers") or {}).values():
+                            self.assertIn("schema", deref(self.spec, h))
+                    params = [deref(self.spec, p) for p in op.get("parameters", [])]
+                    for p in params:
+                        self.assertIn(p["in"], ("path", "query", "header", "cookie"))
+                        self.assertIn("schema", p)
+                    declared = {p["name"] for p in params if p["in"] == "path"}
+                    self.assertEqual(declared, templated)
+                    for p in params:
+                        if p["in"] == "path":
+                            self.assertTrue(p.get("required"))
+                    for req in op.get("security", self.spec.get("security", [])):
+                        for scheme in req:
+                            self.assertIn(scheme, self.spec["components"]["securitySchemes"])
+
+    def test_every_response_carries_x_request_id(self):
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                for code, resp in op["responses"].items():
+                    with self.subTest(op="%s %s" % (method.upper(), path), status=code):
+                        headers = deref(self.spec, resp).get("headers") or {}
+                        self.assertIn("X-Request-Id", headers)
+                        self.assertEqual(headers["X-Request-Id"].get("$ref"),
+                                         "#/components/headers/X-Request-Id")
+
+    def test_schemas_use_only_validated_keywords(self):
+        count = 0
+        for where, schema in schema_nodes(self.spec):
+            count += 1
+            with self.subTest(at=where):
+                self.assertIsInstance(schema, dict)
+                self.assertEqual(set(schema) - SUPPORTED_KEYWORDS, set())
+                if "$ref" in schema:
+                    self.assertEqual(set(schema), {"$ref"},
+                                     "OpenAPI 3.0 ignores siblings of $ref")
+                if "nullable" in schema:
+                    self.assertIn("type", schema, "nullable without type means nothing")
+        self.assertGreater(count, 20)
+
+    def test_component_schemas_accept_samples(self):
+        for name, schema in self.spec["components"]["schemas"].items():
+            with self.subTest(schema=name):
+                self.assertEqual(self.v.errors(schema, _sample_for(name)), [])
+
+    def test_examples_match_their_schemas(self):
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                body = op.get("requestBody")
+                blocks = [(op.get("requestBody") or {}).get("content", {})] if body else []
+                for resp in op["responses"].values():
+                    blocks.append(deref(self.spec, resp).get("content", {}))
+                for content in blocks:
+                    for media in content.values():
+                        if "example" in media:
+                            with self.subTest(op="%s %s" % (method, path)):
+                                self.assertEqual(
+                                    self.v.errors(media["schema"], media["example"]), [])
+
+    def test_error_codes_cover_the_server(self):
+        codes = set(self.spec["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
+        for code in ("invalid_request", "unauthorized", "invalid_token", "insufficient_scope",
+                     "not_found", "method_not_allowed", "payload_too_large",
+                     "unsupported_media_type", "idempotency_key_reused", "unavailable",
+                     "not_ready"):
+            self.assertIn(code, codes)
+
+
+def _sample_for(name):
+    """A value each component schema should accept (also exercises the
+    validator over every keyword the schema uses)."""
+    rev = {
+        "id": str(uuid.uuid4()), "state": "pending", "action": "revoke", "groups": ["g"],
+        "cutoff": "2026-01-01T00:00:00Z", "time": None, "accounts": None, "reason": None,
+        "source": "document", "source_event_id": None,
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "requested_by": {"issuer": "i", "subject": "", "token_id": ""},
+    }
+    return {
+        "Error": {"error": "not_found", "detail": "x"},
+        "RevocationState": "applied",
+        "GroupName": "aws-admins",
+        "AccountId": "123456789012",
+        "RevocationTime": "2h ago",
+        "RevocationDocument": {"groups": ["a"], "time": 0, "action": "cleanup",
+                               "accounts": ["123456789012"], "reason": None},
+        "RevocationJwtClaims": {"groups": ["a"], "iss": "i", "aud": ["x"], "exp": 1,
+                                "scope": "revocations:write"},
+        "CompactJws": "a.b.c",
+        "Revocation": rev,
+        "RevocationList": {"items": [rev], "next_cursor": None},
+    }[name]
+
+
+# --------------------------------------------------------------------------
+# the file against the running binary
+
+class OpenApiServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.spec = load_spec()
+        cls.v = Validator(cls.spec)
+        cls.tmp = tempfile.mkdtemp(prefix="sr-openapi-")
+        cls.key = harness.Key("rsa", cls.tmp, "issuer")
+        config = {
+            "listen": {"address": "127.0.0.1", "port": 0},
+            "store": {"path": os.path.join(cls.tmp, "store.db")},
+            "auth": {"issuers": [{
+                "issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
+                "public_key_file": cls.key.write_public_pem(),
+            }]},
+        }
+        cfg = harness.write_config(os.path.join(cls.tmp, "config.json"), config)
+        cls.svc = harness.Service(cfg, cwd=cls.tmp, logdir=cls.tmp, name="openapi")
+        cls.svc.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.svc.stop(check=True)
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # -- helpers
+
+    def token(self, scope="revocations:write revocations:read", **kw):
+        return harness.make_token(self.key, "RS256", iss=ISSUER, aud=AUDIENCE, scope=scope,
+                                  **kw)
+
+    def operations(self):
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method in HTTP_METHODS:
+                    yield path, method.upper(), op
+
+    def op(self, path, method):
+        return self.spec["paths"][path][method.lower()]
+
+    @staticmethod
+    def fill(path):
+        return re.sub(r"\{[^}]+\}", lambda m: str(uuid.uuid4()), path)
+
+    @staticmethod
+    def permission(op):
+        perms = op.get("x-permissions") or []
+        return " ".join(perms) if perms else None
+
+    def request(self, method, path, **kw):
+        return self.svc.request(method, path, **kw)
+
+    def check_common(self, r, what):
+        """What the file's top says every response carries."""
+        rid = r.headers.get("X-Request-Id")
+        self.assertIsNotNone(rid, "%s: no X-Request-Id" % what)
+        hdr = deref(self.spec, self.spec["components"]["headers"]["X-Request-Id"])
+        self.assertEqual(self.v.errors(hdr["schema"], rid), [], what)
+        self.assertEqual(r.headers.get("Cache-Control"), "no-store", what)
+        self.assertEqual(r.headers.get("X-Content-Type-Options"), "nosniff", what)
+        self.assertTrue((r.headers.get("Content-Type") or "").startswith("application/json"),
+                        what)
+
+    def check_documented(self, path, method, r, head=False):
+        """r is an answer the file documents for path+method: its status is
+        listed, its required headers are there and fit their schemas, and
+        its body fits the response schema."""
+        what = "%s %s -> %d %r" % (method, path, r.status, r.raw[:300])
+        self.check_common(r, what)
+        self.assertNotEqual(r.status, 500, what)
+        op = self.op(path, "GET" if method == "HEAD" else method)
+        responses = op["responses"]
+        self.assertIn(str(r.status), responses, "undocumented status: " + what)
+        resp = deref(self.spec, responses[str(r.status)])
+        for name, h in (resp.get("headers") or {}).items():
+            h = deref(self.spec, h)
+            value = r.headers.get(name)
+            if h.get("required"):
+                self.assertIsNotNone(value, "%s: header %s missing" % (what, name))
+            if value is not None:
+                self.assertEqual(self.v.errors(h["schema"], value, name), [], what)
+        content = resp.get("content") or {}
+        if head:
+            self.assertEqual(r.raw, b"", "HEAD with a body: " + what)
+            return None
+        self.assertIn("application/json", content, what)
+        body = json.loads(r.raw)
+        self.assertEqual(self.v.errors(content["application/json"]["schema"], body), [], what)
+        if r.status >= 400:
+            self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body), [],
+                             what)
+        return body
+
+    def check_error(self, path, method, r, status, code):
+        body = self.check_documented(path, method, r)
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(body["error"], code, r)
+        self.assertTrue(body["detail"])
+        return body
+
+    def post_doc(self, doc, token=None, headers=None):
+        return self.request("POST", "/v1/revocations", json_body=doc,
+                            token=token or self.token(), headers=headers)
+
+    # -- routing
+
+    def test_documented_routes_are_routed_unauthenticated(self):
+        """Without a token, every documented path+method answers something
+        other than the router's 404/405, and a status the file lists."""
+        for path, method, op in self.operations():
+            with self.subTest(op="%s %s" % (method, path)):
+                headers = {"Content-Type": "application/json"} if method == "POST" else None
+                body = "{}" if method == "POST" else None
+                r = self.request(method, self.fill(path), headers=headers, body=body)
+                self.assertNotIn(r.status, (404, 405), r)
+                self.check_documented(path, method, r)
+                if self.permission(op):
+                    self.assertEqual(r.status, 401, r)
+                    self.assertEqual(r.json["error"], "unauthorized")
+                    self.assertTrue(r.headers.get("WWW-Authenticate", "").startswith("Bearer "))
+
+    def test_documented_routes_with_token(self):
+        for path, method, op in self.operations():
+            with self.subTest(op="%s %s" % (method, path)):
+                token = self.token(scope=self.permission(op)) if self.permission(op) else None
+                if method == "POST":
+                    r = self.request(method, self.fill(path), token=token,
+                                     json_body={"groups": ["probe"]})
+                else:
+                    r = self.request(method, self.fill(path), token=token)
+                self.assertNotEqual(r.status, 405, r)
+                if "{" in path:
+                    # A random id: the route answers, the revocation does not exist.
+                    self.assertEqual(r.status, 404, r)
+                    self.assertEqual(r.json["detail"], "no revocation with this id")
+                else:
+                    self.assertIn(r.status, (200, 202), r)
+                self.check_documented(path, method, r)
+
+    def test_head_wherever_get(self):
+        for path, method, op in self.operations():
+            if method != "GET":
+                continue
+            with self.subTest(path=path):
+                token = self.token(scope=self.permission(op)) if self.permission(op) else None
+                url = self.fill(path)
+                g = self.request("GET", url, token=token)
+                h = self.request("HEAD", url, token=token)
+                self.assertEqual(h.status, g.status, (g, h))
+                self.check_documented(path, "HEAD", h, head=True)
+
+    def test_undocumented_paths_are_404(self):
+        for url in ("/v1/nothing", "/", "/v1", "/v1/", "/v1/revocations/",
+                    "/v1/revocations/%s/actions" % uuid.uuid4(), "/healthz/x",
+                    "/readyz/", "/v1/revocation", "/v2/revocations", "/metrics",
+                    "/v1/events/auth0", "/openapi.yaml"):
+            for method in ("GET", "POST", "DELETE"):
+                with self.subTest(url=url, method=method):
+                    r = self.request(method, url, token=self.token())
+                    self.assertEqual(r.status, 404, r)
+                    self.check_common(r, url)
+                    body = json.loads(r.raw)
+                    self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body),
+                                     [])
+                    self.assertEqual(body["error"], "not_found")
+                    self.assertIsNone(r.headers.get("Allow"))
+
+    def test_undocumented_methods_are_405_with_allow(self):
+        for path, item in self.spec["paths"].items():
+            documented = {m.upper() for m in item if m in HTTP_METHODS}
+            allowed = set(documented)
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            for method in PROBE_METHODS:
+                if method in allowed:
+                    continue
+                with self.subTest(path=path, method=method):
+                    r = self.request(method, self.fill(path), token=self.token())
+                    self.assertEqual(r.status, 405, r)
+                    self.check_common(r, "%s %s" % (method, path))
+                    body = json.loads(r.raw)
+                    self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body),
+                                     [])
+                    self.assertEqual(body["error"], "method_not_allowed")
+                    allow = r.headers.get("Allow")
+                    self.assertIsNotNone(allow, r)
+                    got = [m.strip() for m in allow.split(",")]
+                    self.assertEqual(len(got), len(set(got)), allow)
+                    self.assertEqual(set(got), allowed, allow)
+
+    # -- the revocation resource
+
+    def test_post_202_and_read_back(self):
+        doc = {"groups": ["aws-admins", "aws-ops", "aws-admins"], "time": "30 minutes ago",
+               "action": "revoke", "accounts": ["123456789012"],
+               "reason": "openapi conformance"}
+        self.assertEqual(self.v.errors({"$ref": "#/components/schemas/RevocationDocument"},
+                                        doc), [])
+        r = self.post_doc(doc)
+        self.assertEqual(r.status, 202, r)
+        rev = self.check_documented("/v1/revocations", "POST", r)
+        self.assertEqual(rev["groups"], ["aws-admins", "aws-ops"])
+        self.assertEqual(rev["time"], "30 minutes ago")
+        self.assertEqual(rev["accounts"], ["123456789012"])
+        self.assertEqual(rev["source"], "document")
+        self.assertIsNone(r.headers.get("Idempotent-Replayed"))
+        self.assertEqual(r.headers["Location"], "/v1/revocations/" + rev["id"])
+
+        g = self.request("GET", r.headers["Location"], token=self.token("revocations:read"))
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(self.check_documented("/v1/revocations/{id}", "GET", g)["id"],
+                         rev["id"])
+
+        # Missing time: now, and a null "time" in the record.
+        r = self.post_doc({"groups": ["g-now"]})
+        self.assertEqual(r.status, 202, r)
+        body = self.check_documented("/v1/revocations", "POST", r)
+        self.assertIsNone(body["time"])
+        self.assertIsNone(body["accounts"])
+        self.assertIsNone(body["reason"])
+        self.assertEqual(body["action"], "revoke")
+
+    def test_post_jwt_body(self):
+        claims = {"groups": ["jwt-group"], "time": "yesterday", "action": "cleanup"}
+        tok = self.token(scope="revocations:write", claims=claims)
+        hdrs = {"Content-Type": "application/jwt"}
+        jws = deref(self.spec, self.spec["components"]["schemas"]["CompactJws"])
+        self.assertEqual(self.v.errors(jws, tok), [])
+        full = dict(harness.claims_of(tok))
+        self.assertEqual(self.v.errors({"$ref": "#/components/schemas/RevocationJwtClaims"},
+                                       full), [])
+        r = self.request("POST", "/v1/revocations", headers=hdrs, body=tok + "\n")
+        self.assertEqual(r.status, 202, r)
+        rev = self.check_documented("/v1/revocations", "POST", r)
+        self.assertEqual(rev["source"], "document-jwt")
+        self.assertEqual(rev["action"], "cleanup")
+        self.assertEqual(rev["source_event_id"], "%s#%s" % (ISSUER, full["jti"]))
+        again = self.request("POST", "/v1/revocations", headers=hdrs, body=tok)
+        self.assertEqual(again.status, 202, again)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(self.check_documented("/v1/revocations", "POST", again)["id"],
+                         rev["id"])
+        # A claim outside RevocationJwtClaims is refused by name.
+        bad = self.token(scope="revocations:write", claims={"groups": ["x"], "extra": 1})
+        self.assertTrue(self.v.errors({"$ref": "#/components/schemas/RevocationJwtClaims"},
+                                      harness.claims_of(bad)))
+        r = self.request("POST", "/v1/revocations", headers=hdrs, body=bad)
+        self.check_error("/v1/revocations", "POST", r, 400, "invalid_request")
+        r = self.request("POST", "/v1/revocations", headers=hdrs, body="not.a.token")
+        self.check_error("/v1/revocations", "POST", r, 401, "invalid_token")
+
+    def test_idempotency_key(self):
+        tok = self.token()
+        key = {"Idempotency-Key": "openapi-" + uuid.uuid4().hex}
+        first = self.post_doc({"groups": ["idem"]}, token=tok, headers=key)
+        self.assertEqual(first.status, 202, first)
+        again = self.post_doc({"groups": ["idem"]}, token=tok, headers=key)
+        self.assertEqual(again.status, 202, again)
+        self.check_documented("/v1/revocations", "POST", again)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(again.json["id"], first.json["id"])
+        other = self.post_doc({"groups": ["idem", "other"]}, token=tok, headers=key)
+        self.check_error("/v1/revocations", "POST", other, 422, "idempotency_key_reused")
+        for bad in ("x" * 256, "tab\there"):
+            r = self.post_doc({"groups": ["idem"]}, token=tok, headers={"Idempotency-Key": bad})
+            self.check_error("/v1/revocations", "POST", r, 400, "invalid_request")
+
+    def test_document_schema_agrees_with_server(self):
+        """Documents the schema accepts are recorded; ones it refuses are 400."""
+        schema = {"$ref": "#/components/schemas/RevocationDocument"}
+        good = [
+            {"groups": ["a"]},
+            {"groups": ["a"], "time": None, "accounts": None, "reason": None},
+            {"groups": ["a"], "action": "cleanup"},
+            {"groups": ["a"], "reason": "r" * 1024},
+            {"groups": ["a"], "time": 1700000000},
+            {"groups": ["a"], "accounts": ["000000000000", "999999999999"]},
+        ]
+        bad = [
+            {},
+            {"group": ["a"]},
+            {"groups": []},
+            {"groups": "a"},
+            {"groups": [""]},
+            {"groups": ["a\nb"]},
+            {"groups": ["a"], "extra": True},
+            {"groups": ["a"], "action": "delete"},
+            {"groups": ["a"], "action": None},
+            {"groups": ["a"], "accounts": []},
+            {"groups": ["a"], "accounts": ["12345678901"]},
+            {"groups": ["a"], "accounts": ["12345678901x"]},
+            {"groups": ["a"], "reason": "r" * 1025},
+            {"groups": ["a"], "reason": 5},
+            {"groups": ["a"], "time": 1.5},
+            {"groups": ["a"], "time": -1},
+            {"groups": ["a"], "time": True},
+            {"groups": ["a"], "time": ""},
+            [{"groups": ["a"]}],
+        ]
+        for doc in good:
+            with self.subTest(good=json.dumps(doc)[:80]):
+                self.assertEqual(self.v.errors(schema, doc), [])
+                r = self.post_doc(doc)
+                self.assertEqual(r.status, 202, r)
+                self.check_documented("/v1/revocations", "POST", r)
+        for doc in bad:
+            with self.subTest(bad=json.dumps(doc)[:80]):
+                self.assertNotEqual(self.v.errors(schema, doc), [])
+                r = self.post_doc(doc)
+                self.check_error("/v1/revocations", "POST", r, 400, "invalid_request")
+
+    def test_time_forms_described(self):
+        """Every spelling the RevocationTime description promises is taken."""
+        desc = self.spec["components"]["schemas"]["RevocationTime"]["description"]
+        for word in ("RFC 3339", "ISO 8601", "RFC 2822", "Unix seconds", "now", "today",
+                     "yesterday", "ago", "UTC"):
+            self.assertIn(word, desc)
+        forms = [
+            "2024-03-12T09:08:31Z", "2024-03-12 09:08:31.123+02:00", "2024-03-12T09:08-0530",
+            "2024-03-12T09:08:31", "2024-03-12", "Tue, 12 Mar 2024 09:08:31 +0000",
+            "12 Mar 2024 09:08 GMT", "Tue, 12 Mar 2024 09:08:31 EST",
+            "Tuesday, 12-Mar-24 09:08:31 GMT", "Tue Mar 12 09:08:31 2024", 1710234511,
+            "1710234511", "1710234511.25", "now", "today", "yesterday", "NOW",
+            "30 seconds ago", "30 minutes ago", "30 min ago", "2h ago", "an hour ago",
+            "1 day ago", "2 weeks ago", "  3 days ago  ",
+        ]
+        for t in forms:
+            with self.subTest(time=t):
+                r = self.post_doc({"groups": ["time-form"], "time": t})
+                self.assertEqual(r.status, 202, r)
+                body = self.check_documented("/v1/revocations", "POST", r)
+                self.assertEqual(body["time"], str(t))
+        naive = self.post_doc({"groups": ["tz"], "time": "2024-03-12T09:08:31"})
+        self.assertEqual(naive.json["cutoff"], "2024-03-12T09:08:31Z")
+        future = (datetime.datetime.now(datetime.timezone.utc)
+                  + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for t in ("last tuesday", "2024-13-01", "soon", future, "in 2 hours"):
+            with self.subTest(bad_time=t):
+                r = self.post_doc({"groups": ["time-form"], "time": t})
+                body = self.check_error("/v1/revocations", "POST", r, 400, "invalid_request")
+                self.assertIn(t, body["detail"])
+
+    # -- listing
+
+    def test_list_pages_and_parameters(self):
+        for g in ("list-a", "list-b", "list-c"):
+            self.assertEqual(self.post_doc({"groups": [g, "list-all"]}).status, 202)
+        read = self.token("revocations:read")
+        path = "/v1/revocations"
+        seen, cursor = [], None
+        while True:
+            url = path + "?group=list-all&limit=1" + ("&cursor=" + cursor if cursor else "")
+            r = self.request("GET", url, token=read)
+            self.assertEqual(r.status, 200, r)
+            page = self.check_documented(path, "GET", r)
+            self.assertLessEqual(len(page["items"]), 1)
+            seen += [item["groups"][0] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            self.assertLess(len(seen), 10)
+        self.assertEqual(seen, ["list-c", "list-b", "list-a"])
+
+        r = self.request("GET", path + "?state=pending&limit=200", token=read)
+        page = self.check_documented(path, "GET", r)
+        self.assertTrue(all(i["state"] == "pending" for i in page["items"]))
+
+        params = {p["name"]: p for p in
+                  (deref(self.spec, p) for p in self.op(path, "GET")["parameters"])
+                  if p["in"] == "query"}
+        self.assertEqual(set(params), {"state", "group", "cursor", "limit"})
+        self.assertEqual(params["limit"]["schema"].get("default"), 50)
+        for state in deref(self.spec, params["state"]["schema"])["enum"]:
+            r = self.request("GET", path + "?state=" + state, token=read)
+            self.assertEqual(r.status, 200, r)
+            self.check_documented(path, "GET", r)
+        for query in ("state=done", "limit=0", "limit=201", "limit=x", "cursor=abc",
+                      "cursor=0", "group=", "nothing=1", "Limit=5"):
+            with self.subTest(query=query):
+                r = self.request("GET", path + "?" + query, token=read)
+                self.check_error(path, "GET", r, 400, "invalid_request")
+        for limit in (1, 200):
+            r = self.request("GET", path + "?limit=%d" % limit, token=read)
+            self.assertEqual(r.status, 200, r)
+
+    # -- errors of every documented kind
+
+    def test_auth_errors(self):
+        expired = self.token(ttl=-3600)
+        wrong_aud = harness.make_token(self.key, "RS256", iss=ISSUER, aud="someone-else")
+        untrusted = harness.make_token(self.key, "RS256", iss="https://evil/", aud=AUDIENCE)
+        for path, method, op in self.operations():
+            perm = self.permission(op)
+            if not perm:
+                continue
+            url = self.fill(path)
+            kw = {"json_body": {"groups": ["auth"]}} if method == "POST" else {}
+            with self.subTest(op="%s %s" % (method, path)):
+                r = self.request(method, url, **kw)
+                self.check_error(path, method, r, 401, "unauthorized")
+                self.assertEqual(r.headers["WWW-Authenticate"], 'Bearer realm="session-revoker"')
+                for bad in (expired, wrong_aud, untrusted, "abc", expired[:-4]):
+                    r = self.request(method, url, token=bad, **kw)
+                    self.check_error(path, method, r, 401, "invalid_token")
+                    self.assertIn('error="invalid_token"', r.headers["WWW-Authenticate"])
+                r = self.request(method, url, headers={"Authorization": "Basic Zm9vOmJhcg=="},
+                                 **kw)
+                self.check_error(path, method, r, 401, "invalid_token")
+                other = "revocations:read" if perm == "revocations:write" else "revocations:write"
+                for t in (self.token(scope=other), self.token(scope=None),
+                          self.token(scope=None, claims={"permissions": [other]})):
+                    r = self.request(method, url, token=t, **kw)
+                    self.check_error(path, method, r, 403, "insufficient_scope")
+                    self.assertIn('scope="%s"' % perm, r.headers["WWW-Authenticate"])
+                # The permission in the permissions array is as good as in scope.
+                t = self.token(scope=None, claims={"permissions": [perm]})
+                r = self.request(method, url, token=t, **kw)
+                self.assertIn(r.status, (200, 202, 404), r)
+                self.check_documented(path, method, r)
+
+    def test_post_media_and_size_errors(self):
+        path = "/v1/revocations"
+        tok = self.token()
+        for ctype in (None, "text/plain", "application/x-www-form-urlencoded",
+                      "application/jsonx", "multipart/form-data"):
+            with self.subTest(content_type=ctype):
+                headers = {"Content-Type": ctype} if ctype else {}
+                r = self.request("POST", path, token=tok, headers=headers,
+                                 body='{"groups":["a"]}')
+                self.check_error(path, "POST", r, 415, "unsupported_media_type")
+        for ctype in ("application/json; charset=utf-8", "Application/JSON"):
+            with self.subTest(content_type=ctype):
+                r = self.request("POST", path, token=tok, headers={"Content-Type": ctype},
+                                 body='{"groups":["media"]}')
+                self.assertEqual(r.status, 202, r)
+                self.check_documented(path, "POST", r)
+        r = self.request("POST", path, token=tok, headers={"Content-Type": "application/json"},
+                         body="{not json")
+        self.check_error(path, "POST", r, 400, "invalid_request")
+        big = json.dumps({"groups": ["a"], "reason": "x" * 70000})
+        r = self.request("POST", path, token=tok, headers={"Content-Type": "application/json"},
+                         body=big)
+        self.check_error(path, "POST", r, 413, "payload_too_large")
+        r = self.request("POST", path, token=tok, headers={"Content-Type": "application/json"},
+                         body=big, chunked=True)
+        self.check_error(path, "POST", r, 413, "payload_too_large")
+
+    def test_get_not_found(self):
+        path = "/v1/revocations/{id}"
+        read = self.token("revocations:read")
+        for rid in (str(uuid.uuid4()), "not-a-uuid", "1", "x" * 36):
+            with self.subTest(id=rid):
+                r = self.request("GET", "/v1/revocations/" + rid, token=read)
+                self.check_error(path, "GET", r, 404, "not_found")
+
+    def test_readyz_and_healthz_bodies(self):
+        for path, expect in (("/healthz", {"status": "ok"}),
+                             ("/readyz", {"status": "ready", "config": True, "store": True})):
+            r = self.request("GET", path)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(self.check_documented(path, "GET", r), expect)
+
+    def test_request_id(self):
+        r = self.request("GET", "/healthz", headers={"X-Request-Id": "lb-id.42_x"})
+        self.assertEqual(r.headers["X-Request-Id"], "lb-id.42_x")
+        r = self.request("GET", "/v1/nothing", headers={"X-Request-Id": "lb-id.43"})
+        self.assertEqual(r.headers["X-Request-Id"], "lb-id.43")
+        for junk in ("has space", "semi;colon", "x" * 65):
+            r = self.request("GET", "/healthz", headers={"X-Request-Id": junk})
+            self.assertNotEqual(r.headers["X-Request-Id"], junk)
+            self.assertRegex(r.headers["X-Request-Id"], r"^[0-9a-f]{32}$")
+
+
+if __name__ == "__main__":
+    unittest.main()
