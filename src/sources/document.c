@@ -125,10 +125,8 @@ static enum sr_rc parse_time(json_t *t, const struct sr_document_limits *lim,
 		doc->cutoff = now;
 		return SR_OK;
 	}
-	if (json_is_number(t)) {
-		double v = json_number_value(t);
-		doc->cutoff = json_is_integer(t) ? json_integer_value(t)
-			      : (v > -1e12 && v < 1e12 ? (int64_t)v : -1);
+	if (json_is_integer(t)) {
+		doc->cutoff = json_integer_value(t);
 		snprintf(buf, sizeof(buf), "%lld", (long long)doc->cutoff);
 		if (doc->cutoff < 0 || doc->cutoff > 253402300799LL)
 			return sr_err_set(err, SR_EINVAL, "time: %s is out of range", buf);
@@ -141,7 +139,7 @@ static enum sr_rc parse_time(json_t *t, const struct sr_document_limits *lim,
 			return rc;
 		doc->time_text = strdup(json_string_value(t));
 	} else {
-		return sr_err_set(err, SR_EINVAL, "time: must be a string or Unix seconds");
+		return sr_err_set(err, SR_EINVAL, "time: must be a string or whole Unix seconds");
 	}
 	if (doc->time_text == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");

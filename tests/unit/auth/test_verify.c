@@ -225,6 +225,38 @@ static void test_no_permission_required(void **state)
 	free(tok);
 }
 
+/* A token seen before skips only the signature work: time and permission
+ * are judged again on every use, and a changed token is a new token. */
+static void test_cache_rechecks_claims(void **state)
+{
+	const struct vcase c = {"cached", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 600,
+				NO_CLAIM, -10, "revocations:write", NULL, M_NONE, SR_OK, NULL};
+	struct sr_principal who;
+	struct sr_err err = {0};
+	char *tok = make_token(&c);
+	size_t len = strlen(tok);
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(sr_auth_verify(auth, tok, len, "revocations:write", NOW, &who, &err), SR_OK);
+		assert_string_equal(who.subject, "alice@example.com");
+		sr_principal_clear(&who);
+	}
+	assert_int_equal(sr_auth_verify(auth, tok, len, "revocations:write", NOW + 3600, &who, &err),
+			 SR_EAUTH);
+	assert_non_null(strstr(err.msg, "expired"));
+	sr_err_clear(&err);
+	assert_int_equal(sr_auth_verify(auth, tok, len, "revocations:read", NOW, &who, &err),
+			 SR_EFORBIDDEN);
+	sr_err_clear(&err);
+	tok[len - 3] = tok[len - 3] == 'A' ? 'B' : 'A';
+	assert_int_equal(sr_auth_verify(auth, tok, len, "revocations:write", NOW, &who, &err),
+			 SR_EAUTH);
+	assert_non_null(strstr(err.msg, "signature is invalid"));
+	free(tok);
+}
+
 static void test_jwks_refuses_private_keys(void **state)
 {
 	const char *dir = tk_tmpdir();
@@ -311,6 +343,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_no_permission_required),
+		cmocka_unit_test(test_cache_rechecks_claims),
 		cmocka_unit_test(test_jwks_refuses_private_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

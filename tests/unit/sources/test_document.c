@@ -69,7 +69,7 @@ static const struct bad bads[] = {
 	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T10:00:00Z\"}", "in the future"},
 	{"{\"groups\":[\"a\"],\"time\":1999999999}", "in the future"},
 	{"{\"groups\":[\"a\"],\"time\":-5}", "out of range"},
-	{"{\"groups\":[\"a\"],\"time\":true}", "time: must be a string or Unix seconds"},
+	{"{\"groups\":[\"a\"],\"time\":true}", "time: must be a string or whole Unix seconds"},
 	{"{\"groups\":[\"a\"],\"action\":\"delete\"}", "action: must be"},
 	{"{\"groups\":[\"a\"],\"action\":1}", "action: must be"},
 	{"{\"groups\":[\"a\"],\"accounts\":[\"12345\"]}", "accounts[0]: \"12345\" is not a 12-digit"},
