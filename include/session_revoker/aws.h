@@ -1,0 +1,128 @@
+/*
+ * aws.h - IAM and STS over libcurl, signed by libcurl itself (SigV4).
+ *
+ * DESIGN: every call is a POST of an application/x-www-form-urlencoded body
+ * ("Action=...&Version=..."), each value percent-encoded as RFC 3986 asks;
+ * libcurl signs it (CURLOPT_AWS_SIGV4, keys via CURLOPT_USERPWD, the session
+ * token as an X-Amz-Security-Token header that libcurl then signs too).
+ * Responses are parsed by libxml2 with network access and entity expansion
+ * off and DTDs refused. AWS error codes are surfaced by name. Throttling,
+ * 5xx and connection errors are retried with exponential backoff and full
+ * jitter, bounded in attempts and in time.
+ *
+ * A struct sr_aws_conn is one keep-alive connection's worth of state (a curl
+ * handle and credentials) for one account; it is used by one thread at a time.
+ */
+#ifndef SESSION_REVOKER_AWS_H
+#define SESSION_REVOKER_AWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "session_revoker/core.h"
+
+enum sr_aws_service { SR_AWS_IAM, SR_AWS_STS };
+
+/* Credentials. secret and token are cleansed by sr_aws_creds_clear(). */
+struct sr_aws_creds {
+	char access_key_id[128];
+	char *secret;     /* owned */
+	char *token;      /* owned, NULL for long-term keys */
+	int64_t expires;  /* Unix seconds, 0: does not expire */
+};
+
+void sr_aws_creds_clear(struct sr_aws_creds *c);
+enum sr_rc sr_aws_creds_copy(struct sr_aws_creds *dst, const struct sr_aws_creds *src,
+			     struct sr_err *err);
+
+/* Where and how to reach AWS; strings borrowed, outlive the connections. */
+struct sr_aws_endpoints {
+	const char *iam_url;      /* e.g. https://iam.amazonaws.com/ */
+	const char *sts_url;      /* e.g. https://sts.us-east-1.amazonaws.com/ */
+	const char *iam_region;   /* signing region for IAM: us-east-1, us-gov-west-1, cn-north-1 */
+	const char *sts_region;
+	int max_attempts;         /* including the first */
+	int64_t max_retry_ms;     /* give up retrying once this much time has passed */
+	int64_t base_backoff_ms;  /* first backoff cap; doubles per attempt */
+	int64_t max_backoff_ms;
+	long timeout_ms;          /* per attempt */
+};
+
+/* Fills e from the partition ("aws", "aws-us-gov", "aws-cn") and the STS
+ * region, then applies the SDK environment overrides AWS_ENDPOINT_URL,
+ * AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS. The strings live in bufs. */
+struct sr_aws_endpoint_bufs {
+	char iam_url[512], sts_url[512], iam_region[32], sts_region[32];
+};
+enum sr_rc sr_aws_endpoints_init(struct sr_aws_endpoints *e, struct sr_aws_endpoint_bufs *bufs,
+				 const char *partition, const char *region,
+				 struct sr_err *err);
+
+struct sr_aws_conn;
+
+/* OUT *conn: new, sr_aws_conn_free(). creds are copied. */
+enum sr_rc sr_aws_conn_new(const struct sr_aws_endpoints *e, const struct sr_aws_creds *creds,
+			   struct sr_aws_conn **conn, struct sr_err *err);
+void sr_aws_conn_free(struct sr_aws_conn *conn);
+
+/* Replaces the connection's credentials (copied). */
+enum sr_rc sr_aws_conn_set_creds(struct sr_aws_conn *conn, const struct sr_aws_creds *creds,
+				 struct sr_err *err);
+
+/* A parsed answer. */
+struct sr_aws_response {
+	xmlDocPtr doc;         /* owned; NULL when there was no XML */
+	long status;           /* HTTP status */
+	char request_id[80];
+	char code[80];         /* AWS error code, "" on success */
+	char message[256];     /* AWS error message */
+	int attempts;          /* how many tries it took */
+};
+
+void sr_aws_response_clear(struct sr_aws_response *r);
+
+/* Calls action on svc with params (name, value pairs, NULL-terminated; the
+ * Version is added). On an AWS error the response is filled, err names the
+ * code, and the rc is: SR_ENOTFOUND (NoSuchEntity), SR_EFORBIDDEN
+ * (AccessDenied and other permanent refusals, bad credentials), SR_ECONFLICT
+ * (LimitExceeded, MalformedPolicyDocument and other request errors),
+ * SR_EUNAVAIL (still throttled or failing after every retry), SR_EIO
+ * (no connection). unsigned_call: send without a signature
+ * (AssumeRoleWithWebIdentity). */
+enum sr_rc sr_aws_call(struct sr_aws_conn *conn, enum sr_aws_service svc,
+		       const char *action, const char *const *params,
+		       struct sr_aws_response *resp, struct sr_err *err);
+enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *conn, enum sr_aws_service svc,
+				const char *action, const char *const *params,
+				struct sr_aws_response *resp, struct sr_err *err);
+
+/* How many requests this connection has sent (retries included). */
+unsigned long sr_aws_conn_requests(const struct sr_aws_conn *conn);
+
+/* ---- XML helpers (libxml2, namespaces ignored) ---- */
+
+/* Parses untrusted XML: no network, no entity expansion, no DTD. */
+enum sr_rc sr_xml_parse(const char *buf, size_t len, xmlDocPtr *doc, struct sr_err *err);
+
+/* The first descendant-or-self element at the '/'-separated path of local
+ * names below node, e.g. "ListRolesResult/Roles". NULL if absent. */
+xmlNodePtr sr_xml_path(xmlNodePtr node, const char *path);
+
+/* The text of the child element at path, copied into out (cap bytes).
+ * Returns out, or NULL (and out = "") when absent or too long. */
+const char *sr_xml_text(xmlNodePtr node, const char *path, char *out, size_t cap);
+
+/* The same as a new string (free()), NULL when absent. */
+char *sr_xml_strdup(xmlNodePtr node, const char *path);
+
+/* Next element sibling / first element child, skipping text nodes. */
+xmlNodePtr sr_xml_first(xmlNodePtr node);
+xmlNodePtr sr_xml_next(xmlNodePtr node);
+
+/* Percent-decodes an RFC 3986 URL-encoded string (policy documents arrive
+ * like that inside IAM's XML). New string, free(). */
+char *sr_url_decode(const char *in);
+
+#endif

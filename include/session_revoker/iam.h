@@ -1,0 +1,62 @@
+/*
+ * iam.h - the IAM and STS calls the engine needs, on top of sr_aws_call().
+ */
+#ifndef SESSION_REVOKER_IAM_H
+#define SESSION_REVOKER_IAM_H
+
+#include "session_revoker/aws.h"
+
+struct sr_iam_role {
+	char name[128];
+	char arn[512];
+	char path[512];
+	int64_t max_session;  /* MaxSessionDuration, seconds */
+	char *trust_policy;   /* decoded JSON text, owned */
+};
+
+struct sr_iam_roles {
+	struct sr_iam_role *items;
+	size_t n;
+};
+
+void sr_iam_roles_clear(struct sr_iam_roles *roles);
+
+/* Every role of the account, following Marker/IsTruncated. *calls counts the
+ * pages fetched (may be NULL). */
+enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
+			     int *calls, struct sr_err *err);
+
+/* The names of a role's inline policies. OUT *names: array of n new strings
+ * (sr_strv_free). */
+enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
+				     char ***names, size_t *n, struct sr_err *err);
+void sr_strv_free(char **v, size_t n);
+
+/* An inline policy's document (decoded JSON text; new string). SR_ENOTFOUND
+ * when the role has no such policy. */
+enum sr_rc sr_iam_get_role_policy(struct sr_aws_conn *c, const char *role,
+				  const char *policy, char **document, struct sr_err *err);
+
+/* request_id (may be NULL, 80 bytes) receives AWS's request id. */
+enum sr_rc sr_iam_put_role_policy(struct sr_aws_conn *c, const char *role,
+				  const char *policy, const char *document,
+				  char *request_id, struct sr_err *err);
+enum sr_rc sr_iam_delete_role_policy(struct sr_aws_conn *c, const char *role,
+				     const char *policy, char *request_id,
+				     struct sr_err *err);
+
+/* STS AssumeRole: OUT creds (filled). external_id may be NULL. */
+enum sr_rc sr_sts_assume_role(struct sr_aws_conn *c, const char *role_arn,
+			      const char *session_name, const char *external_id,
+			      int duration, struct sr_aws_creds *creds, struct sr_err *err);
+
+/* STS AssumeRoleWithWebIdentity (unsigned). */
+enum sr_rc sr_sts_assume_role_web_identity(struct sr_aws_conn *c, const char *role_arn,
+					   const char *session_name, const char *token,
+					   struct sr_aws_creds *creds, struct sr_err *err);
+
+/* STS GetCallerIdentity: account (13 bytes) and arn (512). */
+enum sr_rc sr_sts_get_caller_identity(struct sr_aws_conn *c, char *account, char *arn,
+				      struct sr_err *err);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * iam.c - IAM ListRoles/ListRolePolicies/GetRolePolicy/PutRolePolicy/
+ * DeleteRolePolicy and STS AssumeRole/AssumeRoleWithWebIdentity/
+ * GetCallerIdentity.
+ */
+#include "session_revoker/iam.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PAGES 10000
+
+void sr_iam_roles_clear(struct sr_iam_roles *roles)
+{
+	size_t i;
+
+	for (i = 0; i < roles->n; i++)
+		free(roles->items[i].trust_policy);
+	free(roles->items);
+	roles->items = NULL;
+	roles->n = 0;
+}
+
+void sr_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int truncated(xmlNodePtr result)
+{
+	char t[8];
+
+	return sr_xml_text(result, "IsTruncated", t, sizeof(t)) && strcmp(t, "true") == 0;
+}
+
+static enum sr_rc add_role(struct sr_iam_roles *roles, xmlNodePtr m, struct sr_err *err)
+{
+	struct sr_iam_role *r, *items;
+	char buf[32], *enc;
+
+	items = realloc(roles->items, (roles->n + 1) * sizeof(*items));
+	if (items == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	roles->items = items;
+	r = &items[roles->n];
+	memset(r, 0, sizeof(*r));
+	if (!sr_xml_text(m, "RoleName", r->name, sizeof(r->name)) ||
+	    !sr_xml_text(m, "Arn", r->arn, sizeof(r->arn)))
+		return sr_err_set(err, SR_EINVAL, "IAM ListRoles: a role without RoleName or Arn");
+	sr_xml_text(m, "Path", r->path, sizeof(r->path));
+	r->max_session = 3600;
+	if (sr_xml_text(m, "MaxSessionDuration", buf, sizeof(buf)))
+		r->max_session = strtoll(buf, NULL, 10);
+	enc = sr_xml_strdup(m, "AssumeRolePolicyDocument");
+	if (enc != NULL) {
+		r->trust_policy = sr_url_decode(enc);
+		free(enc);
+	}
+	roles->n++;
+	return SR_OK;
+}
+
+enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
+			     int *calls, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	char marker[1024] = "";
+	enum sr_rc rc = SR_OK;
+	int page;
+
+	for (page = 0; page < MAX_PAGES; page++) {
+		const char *params[] = {"MaxItems", "1000", marker[0] ? "Marker" : NULL, marker, NULL};
+		xmlNodePtr result, m;
+
+		rc = sr_aws_call(c, SR_AWS_IAM, "ListRoles", params, &resp, err);
+		if (calls != NULL)
+			(*calls)++;
+		if (rc != SR_OK)
+			break;
+		result = sr_xml_path(xmlDocGetRootElement(resp.doc), "ListRolesResult");
+		for (m = sr_xml_first(sr_xml_path(result, "Roles")); m != NULL && rc == SR_OK;
+		     m = sr_xml_next(m))
+			rc = add_role(roles, m, err);
+		if (rc != SR_OK || !truncated(result))
+			break;
+		if (!sr_xml_text(result, "Marker", marker, sizeof(marker)) || marker[0] == '\0') {
+			rc = sr_err_set(err, SR_EINVAL, "IAM ListRoles: truncated page without a Marker");
+			break;
+		}
+		sr_aws_response_clear(&resp);
+	}
+	sr_aws_response_clear(&resp);
+	return rc;
+}
+
+enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
+				     char ***names, size_t *n, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	char marker[1024] = "";
+	enum sr_rc rc = SR_OK;
+	int page;
+
+	*names = NULL;
+	*n = 0;
+	for (page = 0; page < MAX_PAGES; page++) {
+		const char *params[] = {"RoleName", role, "MaxItems", "1000",
+					marker[0] ? "Marker" : NULL, marker, NULL};
+		xmlNodePtr result, m;
+
+		rc = sr_aws_call(c, SR_AWS_IAM, "ListRolePolicies", params, &resp, err);
+		if (rc != SR_OK)
+			break;
+		result = sr_xml_path(xmlDocGetRootElement(resp.doc), "ListRolePoliciesResult");
+		for (m = sr_xml_first(sr_xml_path(result, "PolicyNames")); m != NULL;
+		     m = sr_xml_next(m)) {
+			char **v = realloc(*names, (*n + 1) * sizeof(char *));
+			xmlChar *t;
+			if (v == NULL) {
+				rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+				break;
+			}
+			*names = v;
+			t = xmlNodeGetContent(m);
+			v[*n] = strdup(t ? (const char *)t : "");
+			xmlFree(t);
+			(*n)++;
+		}
+		if (rc != SR_OK || !truncated(result))
+			break;
+		if (!sr_xml_text(result, "Marker", marker, sizeof(marker)) || marker[0] == '\0') {
+			rc = sr_err_set(err, SR_EINVAL, "IAM ListRolePolicies: truncated without a Marker");
+			break;
+		}
+		sr_aws_response_clear(&resp);
+	}
+	sr_aws_response_clear(&resp);
+	if (rc != SR_OK) {
+		sr_strv_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+enum sr_rc sr_iam_get_role_policy(struct sr_aws_conn *c, const char *role,
+				  const char *policy, char **document, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	const char *params[] = {"RoleName", role, "PolicyName", policy, NULL};
+	enum sr_rc rc;
+	char *enc;
+
+	*document = NULL;
+	rc = sr_aws_call(c, SR_AWS_IAM, "GetRolePolicy", params, &resp, err);
+	if (rc == SR_OK) {
+		enc = sr_xml_strdup(xmlDocGetRootElement(resp.doc), "GetRolePolicyResult/PolicyDocument");
+		*document = enc ? sr_url_decode(enc) : NULL;
+		free(enc);
+		if (*document == NULL)
+			rc = sr_err_set(err, SR_EINVAL, "IAM GetRolePolicy: no PolicyDocument");
+	}
+	sr_aws_response_clear(&resp);
+	return rc;
+}
+
+static enum sr_rc simple(struct sr_aws_conn *c, const char *action, const char *const *params,
+			 char *request_id, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	enum sr_rc rc = sr_aws_call(c, SR_AWS_IAM, action, params, &resp, err);
+
+	if (request_id != NULL)
+		snprintf(request_id, 80, "%s", resp.request_id);
+	sr_aws_response_clear(&resp);
+	return rc;
+}
+
+enum sr_rc sr_iam_put_role_policy(struct sr_aws_conn *c, const char *role,
+				  const char *policy, const char *document,
+				  char *request_id, struct sr_err *err)
+{
+	const char *params[] = {"RoleName", role, "PolicyName", policy,
+				"PolicyDocument", document, NULL};
+
+	return simple(c, "PutRolePolicy", params, request_id, err);
+}
+
+enum sr_rc sr_iam_delete_role_policy(struct sr_aws_conn *c, const char *role,
+				     const char *policy, char *request_id,
+				     struct sr_err *err)
+{
+	const char *params[] = {"RoleName", role, "PolicyName", policy, NULL};
+
+	return simple(c, "DeleteRolePolicy", params, request_id, err);
+}
+
+/* Reads Credentials/{AccessKeyId,SecretAccessKey,SessionToken,Expiration}. */
+static enum sr_rc read_creds(xmlNodePtr result, const char *what, struct sr_aws_creds *out,
+			     struct sr_err *err)
+{
+	xmlNodePtr cr = sr_xml_path(result, "Credentials");
+	char exp[64];
+
+	memset(out, 0, sizeof(*out));
+	if (cr == NULL || !sr_xml_text(cr, "AccessKeyId", out->access_key_id,
+				       sizeof(out->access_key_id)))
+		return sr_err_set(err, SR_EINVAL, "STS %s: no Credentials in the answer", what);
+	out->secret = sr_xml_strdup(cr, "SecretAccessKey");
+	out->token = sr_xml_strdup(cr, "SessionToken");
+	if (out->secret == NULL || out->token == NULL) {
+		sr_aws_creds_clear(out);
+		return sr_err_set(err, SR_EINVAL, "STS %s: incomplete Credentials", what);
+	}
+	if (!sr_xml_text(cr, "Expiration", exp, sizeof(exp)) ||
+	    sr_time_parse(exp, sr_clock_now(), &out->expires, NULL) != SR_OK)
+		out->expires = sr_clock_now() + 900; /* unknown: refresh soon */
+	return SR_OK;
+}
+
+enum sr_rc sr_sts_assume_role(struct sr_aws_conn *c, const char *role_arn,
+			      const char *session_name, const char *external_id,
+			      int duration, struct sr_aws_creds *creds, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	char dur[16];
+	const char *params[] = {"RoleArn", role_arn, "RoleSessionName", session_name,
+				"DurationSeconds", dur,
+				external_id ? "ExternalId" : NULL, external_id, NULL};
+	enum sr_rc rc;
+
+	snprintf(dur, sizeof(dur), "%d", duration);
+	rc = sr_aws_call(c, SR_AWS_STS, "AssumeRole", params, &resp, err);
+	if (rc == SR_OK)
+		rc = read_creds(sr_xml_path(xmlDocGetRootElement(resp.doc), "AssumeRoleResult"),
+				"AssumeRole", creds, err);
+	sr_aws_response_clear(&resp);
+	return rc;
+}
+
+enum sr_rc sr_sts_assume_role_web_identity(struct sr_aws_conn *c, const char *role_arn,
+					   const char *session_name, const char *token,
+					   struct sr_aws_creds *creds, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	const char *params[] = {"RoleArn", role_arn, "RoleSessionName", session_name,
+				"WebIdentityToken", token, NULL};
+	enum sr_rc rc;
+
+	rc = sr_aws_call_unsigned(c, SR_AWS_STS, "AssumeRoleWithWebIdentity", params, &resp, err);
+	if (rc == SR_OK)
+		rc = read_creds(sr_xml_path(xmlDocGetRootElement(resp.doc),
+					    "AssumeRoleWithWebIdentityResult"),
+				"AssumeRoleWithWebIdentity", creds, err);
+	sr_aws_response_clear(&resp);
+	return rc;
+}
+
+enum sr_rc sr_sts_get_caller_identity(struct sr_aws_conn *c, char *account, char *arn,
+				      struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	enum sr_rc rc = sr_aws_call(c, SR_AWS_STS, "GetCallerIdentity", NULL, &resp, err);
+
+	account[0] = arn[0] = '\0';
+	if (rc == SR_OK) {
+		xmlNodePtr r = sr_xml_path(xmlDocGetRootElement(resp.doc), "GetCallerIdentityResult");
+		sr_xml_text(r, "Account", account, 13);
+		sr_xml_text(r, "Arn", arn, 512);
+		if (account[0] == '\0')
+			rc = sr_err_set(err, SR_EINVAL, "STS GetCallerIdentity: no Account");
+	}
+	sr_aws_response_clear(&resp);
+	return rc;
+}

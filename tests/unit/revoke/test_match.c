@@ -1,0 +1,224 @@
+/*
+ * test_match.c - trust-policy matching and the deny policy, table-driven:
+ * every variant that must match and the near misses that must not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "session_revoker/revoke.h"
+
+static char *providers[] = {"auth.example.com/", "login.example.org"};
+static char *claims[] = {"amr", "groups"};
+static const struct sr_match_rules rules = {providers, 2, claims, 2};
+
+#define FED "\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/auth.example.com/\"}"
+#define WEB "\"Action\":\"sts:AssumeRoleWithWebIdentity\""
+#define ALLOW "\"Effect\":\"Allow\""
+#define ST(cond) "{\"Version\":\"2012-10-17\",\"Statement\":[{" ALLOW "," FED "," WEB ",\"Condition\":" cond "}]}"
+
+struct mcase {
+	const char *name;
+	const char *policy;
+	const char *groups; /* comma-separated */
+	int matched;
+	const char *op;    /* expected first reason (when matched) */
+	const char *value;
+	const char *group;
+};
+
+static const struct mcase cases[] = {
+	{"StringEquals string", ST("{\"StringEquals\":{\"auth.example.com/:aud\":\"x\",\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"StringEquals array", ST("{\"StringEquals\":{\"auth.example.com/:amr\":[\"a\",\"team_hr\"]}}"),
+	 "team_opsec,team_hr", 1, "StringEquals", "team_hr", "team_hr"},
+	{"StringLike pattern", ST("{\"StringLike\":{\"auth.example.com/:amr\":\"team_*\"}}"),
+	 "team_opsec", 1, "StringLike", "team_*", "team_opsec"},
+	{"StringLike ? pattern", ST("{\"StringLike\":{\"auth.example.com/:amr\":\"team_?r\"}}"),
+	 "team_hr", 1, "StringLike", "team_?r", "team_hr"},
+	{"ForAnyValue:StringLike", ST("{\"ForAnyValue:StringLike\":{\"auth.example.com/:amr\":[\"team_*\",\"contractors\"]}}"),
+	 "contractors", 1, "ForAnyValue:StringLike", "contractors", "contractors"},
+	{"ForAnyValue:StringEquals", ST("{\"ForAnyValue:StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 1, "ForAnyValue:StringEquals", "team_opsec", "team_opsec"},
+	{"ForAllValues:StringEquals", ST("{\"ForAllValues:StringEquals\":{\"auth.example.com/:amr\":[\"team_opsec\"]}}"),
+	 "team_opsec", 1, "ForAllValues:StringEquals", "team_opsec", "team_opsec"},
+	{"StringEqualsIgnoreCase", ST("{\"StringEqualsIgnoreCase\":{\"auth.example.com/:amr\":\"TEAM_OPSEC\"}}"),
+	 "team_opsec", 1, "StringEqualsIgnoreCase", "TEAM_OPSEC", "team_opsec"},
+	{"StringEqualsIfExists", ST("{\"StringEqualsIfExists\":{\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 1, "StringEqualsIfExists", "team_opsec", "team_opsec"},
+	{"condition key case-insensitive", ST("{\"StringEquals\":{\"AUTH.example.com/:AMR\":\"team_opsec\"}}"),
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"second claim", ST("{\"StringEquals\":{\"auth.example.com/:groups\":\"team_opsec\"}}"),
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"statement as an object",
+	 "{\"Statement\":{" ALLOW "," FED "," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}}",
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"Federated array, second provider, action array",
+	 "{\"Statement\":[{\"Sid\":\"Org\"," ALLOW ",\"Principal\":{\"Federated\":[\"arn:aws:iam::1:saml-provider/x\",\"arn:aws:iam::111111111111:oidc-provider/login.example.org\"]},"
+	 "\"Action\":[\"sts:TagSession\",\"sts:AssumeRoleWithWebIdentity\"],\"Condition\":{\"StringEquals\":{\"login.example.org:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"sts:* action", "{\"Statement\":[{" ALLOW "," FED ",\"Action\":\"sts:*\",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"GovCloud partition", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws-us-gov:iam::111111111111:oidc-provider/auth.example.com/\"}," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	/* near misses */
+	{"other provider", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com\"}," WEB ",\"Condition\":{\"StringEquals\":{\"token.actions.githubusercontent.com:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"provider as a prefix", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/auth.example.com/evil\"}," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"Deny statement", "{\"Statement\":[{\"Effect\":\"Deny\"," FED "," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"sts:AssumeRole only", "{\"Statement\":[{" ALLOW "," FED ",\"Action\":\"sts:AssumeRole\",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"service principal", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"group a prefix of another", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec_admins\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"another group a prefix of ours", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"Like pattern that does not match", ST("{\"StringLike\":{\"auth.example.com/:amr\":\"team_h*\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"Equals does not glob", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_*\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"case differs without IgnoreCase", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"TEAM_OPSEC\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"negated operator", ST("{\"StringNotEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"other claim", ST("{\"StringEquals\":{\"auth.example.com/:sub\":\"team_opsec\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"no condition at all", "{\"Statement\":[{" ALLOW "," FED "," WEB "}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"key of a provider the statement does not federate", ST("{\"StringEquals\":{\"login.example.org:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
+};
+
+static size_t split(const char *list, char **out, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char *p;
+
+	snprintf(buf, cap, "%s", list);
+	for (p = strtok(buf, ","); p != NULL; p = strtok(NULL, ","))
+		out[n++] = p;
+	return n;
+}
+
+static void test_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct mcase *c = &cases[i];
+		char buf[256], *groups[8];
+		size_t n = split(c->groups, groups, buf, sizeof(buf));
+		struct sr_match m;
+		struct sr_err err = {0};
+
+		print_message("%-45s", c->name);
+		assert_int_equal(sr_match_trust_policy(c->policy, &rules, groups, n, &m, &err), SR_OK);
+		print_message(" -> %s %s\n", m.matched ? "match" : "no match",
+			      m.matched ? m.reasons[0].statement : "");
+		assert_int_equal(m.matched, c->matched);
+		if (c->matched) {
+			assert_true(m.n_reasons >= 1);
+			assert_string_equal(m.reasons[0].op, c->op);
+			assert_string_equal(m.reasons[0].value, c->value);
+			assert_string_equal(m.reasons[0].group, c->group);
+		} else {
+			assert_int_equal(m.n_reasons, 0);
+		}
+	}
+}
+
+static void test_bad_policy(void **state)
+{
+	struct sr_match m;
+	struct sr_err err = {0};
+	char *g[] = {"x"};
+
+	(void)state;
+	assert_int_equal(sr_match_trust_policy("not json", &rules, g, 1, &m, &err), SR_EINVAL);
+	assert_int_equal(sr_match_trust_policy("[]", &rules, g, 1, &m, &err), SR_EINVAL);
+	assert_int_equal(m.matched, 0);
+}
+
+static void test_glob(void **state)
+{
+	(void)state;
+	assert_true(sr_match_glob("*", "", 0));
+	assert_true(sr_match_glob("a*b*c", "aXXbYYc", 0));
+	assert_false(sr_match_glob("a*b*c", "aXXbYY", 0));
+	assert_true(sr_match_glob("team_??", "team_hr", 0));
+	assert_false(sr_match_glob("team_??", "team_h", 0));
+	assert_true(sr_match_glob("TEAM_*", "team_x", 1));
+	assert_false(sr_match_glob("TEAM_*", "team_x", 0));
+	assert_true(sr_match_glob("**a", "ba", 0));
+}
+
+#define T1 1773306511 /* 2026-03-12T09:08:31Z */
+
+static void test_deny_policy(void **state)
+{
+	struct sr_err err = {0};
+	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	int64_t eff = 0, cut = 0;
+
+	(void)state;
+	assert_int_equal(sr_deny_policy_merge(NULL, T1, &p1, &eff, &err), SR_OK);
+	assert_int_equal(eff, T1);
+	assert_non_null(strstr(p1, "\"Effect\":\"Deny\""));
+	assert_non_null(strstr(p1, "\"aws:TokenIssueTime\":\"2026-03-12T09:08:31Z\""));
+	assert_non_null(strstr(p1, "\"Action\":\"*\""));
+	assert_int_equal(sr_deny_policy_cutoff(p1, &cut, &err), SR_OK);
+	assert_int_equal(cut, T1);
+	/* A later revocation raises the cut-off... */
+	assert_int_equal(sr_deny_policy_merge(p1, T1 + 600, &p2, &eff, &err), SR_OK);
+	assert_int_equal(eff, T1 + 600);
+	assert_int_equal(sr_deny_policy_cutoff(p2, &cut, &err), SR_OK);
+	assert_int_equal(cut, T1 + 600);
+	/* ...an earlier one leaves the later cut-off in place. */
+	assert_int_equal(sr_deny_policy_merge(p2, T1 - 600, &p3, &eff, &err), SR_OK);
+	assert_int_equal(eff, T1 + 600);
+	assert_string_equal(p2, p3);
+	free(p1);
+	free(p2);
+	free(p3);
+}
+
+static void test_deny_policy_keeps_other_statements(void **state)
+{
+	const char *existing = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Sid\":\"Other\","
+			       "\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"*\"}}";
+	struct sr_err err = {0};
+	char *p = NULL;
+	int64_t eff = 0, cut = 1;
+
+	(void)state;
+	assert_int_equal(sr_deny_policy_cutoff(existing, &cut, &err), SR_OK);
+	assert_int_equal(cut, 0);
+	assert_int_equal(sr_deny_policy_merge(existing, T1, &p, &eff, &err), SR_OK);
+	assert_non_null(strstr(p, "\"Sid\":\"Other\""));
+	assert_non_null(strstr(p, SR_DENY_SID));
+	free(p);
+	assert_int_equal(sr_deny_policy_merge("{", T1, &p, &eff, &err), SR_EINVAL);
+	assert_null(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_bad_policy),
+		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_deny_policy),
+		cmocka_unit_test(test_deny_policy_keeps_other_statements),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
