@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
+#include <libxml/parser.h>
 
 #include "cli/cli.h"
 
@@ -16,6 +18,9 @@ static const struct {
 	{"serve", sr_cli_serve, "run the webhook service"},
 	{"token", sr_cli_token, "mint a development JWT for curl"},
 	{"check-config", sr_cli_check_config, "validate a configuration file and explain problems"},
+	{"plan", sr_cli_plan, "list the IAM roles a revocation of some groups would hit, and why"},
+	{"revoke", sr_cli_revoke, "deny old sessions of the matching roles now"},
+	{"cleanup", sr_cli_cleanup, "remove deny policies whose sessions have all expired"},
 };
 
 static void usage(FILE *out)
@@ -32,6 +37,9 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/* Library set-up that is not thread-safe happens here, once, first. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

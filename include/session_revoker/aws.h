@@ -126,3 +126,15 @@ xmlNodePtr sr_xml_next(xmlNodePtr node);
 char *sr_url_decode(const char *in);
 
 #endif
+
+/* ---- credentials, found the way AWS SDKs find them ---- */
+
+/* In order: the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN); a web identity token file (AWS_WEB_IDENTITY_TOKEN_FILE +
+ * AWS_ROLE_ARN, exchanged through STS AssumeRoleWithWebIdentity); the
+ * container credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
+ * _FULL_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)); IMDSv2
+ * (AWS_EC2_METADATA_SERVICE_ENDPOINT, off with AWS_EC2_METADATA_DISABLED).
+ * OUT creds; source (32 bytes) names where they came from. */
+enum sr_rc sr_aws_creds_resolve(const struct sr_aws_endpoints *e, struct sr_aws_creds *creds,
+				char *source, struct sr_err *err);

@@ -56,6 +56,20 @@ struct sr_issuer {
 	char *key_file;
 };
 
+/* An account the engine works in: through sts:AssumeRole into role_arn
+ * (with external_id when set), or with the base credentials themselves when
+ * role_arn is NULL. */
+struct sr_account {
+	char id[13];
+	char *role_arn;
+	char *external_id;
+};
+
+struct sr_strlist {
+	char **v;
+	size_t n;
+};
+
 struct sr_config {
 	char *listen_address;
 	int64_t listen_port;
@@ -76,6 +90,21 @@ struct sr_config {
 	char *dev_audience;
 	char *log_level;
 	char *public_url; /* how clients reach us; used in printed examples */
+	/* AWS and the engine */
+	char *aws_partition;
+	char *aws_region;
+	int64_t aws_max_attempts;
+	int64_t aws_max_retry_seconds;
+	int64_t aws_timeout_seconds;
+	int64_t aws_concurrency;       /* calls in flight per account */
+	int64_t aws_parallel_accounts; /* accounts worked on at once */
+	char *aws_session_name;
+	struct sr_account *accounts;
+	size_t n_accounts;
+	struct sr_strlist providers;    /* federated OIDC providers, e.g. auth.example.com/ */
+	struct sr_strlist group_claims; /* default: amr */
+	char *policy_name;
+	int64_t max_session_seconds;
 	bool embedded_default; /* no file was given */
 };
 

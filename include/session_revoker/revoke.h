@@ -65,4 +65,74 @@ enum sr_rc sr_deny_policy_merge(const char *existing, int64_t cutoff, char **out
  * none. */
 enum sr_rc sr_deny_policy_cutoff(const char *policy, int64_t *cutoff, struct sr_err *err);
 
+
+
+/* ---- the engine ---- */
+
+#include "session_revoker/config.h"
+
+enum sr_engine_mode { SR_ENGINE_PLAN, SR_ENGINE_REVOKE, SR_ENGINE_CLEANUP };
+
+struct sr_engine_request {
+	enum sr_engine_mode mode;
+	char *const *groups;
+	size_t n_groups;
+	int64_t cutoff;           /* SR_ENGINE_REVOKE */
+	char *const *accounts;    /* NULL: every configured account */
+	size_t n_accounts;
+	int64_t now;              /* SR_ENGINE_CLEANUP: is it due yet? */
+	int dry_run;              /* compute and report, write nothing */
+};
+
+/* What happened to one role. outcome is one of: "match" (plan), "denied",
+ * "unchanged" (a cut-off at least as late is in place), "would-deny",
+ * "deleted", "would-delete", "not-due", "absent" (no deny policy to clean
+ * up), "failed". */
+struct sr_role_result {
+	char account[13];
+	char role_name[128];
+	char role_arn[512];
+	const char *outcome;
+	int64_t cutoff;      /* the cut-off in force after this run, 0: none */
+	int64_t due;         /* cleanup: when the deny policy may go */
+	char request_id[80]; /* AWS's id of the write, if any */
+	char error[256];
+	struct sr_match match;
+};
+
+struct sr_account_result {
+	char id[13];
+	char error[256]; /* "" when the account was worked through */
+	int roles_seen;
+	int matched;
+	unsigned long aws_calls;
+};
+
+struct sr_engine_report {
+	enum sr_engine_mode mode;
+	struct sr_role_result *roles;
+	size_t n_roles;
+	struct sr_account_result *accounts;
+	size_t n_accounts;
+	int failed; /* roles failed + accounts failed */
+};
+
+struct sr_engine;
+
+/* OUT *engine: new, sr_engine_free(). cfg is borrowed and outlives it.
+ * Credentials are looked up on first use. */
+enum sr_rc sr_engine_new(const struct sr_config *cfg, struct sr_engine **engine,
+			 struct sr_err *err);
+void sr_engine_free(struct sr_engine *engine);
+
+/* Works through every requested account in parallel. A failing account or
+ * role is reported in the report, not as an error: the rc is only for a
+ * request that cannot run at all (an unknown account, no credentials). */
+enum sr_rc sr_engine_run(struct sr_engine *engine, const struct sr_engine_request *req,
+			 struct sr_engine_report *report, struct sr_err *err);
+
+void sr_engine_report_clear(struct sr_engine_report *report);
+
+/* The report as JSON (new reference). */
+json_t *sr_engine_report_json(const struct sr_engine_report *report);
 #endif

@@ -49,11 +49,8 @@ const char *sr_alg_name(unsigned alg)
 	return "unknown";
 }
 
-static void problem(struct sr_config_problems *pr, const char *path,
-		    const char *fmt, ...) SR_PRINTF(3, 4);
-
-static void problem(struct sr_config_problems *pr, const char *path,
-		    const char *fmt, ...)
+void sr_config_problem(struct sr_config_problems *pr, const char *path,
+		       const char *fmt, ...)
 {
 	va_list ap;
 	struct sr_config_problem *p;
@@ -67,8 +64,7 @@ static void problem(struct sr_config_problems *pr, const char *path,
 	va_end(ap);
 }
 
-/* The value at a dotted path, or NULL. Borrowed reference. */
-static json_t *lookup(json_t *root, const char *path)
+json_t *sr_config_lookup(json_t *root, const char *path)
 {
 	char key[96];
 	const char *p = path;
@@ -104,17 +100,90 @@ static void set_str(char **slot, const char *v)
 	*slot = v ? strdup(v) : NULL;
 }
 
+static struct sr_strlist *list_at(struct sr_config *cfg, const struct sr_field *f)
+{
+	return (struct sr_strlist *)(void *)((char *)cfg + f->offset);
+}
+
+static void list_clear(struct sr_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void list_add(struct sr_strlist *l, const char *s, size_t n)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(char *));
+
+	if (v == NULL)
+		return;
+	l->v = v;
+	if ((v[l->n] = strndup(s, n)) != NULL)
+		l->n++;
+}
+
+/* "a,b,c" (empty items skipped). */
+static void list_split(struct sr_strlist *l, const char *text)
+{
+	while (text != NULL && *text != '\0') {
+		size_t n = strcspn(text, ",");
+		if (n > 0)
+			list_add(l, text, n);
+		text += n;
+		if (*text == ',')
+			text++;
+	}
+}
+
+static void load_list(struct sr_config *cfg, json_t *v, const char *env,
+		      const struct sr_field *f, struct sr_config_problems *pr)
+{
+	struct sr_strlist *l = list_at(cfg, f);
+	size_t i;
+	json_t *e;
+
+	list_clear(l);
+	list_split(l, f->def_str);
+	if (v != NULL && !json_is_null(v)) {
+		list_clear(l);
+		if (!json_is_array(v))
+			sr_config_problem(pr, f->path, "must be an array of strings");
+		json_array_foreach(v, i, e) {
+			if (!json_is_string(e) || json_string_length(e) == 0) {
+				char at[180];
+				snprintf(at, sizeof(at), "%s[%zu]", f->path, i);
+				sr_config_problem(pr, at, "must be a non-empty string");
+				continue;
+			}
+			list_add(l, json_string_value(e), json_string_length(e));
+		}
+	}
+	if (env != NULL && env[0] != '\0') {
+		list_clear(l);
+		list_split(l, env);
+	}
+}
+
 static void load_field(struct sr_config *cfg, json_t *root,
 		       const struct sr_field *f, struct sr_config_problems *pr)
 {
-	json_t *v = root ? lookup(root, f->path) : NULL;
+	json_t *v = root ? sr_config_lookup(root, f->path) : NULL;
 	const char *env = getenv(f->env);
 
+	if (f->type == FIELD_STRLIST) {
+		load_list(cfg, v, env, f, pr);
+		return;
+	}
 	if (f->type == FIELD_STR) {
 		set_str(str_at(cfg, f), f->def_str);
 		if (v != NULL && !json_is_null(v)) {
 			if (!json_is_string(v) || json_string_length(v) == 0)
-				problem(pr, f->path, "must be a non-empty string");
+				sr_config_problem(pr, f->path, "must be a non-empty string");
 			else
 				set_str(str_at(cfg, f), json_string_value(v));
 		}
@@ -125,7 +194,7 @@ static void load_field(struct sr_config *cfg, json_t *root,
 	*int_at(cfg, f) = f->def_int;
 	if (v != NULL) {
 		if (!json_is_integer(v))
-			problem(pr, f->path, "must be an integer");
+			sr_config_problem(pr, f->path, "must be an integer");
 		else
 			*int_at(cfg, f) = json_integer_value(v);
 	}
@@ -134,12 +203,12 @@ static void load_field(struct sr_config *cfg, json_t *root,
 		errno = 0;
 		long long n = strtoll(env, &end, 10);
 		if (errno != 0 || *end != '\0' || end == env)
-			problem(pr, f->env, "must be an integer (overrides %s)", f->path);
+			sr_config_problem(pr, f->env, "must be an integer (overrides %s)", f->path);
 		else
 			*int_at(cfg, f) = n;
 	}
 	if (*int_at(cfg, f) < f->min || *int_at(cfg, f) > f->max)
-		problem(pr, f->path, "must be between %lld and %lld, is %lld",
+		sr_config_problem(pr, f->path, "must be between %lld and %lld, is %lld",
 			(long long)f->min, (long long)f->max,
 			(long long)*int_at(cfg, f));
 }
@@ -159,7 +228,7 @@ static void check_unknown(json_t *obj, const char *prefix,
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
 		plen = strlen(path);
-		if (strcmp(path, "auth.issuers") == 0)
+		if (strcmp(path, "auth.issuers") == 0 || strcmp(path, "aws.accounts") == 0)
 			continue;
 		for (i = 0; i < sr_config_n_fields; i++) {
 			const char *fp = sr_config_fields[i].path;
@@ -168,14 +237,14 @@ static void check_unknown(json_t *obj, const char *prefix,
 			else if (strncmp(fp, path, plen) == 0 && fp[plen] == '.')
 				section = 1;
 		}
-		if (strcmp(path, "auth") == 0)
+		if (strcmp(path, "auth") == 0 || strcmp(path, "aws") == 0)
 			section = 1;
 		if (section && json_is_object(v))
 			check_unknown(v, path, pr);
 		else if (section)
-			problem(pr, path, "must be an object");
+			sr_config_problem(pr, path, "must be an object");
 		else if (!known)
-			problem(pr, path, "unknown field");
+			sr_config_problem(pr, path, "unknown field");
 	}
 }
 
@@ -183,7 +252,7 @@ static void check_readable(struct sr_config_problems *pr, const char *path,
 			   const char *file)
 {
 	if (file != NULL && access(file, R_OK) != 0)
-		problem(pr, path, "cannot read %s: %s", file, strerror(errno));
+		sr_config_problem(pr, path, "cannot read %s: %s", file, strerror(errno));
 }
 
 static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
@@ -203,7 +272,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 	size_t i, n_sources = 0;
 
 	if (!json_is_object(o)) {
-		problem(pr, at, "must be an object");
+		sr_config_problem(pr, at, "must be an object");
 		return;
 	}
 	json_object_foreach(o, key, v) {
@@ -213,30 +282,30 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 			ok |= strcmp(key, sources[i].key) == 0;
 		if (!ok) {
 			snprintf(path, sizeof(path), "%s.%s", at, key);
-			problem(pr, path, "unknown field");
+			sr_config_problem(pr, path, "unknown field");
 		}
 	}
 	v = json_object_get(o, "issuer");
 	snprintf(path, sizeof(path), "%s.issuer", at);
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		problem(pr, path, "required: the exact \"iss\" of the tokens");
+		sr_config_problem(pr, path, "required: the exact \"iss\" of the tokens");
 	else
 		is->issuer = strdup(json_string_value(v));
 	v = json_object_get(o, "audience");
 	snprintf(path, sizeof(path), "%s.audience", at);
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		problem(pr, path, "required: the \"aud\" the tokens must carry");
+		sr_config_problem(pr, path, "required: the \"aud\" the tokens must carry");
 	else
 		is->audience = strdup(json_string_value(v));
 	algs = json_object_get(o, "algorithms");
 	snprintf(path, sizeof(path), "%s.algorithms", at);
 	if (!json_is_array(algs) || json_array_size(algs) == 0)
-		problem(pr, path, "required: a non-empty array such as [\"RS256\"]");
+		sr_config_problem(pr, path, "required: a non-empty array such as [\"RS256\"]");
 	json_array_foreach(algs, i, v) {
 		unsigned flag = sr_alg_from_name(json_string_value(v));
 		snprintf(path, sizeof(path), "%s.algorithms[%zu]", at, i);
 		if (flag == 0)
-			problem(pr, path, "unknown algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA; never none)");
+			sr_config_problem(pr, path, "unknown algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA; never none)");
 		is->algs |= flag;
 	}
 	for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
@@ -246,7 +315,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		n_sources++;
 		snprintf(path, sizeof(path), "%s.%s", at, sources[i].key);
 		if (!json_is_string(v) || json_string_length(v) == 0) {
-			problem(pr, path, "must be a file name");
+			sr_config_problem(pr, path, "must be a file name");
 			continue;
 		}
 		is->key_source = sources[i].src;
@@ -254,19 +323,19 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		check_readable(pr, path, is->key_file);
 	}
 	if (n_sources != 1) {
-		problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file");
+		sr_config_problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file");
 		return;
 	}
 	if (is->key_source == SR_KEY_HMAC_FILE && (is->algs & ~SR_ALG_HMAC) != 0)
-		problem(pr, at, "hmac_secret_file allows only HS256/HS384/HS512");
+		sr_config_problem(pr, at, "hmac_secret_file allows only HS256/HS384/HS512");
 	if (is->key_source != SR_KEY_HMAC_FILE && (is->algs & SR_ALG_HMAC) != 0)
-		problem(pr, at, "HS algorithms need hmac_secret_file, never a public key");
+		sr_config_problem(pr, at, "HS algorithms need hmac_secret_file, never a public key");
 }
 
 static void load_issuers(struct sr_config *cfg, json_t *root,
 			 struct sr_config_problems *pr)
 {
-	json_t *arr = root ? lookup(root, "auth.issuers") : NULL;
+	json_t *arr = root ? sr_config_lookup(root, "auth.issuers") : NULL;
 	json_t *from_env = NULL;
 	const char *env = getenv("SR_AUTH_ISSUERS");
 	const char *where = "auth.issuers";
@@ -276,7 +345,7 @@ static void load_issuers(struct sr_config *cfg, json_t *root,
 		json_error_t jerr;
 		from_env = json_loads(env, JSON_REJECT_DUPLICATES, &jerr);
 		if (from_env == NULL) {
-			problem(pr, "SR_AUTH_ISSUERS", "not JSON: %s", jerr.text);
+			sr_config_problem(pr, "SR_AUTH_ISSUERS", "not JSON: %s", jerr.text);
 			return;
 		}
 		arr = from_env;
@@ -285,7 +354,7 @@ static void load_issuers(struct sr_config *cfg, json_t *root,
 	if (arr == NULL)
 		goto out;
 	if (!json_is_array(arr)) {
-		problem(pr, where, "must be an array of issuers");
+		sr_config_problem(pr, where, "must be an array of issuers");
 		goto out;
 	}
 	cfg->issuers = calloc(json_array_size(arr) + 1, sizeof(*cfg->issuers));
@@ -320,10 +389,10 @@ enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 		json_error_t jerr;
 		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 		if (root == NULL)
-			problem(problems, "(file)", "%s: line %d column %d: %s", path,
+			sr_config_problem(problems, "(file)", "%s: line %d column %d: %s", path,
 				jerr.line, jerr.column, jerr.text);
 		else if (!json_is_object(root))
-			problem(problems, "(file)", "%s: must hold a JSON object", path);
+			sr_config_problem(problems, "(file)", "%s: must hold a JSON object", path);
 		else
 			check_unknown(root, "", problems);
 		if (!json_is_object(root))
@@ -335,17 +404,18 @@ enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 		load_field(cfg, json_is_object(root) ? root : NULL,
 			   &sr_config_fields[i], problems);
 	load_issuers(cfg, json_is_object(root) ? root : NULL, problems);
+	sr_config_load_accounts(cfg, json_is_object(root) ? root : NULL, problems);
 	if (cfg->embedded_default && cfg->dev_key_file == NULL)
 		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
-		problem(problems, "listen.tls", "needs both cert_file and key_file");
+		sr_config_problem(problems, "listen.tls", "needs both cert_file and key_file");
 	check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
 	check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
-		problem(problems, "log.level", "must be debug, info, warn or error");
+		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");
 	if (cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
-		problem(problems, "auth.issuers",
+		sr_config_problem(problems, "auth.issuers",
 			"no trusted issuer: add one, or development.signing_key_file");
 done:
 	json_decref(root);
@@ -368,6 +438,9 @@ void sr_config_free(struct sr_config *cfg)
 	for (i = 0; i < sr_config_n_fields; i++)
 		if (sr_config_fields[i].type == FIELD_STR)
 			free(*str_at(cfg, &sr_config_fields[i]));
+		else if (sr_config_fields[i].type == FIELD_STRLIST)
+			list_clear(list_at(cfg, &sr_config_fields[i]));
+	sr_config_free_accounts(cfg);
 	for (i = 0; i < cfg->n_issuers; i++) {
 		free(cfg->issuers[i].issuer);
 		free(cfg->issuers[i].audience);
@@ -417,7 +490,14 @@ char *sr_config_dump(const struct sr_config *cfg)
 		const struct sr_field *f = &sr_config_fields[i];
 		char leaf[96];
 		json_t *o = path_object(root, f->path, leaf, sizeof(leaf));
-		if (f->type == FIELD_STR) {
+		if (f->type == FIELD_STRLIST) {
+			const struct sr_strlist *l = list_at((struct sr_config *)cfg, f);
+			json_t *a = json_array();
+			size_t j;
+			for (j = 0; j < l->n; j++)
+				json_array_append_new(a, json_string(l->v[j]));
+			json_object_set_new(o, leaf, a);
+		} else if (f->type == FIELD_STR) {
 			const char *v = *str_at((struct sr_config *)cfg, f);
 			json_object_set_new(o, leaf, v ? json_string(v) : json_null());
 		} else {
@@ -436,6 +516,7 @@ char *sr_config_dump(const struct sr_config *cfg)
 			"algorithms", algs, sources[is->key_source], is->key_file));
 	}
 	json_object_set_new(json_object_get(root, "auth"), "issuers", issuers);
+	json_object_set_new(json_object_get(root, "aws"), "accounts", sr_config_dump_accounts(cfg));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;

@@ -15,6 +15,9 @@
 #define INT(path, env, member, def, lo, hi) \
 	{path, env, FIELD_INT, offsetof(struct sr_config, member), NULL, def, lo, hi}
 
+#define LIST(path, env, member, def) \
+	{path, env, FIELD_STRLIST, offsetof(struct sr_config, member), def, 0, 0, 0}
+
 const struct sr_field sr_config_fields[] = {
 	STR("listen.address", "SR_LISTEN_ADDRESS", listen_address, "127.0.0.1"),
 	INT("listen.port", "SR_LISTEN_PORT", listen_port, 8080, 0, 65535),
@@ -33,5 +36,17 @@ const struct sr_field sr_config_fields[] = {
 	STR("development.issuer", "SR_DEVELOPMENT_ISSUER", dev_issuer, "session-revoker-dev"),
 	STR("development.audience", "SR_DEVELOPMENT_AUDIENCE", dev_audience, "session-revoker"),
 	STR("log.level", "SR_LOG_LEVEL", log_level, "info"),
+	STR("aws.partition", "SR_AWS_PARTITION", aws_partition, "aws"),
+	STR("aws.region", "SR_AWS_REGION", aws_region, "us-east-1"),
+	INT("aws.max_attempts", "SR_AWS_MAX_ATTEMPTS", aws_max_attempts, 6, 1, 20),
+	INT("aws.max_retry_seconds", "SR_AWS_MAX_RETRY_SECONDS", aws_max_retry_seconds, 60, 0, 3600),
+	INT("aws.timeout_seconds", "SR_AWS_TIMEOUT_SECONDS", aws_timeout_seconds, 10, 1, 300),
+	INT("aws.concurrency_per_account", "SR_AWS_CONCURRENCY_PER_ACCOUNT", aws_concurrency, 8, 1, 64),
+	INT("aws.parallel_accounts", "SR_AWS_PARALLEL_ACCOUNTS", aws_parallel_accounts, 20, 1, 256),
+	STR("aws.session_name", "SR_AWS_SESSION_NAME", aws_session_name, "session-revoker"),
+	LIST("revoke.providers", "SR_REVOKE_PROVIDERS", providers, NULL),
+	LIST("revoke.group_claims", "SR_REVOKE_GROUP_CLAIMS", group_claims, "amr"),
+	STR("revoke.policy_name", "SR_REVOKE_POLICY_NAME", policy_name, "session-revoker-deny"),
+	INT("revoke.max_session_seconds", "SR_REVOKE_MAX_SESSION_SECONDS", max_session_seconds, 43200, 900, 7 * 86400),
 };
 const size_t sr_config_n_fields = sizeof(sr_config_fields) / sizeof(sr_config_fields[0]);

@@ -1,0 +1,194 @@
+/*
+ * engine_cmds.c - `session-revoker plan | revoke | cleanup`: the engine from
+ * the command line, with the document's fields as flags.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session_revoker/revoke.h"
+#include "session_revoker/sources.h"
+
+static json_t *split_list(const char *list)
+{
+	json_t *arr = json_array();
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		if (n > 0)
+			json_array_append_new(arr, json_stringn(p, n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return arr;
+}
+
+static void usage(const char *cmd)
+{
+	printf("usage: session-revoker %s --groups a,b [--accounts id,id]%s [--dry-run] [--json]\n"
+	       "       [--config FILE]\n\n", cmd, strcmp(cmd, "revoke") == 0 ? " [--time T]" : "");
+	if (strcmp(cmd, "plan") == 0)
+		printf("Lists the IAM roles, in every configured account (or --accounts), whose trust\n"
+		       "policy lets one of the groups in through a configured federated provider,\n"
+		       "and why. Writes nothing.\n");
+	else if (strcmp(cmd, "revoke") == 0)
+		printf("Puts the deny policy (aws:TokenIssueTime before --time, default now) on every\n"
+		       "matching role now; a later cut-off already in place is kept. --dry-run\n"
+		       "reports what would change and writes nothing.\n");
+	else
+		printf("Removes the deny policy from matching roles once cut-off + max session +\n"
+		       "skew has passed, and reports when it will be due for the others.\n"
+		       "--dry-run reports what would change and writes nothing.\n");
+	printf("\nExit status: 0 when every account and role went through, 1 when any failed,\n"
+	       "2 for bad arguments or configuration.\n");
+}
+
+static void print_text(const struct sr_engine_report *rep)
+{
+	char t1[32], t2[32];
+	size_t i;
+
+	for (i = 0; i < rep->n_accounts; i++) {
+		const struct sr_account_result *a = &rep->accounts[i];
+		if (a->error[0] != '\0')
+			printf("%s  ACCOUNT FAILED  %s\n", a->id, a->error);
+		else
+			printf("%s  %d roles, %d matching, %lu AWS calls\n", a->id, a->roles_seen,
+			       a->matched, a->aws_calls);
+	}
+	for (i = 0; i < rep->n_roles; i++) {
+		const struct sr_role_result *r = &rep->roles[i];
+		const struct sr_match_reason *m = &r->match.reasons[0];
+		printf("%s  %-32s %-12s", r->account, r->role_name, r->outcome);
+		if (r->cutoff)
+			printf(" cutoff=%s", sr_time_format(r->cutoff, t1));
+		if (r->due)
+			printf(" due=%s", sr_time_format(r->due, t2));
+		if (r->error[0])
+			printf(" error=\"%s\"", r->error);
+		if (r->match.n_reasons > 0)
+			printf("  [%s %s %s = %s]", m->statement, m->op, m->key, m->value);
+		printf("\n");
+	}
+}
+
+static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"groups", required_argument, NULL, 'g'},
+		{"time", required_argument, NULL, 't'},
+		{"accounts", required_argument, NULL, 'a'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = getenv("SR_CONFIG");
+	json_t *doc = json_object();
+	struct sr_config *cfg = NULL;
+	struct sr_engine *engine = NULL;
+	struct sr_document *d = NULL;
+	struct sr_engine_report rep = {0};
+	struct sr_engine_request req = {0};
+	struct sr_err err = {0};
+	int c, as_json = 0, status = 2;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:g:t:a:njh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'g':
+			json_object_set_new(doc, "groups", split_list(optarg));
+			break;
+		case 't':
+			if (mode != SR_ENGINE_REVOKE) {
+				fprintf(stderr, "session-revoker %s: --time is for revoke\n", cmd);
+				goto out;
+			}
+			json_object_set_new(doc, "time", json_string(optarg));
+			break;
+		case 'a':
+			json_object_set_new(doc, "accounts", split_list(optarg));
+			break;
+		case 'n':
+			req.dry_run = 1;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'h':
+			usage(cmd);
+			status = 0;
+			goto out;
+		default:
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "session-revoker %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+		goto out;
+	}
+	cfg = sr_cli_load_config(path);
+	if (cfg == NULL)
+		goto out;
+	{
+		struct sr_document_limits lim = {(size_t)cfg->max_groups, (size_t)cfg->max_group_length,
+						 cfg->clock_skew, 0};
+		if (sr_document_parse(doc, &lim, sr_clock_now(), &d, &err) != SR_OK) {
+			fprintf(stderr, "session-revoker %s: %s\n", cmd,
+				strncmp(err.msg, "groups: required", 16) == 0 ? "--groups is required" : err.msg);
+			goto out;
+		}
+	}
+	req.mode = mode;
+	req.groups = d->groups;
+	req.n_groups = d->n_groups;
+	req.cutoff = d->cutoff;
+	req.accounts = d->accounts;
+	req.n_accounts = d->n_accounts;
+	req.now = sr_clock_now();
+	if (sr_engine_new(cfg, &engine, &err) != SR_OK ||
+	    sr_engine_run(engine, &req, &rep, &err) != SR_OK) {
+		fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
+		goto out;
+	}
+	if (as_json) {
+		json_t *j = sr_engine_report_json(&rep);
+		char *text = json_dumps(j, JSON_INDENT(2));
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
+	} else {
+		print_text(&rep);
+	}
+	status = rep.failed ? 1 : 0;
+out:
+	sr_engine_report_clear(&rep);
+	sr_engine_free(engine);
+	sr_document_free(d);
+	sr_config_free(cfg);
+	json_decref(doc);
+	return status;
+}
+
+int sr_cli_plan(int argc, char **argv)
+{
+	return run("plan", SR_ENGINE_PLAN, argc, argv);
+}
+
+int sr_cli_revoke(int argc, char **argv)
+{
+	return run("revoke", SR_ENGINE_REVOKE, argc, argv);
+}
+
+int sr_cli_cleanup(int argc, char **argv)
+{
+	return run("cleanup", SR_ENGINE_CLEANUP, argc, argv);
+}

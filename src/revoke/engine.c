@@ -1,0 +1,520 @@
+/*
+ * engine.c - plan, revoke and cleanup across accounts.
+ *
+ * DESIGN: accounts run in parallel (aws.parallel_accounts threads pull the
+ * next account); inside an account one connection lists the roles and
+ * matches them, then up to aws.concurrency_per_account threads, each with
+ * its own keep-alive connection, work through the matching roles. A role is
+ * read before it is written (GetRolePolicy), so a later cut-off is never
+ * lowered and running twice changes nothing the second time. A failure stays
+ * with its account or role; the others go on.
+ *
+ * Credentials: the base credentials come from the SDK chain once and are
+ * refreshed when close to expiry; each account's AssumeRole credentials are
+ * cached the same way.
+ */
+#include "session_revoker/iam.h"
+#include "session_revoker/revoke.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REFRESH_BEFORE 300 /* seconds before expiry */
+
+struct cached {
+	char account[13];
+	struct sr_aws_creds creds;
+};
+
+struct sr_engine {
+	const struct sr_config *cfg;
+	struct sr_aws_endpoints ep;
+	struct sr_aws_endpoint_bufs bufs;
+	struct sr_match_rules rules;
+	pthread_mutex_t mu;
+	struct sr_aws_creds base;
+	char base_source[32];
+	struct cached *cache;
+	size_t n_cache;
+};
+
+enum sr_rc sr_engine_new(const struct sr_config *cfg, struct sr_engine **out, struct sr_err *err)
+{
+	struct sr_engine *e = calloc(1, sizeof(*e));
+	enum sr_rc rc;
+
+	*out = NULL;
+	if (e == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	e->cfg = cfg;
+	rc = sr_aws_endpoints_init(&e->ep, &e->bufs, cfg->aws_partition, cfg->aws_region, err);
+	if (rc != SR_OK) {
+		free(e);
+		return rc;
+	}
+	e->ep.max_attempts = (int)cfg->aws_max_attempts;
+	e->ep.max_retry_ms = cfg->aws_max_retry_seconds * 1000;
+	e->ep.timeout_ms = cfg->aws_timeout_seconds * 1000;
+	e->rules.providers = cfg->providers.v;
+	e->rules.n_providers = cfg->providers.n;
+	e->rules.claims = cfg->group_claims.v;
+	e->rules.n_claims = cfg->group_claims.n;
+	pthread_mutex_init(&e->mu, NULL);
+	*out = e;
+	return SR_OK;
+}
+
+void sr_engine_free(struct sr_engine *e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->n_cache; i++)
+		sr_aws_creds_clear(&e->cache[i].creds);
+	free(e->cache);
+	sr_aws_creds_clear(&e->base);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+static int fresh(const struct sr_aws_creds *c, int64_t now)
+{
+	return c->secret != NULL && (c->expires == 0 || c->expires - now > REFRESH_BEFORE);
+}
+
+/* A copy of the base credentials, resolving or refreshing them first. */
+static enum sr_rc base_creds(struct sr_engine *e, struct sr_aws_creds *out, struct sr_err *err)
+{
+	enum sr_rc rc = SR_OK;
+
+	pthread_mutex_lock(&e->mu);
+	if (!fresh(&e->base, sr_clock_now())) {
+		struct sr_aws_creds got;
+		rc = sr_aws_creds_resolve(&e->ep, &got, e->base_source, err);
+		if (rc == SR_OK) {
+			sr_aws_creds_clear(&e->base);
+			e->base = got;
+			sr_log(SR_LOG_INFO, "aws.credentials", "source=%s", e->base_source);
+		}
+	}
+	if (rc == SR_OK)
+		rc = sr_aws_creds_copy(out, &e->base, err);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* The credentials to work in account a: assumed (cached) or the base ones. */
+static enum sr_rc account_creds(struct sr_engine *e, const struct sr_account *a,
+				struct sr_aws_creds *out, unsigned long *calls, struct sr_err *err)
+{
+	struct sr_aws_creds base = {0}, got = {0};
+	struct sr_aws_conn *c = NULL;
+	enum sr_rc rc;
+	size_t i;
+
+	if ((rc = base_creds(e, &base, err)) != SR_OK)
+		return rc;
+	if (a->role_arn == NULL) {
+		char account[13], arn[512];
+		/* The base credentials must really be this account's. */
+		rc = sr_aws_conn_new(&e->ep, &base, &c, err);
+		if (rc == SR_OK)
+			rc = sr_sts_get_caller_identity(c, account, arn, err);
+		if (rc == SR_OK && strcmp(account, a->id) != 0)
+			rc = sr_err_set(err, SR_ECONFIG, "the base credentials belong to account %s, not %s",
+					account, a->id);
+		if (c != NULL)
+			*calls += sr_aws_conn_requests(c);
+		if (rc == SR_OK)
+			*out = base;
+		else
+			sr_aws_creds_clear(&base);
+		sr_aws_conn_free(c);
+		return rc;
+	}
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->n_cache; i++)
+		if (strcmp(e->cache[i].account, a->id) == 0 && fresh(&e->cache[i].creds, sr_clock_now())) {
+			rc = sr_aws_creds_copy(out, &e->cache[i].creds, err);
+			pthread_mutex_unlock(&e->mu);
+			sr_aws_creds_clear(&base);
+			return rc;
+		}
+	pthread_mutex_unlock(&e->mu);
+	rc = sr_aws_conn_new(&e->ep, &base, &c, err);
+	if (rc == SR_OK)
+		rc = sr_sts_assume_role(c, a->role_arn, e->cfg->aws_session_name, a->external_id,
+					3600, &got, err);
+	if (c != NULL)
+		*calls += sr_aws_conn_requests(c);
+	sr_aws_conn_free(c);
+	sr_aws_creds_clear(&base);
+	if (rc != SR_OK)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->n_cache && strcmp(e->cache[i].account, a->id) != 0; i++)
+		;
+	if (i == e->n_cache) {
+		struct cached *n = realloc(e->cache, (e->n_cache + 1) * sizeof(*n));
+		if (n != NULL) {
+			e->cache = n;
+			memset(&n[i], 0, sizeof(n[i]));
+			snprintf(n[i].account, sizeof(n[i].account), "%s", a->id);
+			e->n_cache++;
+		}
+	}
+	if (i < e->n_cache)
+		sr_aws_creds_copy(&e->cache[i].creds, &got, NULL);
+	pthread_mutex_unlock(&e->mu);
+	*out = got;
+	return SR_OK;
+}
+
+/* One account's work. */
+struct account_run {
+	struct sr_engine *e;
+	const struct sr_engine_request *req;
+	const struct sr_account *acct;
+	struct sr_account_result *result;
+	struct sr_aws_creds creds;
+	struct sr_role_result *roles; /* the matching roles, worked on in place */
+	struct sr_iam_role *iam;      /* parallel to roles */
+	size_t n_roles;
+	atomic_size_t next;
+	atomic_ulong calls;
+};
+
+static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
+			const struct sr_iam_role *role)
+{
+	const char *policy = run->e->cfg->policy_name;
+	struct sr_err err = {0};
+	char *existing = NULL, *merged = NULL;
+	int64_t have = 0, effective = 0;
+	enum sr_rc rc;
+
+	(void)role;
+	rc = sr_iam_get_role_policy(c, r->role_name, policy, &existing, &err);
+	if (rc == SR_ENOTFOUND) {
+		sr_err_clear(&err);
+		rc = SR_OK;
+	}
+	if (rc == SR_OK && existing != NULL)
+		rc = sr_deny_policy_cutoff(existing, &have, &err);
+	if (rc == SR_OK)
+		rc = sr_deny_policy_merge(existing, run->req->cutoff, &merged, &effective, &err);
+	if (rc != SR_OK) {
+		r->outcome = "failed";
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+	} else if (have >= run->req->cutoff) {
+		r->outcome = "unchanged";
+		r->cutoff = have;
+	} else if (run->req->dry_run) {
+		r->outcome = "would-deny";
+		r->cutoff = effective;
+	} else if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) != SR_OK) {
+		r->outcome = "failed";
+		r->cutoff = have;
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+	} else {
+		r->outcome = "denied";
+		r->cutoff = effective;
+	}
+	free(existing);
+	free(merged);
+}
+
+static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
+			 const struct sr_iam_role *role)
+{
+	const struct sr_config *cfg = run->e->cfg;
+	struct sr_err err = {0};
+	char *existing = NULL;
+	int64_t cutoff = 0, session;
+	enum sr_rc rc;
+
+	rc = sr_iam_get_role_policy(c, r->role_name, cfg->policy_name, &existing, &err);
+	if (rc == SR_ENOTFOUND) {
+		r->outcome = "absent";
+		return;
+	}
+	if (rc == SR_OK)
+		rc = sr_deny_policy_cutoff(existing, &cutoff, &err);
+	free(existing);
+	if (rc != SR_OK) {
+		r->outcome = "failed";
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+		return;
+	}
+	if (cutoff == 0) {
+		r->outcome = "absent";
+		return;
+	}
+	session = role->max_session > cfg->max_session_seconds ? role->max_session
+								: cfg->max_session_seconds;
+	r->cutoff = cutoff;
+	r->due = cutoff + session + cfg->clock_skew;
+	if (run->req->now < r->due) {
+		r->outcome = "not-due";
+	} else if (run->req->dry_run) {
+		r->outcome = "would-delete";
+	} else if (sr_iam_delete_role_policy(c, r->role_name, cfg->policy_name, r->request_id,
+					     &err) == SR_OK) {
+		r->outcome = "deleted";
+		r->cutoff = 0;
+	} else if (err.code == SR_ENOTFOUND) {
+		r->outcome = "absent"; /* someone else removed it meanwhile */
+		r->cutoff = 0;
+	} else {
+		r->outcome = "failed";
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+	}
+}
+
+static void *role_worker(void *arg)
+{
+	struct account_run *run = arg;
+	struct sr_aws_conn *c = NULL;
+	struct sr_err err = {0};
+	size_t i;
+
+	if (sr_aws_conn_new(&run->e->ep, &run->creds, &c, &err) != SR_OK)
+		return NULL; /* the roles left stay "failed" below */
+	while ((i = atomic_fetch_add(&run->next, 1)) < run->n_roles) {
+		struct sr_role_result *r = &run->roles[i];
+		if (run->req->mode == SR_ENGINE_REVOKE)
+			role_revoke(run, c, r, &run->iam[i]);
+		else
+			role_cleanup(run, c, r, &run->iam[i]);
+	}
+	atomic_fetch_add(&run->calls, sr_aws_conn_requests(c));
+	sr_aws_conn_free(c);
+	return NULL;
+}
+
+static void run_account(struct account_run *run)
+{
+	struct sr_engine *e = run->e;
+	struct sr_account_result *ar = run->result;
+	struct sr_iam_roles all = {0};
+	struct sr_aws_conn *c = NULL;
+	struct sr_err err = {0};
+	unsigned long calls = 0;
+	pthread_t threads[64];
+	size_t i, n_threads = 0;
+
+	snprintf(ar->id, sizeof(ar->id), "%s", run->acct->id);
+	if (account_creds(e, run->acct, &run->creds, &calls, &err) != SR_OK ||
+	    sr_aws_conn_new(&e->ep, &run->creds, &c, &err) != SR_OK ||
+	    sr_iam_list_roles(c, &all, NULL, &err) != SR_OK) {
+		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
+		goto out;
+	}
+	ar->roles_seen = (int)all.n;
+	run->roles = calloc(all.n + 1, sizeof(*run->roles));
+	run->iam = calloc(all.n + 1, sizeof(*run->iam));
+	if (run->roles == NULL || run->iam == NULL) {
+		snprintf(ar->error, sizeof(ar->error), "out of memory");
+		goto out;
+	}
+	for (i = 0; i < all.n; i++) {
+		struct sr_role_result *r = &run->roles[run->n_roles];
+		struct sr_err merr = {0};
+		if (sr_match_trust_policy(all.items[i].trust_policy, &e->rules, run->req->groups,
+					  run->req->n_groups, &r->match, &merr) != SR_OK ||
+		    !r->match.matched)
+			continue;
+		snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
+		snprintf(r->role_name, sizeof(r->role_name), "%s", all.items[i].name);
+		snprintf(r->role_arn, sizeof(r->role_arn), "%s", all.items[i].arn);
+		r->outcome = run->req->mode == SR_ENGINE_PLAN ? "match" : "failed";
+		if (run->req->mode != SR_ENGINE_PLAN)
+			snprintf(r->error, sizeof(r->error), "not reached");
+		run->iam[run->n_roles] = all.items[i];
+		all.items[i].trust_policy = NULL; /* moved */
+		run->n_roles++;
+	}
+	ar->matched = (int)run->n_roles;
+	if (run->req->mode == SR_ENGINE_PLAN)
+		goto out;
+	for (i = 0; i < run->n_roles; i++)
+		run->roles[i].error[0] = '\0';
+	atomic_store(&run->next, 0);
+	n_threads = (size_t)e->cfg->aws_concurrency;
+	if (n_threads > run->n_roles)
+		n_threads = run->n_roles;
+	if (n_threads > 64)
+		n_threads = 64;
+	for (i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], NULL, role_worker, run) != 0)
+			break;
+	n_threads = i;
+	if (n_threads == 0 && run->n_roles > 0)
+		role_worker(run);
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < run->n_roles; i++)
+		if (strcmp(run->roles[i].outcome, "failed") == 0 && run->roles[i].error[0] == '\0')
+			snprintf(run->roles[i].error, sizeof(run->roles[i].error),
+				 "not reached: no connection to AWS");
+out:
+	if (c != NULL)
+		calls += sr_aws_conn_requests(c);
+	ar->aws_calls = calls + atomic_load(&run->calls);
+	sr_aws_conn_free(c);
+	sr_iam_roles_clear(&all);
+}
+
+struct pool {
+	struct account_run *runs;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *account_worker(void *arg)
+{
+	struct pool *p = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
+		run_account(&p->runs[i]);
+	return NULL;
+}
+
+static const struct sr_account *find_account(const struct sr_config *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_accounts; i++)
+		if (strcmp(cfg->accounts[i].id, id) == 0)
+			return &cfg->accounts[i];
+	return NULL;
+}
+
+enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *req,
+			 struct sr_engine_report *rep, struct sr_err *err)
+{
+	const struct sr_config *cfg = e->cfg;
+	struct pool p = {0};
+	pthread_t threads[256];
+	size_t i, j, n_threads, total = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->mode = req->mode;
+	if (cfg->n_accounts == 0)
+		return sr_err_set(err, SR_ECONFIG, "no AWS accounts configured (aws.accounts)");
+	if (cfg->providers.n == 0)
+		return sr_err_set(err, SR_ECONFIG, "no federated providers configured (revoke.providers)");
+	p.n = req->accounts ? req->n_accounts : cfg->n_accounts;
+	p.runs = calloc(p.n + 1, sizeof(*p.runs));
+	rep->accounts = calloc(p.n + 1, sizeof(*rep->accounts));
+	if (p.runs == NULL || rep->accounts == NULL) {
+		free(p.runs);
+		free(rep->accounts);
+		rep->accounts = NULL;
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	}
+	rep->n_accounts = p.n;
+	for (i = 0; i < p.n; i++) {
+		const struct sr_account *a = req->accounts ? find_account(cfg, req->accounts[i])
+							   : &cfg->accounts[i];
+		if (a == NULL) {
+			sr_err_set(err, SR_EINVAL, "account %.12s is not configured (aws.accounts)",
+				   req->accounts[i]);
+			free(p.runs);
+			sr_engine_report_clear(rep);
+			return SR_EINVAL;
+		}
+		p.runs[i].e = e;
+		p.runs[i].req = req;
+		p.runs[i].acct = a;
+		p.runs[i].result = &rep->accounts[i];
+	}
+	n_threads = (size_t)cfg->aws_parallel_accounts;
+	if (n_threads > p.n)
+		n_threads = p.n;
+	if (n_threads > 256)
+		n_threads = 256;
+	for (i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], NULL, account_worker, &p) != 0)
+			break;
+	n_threads = i;
+	if (n_threads == 0)
+		account_worker(&p);
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	for (i = 0; i < p.n; i++)
+		total += p.runs[i].n_roles;
+	rep->roles = calloc(total + 1, sizeof(*rep->roles));
+	for (i = 0; i < p.n; i++) {
+		struct account_run *run = &p.runs[i];
+		for (j = 0; j < run->n_roles; j++) {
+			if (rep->roles != NULL)
+				rep->roles[rep->n_roles++] = run->roles[j];
+			if (strcmp(run->roles[j].outcome, "failed") == 0)
+				rep->failed++;
+			free(run->iam[j].trust_policy);
+		}
+		if (rep->accounts[i].error[0] != '\0')
+			rep->failed++;
+		free(run->roles);
+		free(run->iam);
+		sr_aws_creds_clear(&run->creds);
+	}
+	free(p.runs);
+	return SR_OK;
+}
+
+void sr_engine_report_clear(struct sr_engine_report *rep)
+{
+	free(rep->roles);
+	free(rep->accounts);
+	memset(rep, 0, sizeof(*rep));
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[32];
+
+	return t ? json_string(sr_time_format(t, buf)) : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+json_t *sr_engine_report_json(const struct sr_engine_report *rep)
+{
+	static const char *const modes[] = {"plan", "revoke", "cleanup"};
+	json_t *accounts = json_array(), *roles = json_array();
+	size_t i, j;
+
+	for (i = 0; i < rep->n_accounts; i++) {
+		const struct sr_account_result *a = &rep->accounts[i];
+		json_array_append_new(accounts, json_pack("{s:s, s:o, s:i, s:i, s:I}", "id", a->id,
+			"error", str_or_null(a->error), "roles_seen", a->roles_seen,
+			"matched", a->matched, "aws_calls", (json_int_t)a->aws_calls));
+	}
+	for (i = 0; i < rep->n_roles; i++) {
+		const struct sr_role_result *r = &rep->roles[i];
+		json_t *why = json_array();
+		for (j = 0; j < r->match.n_reasons; j++) {
+			const struct sr_match_reason *m = &r->match.reasons[j];
+			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+				"statement", m->statement, "operator", m->op, "key", m->key,
+				"value", m->value, "group", m->group));
+		}
+		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+			"account", r->account, "role", r->role_name, "arn", r->role_arn,
+			"outcome", r->outcome, "cutoff", time_or_null(r->cutoff),
+			"due", time_or_null(r->due), "request_id", str_or_null(r->request_id),
+			"error", str_or_null(r->error), "reasons", why));
+	}
+	return json_pack("{s:s, s:o, s:o, s:i}", "mode", modes[rep->mode], "accounts", accounts,
+			 "roles", roles, "failed", rep->failed);
+}
