@@ -1,0 +1,1412 @@
+#!/usr/bin/python3
+"""A fake AWS IAM + STS endpoint for session-revoker's tests.
+
+One HTTP server speaks the IAM (2010-05-08) and STS (2011-06-15) Query APIs with the
+real XML responses and error bodies, keeps several accounts at once, and verifies
+every request's SigV4 signature with botocore (Debian's python3-botocore: run it with
+/usr/bin/python3).
+
+Command line:
+
+    /usr/bin/python3 tests/fakes/fake_aws.py --seed SEED.json [--port 0]
+        [--host 127.0.0.1] [--state-file PATH] [--random-seed N] [--verbose]
+
+prints exactly one line ``fake-aws listening on http://HOST:PORT`` when ready and
+serves until SIGTERM/SIGINT (exit status 0; --state-file then receives the state JSON).
+
+From Python:
+
+    fake = FakeAws(seed_dict).start()
+    fake.url, fake.port, fake.state(), fake.calls(), fake.set_faults([...]),
+    fake.set_clock(offset_seconds=7200), fake.reset_counters(), fake.stop()
+
+Control API on the same server (no signature): ``GET /_fake/health``,
+``GET /_fake/state``, ``GET|POST /_fake/faults``, ``POST /_fake/reset-counters``,
+``GET|POST /_fake/clock``, ``GET /_fake/calls[?since=SEQ]``, ``POST /_fake/reset``,
+``GET|POST /_fake/config``.  See tests/fakes/README.md.
+"""
+
+import argparse
+import base64
+import binascii
+import datetime
+import fnmatch
+import hashlib
+import hmac
+import http.server
+import json
+import random
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from email.utils import parsedate_to_datetime
+from xml.sax.saxutils import escape
+
+try:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.compat import HTTPHeaders
+    from botocore.credentials import Credentials
+except ImportError:  # pragma: no cover - wrong interpreter
+    sys.stderr.write("fake_aws.py needs botocore: run it with /usr/bin/python3 "
+                     "(Debian's python3-botocore)\n")
+    raise
+
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_VERSION = "2010-05-08"
+STS_VERSION = "2011-06-15"
+IAM_REGION = "us-east-1"
+
+IAM_ACTIONS = ("ListRoles", "GetRole", "ListRolePolicies", "GetRolePolicy",
+               "PutRolePolicy", "DeleteRolePolicy")
+STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
+UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity",)
+
+FAULT_KINDS = ("latency", "throttle", "error500", "error503", "reset")
+INLINE_POLICY_BUDGET = 10240      # characters, per role, all inline policies together
+SIGNATURE_WINDOW = datetime.timedelta(minutes=15)
+MAX_BODY = 1 << 20
+MAX_CALL_LOG = 100000
+
+NAME_RE = re.compile(r"^[\w+=,.@-]+$")
+ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$")
+SIGV4_FMT = "%Y%m%dT%H%M%SZ"
+
+MSG_INVALID_TOKEN = "The security token included in the request is invalid."
+MSG_EXPIRED_TOKEN = "The security token included in the request is expired"
+MSG_BAD_SIGNATURE = ("The request signature we calculated does not match the signature "
+                     "you provided. Check your AWS Secret Access Key and signing method. "
+                     "Consult the service documentation for details.")
+
+
+class AwsError(Exception):
+    """An error answered as an AWS Query API ErrorResponse."""
+
+    def __init__(self, status, code, message, error_type="Sender"):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.error_type = error_type
+
+
+def _validation(message):
+    return AwsError(400, "ValidationError", message)
+
+
+# ---------------------------------------------------------------------------- time
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _iso(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value):
+    """ISO 8601 (with or without zone; none means UTC) or Unix seconds."""
+    if isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return datetime.datetime.fromtimestamp(float(text), datetime.timezone.utc)
+    if re.fullmatch(r"\d{8}T\d{6}Z", text):
+        return datetime.datetime.strptime(text, SIGV4_FMT).replace(tzinfo=datetime.timezone.utc)
+    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt
+
+
+# ---------------------------------------------------------------------------- XML
+
+def _xml(tag, content, indent=0):
+    """content: None / [] -> <Tag/>, list of (tag, content) -> nested, else text."""
+    pad = "  " * indent
+    if content is None or (isinstance(content, list) and not content):
+        return f"{pad}<{tag}/>"
+    if isinstance(content, list):
+        inner = "\n".join(_xml(t, c, indent + 1) for t, c in content)
+        return f"{pad}<{tag}>\n{inner}\n{pad}</{tag}>"
+    if isinstance(content, bool):
+        content = "true" if content else "false"
+    return f"{pad}<{tag}>{escape(str(content))}</{tag}>"
+
+
+def _with_ns(doc, tag, ns):
+    return doc.replace(f"<{tag}>", f'<{tag} xmlns="{ns}">', 1)
+
+
+def response_xml(action, ns, result, request_id):
+    children = []
+    if result is not None:
+        children.append((action + "Result", result))
+    children.append(("ResponseMetadata", [("RequestId", request_id)]))
+    tag = action + "Response"
+    return _with_ns(_xml(tag, children), tag, ns) + "\n"
+
+
+def error_xml(err, ns, request_id):
+    doc = _xml("ErrorResponse", [
+        ("Error", [("Type", err.error_type), ("Code", err.code), ("Message", err.message)]),
+        ("RequestId", request_id),
+    ])
+    return _with_ns(doc, "ErrorResponse", ns) + "\n"
+
+
+def _policy_url(text):
+    """Policy documents travel URL-encoded (RFC 3986) inside IAM's XML."""
+    return urllib.parse.quote(text, safe="")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern, value, ignore_case=True):
+    if not isinstance(pattern, str):
+        return False
+    if ignore_case:
+        return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+    return fnmatch.fnmatchcase(value, pattern)
+
+
+def _compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _hash_id(prefix, *parts, length=17):
+    digest = hashlib.sha256("\0".join(parts).encode()).digest()
+    return prefix + base64.b32encode(digest).decode()[:length]
+
+
+def _role_arn(account, path, name):
+    return f"arn:aws:iam::{account}:role{path}{name}"
+
+
+def _decode_jwt_claims(token):
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not three parts")
+    seg = parts[1] + "=" * (-len(parts[1]) % 4)
+    claims = json.loads(base64.urlsafe_b64decode(seg.encode()))
+    if not isinstance(claims, dict):
+        raise ValueError("claims are not an object")
+    return claims
+
+
+def _validate_policy(text, allow_principal=False):
+    """Rough IAM validation of an identity policy; returns the parsed document."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, TypeError):
+        raise AwsError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+    if not isinstance(doc, dict):
+        raise AwsError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+    if "Version" not in doc:
+        raise AwsError(400, "MalformedPolicyDocument", "Missing required field Version")
+    if doc["Version"] not in ("2012-10-17", "2008-10-17"):
+        raise AwsError(400, "MalformedPolicyDocument",
+                       "The policy must contain a valid version string")
+    if "Statement" not in doc:
+        raise AwsError(400, "MalformedPolicyDocument", "Missing required field Statement")
+    statements = _as_list(doc["Statement"])
+    if not statements:
+        raise AwsError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+    for st in statements:
+        if not isinstance(st, dict):
+            raise AwsError(400, "MalformedPolicyDocument", "Syntax errors in policy.")
+        if st.get("Effect") not in ("Allow", "Deny"):
+            raise AwsError(400, "MalformedPolicyDocument", "Missing required field Effect")
+        if "Action" not in st and "NotAction" not in st:
+            raise AwsError(400, "MalformedPolicyDocument", "Missing required field Action")
+        if not allow_principal and ("Principal" in st or "NotPrincipal" in st):
+            raise AwsError(400, "MalformedPolicyDocument",
+                           "Policy document should not specify a principal.")
+    return doc
+
+
+# ---------------------------------------------------------------------------- SigV4
+
+class _RequestSigV4(SigV4Auth):
+    """botocore's SigV4 signer, made to sign exactly the headers the request says it
+    signed (SignedHeaders=...) instead of every header botocore would pick."""
+
+    def __init__(self, credentials, service_name, region_name, signed_header_names):
+        super().__init__(credentials, service_name, region_name)
+        self._signed_header_names = signed_header_names
+
+    def headers_to_sign(self, request):
+        header_map = HTTPHeaders()
+        for name in self._signed_header_names:
+            for value in request.headers.get_all(name) or []:
+                header_map[name] = value
+        return header_map
+
+
+def _parse_authorization(value):
+    """'AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...'."""
+    if not value.startswith("AWS4-HMAC-SHA256 "):
+        raise AwsError(400, "IncompleteSignature",
+                       "Authorization header requires the AWS4-HMAC-SHA256 algorithm. "
+                       f"Authorization={value.split(' ', 1)[0]}")
+    fields = {}
+    for part in value[len("AWS4-HMAC-SHA256 "):].split(","):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            fields[key] = val
+    for required in ("Credential", "SignedHeaders", "Signature"):
+        if required not in fields:
+            raise AwsError(400, "IncompleteSignature",
+                           f"Authorization header requires '{required}' parameter. "
+                           f"Authorization={value}")
+    scope = fields["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise AwsError(400, "IncompleteSignature",
+                       "Credential should be scoped to a valid region, not "
+                       f"'{scope[2] if len(scope) > 2 else ''}'. ")
+    return {
+        "access_key_id": scope[0], "scope_date": scope[1], "region": scope[2],
+        "service": scope[3],
+        "signed_headers": [h.strip().lower() for h in fields["SignedHeaders"].split(";") if h],
+        "signature": fields["Signature"].strip(),
+    }
+
+
+# ---------------------------------------------------------------------------- the fake
+
+class FakeAws:
+    """The fake IAM + STS world and its HTTP server."""
+
+    def __init__(self, seed, host="127.0.0.1", port=0, random_seed=None, verbose=False):
+        self.seed = json.loads(json.dumps(seed or {}))  # private deep copy
+        self.host = host
+        self.requested_port = port
+        if random_seed is None:
+            random_seed = self.seed.get("random_seed")
+        self.random_seed = random_seed
+        self.verbose = verbose
+        self.lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self._connections = set()
+        self.port = None
+        self.url = None
+        self._load_world()
+
+    # -- world ----------------------------------------------------------------
+
+    def _load_world(self):
+        with self.lock:
+            seed = self.seed
+            self.rng = random.Random(self.random_seed)
+            self.cred_rng = (random.Random(f"creds-{self.random_seed}")
+                             if self.random_seed is not None else random.SystemRandom())
+            self.clock_offset = datetime.timedelta(0)
+            self.signing_offset = datetime.timedelta(0)
+            self.max_page_size = seed.get("max_page_size")
+            self.keys = {}
+            for cred in seed.get("base_credentials", []):
+                account = str(cred["account"])
+                arn = cred.get("arn") or f"arn:aws:iam::{account}:user/fake"
+                self.keys[cred["access_key_id"]] = {
+                    "kind": "base", "access_key_id": cred["access_key_id"],
+                    "secret": cred["secret_access_key"],
+                    "token": cred.get("session_token"),
+                    "expiration": (_parse_time(cred["expiration"])
+                                   if cred.get("expiration") else None),
+                    "account": account, "arn": arn,
+                    "user_id": cred.get("user_id") or _hash_id("AIDA", arn),
+                }
+            self.sessions = {}
+            self.accounts = {}
+            for account, spec in (seed.get("accounts") or {}).items():
+                account = str(account)
+                roles = {}
+                for rspec in (spec or {}).get("roles", []):
+                    role = self._role_from_seed(account, rspec)
+                    roles[role["RoleName"].lower()] = role
+                self.accounts[account] = {"roles": roles}
+            self.oidc_providers = list(seed.get("oidc_providers") or [])
+            self.faults = self._parse_faults(seed.get("faults") or [])
+            self.call_counts = {}
+            self.call_counts_ok = {}
+            self.call_log = []
+            self.call_seq = 0
+
+    def _role_from_seed(self, account, spec):
+        name = spec["RoleName"]
+        path = spec.get("Path") or "/"
+        if not (path.startswith("/") and path.endswith("/")):
+            raise ValueError(f"role {name}: Path must begin and end with '/'")
+        trust = spec.get("AssumeRolePolicyDocument") or {"Version": "2012-10-17",
+                                                          "Statement": []}
+        trust_text = trust if isinstance(trust, str) else _compact(trust)
+        digest = int(hashlib.sha256(f"{account}/{name}".encode()).hexdigest(), 16)
+        created = (datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+                   + datetime.timedelta(seconds=digest % (60 * 86400)))
+        policies = {}
+        for pname, pdoc in (spec.get("inline_policies") or {}).items():
+            policies[pname] = pdoc if isinstance(pdoc, str) else _compact(pdoc)
+        return {
+            "RoleName": name, "Path": path,
+            "RoleId": spec.get("RoleId") or _hash_id("AROA", account, name),
+            "Arn": _role_arn(account, path, name),
+            "CreateDate": spec.get("CreateDate") or _iso(created),
+            "AssumeRolePolicyDocument": trust_text,
+            "Description": spec.get("Description"),
+            "MaxSessionDuration": int(spec.get("MaxSessionDuration") or 3600),
+            "Tags": list(spec.get("Tags") or []),
+            "RoleLastUsed": dict(spec.get("RoleLastUsed") or {}),
+            "inline_policies": policies,
+        }
+
+    def _parse_faults(self, faults):
+        if isinstance(faults, dict):
+            faults = faults.get("faults", [])
+        if not isinstance(faults, list):
+            raise ValueError("faults must be a list")
+        parsed = []
+        for f in faults:
+            if not isinstance(f, dict):
+                raise ValueError("each fault must be an object")
+            kind = f.get("kind")
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
+            entry = {
+                "action": f.get("action", "*"), "kind": kind,
+                "account": str(f["account"]) if f.get("account") is not None else None,
+                "service": f.get("service"),
+                "ms": int(f.get("ms", 0)),
+                "probability": (float(f["probability"])
+                                if f.get("probability") is not None else None),
+                "count": int(f["count"]) if f.get("count") is not None else None,
+                "hits": 0,
+            }
+            parsed.append(entry)
+        return parsed
+
+    def now(self):
+        """The fake's clock: credential expiry, issue times and dates it hands out."""
+        return _utcnow() + self.clock_offset
+
+    def signing_now(self):
+        """The clock X-Amz-Date is compared with (real time + signing offset)."""
+        return _utcnow() + self.signing_offset
+
+    # -- server ---------------------------------------------------------------
+
+    def start(self):
+        fake = self
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        class Handler(_Handler):
+            pass
+        Handler.fake = fake
+
+        self._server = Server((self.host, self.requested_port), Handler)
+        self.port = self._server.server_address[1]
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="fake-aws", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self.lock:
+            conns = list(self._connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(5)
+        self._server = None
+
+    def __enter__(self):
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- control (also used by the /_fake API) ----------------------------------
+
+    def state(self):
+        with self.lock:
+            now = self.now()
+            accounts = {}
+            for account, acc in sorted(self.accounts.items()):
+                roles = {}
+                for role in sorted(acc["roles"].values(), key=lambda r: r["RoleName"]):
+                    entry = {k: v for k, v in role.items() if k != "inline_policies"}
+                    entry["AssumeRolePolicyDocument"] = _loads_or_text(
+                        role["AssumeRolePolicyDocument"])
+                    entry["inline_policies"] = {n: _loads_or_text(t) for n, t in
+                                                sorted(role["inline_policies"].items())}
+                    roles[role["RoleName"]] = entry
+                accounts[account] = {"roles": roles}
+            sessions = []
+            for s in self.sessions.values():
+                sessions.append({k: (_iso(v) if isinstance(v, datetime.datetime) else v)
+                                 for k, v in s.items()
+                                 if k not in ("secret", "token", "kind")})
+                sessions[-1]["expired"] = now >= s["expiration"]
+            return {
+                "now": _iso(now),
+                "clock_offset_seconds": self.clock_offset.total_seconds(),
+                "signing_offset_seconds": self.signing_offset.total_seconds(),
+                "accounts": accounts,
+                "base_credentials": [{"access_key_id": k["access_key_id"],
+                                      "account": k["account"], "arn": k["arn"]}
+                                     for k in self.keys.values()],
+                "oidc_providers": self.oidc_providers,
+                "sessions": sessions,
+                "call_counts": json.loads(json.dumps(self.call_counts)),
+                "call_counts_ok": json.loads(json.dumps(self.call_counts_ok)),
+                "calls_total": self.call_seq,
+                "faults": [dict(f) for f in self.faults],
+                "max_page_size": self.max_page_size,
+            }
+
+    def calls(self, since=0):
+        with self.lock:
+            return [dict(c) for c in self.call_log if c["seq"] > since]
+
+    def set_faults(self, faults):
+        parsed = self._parse_faults(faults)
+        with self.lock:
+            self.faults = parsed
+        return [dict(f) for f in parsed]
+
+    def reset_counters(self):
+        with self.lock:
+            self.call_counts = {}
+            self.call_counts_ok = {}
+            self.call_log = []
+
+    def set_clock(self, offset_seconds=None, advance_seconds=None,
+                  signing_offset_seconds=None):
+        with self.lock:
+            if offset_seconds is not None:
+                self.clock_offset = datetime.timedelta(seconds=float(offset_seconds))
+            if advance_seconds is not None:
+                self.clock_offset += datetime.timedelta(seconds=float(advance_seconds))
+            if signing_offset_seconds is not None:
+                self.signing_offset = datetime.timedelta(seconds=float(signing_offset_seconds))
+            return self.clock()
+
+    def clock(self):
+        with self.lock:
+            return {"now": _iso(self.now()),
+                    "offset_seconds": self.clock_offset.total_seconds(),
+                    "signing_offset_seconds": self.signing_offset.total_seconds()}
+
+    def reset(self):
+        """Back to the seed: roles, sessions, faults, counters, clock."""
+        self._load_world()
+
+    def config(self, changes=None):
+        with self.lock:
+            if changes and "max_page_size" in changes:
+                v = changes["max_page_size"]
+                self.max_page_size = int(v) if v else None
+            return {"max_page_size": self.max_page_size}
+
+    # -- faults ---------------------------------------------------------------
+
+    def _take_faults(self, kinds, service, action, account):
+        """Matching faults of the given kinds that fire now (counts consumed)."""
+        fired = []
+        with self.lock:
+            for f in self.faults:
+                if f["kind"] not in kinds:
+                    continue
+                if f["action"] not in ("*", action):
+                    continue
+                if f["service"] and f["service"] != service:
+                    continue
+                if f["account"] and f["account"] != account:
+                    continue
+                if f["count"] is not None and f["count"] <= 0:
+                    continue
+                if f["probability"] is not None and self.rng.random() >= f["probability"]:
+                    continue
+                if f["count"] is not None:
+                    f["count"] -= 1
+                f["hits"] += 1
+                fired.append(dict(f))
+        return fired
+
+    # -- request handling ------------------------------------------------------
+
+    def handle_aws(self, method, raw_path, headers, body):
+        """Returns (status, headers, body bytes) or the string 'reset'."""
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        split = urllib.parse.urlsplit(raw_path)
+        entry = {"method": method, "service": None, "action": None, "account": None,
+                 "caller_account": None, "caller_arn": None, "access_key_id": None,
+                 "role": None, "policy": None, "status": None, "error_code": None,
+                 "signature_ok": None, "fault": None}
+        ns = IAM_NS
+        try:
+            params = self._params(split.query, headers, body)
+            action = params.get("Action")
+            entry["action"] = action
+            auth_value = headers.get("Authorization")
+            auth = _parse_authorization(auth_value) if auth_value else None
+            if auth:
+                service = auth["service"]
+            elif action in STS_ACTIONS or params.get("Version") == STS_VERSION:
+                service = "sts"
+            else:
+                service = "iam"
+            entry["service"] = service
+            ns = STS_NS if service == "sts" else IAM_NS
+            if auth:
+                entry["access_key_id"] = auth["access_key_id"]
+            entry["role"] = params.get("RoleName")
+            entry["policy"] = params.get("PolicyName")
+            role_arn = ROLE_ARN_RE.match(params.get("RoleArn") or "")
+            if role_arn:
+                entry["role"] = role_arn.group(2)
+            with self.lock:
+                key = (self.keys.get(auth["access_key_id"]) or
+                       self.sessions.get(auth["access_key_id"])) if auth else None
+            caller_account = key["account"] if key else None
+            account = role_arn.group(1) if (service == "sts" and role_arn) else caller_account
+            entry["account"] = account
+            entry["caller_account"] = caller_account
+
+            # Faults that act on arrival: latency (outside the lock), reset.
+            for f in self._take_faults(("latency",), service, action, account):
+                entry["fault"] = "latency"
+                time.sleep(f["ms"] / 1000.0)
+            if self._take_faults(("reset",), service, action, account):
+                entry["fault"] = "reset"
+                entry["status"] = 0
+                self._record(entry, started)
+                return "reset"
+
+            if auth is None:
+                if not (service == "sts" and action in UNSIGNED_ACTIONS):
+                    raise AwsError(403, "MissingAuthenticationToken",
+                                   "Request is missing Authentication Token")
+                ident = None
+            else:
+                ident = self._authenticate(auth, method, split, headers, body, entry)
+                entry["signature_ok"] = True
+                entry["caller_arn"] = ident["arn"]
+
+            fired = self._take_faults(("throttle", "error500", "error503"),
+                                      service, action, account)
+            if fired:
+                entry["fault"] = fired[0]["kind"]
+                raise {"throttle": AwsError(400, "Throttling", "Rate exceeded"),
+                       "error500": AwsError(500, "InternalFailure",
+                                            "The request processing has failed because of "
+                                            "an unknown error, exception or failure.",
+                                            "Receiver"),
+                       "error503": AwsError(503, "ServiceUnavailable",
+                                            "The request has failed due to a temporary "
+                                            "failure of the server.", "Receiver"),
+                       }[fired[0]["kind"]]
+
+            result_action, result = self._dispatch(service, action, params, ident)
+            doc = response_xml(result_action, ns, result, request_id)
+            status = 200
+        except AwsError as err:
+            entry["error_code"] = err.code
+            doc = error_xml(err, ns, request_id)
+            status = err.status
+        entry["status"] = status
+        self._record(entry, started)
+        out_headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+        return status, out_headers, doc.encode("utf-8")
+
+    def _params(self, query, headers, body):
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        if body:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise AwsError(400, "MalformedQueryString", "Request body is not UTF-8")
+            pairs += urllib.parse.parse_qsl(text, keep_blank_values=True)
+        params = {}
+        for k, v in pairs:
+            params.setdefault(k, v)
+        return params
+
+    def _record(self, entry, started):
+        with self.lock:
+            self.call_seq += 1
+            entry["seq"] = self.call_seq
+            entry["time"] = _iso(self.now())
+            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            self.call_log.append(entry)
+            if len(self.call_log) > MAX_CALL_LOG:
+                del self.call_log[:len(self.call_log) - MAX_CALL_LOG]
+            acct = entry["account"] or "-"
+            action = entry["action"] or "-"
+            counts = self.call_counts.setdefault(acct, {})
+            counts[action] = counts.get(action, 0) + 1
+            if entry["status"] and 200 <= entry["status"] < 300:
+                ok = self.call_counts_ok.setdefault(acct, {})
+                ok[action] = ok.get(action, 0) + 1
+        if self.verbose:
+            sys.stderr.write("fake-aws: " + json.dumps(entry) + "\n")
+
+    # -- authentication -------------------------------------------------------
+
+    def _authenticate(self, auth, method, split, headers, body, entry):
+        akid = auth["access_key_id"]
+        with self.lock:
+            cred = self.keys.get(akid) or self.sessions.get(akid)
+            cred = dict(cred) if cred else None
+            now = self.now()
+            signing_now = self.signing_now()
+        if "host" not in auth["signed_headers"]:
+            raise AwsError(400, "IncompleteSignature",
+                           "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+                           "Authorization.")
+        if cred is None:
+            raise AwsError(403, "InvalidClientTokenId", MSG_INVALID_TOKEN)
+        token = headers.get("X-Amz-Security-Token")
+        if cred["token"]:
+            if token is None or not hmac.compare_digest(token.encode("utf-8", "replace"),
+                                                        cred["token"].encode()):
+                raise AwsError(403, "InvalidClientTokenId", MSG_INVALID_TOKEN)
+            if cred.get("expiration") and now >= cred["expiration"]:
+                raise AwsError(403, "ExpiredToken", MSG_EXPIRED_TOKEN)
+        elif token is not None:
+            raise AwsError(403, "InvalidClientTokenId", MSG_INVALID_TOKEN)
+
+        amz_date = headers.get("X-Amz-Date")
+        if amz_date is None and headers.get("Date"):
+            try:
+                amz_date = parsedate_to_datetime(headers["Date"]).astimezone(
+                    datetime.timezone.utc).strftime(SIGV4_FMT)
+            except (TypeError, ValueError):
+                amz_date = headers["Date"]
+        if amz_date is None:
+            raise AwsError(400, "IncompleteSignature",
+                           "Authorization header requires existence of either a "
+                           "'X-Amz-Date' or a 'Date' header.")
+        try:
+            stamp = datetime.datetime.strptime(amz_date, SIGV4_FMT).replace(
+                tzinfo=datetime.timezone.utc)
+        except ValueError:
+            raise AwsError(400, "IncompleteSignature",
+                           f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
+                           "See http://en.wikipedia.org/wiki/ISO_8601")
+        if auth["scope_date"] != amz_date[:8]:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                           f"version of date from HTTP: '{auth['scope_date']}' != "
+                           f"'{amz_date[:8]}', from '{amz_date}'.")
+        if stamp < signing_now - SIGNATURE_WINDOW:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           f"Signature expired: {amz_date} is now earlier than "
+                           f"{(signing_now - SIGNATURE_WINDOW).strftime(SIGV4_FMT)} "
+                           f"({signing_now.strftime(SIGV4_FMT)} - 15 min.)")
+        if stamp > signing_now + SIGNATURE_WINDOW:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           f"Signature not yet current: {amz_date} is still later than "
+                           f"{(signing_now + SIGNATURE_WINDOW).strftime(SIGV4_FMT)} "
+                           f"({signing_now.strftime(SIGV4_FMT)} + 15 min.)")
+        if auth["service"] not in ("iam", "sts"):
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           "Credential should be scoped to correct service: 'iam'. ")
+        if auth["service"] == "iam" and auth["region"] != IAM_REGION:
+            raise AwsError(403, "SignatureDoesNotMatch",
+                           "Credential should be scoped to a valid region. ")
+        content_sha = headers.get("X-Amz-Content-SHA256")
+        if content_sha is not None and content_sha != hashlib.sha256(body).hexdigest():
+            raise AwsError(400, "XAmzContentSHA256Mismatch",
+                           "The provided 'x-amz-content-sha256' header does not match "
+                           "what was computed.")
+
+        expected, canonical = self._expected_signature(auth, cred, method, split,
+                                                       headers, body, amz_date)
+        if not hmac.compare_digest(expected.encode(), auth["signature"].encode("utf-8",
+                                                                              "replace")):
+            entry["signature_ok"] = False
+            entry["canonical_request"] = canonical
+            raise AwsError(403, "SignatureDoesNotMatch", MSG_BAD_SIGNATURE)
+        return cred
+
+    @staticmethod
+    def _expected_signature(auth, cred, method, split, headers, body, amz_date):
+        host = headers.get("Host") or "localhost"
+        # The path as sent; botocore normalises and URI-encodes it again (SigV4 for
+        # non-S3 services encodes the path twice).  The query goes in as decoded
+        # parameters so that botocore encodes and sorts it the canonical way.
+        request = AWSRequest(method=method, url=f"http://{host}{split.path or '/'}",
+                             data=body,
+                             params=[(urllib.parse.unquote(k), urllib.parse.unquote(v))
+                                     for k, _, v in (p.partition("=") for p in
+                                                     split.query.split("&") if p)])
+        request.headers = HTTPHeaders()
+        for name, value in headers.items():
+            request.headers[name] = value
+        request.context["timestamp"] = amz_date
+        signer = _RequestSigV4(Credentials(cred["access_key_id"], cred["secret"],
+                                           cred["token"]),
+                               auth["service"], auth["region"], auth["signed_headers"])
+        canonical = signer.canonical_request(request)
+        string_to_sign = signer.string_to_sign(request, canonical)
+        return signer.signature(string_to_sign, request), canonical
+
+    # -- explicit deny from inline policies on the session's role ---------------
+
+    def _explicit_deny(self, ident, service, action, params):
+        """Evaluate Deny statements of the session's role's inline policies (the
+        revocation policies this project writes).  Only explicit denies are modelled;
+        statements with conditions we do not understand are skipped."""
+        if ident is None or ident["kind"] != "session" or action == "GetCallerIdentity":
+            return None
+        role = self.accounts.get(ident["account"], {}).get("roles", {}).get(
+            ident["role_name"].lower())
+        if role is None:
+            return None
+        target = f"arn:aws:iam::{ident['account']}:role/*"
+        if params.get("RoleName"):
+            r = self.accounts[ident["account"]]["roles"].get(params["RoleName"].lower())
+            target = r["Arn"] if r else _role_arn(ident["account"], "/", params["RoleName"])
+        if params.get("RoleArn"):
+            target = params["RoleArn"]
+        ctx = {
+            "aws:tokenissuetime": ident["issued"],
+            "aws:currenttime": self.now(),
+            "aws:sourceidentity": ident.get("source_identity"),
+            "aws:userid": ident["user_id"],
+            "aws:principalarn": role["Arn"],
+            "aws:principalaccount": ident["account"],
+        }
+        for pname, text in role["inline_policies"].items():
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                continue
+            for st in _as_list(doc.get("Statement")):
+                if not isinstance(st, dict) or st.get("Effect") != "Deny":
+                    continue
+                if "NotAction" in st or "NotResource" in st:
+                    continue
+                if not any(_glob(a, f"{service}:{action}") for a in _as_list(st.get("Action"))):
+                    continue
+                if not any(_glob(r, target, ignore_case=False)
+                           for r in _as_list(st.get("Resource"))):
+                    continue
+                if _conditions_hold(st.get("Condition") or {}, ctx):
+                    return pname
+        return None
+
+    # -- actions --------------------------------------------------------------
+
+    def _dispatch(self, service, action, params, ident):
+        if not action:
+            raise AwsError(400, "MissingAction",
+                           "The request is missing an action or a required parameter.")
+        version = params.get("Version")
+        known = IAM_ACTIONS if service == "iam" else STS_ACTIONS
+        if action not in known:
+            raise AwsError(400, "InvalidAction",
+                           f"Could not find operation {action} for version "
+                           f"{version or (IAM_VERSION if service == 'iam' else STS_VERSION)}")
+        want = IAM_VERSION if service == "iam" else STS_VERSION
+        if version != want:
+            raise AwsError(400, "InvalidParameterValue",
+                           f"Could not find operation {action} for version {version}")
+        with self.lock:
+            denied_by = self._explicit_deny(ident, service, action, params)
+            if denied_by is not None:
+                resource = params.get("RoleArn") or (
+                    f"arn:aws:iam::{ident['account']}:role/{params['RoleName']}"
+                    if params.get("RoleName") else f"arn:aws:iam::{ident['account']}:role/")
+                raise AwsError(403, "AccessDenied",
+                               f"User: {ident['arn']} is not authorized to perform: "
+                               f"{service}:{action} on resource: {resource} with an "
+                               "explicit deny in an identity-based policy")
+            handler = getattr(self, "_do_" + action)
+            return action, handler(params, ident)
+
+    def _account_roles(self, ident):
+        return self.accounts.setdefault(ident["account"], {"roles": {}})["roles"]
+
+    def _role(self, ident, params):
+        name = _required(params, "RoleName", "roleName")
+        _check_name(name, "roleName", 64)
+        role = self._account_roles(ident).get(name.lower())
+        if role is None:
+            raise AwsError(404, "NoSuchEntity", f"The role with name {name} cannot be found.")
+        return role
+
+    @staticmethod
+    def _role_xml(role, full=False):
+        out = [("Path", role["Path"]), ("RoleName", role["RoleName"]),
+               ("RoleId", role["RoleId"]), ("Arn", role["Arn"]),
+               ("CreateDate", role["CreateDate"]),
+               ("AssumeRolePolicyDocument", _policy_url(role["AssumeRolePolicyDocument"]))]
+        if role.get("Description") is not None:
+            out.append(("Description", role["Description"]))
+        out.append(("MaxSessionDuration", role["MaxSessionDuration"]))
+        if full:
+            if role["Tags"]:
+                out.append(("Tags", [("member", [("Key", t["Key"]), ("Value", t["Value"])])
+                                     for t in role["Tags"]]))
+            last = role["RoleLastUsed"]
+            out.append(("RoleLastUsed", [(k, last[k]) for k in ("LastUsedDate", "Region")
+                                         if last.get(k)]))
+        return out
+
+    def _page(self, items, params, kind, sort_key):
+        max_items = params.get("MaxItems")
+        if max_items is None or max_items == "":
+            limit = 100
+        else:
+            try:
+                limit = int(max_items)
+            except ValueError:
+                raise _validation(f"1 validation error detected: Value '{max_items}' at "
+                                  "'maxItems' failed to satisfy constraint: Member must be "
+                                  "a number")
+            if not 1 <= limit <= 1000:
+                raise _validation(f"1 validation error detected: Value '{limit}' at "
+                                  "'maxItems' failed to satisfy constraint: Member must "
+                                  "have value " + ("greater than or equal to 1"
+                                                   if limit < 1 else
+                                                   "less than or equal to 1000"))
+        if self.max_page_size:
+            limit = min(limit, int(self.max_page_size))
+        items = sorted(items, key=sort_key)
+        start = 0
+        marker = params.get("Marker")
+        if marker:
+            try:
+                m = json.loads(base64.b64decode(marker.encode(), validate=True))
+                assert m["k"] == kind
+                after = tuple(m["after"])
+            except (ValueError, KeyError, TypeError, AssertionError, binascii.Error):
+                raise _validation("Invalid Marker.")
+            while start < len(items) and tuple(sort_key(items[start])) <= after:
+                start += 1
+        page = items[start:start + limit]
+        truncated = start + limit < len(items)
+        next_marker = None
+        if truncated:
+            next_marker = base64.b64encode(json.dumps(
+                {"k": kind, "after": list(sort_key(page[-1]))}).encode()).decode()
+        return page, truncated, next_marker
+
+    def _do_ListRoles(self, params, ident):
+        prefix = params.get("PathPrefix") or "/"
+        roles = [r for r in self._account_roles(ident).values()
+                 if r["Path"].startswith(prefix)]
+        page, truncated, marker = self._page(
+            roles, params, "roles", lambda r: (r["RoleName"].lower(), r["RoleName"]))
+        result = [("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        result.append(("Roles", [("member", self._role_xml(r)) for r in page]))
+        return result
+
+    def _do_GetRole(self, params, ident):
+        return [("Role", self._role_xml(self._role(ident, params), full=True))]
+
+    def _do_ListRolePolicies(self, params, ident):
+        role = self._role(ident, params)
+        page, truncated, marker = self._page(list(role["inline_policies"]), params,
+                                             "policies:" + role["RoleName"],
+                                             lambda n: (n,))
+        result = [("PolicyNames", [("member", n) for n in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
+    def _do_GetRolePolicy(self, params, ident):
+        role = self._role(ident, params)
+        pname = _required(params, "PolicyName", "policyName")
+        text = role["inline_policies"].get(pname)
+        if text is None:
+            raise AwsError(404, "NoSuchEntity",
+                           f"The role policy with name {pname} cannot be found.")
+        return [("PolicyName", pname), ("RoleName", role["RoleName"]),
+                ("PolicyDocument", _policy_url(text))]
+
+    def _do_PutRolePolicy(self, params, ident):
+        pname = _required(params, "PolicyName", "policyName")
+        _check_name(pname, "policyName", 128)
+        text = _required(params, "PolicyDocument", "policyDocument")
+        role = self._role(ident, params)
+        doc = _validate_policy(text)
+        total = len(pname) + len(_compact(doc))
+        for other, other_text in role["inline_policies"].items():
+            if other != pname:
+                total += len(other) + len(_compact(_loads_or_text(other_text)))
+        if total > INLINE_POLICY_BUDGET:
+            raise AwsError(409, "LimitExceeded",
+                           f"Maximum policy size of {INLINE_POLICY_BUDGET} bytes exceeded "
+                           f"for role {role['RoleName']}")
+        role["inline_policies"][pname] = text
+        return None
+
+    def _do_DeleteRolePolicy(self, params, ident):
+        pname = _required(params, "PolicyName", "policyName")
+        role = self._role(ident, params)
+        if pname not in role["inline_policies"]:
+            raise AwsError(404, "NoSuchEntity",
+                           f"The role policy with name {pname} cannot be found.")
+        del role["inline_policies"][pname]
+        return None
+
+    def _do_GetCallerIdentity(self, params, ident):
+        if ident is None:
+            raise AwsError(403, "MissingAuthenticationToken",
+                           "Request is missing Authentication Token")
+        return [("Arn", ident["arn"]), ("UserId", ident["user_id"]),
+                ("Account", ident["account"])]
+
+    def _target_role(self, params, caller_arn, api):
+        arn = _required(params, "RoleArn", "roleArn")
+        m = ROLE_ARN_RE.match(arn)
+        if not m:
+            raise _validation(f"{arn} is invalid")
+        role = self.accounts.get(m.group(1), {}).get("roles", {}).get(m.group(2).lower())
+        if role is None or role["RoleName"] != m.group(2):
+            raise AwsError(403, "AccessDenied",
+                           f"User: {caller_arn} is not authorized to perform: {api} on "
+                           f"resource: {arn}")
+        return m.group(1), role, arn
+
+    def _session_params(self, params, role, max_seconds=None):
+        session_name = _required(params, "RoleSessionName", "roleSessionName")
+        if not (2 <= len(session_name) <= 64) or not NAME_RE.match(session_name):
+            raise _validation(f"1 validation error detected: Value '{session_name}' at "
+                              "'roleSessionName' failed to satisfy constraint: Member must "
+                              "satisfy regular expression pattern: [\\w+=,.@-]* and have "
+                              "length between 2 and 64")
+        raw = params.get("DurationSeconds")
+        try:
+            duration = int(raw) if raw not in (None, "") else 3600
+        except ValueError:
+            raise _validation(f"Value '{raw}' at 'durationSeconds' is not a number")
+        if duration < 900:
+            raise _validation(f"1 validation error detected: Value '{duration}' at "
+                              "'durationSeconds' failed to satisfy constraint: Member must "
+                              "have value greater than or equal to 900")
+        if max_seconds is not None and duration > max_seconds:
+            raise _validation("The requested DurationSeconds exceeds the 1 hour session "
+                              "limit for roles assumed by role chaining.")
+        if duration > role["MaxSessionDuration"]:
+            raise _validation("The requested DurationSeconds exceeds the MaxSessionDuration "
+                              "set for this role.")
+        source_identity = params.get("SourceIdentity") or None
+        if source_identity is not None and not (2 <= len(source_identity) <= 64
+                                                and NAME_RE.match(source_identity)):
+            raise _validation(f"Value '{source_identity}' at 'sourceIdentity' failed to "
+                              "satisfy constraint")
+        return session_name, duration, source_identity
+
+    def _issue(self, account, role, session_name, duration, source_identity, via, extra):
+        rng = self.cred_rng
+        alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        while True:
+            akid = "ASIA" + "".join(rng.choice(alnum) for _ in range(16))
+            if akid not in self.sessions and akid not in self.keys:
+                break
+        b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        secret = "".join(rng.choice(b64) for _ in range(40))
+        token = "IQoJb3JpZ2luX2VjEFAKE" + base64.b64encode(
+            bytes(rng.randrange(256) for _ in range(240))).decode()
+        issued = self.now().replace(microsecond=0)
+        expiration = issued + datetime.timedelta(seconds=duration)
+        assumed_arn = f"arn:aws:sts::{account}:assumed-role/{role['RoleName']}/{session_name}"
+        session = {
+            "kind": "session", "access_key_id": akid, "secret": secret, "token": token,
+            "account": account, "role_name": role["RoleName"], "role_arn": role["Arn"],
+            "session_name": session_name, "arn": assumed_arn,
+            "user_id": f"{role['RoleId']}:{session_name}",
+            "issued": issued, "expiration": expiration,
+            "source_identity": source_identity, "via": via,
+        }
+        session.update(extra)
+        self.sessions[akid] = session
+        role["RoleLastUsed"] = {"LastUsedDate": _iso(issued), "Region": "us-east-1"}
+        creds = [("AccessKeyId", akid), ("SecretAccessKey", secret),
+                 ("SessionToken", token), ("Expiration", _iso(expiration))]
+        user = [("Arn", assumed_arn), ("AssumedRoleId", session["user_id"])]
+        return creds, user
+
+    def _do_AssumeRole(self, params, ident):
+        account, role, arn = self._target_role(params, ident["arn"], "sts:AssumeRole")
+        chained = ident["kind"] == "session"
+        session_name, duration, source_identity = self._session_params(
+            params, role, 3600 if chained else None)
+        try:
+            trust = json.loads(role["AssumeRolePolicyDocument"])
+        except ValueError:
+            trust = {}
+        if not _trust_allows_assume_role(trust, ident, params.get("ExternalId")):
+            raise AwsError(403, "AccessDenied",
+                           f"User: {ident['arn']} is not authorized to perform: "
+                           f"sts:AssumeRole on resource: {arn}")
+        creds, user = self._issue(account, role, session_name, duration, source_identity,
+                                  "AssumeRole", {"caller_arn": ident["arn"]})
+        result = []
+        if source_identity:
+            result.append(("SourceIdentity", source_identity))
+        result += [("AssumedRoleUser", user), ("Credentials", creds)]
+        return result
+
+    def _do_AssumeRoleWithWebIdentity(self, params, ident):
+        token = _required(params, "WebIdentityToken", "webIdentityToken")
+        try:
+            claims = _decode_jwt_claims(token)
+        except (ValueError, TypeError, binascii.Error):
+            raise AwsError(400, "InvalidIdentityToken",
+                           "The ID Token provided is not a valid JWT. (You may see this "
+                           "error if you sent an Access Token)")
+        account, role, _ = self._target_role(
+            params, "", "sts:AssumeRoleWithWebIdentity")
+        session_name, duration, source_identity = self._session_params(params, role)
+        aud = claims.get("aud")
+        aud = aud[0] if isinstance(aud, list) and aud else aud
+        provider = str(claims.get("iss") or "")
+        provider = re.sub(r"^https://", "", provider)
+        creds, user = self._issue(account, role, session_name, duration, source_identity,
+                                  "AssumeRoleWithWebIdentity",
+                                  {"web_identity": {"sub": claims.get("sub"), "aud": aud,
+                                                    "iss": claims.get("iss"),
+                                                    "amr": claims.get("amr")}})
+        result = [("SubjectFromWebIdentityToken", claims.get("sub") or ""),
+                  ("Audience", aud or ""),
+                  ("AssumedRoleUser", user), ("Credentials", creds)]
+        if source_identity:
+            result.append(("SourceIdentity", source_identity))
+        result.append(("Provider", provider))
+        return result
+
+
+def _loads_or_text(text):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return text
+
+
+def _required(params, name, member):
+    value = params.get(name)
+    if value is None or value == "":
+        raise _validation(f"1 validation error detected: Value null at '{member}' failed "
+                          "to satisfy constraint: Member must not be null")
+    return value
+
+
+def _check_name(name, member, max_len):
+    if len(name) > max_len or not NAME_RE.match(name):
+        raise _validation(f"1 validation error detected: Value '{name}' at '{member}' "
+                          "failed to satisfy constraint: Member must satisfy regular "
+                          "expression pattern: [\\w+=,.@-]+")
+
+
+def _principal_matches(principal, ident):
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    account = ident["account"]
+    names = {"*", account, f"arn:aws:iam::{account}:root", ident["arn"]}
+    for value in _as_list(principal.get("AWS")):
+        if value in names:
+            return True
+        if ident["kind"] == "session" and isinstance(value, str):
+            m = ROLE_ARN_RE.match(value)
+            if m and m.group(1) == account and m.group(2) == ident["role_name"]:
+                return True
+    return False
+
+
+def _trust_allows_assume_role(trust, ident, external_id):
+    allowed = False
+    for st in _as_list(trust.get("Statement") if isinstance(trust, dict) else None):
+        if not isinstance(st, dict):
+            continue
+        if not any(_glob(a, "sts:AssumeRole") for a in _as_list(st.get("Action"))):
+            continue
+        if not _principal_matches(st.get("Principal"), ident):
+            continue
+        ok = True
+        for op, cond in (st.get("Condition") or {}).items():
+            if op.lower() != "stringequals" or not isinstance(cond, dict):
+                continue
+            for key, want in cond.items():
+                if key.lower() == "sts:externalid":
+                    ok = ok and external_id is not None and external_id in _as_list(want)
+        if not ok:
+            continue
+        if st.get("Effect") == "Deny":
+            return False
+        if st.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def _conditions_hold(condition, ctx):
+    """All condition operators must hold; unknown operators or keys -> False."""
+    if not isinstance(condition, dict):
+        return False
+    for op, entries in condition.items():
+        if not isinstance(entries, dict):
+            return False
+        base = op
+        if_exists = base.endswith("IfExists")
+        if if_exists:
+            base = base[:-len("IfExists")]
+        for key, wanted in entries.items():
+            k = key.lower()
+            if k not in ctx:
+                return False
+            have = ctx[k]
+            if have is None:
+                if if_exists:
+                    continue
+                if base.startswith("StringNot"):
+                    continue
+                return False
+            wanted = _as_list(wanted)
+            if base.startswith("Date"):
+                try:
+                    values = [_parse_time(w) for w in wanted]
+                except (ValueError, TypeError):
+                    return False
+                cmp = {"DateLessThan": lambda a, b: a < b,
+                       "DateLessThanEquals": lambda a, b: a <= b,
+                       "DateGreaterThan": lambda a, b: a > b,
+                       "DateGreaterThanEquals": lambda a, b: a >= b,
+                       "DateEquals": lambda a, b: a == b}.get(base)
+                if cmp is None or not any(cmp(have, v) for v in values):
+                    return False
+            elif base in ("StringEquals", "StringEqualsIgnoreCase"):
+                ic = base.endswith("IgnoreCase")
+                if not any((str(w).lower() == str(have).lower()) if ic else str(w) == str(have)
+                           for w in wanted):
+                    return False
+            elif base in ("StringNotEquals", "StringNotEqualsIgnoreCase"):
+                ic = base.endswith("IgnoreCase")
+                if any((str(w).lower() == str(have).lower()) if ic else str(w) == str(have)
+                       for w in wanted):
+                    return False
+            elif base == "StringLike":
+                if not any(_glob(str(w), str(have), ignore_case=False) for w in wanted):
+                    return False
+            elif base == "StringNotLike":
+                if any(_glob(str(w), str(have), ignore_case=False) for w in wanted):
+                    return False
+            else:
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake = None  # set on the per-server subclass
+
+    def version_string(self):
+        return "fake-aws"
+
+    def log_message(self, fmt, *args):
+        if self.fake.verbose:
+            sys.stderr.write("fake-aws: %s - %s\n" % (self.address_string(), fmt % args))
+
+    def setup(self):
+        super().setup()
+        with self.fake.lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            with self.fake.lock:
+                self.fake._connections.discard(self.connection)
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def _read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError("body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status, headers, body):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, obj):
+        self._send(status, [("Content-Type", "application/json")],
+                   (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
+
+    def _serve(self, method):
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send(413, [("Content-Type", "text/plain")], b"request body too large\n")
+            return
+        split = urllib.parse.urlsplit(self.path)
+        if split.path.startswith("/_fake/"):
+            self._control(method, split, body)
+            return
+        result = self.fake.handle_aws(method, self.path, self.headers, body)
+        if result == "reset":
+            self._reset_connection()
+            return
+        self._send(*result)
+
+    def _reset_connection(self):
+        """Close without answering; SO_LINGER 0 makes the close send a real RST."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.rfile.close()
+        finally:
+            self.connection.close()
+
+    def _control(self, method, split, body):
+        fake = self.fake
+        path = split.path.rstrip("/")
+        try:
+            data = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            self._json(400, {"error": f"bad JSON: {exc}"})
+            return
+        try:
+            if path == "/_fake/health":
+                self._json(200, {"ok": True})
+            elif path == "/_fake/state" and method == "GET":
+                self._json(200, fake.state())
+            elif path == "/_fake/faults" and method == "GET":
+                with fake.lock:
+                    self._json(200, [dict(f) for f in fake.faults])
+            elif path == "/_fake/faults" and method == "POST":
+                self._json(200, fake.set_faults(data or []))
+            elif path == "/_fake/reset-counters" and method == "POST":
+                fake.reset_counters()
+                self._json(200, {"ok": True})
+            elif path == "/_fake/clock" and method == "GET":
+                self._json(200, fake.clock())
+            elif path == "/_fake/clock" and method == "POST":
+                data = data or {}
+                self._json(200, fake.set_clock(data.get("offset_seconds"),
+                                               data.get("advance_seconds"),
+                                               data.get("signing_offset_seconds")))
+            elif path == "/_fake/calls" and method == "GET":
+                q = urllib.parse.parse_qs(split.query)
+                self._json(200, fake.calls(int(q.get("since", ["0"])[0])))
+            elif path == "/_fake/reset" and method == "POST":
+                fake.reset()
+                self._json(200, {"ok": True})
+            elif path == "/_fake/config":
+                self._json(200, fake.config(data if method == "POST" else None))
+            else:
+                self._json(404, {"error": f"no control endpoint {method} {split.path}"})
+        except (ValueError, TypeError, KeyError) as exc:
+            self._json(400, {"error": str(exc)})
+
+
+# ---------------------------------------------------------------------------- main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Fake AWS IAM + STS (SigV4-verifying).")
+    ap.add_argument("--seed", required=True, help="seed JSON file")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--state-file", help="write the state JSON here at exit")
+    ap.add_argument("--random-seed", type=int, default=None)
+    ap.add_argument("--verbose", action="store_true", help="log every call on stderr")
+    args = ap.parse_args(argv)
+    with open(args.seed, encoding="utf-8") as fh:
+        seed = json.load(fh)
+    fake = FakeAws(seed, host=args.host, port=args.port, random_seed=args.random_seed,
+                   verbose=args.verbose).start()
+    stop = []
+
+    def on_signal(signum, frame):
+        stop.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"fake-aws listening on {fake.url}", flush=True)
+    while not stop:
+        time.sleep(0.1)
+    state = fake.state()
+    fake.stop()
+    if args.state_file:
+        with open(args.state_file, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, indent=1)
+            fh.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,737 @@
+"""Tests for the fake AWS (IAM + STS) used by session-revoker's integration tests.
+
+Run: cd tests/fakes && /usr/bin/python3 -m unittest -v test_fake_aws
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+# Keep botocore away from any real AWS configuration or credentials on the machine.
+for _name in list(os.environ):
+    if _name.startswith("AWS_") or _name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
+        del os.environ[_name]
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
+import botocore.session  # noqa: E402
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+from botocore.exceptions import ClientError, ConnectionClosedError  # noqa: E402
+from botocore.exceptions import EndpointConnectionError  # noqa: E402
+
+import fake_aws  # noqa: E402
+
+AKID = "AKIAFAKETEST00000001"
+SECRET = "testSecretKey/abcdefghijklmnopqrstuvwxyz01"
+SEC_ACCOUNT = "999999999999"
+A1, A2 = "111111111111", "222222222222"
+PROVIDER = "auth.example.com/"
+
+
+def web_trust(account, group):
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{PROVIDER}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{PROVIDER}:amr": group}}}]}
+
+
+def admin_role():
+    return {"RoleName": "SessionRevokerAdmin", "MaxSessionDuration": 3600,
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SEC_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "session-revoker"}}}]}}
+
+
+SEED = {
+    "random_seed": 7,
+    "base_credentials": [{"access_key_id": AKID, "secret_access_key": SECRET,
+                          "account": SEC_ACCOUNT,
+                          "arn": f"arn:aws:iam::{SEC_ACCOUNT}:user/revoker"},
+                         {"access_key_id": "AKIAFAKETEST00000111",
+                          "secret_access_key": "secretOfAccount111",
+                          "account": A1, "arn": f"arn:aws:iam::{A1}:user/ops"}],
+    "accounts": {
+        A1: {"roles": [
+            {"RoleName": "Echo", "AssumeRolePolicyDocument": web_trust(A1, "team_e")},
+            {"RoleName": "alpha", "Path": "/federated/",
+             "AssumeRolePolicyDocument": web_trust(A1, "team_opsec"),
+             "Description": "A & B <team_opsec>", "MaxSessionDuration": 43200,
+             "inline_policies": {"Existing": {"Version": "2012-10-17", "Statement": [
+                 {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}},
+            {"RoleName": "Charlie", "AssumeRolePolicyDocument": web_trust(A1, "team_hr")},
+            {"RoleName": "Bravo", "Path": "/ci/",
+             "AssumeRolePolicyDocument": web_trust(A1, "team_*")},
+            {"RoleName": "Delta", "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17", "Statement": {
+                    "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}}},
+        ]},
+        A2: {"roles": [admin_role(),
+                       {"RoleName": "OpsecTwo", "AssumeRolePolicyDocument":
+                        web_trust(A2, "team_opsec")},
+                       {"RoleName": "OpenToSecurity", "AssumeRolePolicyDocument": {
+                           "Version": "2012-10-17", "Statement": [{
+                               "Effect": "Allow", "Principal": {"AWS": SEC_ACCOUNT},
+                               "Action": "sts:AssumeRole"}]}}]},
+    },
+}
+
+SESSION = botocore.session.get_session()
+NO_RETRY = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10)
+
+
+def jwt(claims):
+    def seg(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{seg({'alg': 'RS256', 'typ': 'JWT'})}.{seg(claims)}.c2lnbmF0dXJl"
+
+
+class FakeAwsTestCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = fake_aws.FakeAws(SEED).start()
+        cls.url = cls.fake.url
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def setUp(self):
+        self.fake.reset()
+        self._clients = []
+
+    def tearDown(self):
+        for client in self._clients:
+            client.close()
+
+    # -- helpers ---------------------------------------------------------------
+
+    def client(self, service, akid=AKID, secret=SECRET, token=None, config=NO_RETRY,
+               region="us-east-1"):
+        client = SESSION.create_client(service, endpoint_url=self.url, region_name=region,
+                                       aws_access_key_id=akid, aws_secret_access_key=secret,
+                                       aws_session_token=token, config=config)
+        self._clients.append(client)
+        return client
+
+    def assertClientError(self, code, status, fn, *args, **kwargs):
+        with self.assertRaises(ClientError) as ctx:
+            fn(*args, **kwargs)
+        err = ctx.exception.response
+        self.assertEqual(err["Error"]["Code"], code, err)
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], status, err)
+        self.assertTrue(err["ResponseMetadata"]["RequestId"])
+        return err
+
+    def curl(self, body, akid=AKID, secret=SECRET, token=None, service="iam",
+             region="us-east-1", method="POST", query=None):
+        args = ["curl", "-sS", "--noproxy", "*", "--aws-sigv4",
+                f"aws:amz:{region}:{service}", "--user", f"{akid}:{secret}",
+                "-o", "-", "-w", "\n%{http_code}"]
+        if token:
+            args += ["-H", f"X-Amz-Security-Token: {token}"]
+        url = self.url + "/"
+        if method == "POST":
+            args += ["-H", "Content-Type: application/x-www-form-urlencoded",
+                     "--data", body]
+        else:
+            url += "?" + query
+        out = subprocess.run(args + [url], capture_output=True, text=True, timeout=10,
+                             check=True).stdout
+        text, _, status = out.rpartition("\n")
+        return int(status), text
+
+    def control(self, path, data=None):
+        req = urllib.request.Request(self.url + path, method="GET" if data is None else "POST",
+                                     data=None if data is None else json.dumps(data).encode())
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def assume_admin(self, account=A2, external_id="session-revoker", duration=None):
+        kwargs = {"RoleArn": f"arn:aws:iam::{account}:role/SessionRevokerAdmin",
+                  "RoleSessionName": "revoker-test"}
+        if external_id is not None:
+            kwargs["ExternalId"] = external_id
+        if duration:
+            kwargs["DurationSeconds"] = duration
+        return self.client("sts").assume_role(**kwargs)
+
+    @staticmethod
+    def session_client_args(creds):
+        return {"akid": creds["AccessKeyId"], "secret": creds["SecretAccessKey"],
+                "token": creds["SessionToken"]}
+
+
+class SignatureTests(FakeAwsTestCase):
+    def test_botocore_signed_requests_pass(self):
+        ident = self.client("sts").get_caller_identity()
+        self.assertEqual(ident["Account"], SEC_ACCOUNT)
+        self.assertEqual(ident["Arn"], f"arn:aws:iam::{SEC_ACCOUNT}:user/revoker")
+        self.assertTrue(ident["UserId"].startswith("AIDA"))
+        # STS may be signed for any region; IAM only for us-east-1.
+        self.client("sts", region="eu-west-1").get_caller_identity()
+        calls = self.fake.calls()
+        self.assertTrue(all(c["signature_ok"] for c in calls), calls)
+
+    def test_curl_signed_requests_pass(self):
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08",
+                                 akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        self.assertEqual(status, 200, text)
+        self.assertIn("<RoleName>Bravo</RoleName>", text)
+        status, text = self.curl("Action=GetCallerIdentity&Version=2011-06-15", service="sts")
+        self.assertEqual(status, 200, text)
+        self.assertIn(f"<Account>{SEC_ACCOUNT}</Account>", text)
+
+    def test_curl_signed_request_with_session_token_passes(self):
+        creds = self.assume_admin()["Credentials"]
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08",
+                                 akid=creds["AccessKeyId"], secret=creds["SecretAccessKey"],
+                                 token=creds["SessionToken"])
+        self.assertEqual(status, 200, text)
+        self.assertIn("<RoleName>SessionRevokerAdmin</RoleName>", text)
+        self.assertNotIn("<RoleName>Bravo</RoleName>", text)
+
+    def test_curl_signed_put_role_policy_with_encoded_document(self):
+        doc = {"Version": "2012-10-17", "Statement": {
+            "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-03-12T09:08:31Z"}}}}
+        body = urllib.parse.urlencode(
+            {"Action": "PutRolePolicy", "Version": "2010-05-08", "RoleName": "Echo",
+             "PolicyName": "session-revoker-deny", "PolicyDocument": json.dumps(doc)},
+            quote_via=urllib.parse.quote, safe="")
+        status, text = self.curl(body, akid="AKIAFAKETEST00000111",
+                                 secret="secretOfAccount111")
+        self.assertEqual(status, 200, text)
+        self.assertIn("<PutRolePolicyResponse", text)
+        got = self.fake.state()["accounts"][A1]["roles"]["Echo"]["inline_policies"]
+        self.assertEqual(got["session-revoker-deny"], doc)
+
+    def test_curl_wrong_secret_is_signature_does_not_match(self):
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08", secret="wrong")
+        self.assertEqual(status, 403)
+        self.assertIn("<Code>SignatureDoesNotMatch</Code>", text)
+        self.assertIn("<Type>Sender</Type>", text)
+        self.assertFalse(self.fake.calls()[-1]["signature_ok"])
+
+    def test_curl_get_query_must_be_sorted(self):
+        # libcurl 7.88.1 signs the query string in the order given; AWS (and botocore's
+        # canonical form) sorts it.  Sorted works, unsorted is refused.
+        status, text = self.curl(None, method="GET", query="Action=ListRoles&Version=2010-05-08")
+        self.assertEqual(status, 200, text)
+        status, text = self.curl(None, method="GET", query="Version=2010-05-08&Action=ListRoles")
+        self.assertEqual(status, 403, text)
+        self.assertIn("SignatureDoesNotMatch", text)
+
+    def test_botocore_wrong_secret(self):
+        self.assertClientError("SignatureDoesNotMatch", 403,
+                               self.client("iam", secret="not-the-secret").list_roles)
+
+    def test_unknown_access_key(self):
+        err = self.assertClientError("InvalidClientTokenId", 403,
+                                     self.client("iam", akid="AKIAUNKNOWN000000000").list_roles)
+        self.assertEqual(err["Error"]["Message"],
+                         "The security token included in the request is invalid.")
+
+    def test_missing_authorization(self):
+        req = urllib.request.Request(self.url + "/", data=b"Action=ListRoles&Version=2010-05-08",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(req, timeout=5)
+        self.assertEqual(ctx.exception.code, 403)
+        body = ctx.exception.read().decode()
+        self.assertIn("<Code>MissingAuthenticationToken</Code>", body)
+        self.assertTrue(ctx.exception.headers["x-amzn-RequestId"])
+
+    def test_tampered_body_is_refused(self):
+        request = AWSRequest(method="POST", url=self.url + "/",
+                             data=b"Action=ListRoles&Version=2010-05-08",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        SigV4Auth(Credentials(AKID, SECRET), "iam", "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+        req = urllib.request.Request(self.url + "/", headers=headers,
+                                     data=b"Action=ListRoles&Version=2010-05-08&MaxItems=1")
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(req, timeout=5)
+        self.assertEqual(ctx.exception.code, 403)
+        self.assertIn(b"SignatureDoesNotMatch", ctx.exception.read())
+        # The untouched request passes.
+        req = urllib.request.Request(self.url + "/", headers=headers, data=request.body)
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            self.assertEqual(resp.status, 200)
+
+    def test_signature_too_old(self):
+        self.fake.set_clock(signing_offset_seconds=16 * 60)
+        err = self.assertClientError("SignatureDoesNotMatch", 403,
+                                     self.client("iam").list_roles)
+        self.assertIn("Signature expired", err["Error"]["Message"])
+        self.fake.set_clock(signing_offset_seconds=-16 * 60)
+        err = self.assertClientError("SignatureDoesNotMatch", 403,
+                                     self.client("iam").list_roles)
+        self.assertIn("Signature not yet current", err["Error"]["Message"])
+        self.fake.set_clock(signing_offset_seconds=14 * 60)
+        self.client("iam").list_roles()
+
+    def test_iam_must_be_signed_for_us_east_1(self):
+        self.assertClientError("SignatureDoesNotMatch", 403,
+                               self.client("iam", region="eu-west-1").list_roles)
+
+    def test_version_and_action_errors(self):
+        status, text = self.curl("Action=ListRoles&Version=2011-06-15")
+        self.assertEqual(status, 400)
+        self.assertIn("<Code>InvalidParameterValue</Code>", text)
+        status, text = self.curl("Action=ListUsers&Version=2010-05-08")
+        self.assertEqual(status, 400)
+        self.assertIn("<Code>InvalidAction</Code>", text)
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08", service="sts")
+        self.assertIn("<Code>InvalidAction</Code>", text)
+        self.assertIn('xmlns="https://sts.amazonaws.com/doc/2011-06-15/"', text)
+
+
+class IamTests(FakeAwsTestCase):
+    def test_list_roles_paging_in_order(self):
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        names, pages, marker = [], 0, None
+        while True:
+            kwargs = {"MaxItems": 2}
+            if marker:
+                kwargs["Marker"] = marker
+            resp = iam.list_roles(**kwargs)
+            pages += 1
+            self.assertLessEqual(len(resp["Roles"]), 2)
+            names += [r["RoleName"] for r in resp["Roles"]]
+            if not resp["IsTruncated"]:
+                self.assertNotIn("Marker", resp)
+                break
+            marker = resp["Marker"]
+        self.assertEqual(pages, 3)
+        self.assertEqual(names, ["alpha", "Bravo", "Charlie", "Delta", "Echo"])
+        # botocore's own paginator agrees, and PathPrefix filters.
+        pag = iam.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": 2})
+        self.assertEqual([r["RoleName"] for p in pag for r in p["Roles"]], names)
+        self.assertEqual([r["RoleName"] for r in iam.list_roles(PathPrefix="/ci/")["Roles"]],
+                         ["Bravo"])
+
+    def test_server_side_short_pages(self):
+        self.fake.config({"max_page_size": 1})
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        resp = iam.list_roles(MaxItems=100)
+        self.assertEqual(len(resp["Roles"]), 1)
+        self.assertTrue(resp["IsTruncated"])
+
+    def test_trust_policy_round_trips_url_encoded(self):
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"]}
+        seeded = {r["RoleName"]: r for r in SEED["accounts"][A1]["roles"]}
+        for name, role in roles.items():
+            # botocore itself URL-decodes and parses the document.
+            self.assertEqual(role["AssumeRolePolicyDocument"],
+                             seeded[name]["AssumeRolePolicyDocument"])
+        alpha = roles["alpha"]
+        self.assertEqual(alpha["Arn"], f"arn:aws:iam::{A1}:role/federated/alpha")
+        self.assertRegex(alpha["RoleId"], r"^AROA[A-Z2-7]{17}$")
+        self.assertEqual(alpha["Description"], "A & B <team_opsec>")
+        self.assertEqual(alpha["MaxSessionDuration"], 43200)
+        # The raw XML carries it percent-encoded the way AWS does.
+        status, text = self.curl("Action=GetRole&Version=2010-05-08&RoleName=alpha",
+                                 akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        self.assertEqual(status, 200, text)
+        raw = re.search(r"<AssumeRolePolicyDocument>(.*)</AssumeRolePolicyDocument>",
+                        text).group(1)
+        self.assertTrue(raw.startswith("%7B%22Version%22%3A%222012-10-17%22"), raw)
+        self.assertNotIn("/", raw)
+        self.assertEqual(json.loads(urllib.parse.unquote(raw)),
+                         seeded["alpha"]["AssumeRolePolicyDocument"])
+        self.assertIn("<Description>A &amp; B &lt;team_opsec&gt;</Description>", text)
+        self.assertIn("<RoleLastUsed/>", text)
+
+    def test_inline_policy_round_trip(self):
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        doc = {"Version": "2012-10-17", "Statement": {
+            "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-03-12T09:08:31Z"}}}}
+        iam.put_role_policy(RoleName="alpha", PolicyName="session-revoker-deny",
+                            PolicyDocument=json.dumps(doc, indent=2))
+        self.assertEqual(iam.list_role_policies(RoleName="alpha")["PolicyNames"],
+                         ["Existing", "session-revoker-deny"])
+        got = iam.get_role_policy(RoleName="alpha", PolicyName="session-revoker-deny")
+        self.assertEqual(got["PolicyDocument"], doc)
+        self.assertEqual(got["RoleName"], "alpha")
+        doc["Statement"]["Condition"]["DateLessThan"]["aws:TokenIssueTime"] = \
+            "2026-03-13T00:00:00Z"
+        iam.put_role_policy(RoleName="alpha", PolicyName="session-revoker-deny",
+                            PolicyDocument=json.dumps(doc))
+        self.assertEqual(iam.get_role_policy(RoleName="alpha",
+                                             PolicyName="session-revoker-deny")
+                         ["PolicyDocument"], doc)
+        pages = iam.list_role_policies(RoleName="alpha", MaxItems=1)
+        self.assertEqual(pages["PolicyNames"], ["Existing"])
+        self.assertTrue(pages["IsTruncated"])
+        rest = iam.list_role_policies(RoleName="alpha", MaxItems=1, Marker=pages["Marker"])
+        self.assertEqual(rest["PolicyNames"], ["session-revoker-deny"])
+        self.assertFalse(rest["IsTruncated"])
+        iam.delete_role_policy(RoleName="alpha", PolicyName="session-revoker-deny")
+        self.assertEqual(iam.list_role_policies(RoleName="alpha")["PolicyNames"], ["Existing"])
+        self.assertClientError("NoSuchEntity", 404, iam.delete_role_policy,
+                               RoleName="alpha", PolicyName="session-revoker-deny")
+        state = self.fake.state()["accounts"][A1]["roles"]["alpha"]["inline_policies"]
+        self.assertEqual(list(state), ["Existing"])
+
+    def test_inline_policy_budget(self):
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        iam.delete_role_policy(RoleName="alpha", PolicyName="Existing")
+
+        def doc_of_size(n):
+            base = {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ""}]}
+            pad = n - len(json.dumps(base, separators=(",", ":")))
+            base["Statement"][0]["Resource"] = "x" * pad
+            return base
+
+        big = doc_of_size(10240 - len("p1"))
+        iam.put_role_policy(RoleName="alpha", PolicyName="p1",
+                            PolicyDocument=json.dumps(big, indent=4))  # whitespace is free
+        err = self.assertClientError("LimitExceeded", 409, iam.put_role_policy,
+                                     RoleName="alpha", PolicyName="p2",
+                                     PolicyDocument=json.dumps(doc_of_size(60)))
+        self.assertIn("10240", err["Error"]["Message"])
+        # Replacing p1 by a smaller version of itself is fine.
+        iam.put_role_policy(RoleName="alpha", PolicyName="p1",
+                            PolicyDocument=json.dumps(doc_of_size(5000)))
+        iam.put_role_policy(RoleName="alpha", PolicyName="p2",
+                            PolicyDocument=json.dumps(doc_of_size(60)))
+
+    def test_errors(self):
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        err = self.assertClientError("NoSuchEntity", 404, iam.get_role, RoleName="Nope")
+        self.assertEqual(err["Error"]["Message"], "The role with name Nope cannot be found.")
+        self.assertClientError("NoSuchEntity", 404, iam.get_role_policy,
+                               RoleName="alpha", PolicyName="Nope")
+        self.assertClientError("NoSuchEntity", 404, iam.delete_role_policy,
+                               RoleName="Nope", PolicyName="Existing")
+        self.assertClientError("NoSuchEntity", 404, iam.put_role_policy, RoleName="Nope",
+                               PolicyName="x", PolicyDocument='{"Version":"2012-10-17",'
+                               '"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}')
+        self.assertClientError("NoSuchEntity", 404, iam.list_role_policies, RoleName="Nope")
+        for bad in ("not json", "[]", '{"Statement": []}', '{"Version": "2012-10-17"}',
+                    '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*",'
+                    '"Resource":"*","Principal":"*"}}'):
+            self.assertClientError("MalformedPolicyDocument", 400, iam.put_role_policy,
+                                   RoleName="alpha", PolicyName="x", PolicyDocument=bad)
+        # Role names are case-insensitive in IAM.
+        self.assertEqual(iam.get_role(RoleName="ALPHA")["Role"]["RoleName"], "alpha")
+
+
+class StsTests(FakeAwsTestCase):
+    def test_assume_role_into_another_account(self):
+        resp = self.assume_admin()
+        creds = resp["Credentials"]
+        self.assertRegex(creds["AccessKeyId"], r"^ASIA[A-Z2-7]{16}$")
+        self.assertEqual(resp["AssumedRoleUser"]["Arn"],
+                         f"arn:aws:sts::{A2}:assumed-role/SessionRevokerAdmin/revoker-test")
+        self.assertTrue(resp["AssumedRoleUser"]["AssumedRoleId"].endswith(":revoker-test"))
+        left = (creds["Expiration"] - self.fake.now()).total_seconds()
+        self.assertTrue(3500 < left <= 3600, left)
+        args = self.session_client_args(creds)
+        ident = self.client("sts", **args).get_caller_identity()
+        self.assertEqual(ident["Account"], A2)
+        self.assertEqual(ident["Arn"], resp["AssumedRoleUser"]["Arn"])
+        iam = self.client("iam", **args)
+        self.assertEqual(sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+                         ["OpenToSecurity", "OpsecTwo", "SessionRevokerAdmin"])
+        self.assertClientError("NoSuchEntity", 404, iam.get_role, RoleName="alpha")
+        # A bare account id as principal means that account's root.
+        self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{A2}:role/OpenToSecurity",
+                                       RoleSessionName="s1")
+        sessions = self.fake.state()["sessions"]
+        self.assertEqual(len(sessions), 2)
+        self.assertNotIn(creds["SecretAccessKey"], json.dumps(self.fake.state()))
+        self.assertNotIn(creds["SessionToken"], json.dumps(self.fake.state()))
+
+    def test_session_token_missing_or_wrong(self):
+        creds = self.assume_admin()["Credentials"]
+        no_token = self.client("iam", akid=creds["AccessKeyId"],
+                               secret=creds["SecretAccessKey"])
+        self.assertClientError("InvalidClientTokenId", 403, no_token.list_roles)
+        bad_token = self.client("iam", akid=creds["AccessKeyId"],
+                                secret=creds["SecretAccessKey"], token="AQoDYXdzEXAMPLE")
+        self.assertClientError("InvalidClientTokenId", 403, bad_token.list_roles)
+        wrong_secret = self.client("iam", akid=creds["AccessKeyId"], secret="x" * 40,
+                                   token=creds["SessionToken"])
+        self.assertClientError("SignatureDoesNotMatch", 403, wrong_secret.list_roles)
+
+    def test_expired_session(self):
+        creds = self.assume_admin(duration=900)["Credentials"]
+        iam = self.client("iam", **self.session_client_args(creds))
+        iam.list_roles()
+        self.fake.set_clock(advance_seconds=901)
+        err = self.assertClientError("ExpiredToken", 403, iam.list_roles)
+        self.assertEqual(err["Error"]["Message"],
+                         "The security token included in the request is expired")
+        self.assertTrue(self.fake.state()["sessions"][0]["expired"])
+        # The fake's clock moved, the signing window did not: base keys still work.
+        fresh = self.assume_admin()["Credentials"]
+        self.client("iam", **self.session_client_args(fresh)).list_roles()
+
+    def test_assume_role_refusals(self):
+        sts = self.client("sts")
+        self.assertClientError("AccessDenied", 403, self.assume_admin, external_id="wrong")
+        self.assertClientError("AccessDenied", 403, self.assume_admin, external_id=None)
+        self.assertClientError("AccessDenied", 403, sts.assume_role,
+                               RoleArn=f"arn:aws:iam::{A1}:role/Delta", RoleSessionName="s1")
+        self.assertClientError("AccessDenied", 403, sts.assume_role,
+                               RoleArn="arn:aws:iam::333333333333:role/SessionRevokerAdmin",
+                               RoleSessionName="s1")
+        self.assertClientError("ValidationError", 400, self.assume_admin, duration=7200)
+        unvalidated = self.client("sts", config=NO_RETRY.merge(
+            Config(parameter_validation=False)))
+        self.assertClientError("ValidationError", 400, unvalidated.assume_role,
+                               RoleArn=f"arn:aws:iam::{A2}:role/SessionRevokerAdmin",
+                               RoleSessionName="bad name!", ExternalId="session-revoker")
+        self.assertClientError("ValidationError", 400, unvalidated.assume_role,
+                               RoleArn=f"arn:aws:iam::{A2}:role/SessionRevokerAdmin",
+                               RoleSessionName="ok", ExternalId="session-revoker",
+                               DurationSeconds=600)
+        self.assertEqual(self.fake.state()["sessions"], [])
+
+    def test_web_identity(self):
+        token = jwt({"iss": "https://auth.example.com/", "sub": "user-1",
+                     "aud": ["revoker-demo"], "amr": ["team_opsec"]})
+        # botocore sends this call unsigned even when it has credentials.
+        sts = self.client("sts")
+        resp = sts.assume_role_with_web_identity(
+            RoleArn=f"arn:aws:iam::{A2}:role/OpsecTwo", RoleSessionName="user-1",
+            WebIdentityToken=token)
+        self.assertEqual(resp["SubjectFromWebIdentityToken"], "user-1")
+        self.assertEqual(resp["Audience"], "revoker-demo")
+        self.assertEqual(resp["Provider"], "auth.example.com/")
+        self.assertEqual(self.fake.calls()[-1]["signature_ok"], None)
+        self.assertEqual(self.fake.calls()[-1]["access_key_id"], None)
+        ident = self.client("sts", **self.session_client_args(resp["Credentials"])) \
+            .get_caller_identity()
+        self.assertEqual(ident["Arn"], f"arn:aws:sts::{A2}:assumed-role/OpsecTwo/user-1")
+        self.assertClientError("InvalidIdentityToken", 400,
+                               sts.assume_role_with_web_identity,
+                               RoleArn=f"arn:aws:iam::{A2}:role/OpsecTwo",
+                               RoleSessionName="user-1", WebIdentityToken="not-a-jwt")
+
+    def test_revocation_policy_denies_old_sessions(self):
+        token = jwt({"iss": "https://auth.example.com/", "sub": "u", "aud": "revoker-demo"})
+        sts = self.client("sts", config=NO_RETRY.merge(Config(signature_version=botocore.UNSIGNED)))
+
+        def login():
+            return sts.assume_role_with_web_identity(
+                RoleArn=f"arn:aws:iam::{A2}:role/OpsecTwo", RoleSessionName="u1",
+                WebIdentityToken=token)["Credentials"]
+        old = self.client("iam", **self.session_client_args(login()))
+        old.list_roles()
+        cutoff = self.fake.now().replace(microsecond=0).timestamp() + 1
+        admin = self.client("iam", **self.session_client_args(self.assume_admin()["Credentials"]))
+        admin.put_role_policy(RoleName="OpsecTwo", PolicyName="session-revoker-deny",
+                              PolicyDocument=json.dumps({
+                                  "Version": "2012-10-17", "Statement": [{
+                                      "Effect": "Deny", "Action": "*", "Resource": "*",
+                                      "Condition": {"DateLessThan": {
+                                          "aws:TokenIssueTime": fake_aws._iso(
+                                              fake_aws._parse_time(cutoff))}}}]}))
+        err = self.assertClientError("AccessDenied", 403, old.list_roles)
+        self.assertIn("explicit deny", err["Error"]["Message"])
+        # GetCallerIdentity is never denied, as on AWS.
+        self.client("sts", **self.session_client_args(login())).get_caller_identity()
+        self.fake.set_clock(advance_seconds=5)
+        self.client("iam", **self.session_client_args(login())).list_roles()
+
+
+class FaultTests(FakeAwsTestCase):
+    def test_throttle_count_then_success(self):
+        self.control("/_fake/faults", [{"action": "ListRoles", "kind": "throttle", "count": 2}])
+        iam = self.client("iam")
+        for _ in range(2):
+            err = self.assertClientError("Throttling", 400, iam.list_roles)
+            self.assertEqual(err["Error"]["Message"], "Rate exceeded")
+        iam.list_roles()
+        iam.list_roles()
+        self.assertEqual(self.fake.state()["call_counts"][SEC_ACCOUNT]["ListRoles"], 4)
+        self.assertEqual(self.fake.state()["call_counts_ok"][SEC_ACCOUNT]["ListRoles"], 2)
+
+    def test_throttle_happens_after_the_signature_check(self):
+        self.fake.set_faults([{"action": "*", "kind": "throttle"}])
+        self.assertClientError("SignatureDoesNotMatch", 403,
+                               self.client("iam", secret="wrong").list_roles)
+        self.assertClientError("Throttling", 400, self.client("iam").list_roles)
+
+    def test_5xx(self):
+        self.fake.set_faults([{"action": "GetCallerIdentity", "kind": "error503", "count": 1},
+                              {"action": "ListRoles", "kind": "error500", "count": 1}])
+        self.assertClientError("ServiceUnavailable", 503,
+                               self.client("sts").get_caller_identity)
+        self.assertClientError("InternalFailure", 500, self.client("iam").list_roles)
+        self.client("sts").get_caller_identity()
+        self.client("iam").list_roles()
+
+    def test_account_scoped_fault(self):
+        self.fake.set_faults([{"action": "*", "account": A1, "kind": "throttle"}])
+        self.client("iam").list_roles()
+        self.assertClientError("Throttling", 400, self.client(
+            "iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111").list_roles)
+        # STS calls count against the account of the role they name.
+        self.assume_admin()
+
+    def test_reset(self):
+        self.fake.set_faults([{"action": "ListRoles", "kind": "reset", "count": 2}])
+        with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):
+            self.client("iam").list_roles()
+        # A real RST, not a clean close.
+        sock = socket.create_connection(("127.0.0.1", self.fake.port), timeout=5)
+        request = AWSRequest(method="POST", url=self.url + "/",
+                             data=b"Action=ListRoles&Version=2010-05-08",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        SigV4Auth(Credentials(AKID, SECRET), "iam", "us-east-1").add_auth(request)
+        head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+        sock.sendall((f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{self.fake.port}\r\n{head}"
+                      f"Content-Length: {len(request.body)}\r\n\r\n").encode() + request.body)
+        with self.assertRaises(ConnectionResetError):
+            while sock.recv(4096):
+                pass
+        sock.close()
+        self.client("iam").list_roles()
+        self.assertEqual([c["fault"] for c in self.fake.calls()], ["reset", "reset", None])
+
+    def test_latency_and_overlap(self):
+        self.fake.set_faults([{"action": "ListRoles", "kind": "latency", "ms": 300}])
+        iam = self.client("iam")
+        t0 = time.monotonic()
+        iam.list_roles()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        # Sleeps happen outside the lock: four calls in parallel take ~300 ms, not 1.2 s.
+        clients = [self.client("iam") for _ in range(4)]
+        threads = [threading.Thread(target=c.list_roles) for c in clients]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        self.assertGreaterEqual(elapsed, 0.3)
+        self.assertLess(elapsed, 1.0)
+
+    def test_probability_is_reproducible(self):
+        def run():
+            fake = fake_aws.FakeAws(dict(SEED, faults=[
+                {"action": "*", "kind": "throttle", "probability": 0.5}])).start()
+            try:
+                iam = SESSION.create_client("iam", endpoint_url=fake.url,
+                                            region_name="us-east-1",
+                                            aws_access_key_id=AKID,
+                                            aws_secret_access_key=SECRET, config=NO_RETRY)
+                outcome = []
+                for _ in range(20):
+                    try:
+                        iam.list_roles()
+                        outcome.append(1)
+                    except ClientError:
+                        outcome.append(0)
+                iam.close()
+                return outcome
+            finally:
+                fake.stop()
+        first = run()
+        self.assertEqual(first, run())
+        self.assertTrue(0 < sum(first) < 20, first)
+
+    def test_bad_fault_is_refused(self):
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            self.control("/_fake/faults", [{"action": "*", "kind": "explode"}])
+        self.assertEqual(ctx.exception.code, 400)
+
+
+class ControlApiTests(FakeAwsTestCase):
+    def test_state_calls_and_counters(self):
+        self.assertEqual(self.control("/_fake/health"), {"ok": True})
+        iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+        iam.put_role_policy(RoleName="Echo", PolicyName="deny",
+                            PolicyDocument='{"Version":"2012-10-17","Statement":'
+                                           '{"Effect":"Deny","Action":"*","Resource":"*"}}')
+        iam.get_role(RoleName="Charlie")
+        state = self.control("/_fake/state")
+        echo = state["accounts"][A1]["roles"]["Echo"]
+        self.assertEqual(echo["inline_policies"]["deny"]["Statement"]["Effect"], "Deny")
+        self.assertEqual(echo["AssumeRolePolicyDocument"], web_trust(A1, "team_e"))
+        self.assertEqual(state["call_counts"][A1], {"PutRolePolicy": 1, "GetRole": 1})
+        calls = self.control("/_fake/calls")
+        self.assertEqual([(c["action"], c["role"], c["status"], c["signature_ok"])
+                          for c in calls],
+                         [("PutRolePolicy", "Echo", 200, True), ("GetRole", "Charlie", 200, True)])
+        self.assertEqual(self.control(f"/_fake/calls?since={calls[0]['seq']}"), calls[1:])
+        self.control("/_fake/reset-counters", {})
+        self.assertEqual(self.control("/_fake/state")["call_counts"], {})
+        self.assertEqual(self.control("/_fake/calls"), [])
+        clock = self.control("/_fake/clock", {"offset_seconds": 3600})
+        self.assertEqual(clock["offset_seconds"], 3600)
+        self.control("/_fake/reset", {})
+        self.assertEqual(self.control("/_fake/clock")["offset_seconds"], 0)
+        self.assertNotIn("deny", self.fake.state()["accounts"][A1]["roles"]["Echo"]
+                         ["inline_policies"])
+
+
+class CommandLineTests(unittest.TestCase):
+    def test_cli_start_and_sigterm(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            state_file = os.path.join(tmp, "state.json")
+            proc = subprocess.Popen(
+                ["/usr/bin/python3", os.path.join(HERE, "fake_aws.py"),
+                 "--seed", os.path.join(HERE, "example-seed.json"), "--port", "0",
+                 "--state-file", state_file],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                line = proc.stdout.readline()
+                m = re.fullmatch(r"fake-aws listening on (http://127\.0\.0\.1:(\d+))\n", line)
+                self.assertTrue(m, line)
+                url = m.group(1)
+                sts = SESSION.create_client(
+                    "sts", endpoint_url=url, region_name="us-east-1",
+                    aws_access_key_id="AKIAFAKEREVOKER00001",
+                    aws_secret_access_key="fakeRevokerSecretKey/0123456789abcdefEXAMPLE",
+                    config=NO_RETRY)
+                for account in ("111111111111", "222222222222", "333333333333"):
+                    sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/SessionRevokerAdmin",
+                                    RoleSessionName="cli-test", ExternalId="session-revoker")
+                sts.close()
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=10), 0)
+                self.assertEqual(proc.stdout.read(), "")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
+                proc.stderr.close()
+            with open(state_file) as fh:
+                state = json.load(fh)
+            self.assertEqual(len(state["sessions"]), 3)
+            self.assertEqual(sorted(state["accounts"]),
+                             ["111111111111", "222222222222", "333333333333"])
+
+
+if __name__ == "__main__":
+    unittest.main()
