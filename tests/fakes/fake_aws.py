@@ -31,6 +31,7 @@ import base64
 import binascii
 import datetime
 import fnmatch
+import functools
 import hashlib
 import hmac
 import http.server
@@ -164,6 +165,13 @@ def error_xml(err, ns, request_id):
 
 def _policy_url(text):
     """Policy documents travel URL-encoded (RFC 3986) inside IAM's XML."""
+    return _quote_cached(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _quote_cached(text):
+    # Trust policies are URL-encoded again for every ListRoles page; Python's
+    # quote() is slow enough on long strings to dominate a large fan-out.
     return urllib.parse.quote(text, safe="")
 
 
@@ -414,6 +422,9 @@ class FakeAws:
         class Server(http.server.ThreadingHTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            # socketserver's default backlog of 5 drops SYNs when a client
+            # opens many connections at once; the retransmit costs 1 s.
+            request_queue_size = 1024
 
         class Handler(_Handler):
             pass
@@ -1245,6 +1256,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # Headers and body go out in separate writes; without TCP_NODELAY,
+        # Nagle holds the body back until the client's delayed ACK (40 ms),
+        # which real AWS endpoints do not do.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         with self.fake.lock:
             self.fake._connections.add(self.connection)
 
