@@ -27,10 +27,11 @@ static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
 	}
 }
 
-static void run_batch(struct conn *c, struct write_item *batch)
+static void run_batch(struct conn *c, struct write_item *batch, long *commit_us)
 {
 	sqlite3 *db = c->db;
 	struct write_item *it;
+	struct timespec t0, t1;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		batch_fail(batch, db, "begin");
@@ -55,7 +56,11 @@ static void run_batch(struct conn *c, struct write_item *batch)
 		}
 		sqlite3_exec(db, "RELEASE item", NULL, NULL, NULL);
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int commit_rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*commit_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	if (commit_rc != SQLITE_OK) {
 		batch_fail(batch, db, "commit");
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -66,6 +71,7 @@ void *sr_store_writer_main(void *arg)
 	struct sr_store *st = arg;
 	struct write_item *batch, *it;
 	struct timespec t0, t1;
+	long commit_us = 0;
 	int n;
 
 	pthread_mutex_lock(&st->mu);
@@ -79,12 +85,13 @@ void *sr_store_writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_batch(&st->w, batch);
+		run_batch(&st->w, batch, &commit_us);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		for (n = 0, it = batch; it != NULL; it = it->next)
 			n++;
-		sr_log(SR_LOG_DEBUG, "store.batch", "writes=%d us=%ld", n,
-		       (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000));
+		sr_log(SR_LOG_DEBUG, "store.batch", "writes=%d us=%ld commit_us=%ld", n,
+		       (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000),
+		       commit_us);
 
 		pthread_mutex_lock(&st->mu);
 		for (it = batch; it != NULL;) {
