@@ -80,6 +80,7 @@ enum MHD_Result sr_respond_error(struct sr_request *req, unsigned status,
 				 const char *extra_name, const char *extra_value)
 {
 	const char *headers[5] = {NULL};
+	struct sr_err clean = {0};
 	char challenge[200];
 	size_t h = 0;
 
@@ -98,8 +99,10 @@ enum MHD_Result sr_respond_error(struct sr_request *req, unsigned status,
 		headers[h++] = extra_name;
 		headers[h++] = extra_value;
 	}
+	/* Through sr_err_set: one line of valid UTF-8, whatever detail quotes. */
+	sr_err_set(&clean, SR_EINVAL, "%s", detail);
 	return sr_respond_json(req, status,
-			       json_pack("{s:s, s:s}", "error", code, "detail", detail),
+			       json_pack("{s:s, s:s}", "error", code, "detail", clean.msg),
 			       headers);
 }
 
