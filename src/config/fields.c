@@ -21,7 +21,8 @@
 const struct sr_field sr_config_fields[] = {
 	STR("listen.address", "SR_LISTEN_ADDRESS", listen_address, "127.0.0.1"),
 	INT("listen.port", "SR_LISTEN_PORT", listen_port, 8080, 0, 65535),
-	INT("listen.max_connections", "SR_LISTEN_MAX_CONNECTIONS", max_connections, 1024, 1, 65536),
+	INT("listen.max_connections", "SR_LISTEN_MAX_CONNECTIONS", max_connections, 4096, 1, 65536),
+	INT("listen.threads", "SR_LISTEN_THREADS", http_threads, 4, 1, 64),
 	STR("listen.tls.cert_file", "SR_LISTEN_TLS_CERT_FILE", tls_cert_file, NULL),
 	STR("listen.tls.key_file", "SR_LISTEN_TLS_KEY_FILE", tls_key_file, NULL),
 	STR("listen.public_url", "SR_LISTEN_PUBLIC_URL", public_url, NULL),

@@ -34,9 +34,21 @@ struct sr_request {
 	size_t body_len, body_cap;
 	bool too_big;
 	bool answered;
+	bool suspended;        /* waiting for the store; resume() runs next */
+	sr_handler resume;
+	void *state;           /* a handler's own, freed by state_free */
+	void (*state_free)(void *state);
+	struct sr_http *http;
 	unsigned status;
 	struct timespec start;
 };
+
+/* Hands op to the store without blocking the event loop: the connection is
+ * suspended, and once the COMMIT holding op is on disk (or the write failed)
+ * it is resumed and then(req) runs to answer, reading op's results. op must
+ * live until then (keep it in req->state). */
+enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op *op,
+				      sr_handler then);
 
 /* The route for method+path; NULL with *path_known set when only the method
  * is wrong (allow gets the methods that would work, comma-separated). */

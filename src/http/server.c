@@ -8,15 +8,17 @@
  * handler. The completion callback logs the request once and frees it.
  * Header size is capped by MHD's per-connection memory limit.
  *
- * Threading: one thread per connection. A POST waits for the store's group
- * commit; with a thread per connection that wait holds up only its own
- * connection, so every connection can have a write in the same commit. (A
- * shared thread pool made connections queue behind each other's commits.)
- * listen.max_connections bounds the threads.
+ * Threading: a small pool of event-loop threads (listen.threads). A write
+ * never blocks one: the connection is suspended while the store's writer
+ * commits (sr_request_wait_store) and resumed from the writer's callback, so
+ * every open connection can have a write in the same group commit and the
+ * event loops go on serving the others.
  */
 #include "http_int.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 
 struct sr_http {
 	struct MHD_Daemon *daemon;
+	atomic_int waiting; /* requests suspended on the store */
 	struct sr_app *app;
 	char *cert_pem, *key_pem;
 	size_t cert_len, key_len;
@@ -123,8 +126,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->conn = conn;
 		req->method = method;
 		req->path = url;
+		req->http = http;
 		request_id(req);
 		return first_call(http, req);
+	}
+	if (req->suspended) { /* resumed: the store has answered */
+		req->suspended = false;
+		return req->resume(req);
 	}
 	if (req->answered) {
 		*upload_data_size = 0; /* an early answer: drop what still comes */
@@ -163,9 +171,39 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
 	       req->status, req->body_len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+	if (req->state_free != NULL)
+		req->state_free(req->state);
 	free(req->body);
 	free(req);
 	*con_cls = NULL;
+}
+
+static void store_done(struct sr_store_op *op)
+{
+	struct sr_request *req = op->arg;
+	struct sr_http *http = req->http;
+
+	MHD_resume_connection(req->conn);
+	atomic_fetch_sub(&http->waiting, 1);
+}
+
+enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op *op,
+				      sr_handler then)
+{
+	struct sr_err err = {0};
+
+	op->done = store_done;
+	op->arg = req;
+	req->resume = then;
+	req->suspended = true;
+	atomic_fetch_add(&req->http->waiting, 1);
+	MHD_suspend_connection(req->conn);
+	if (sr_store_submit(req->app->store, op, &err) != SR_OK) {
+		op->rc = err.code;
+		op->err = err;
+		store_done(op);
+	}
+	return MHD_YES;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -205,8 +243,8 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 	const struct sr_config *cfg = app->cfg;
 	struct sr_http *http;
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 	enum sr_rc rc;
 
@@ -238,7 +276,7 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
 		cfg->tls_cert_file ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, http->key_pem,
@@ -269,8 +307,14 @@ void sr_http_stop(struct sr_http *http)
 {
 	if (http == NULL)
 		return;
-	if (http->daemon != NULL)
+	if (http->daemon != NULL) {
+		int i;
+		/* Stop accepting, let suspended writes come back, then stop. */
+		MHD_quiesce_daemon(http->daemon);
+		for (i = 0; i < 1000 && atomic_load(&http->waiting) > 0; i++)
+			usleep(10000);
 		MHD_stop_daemon(http->daemon);
+	}
 	sr_secret_free(http->key_pem, http->key_len);
 	free(http->cert_pem);
 	free(http);

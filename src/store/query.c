@@ -109,7 +109,7 @@ static const char find_key_sql[] =
 	" WHERE issuer = ?1 AND subject = ?2 AND key = ?3";
 
 /* 1: found (the earlier answer is in item->result), 0: not found, -1: error. */
-static int find_idempotent(struct conn *c, struct write_item *it)
+static int find_idempotent(struct conn *c, struct sr_store_op *it)
 {
 	const struct sr_revocation_in *in = it->in;
 	sqlite3_stmt *q = sr_stmt(c, find_key_sql);
@@ -146,7 +146,7 @@ static const char find_event_sql[] =
 	"SELECT seq FROM revocations WHERE source = ?1 AND source_event_id = ?2";
 
 /* 1: the event was recorded before (its revocation is in item->result). */
-static int find_event(struct conn *c, struct write_item *it)
+static int find_event(struct conn *c, struct sr_store_op *it)
 {
 	sqlite3_stmt *q = sr_stmt(c, find_event_sql);
 	int64_t seq;
@@ -190,7 +190,7 @@ static const char insert_group_sql[] =
 	" VALUES (?1, ?2, ?3)";
 
 /* Inserts the row and its groups; OUT it->result, the row as the API shows it. */
-static enum sr_rc insert_row(struct conn *c, struct write_item *it, int64_t *seq)
+static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *seq)
 {
 	const struct sr_revocation_in *in = it->in;
 	const struct sr_document *doc = in->doc;
@@ -266,7 +266,7 @@ static const char insert_key_sql[] =
 	"INSERT INTO idempotency_keys (issuer, subject, key, request_hash,"
 	" revocation_seq, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-static enum sr_rc remember_key(struct conn *c, struct write_item *it, int64_t seq)
+static enum sr_rc remember_key(struct conn *c, struct sr_store_op *it, int64_t seq)
 {
 	const struct sr_revocation_in *in = it->in;
 	sqlite3_stmt *q = sr_stmt(c, insert_key_sql);
@@ -291,7 +291,7 @@ static enum sr_rc remember_key(struct conn *c, struct write_item *it, int64_t se
 	return rc;
 }
 
-enum sr_rc sr_store_write_revocation(struct conn *c, struct write_item *it)
+enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *it)
 {
 	enum sr_rc rc;
 	int64_t seq = 0;

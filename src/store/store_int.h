@@ -8,8 +8,6 @@
 
 #include "session_revoker/store.h"
 
-enum write_kind { WRITE_REVOCATION, WRITE_PING };
-
 /* A connection and its prepared statements, keyed by the SQL text's
  * address (the statements are static strings). Used by one thread at a time. */
 #define STMT_CACHE 16
@@ -25,26 +23,13 @@ struct conn {
 sqlite3_stmt *sr_stmt(struct conn *c, const char *sql);
 void sr_conn_close(struct conn *c);
 
-/* One write waiting for the writer; lives on the caller's stack. */
-struct write_item {
-	enum write_kind kind;
-	const struct sr_revocation_in *in;
-	json_t *result; /* new reference on success */
-	int replayed;
-	enum sr_rc rc;
-	struct sr_err err;
-	bool done;
-	pthread_cond_t cond; /* signalled when done: one waiter, one wake-up */
-	struct write_item *next;
-};
-
 struct sr_store {
 	struct conn w; /* owned by the writer thread once it runs */
 	pthread_t writer;
 	bool writer_started;
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* the writer waits here for work */
-	struct write_item *head, *tail;
+	struct sr_store_op *head, *tail;
 	bool stopping;
 
 	struct conn *readers; /* pool of read-only connections */
@@ -54,7 +39,7 @@ struct sr_store {
 };
 
 /* Runs on the writer connection inside a savepoint. */
-enum sr_rc sr_store_write_revocation(struct conn *c, struct write_item *item);
+enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *op);
 
 /* The revocation with this seq (or public id when id != NULL) as API JSON.
  * OUT *out: new reference. */

@@ -1,10 +1,11 @@
 /*
  * writer.c - the writer thread and group commit.
  *
- * DESIGN: callers put a write_item (on their own stack) on the queue and
- * sleep. The writer takes everything queued, opens one IMMEDIATE transaction,
- * runs each item inside its own SAVEPOINT (a failed item is rolled back alone),
- * COMMITs once with synchronous=FULL, and only then marks the items done. If
+ * DESIGN: callers put a struct sr_store_op on the queue and either sleep
+ * until it is done or get a callback (sr_store_submit). The writer takes
+ * everything queued, opens one IMMEDIATE transaction, runs each op inside its
+ * own SAVEPOINT (a failed op is rolled back alone), COMMITs once with
+ * synchronous=FULL, and only then tells the callers. If
  * the COMMIT fails every item in the batch fails: nobody is told 202 for a
  * row that is not on disk.
  */
@@ -14,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
+static void batch_fail(struct sr_store_op *batch, sqlite3 *db, const char *what)
 {
-	struct write_item *it;
+	struct sr_store_op *it;
 
 	for (it = batch; it != NULL; it = it->next) {
 		json_decref(it->result);
@@ -27,10 +28,10 @@ static void batch_fail(struct write_item *batch, sqlite3 *db, const char *what)
 	}
 }
 
-static void run_batch(struct conn *c, struct write_item *batch, long *commit_us)
+static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us)
 {
 	sqlite3 *db = c->db;
-	struct write_item *it;
+	struct sr_store_op *it;
 	struct timespec t0, t1;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -42,7 +43,7 @@ static void run_batch(struct conn *c, struct write_item *batch, long *commit_us)
 			it->rc = sr_store_db_error(db, "savepoint", &it->err);
 			continue;
 		}
-		if (it->kind == WRITE_REVOCATION)
+		if (it->kind == SR_STORE_OP_REVOCATION)
 			it->rc = sr_store_write_revocation(c, it);
 		else
 			it->rc = sqlite3_exec(db, "INSERT OR REPLACE INTO service_meta"
@@ -69,7 +70,7 @@ static void run_batch(struct conn *c, struct write_item *batch, long *commit_us)
 void *sr_store_writer_main(void *arg)
 {
 	struct sr_store *st = arg;
-	struct write_item *batch, *it;
+	struct sr_store_op *batch, *it, *prev;
 	struct timespec t0, t1;
 	long commit_us = 0;
 	int n;
@@ -93,10 +94,25 @@ void *sr_store_writer_main(void *arg)
 		       (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000),
 		       commit_us);
 
+		/* Callbacks first (they may free their op), outside the lock. */
+		for (it = batch, prev = NULL; it != NULL;) {
+			struct sr_store_op *next = it->next;
+			if (it->done != NULL) {
+				if (prev != NULL)
+					prev->next = next;
+				else
+					batch = next;
+				it->finished = true;
+				it->done(it);
+			} else {
+				prev = it;
+			}
+			it = next;
+		}
 		pthread_mutex_lock(&st->mu);
 		for (it = batch; it != NULL;) {
-			struct write_item *next = it->next;
-			it->done = true; /* the caller may free it once we unlock */
+			struct sr_store_op *next = it->next;
+			it->finished = true; /* the caller may free it once we unlock */
 			pthread_cond_signal(&it->cond);
 			it = next;
 		}
@@ -105,29 +121,47 @@ void *sr_store_writer_main(void *arg)
 	return NULL;
 }
 
-/* Queues item and waits for the commit that holds it. */
-static enum sr_rc submit(struct sr_store *st, struct write_item *item,
-			 struct sr_err *err)
+static void enqueue(struct sr_store *st, struct sr_store_op *op)
+{
+	op->next = NULL;
+	op->finished = false;
+	if (st->tail != NULL)
+		st->tail->next = op;
+	else
+		st->head = op;
+	st->tail = op;
+	pthread_cond_signal(&st->wake);
+}
+
+enum sr_rc sr_store_submit(struct sr_store *st, struct sr_store_op *op, struct sr_err *err)
 {
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
 		pthread_mutex_unlock(&st->mu);
 		return sr_err_set(err, SR_EUNAVAIL, "the store is shutting down");
 	}
-	item->next = NULL;
-	pthread_cond_init(&item->cond, NULL);
-	if (st->tail != NULL)
-		st->tail->next = item;
-	else
-		st->head = item;
-	st->tail = item;
-	pthread_cond_signal(&st->wake);
-	while (!item->done)
-		pthread_cond_wait(&item->cond, &st->mu);
+	enqueue(st, op);
 	pthread_mutex_unlock(&st->mu);
-	pthread_cond_destroy(&item->cond);
-	if (item->rc != SR_OK)
-		return sr_err_set(err, item->rc, "%s", item->err.msg);
+	return SR_OK;
+}
+
+/* Queues op and waits for the commit that holds it. */
+static enum sr_rc submit_wait(struct sr_store *st, struct sr_store_op *op, struct sr_err *err)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->stopping) {
+		pthread_mutex_unlock(&st->mu);
+		return sr_err_set(err, SR_EUNAVAIL, "the store is shutting down");
+	}
+	op->done = NULL;
+	pthread_cond_init(&op->cond, NULL);
+	enqueue(st, op);
+	while (!op->finished)
+		pthread_cond_wait(&op->cond, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	pthread_cond_destroy(&op->cond);
+	if (op->rc != SR_OK)
+		return sr_err_set(err, op->rc, "%s", op->err.msg);
 	return SR_OK;
 }
 
@@ -135,13 +169,13 @@ enum sr_rc sr_store_revocation_add(struct sr_store *st,
 				   const struct sr_revocation_in *in, json_t **rev,
 				   int *replayed, struct sr_err *err)
 {
-	struct write_item item;
+	struct sr_store_op item;
 	enum sr_rc rc;
 
 	memset(&item, 0, sizeof(item));
-	item.kind = WRITE_REVOCATION;
+	item.kind = SR_STORE_OP_REVOCATION;
 	item.in = in;
-	rc = submit(st, &item, err);
+	rc = submit_wait(st, &item, err);
 	*rev = item.result;
 	*replayed = item.replayed;
 	return rc;
@@ -149,9 +183,9 @@ enum sr_rc sr_store_revocation_add(struct sr_store *st,
 
 enum sr_rc sr_store_ping(struct sr_store *st, struct sr_err *err)
 {
-	struct write_item item;
+	struct sr_store_op item;
 
 	memset(&item, 0, sizeof(item));
-	item.kind = WRITE_PING;
-	return submit(st, &item, err);
+	item.kind = SR_STORE_OP_PING;
+	return submit_wait(st, &item, err);
 }

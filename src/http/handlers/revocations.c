@@ -82,6 +82,46 @@ static enum MHD_Result accepted(struct sr_request *req, json_t *rev, int replaye
 	return sr_respond_json(req, MHD_HTTP_ACCEPTED, rev, headers);
 }
 
+/* What a POST keeps while the store commits it; freed with the request. */
+struct post_state {
+	struct sr_store_op op;
+	struct sr_revocation_in in;
+	struct sr_document *doc;
+	struct sr_principal who;
+	char hash[65];
+	char event[400];
+	char key[MAX_IDEMPOTENCY_KEY + 1];
+};
+
+static void post_state_free(void *p)
+{
+	struct post_state *ps = p;
+
+	if (ps == NULL)
+		return;
+	json_decref(ps->op.result);
+	sr_document_free(ps->doc);
+	sr_principal_clear(&ps->who);
+	free(ps);
+}
+
+/* Runs once the store has the revocation on disk, or failed to. */
+static enum MHD_Result post_committed(struct sr_request *req)
+{
+	struct post_state *ps = req->state;
+	json_t *rev = ps->op.result;
+
+	if (ps->op.rc != SR_OK) {
+		ps->op.err.code = ps->op.rc;
+		return sr_respond_err(req, &ps->op.err);
+	}
+	ps->op.result = NULL; /* accepted() takes it */
+	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
+	       req->id, json_string_value(json_object_get(rev, "id")),
+	       ps->op.replayed ? "true" : "false");
+	return accepted(req, rev, ps->op.replayed);
+}
+
 enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 {
 	const struct sr_config *cfg = req->app->cfg;
@@ -90,17 +130,12 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		.max_group_length = (size_t)cfg->max_group_length,
 		.skew = cfg->clock_skew,
 	};
-	struct sr_revocation_in in = {0};
-	struct sr_principal who = {0};
-	struct sr_document *doc = NULL;
+	struct post_state *ps;
 	struct sr_err err = {0};
 	enum MHD_Result ret;
 	enum media m;
-	json_t *rev = NULL;
 	const char *key;
-	char hash[65], event[400];
 	int64_t now = sr_clock_now();
-	int replayed = 0;
 
 	m = media_type(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_TYPE));
@@ -109,65 +144,59 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 					"unsupported_media_type",
 					"send application/json (with a Bearer token) or application/jwt",
 					NULL, NULL);
+	ps = calloc(1, sizeof(*ps));
+	if (ps == NULL)
+		return MHD_NO;
+	req->state = ps;
+	req->state_free = post_state_free;
 	if (m == MEDIA_JSON) {
-		if (!sr_request_authenticate(req, PERM_WRITE, &who, &ret))
+		if (!sr_request_authenticate(req, PERM_WRITE, &ps->who, &ret))
 			return ret;
 		sr_document_parse_text(req->body ? req->body : "", req->body_len, &lim, now,
-				       &doc, &err);
-		in.source = "document";
+				       &ps->doc, &err);
+		ps->in.source = "document";
 	} else {
 		size_t n = req->body_len;
 		while (n > 0 && isspace((unsigned char)req->body[n - 1]))
 			req->body[--n] = '\0';
 		if (sr_auth_verify(req->app->auth, req->body ? req->body : "", n, PERM_WRITE,
-				   now, &who, &err) != SR_OK) {
-			ret = err.code == SR_EFORBIDDEN
-				      ? sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
-							 err.msg, NULL, PERM_WRITE)
-				      : sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
-							 err.msg, NULL, NULL);
-			goto out;
-		}
+				   now, &ps->who, &err) != SR_OK)
+			return err.code == SR_EFORBIDDEN
+				       ? sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
+							  err.msg, NULL, PERM_WRITE)
+				       : sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
+							  err.msg, NULL, NULL);
 		lim.allow_jwt_claims = 1;
-		sr_document_parse(who.claims, &lim, now, &doc, &err);
-		in.source = "document-jwt";
+		sr_document_parse(ps->who.claims, &lim, now, &ps->doc, &err);
+		ps->in.source = "document-jwt";
 		/* The same signed document sent twice is one revocation. */
-		if (who.token_id[0] != '\0') {
-			snprintf(event, sizeof(event), "%s#%s", who.issuer, who.token_id);
-			in.source_event_id = event;
+		if (ps->who.token_id[0] != '\0') {
+			snprintf(ps->event, sizeof(ps->event), "%s#%s", ps->who.issuer,
+				 ps->who.token_id);
+			ps->in.source_event_id = ps->event;
 		}
 	}
-	if (doc == NULL) {
-		ret = sr_respond_err(req, &err);
-		goto out;
-	}
+	if (ps->doc == NULL)
+		return sr_respond_err(req, &err);
 	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
-	if (key != NULL && !idempotency_key_ok(key)) {
-		ret = sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
-				       "Idempotency-Key must be 1 to 255 printable characters",
-				       NULL, NULL);
-		goto out;
+	if (key != NULL && !idempotency_key_ok(key))
+		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
+					"Idempotency-Key must be 1 to 255 printable characters",
+					NULL, NULL);
+	if (key != NULL) {
+		snprintf(ps->key, sizeof(ps->key), "%s", key);
+		ps->in.idempotency_key = ps->key;
 	}
-	request_hash(req, m, hash);
-	in.doc = doc;
-	in.issuer = who.issuer;
-	in.subject = who.subject;
-	in.token_id = who.token_id;
-	in.idempotency_key = key;
-	in.request_hash = hash;
-	in.now = now;
-	if (sr_store_revocation_add(req->app->store, &in, &rev, &replayed, &err) != SR_OK) {
-		ret = sr_respond_err(req, &err);
-		goto out;
-	}
-	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
-	       req->id, json_string_value(json_object_get(rev, "id")),
-	       replayed ? "true" : "false");
-	ret = accepted(req, rev, replayed);
-out:
-	sr_document_free(doc);
-	sr_principal_clear(&who);
-	return ret;
+	request_hash(req, m, ps->hash);
+	ps->in.doc = ps->doc;
+	ps->in.issuer = ps->who.issuer;
+	ps->in.subject = ps->who.subject;
+	ps->in.token_id = ps->who.token_id;
+	ps->in.request_hash = ps->hash;
+	ps->in.now = now;
+	ps->op.kind = SR_STORE_OP_REVOCATION;
+	ps->op.in = &ps->in;
+	return sr_request_wait_store(req, &ps->op, post_committed);
 }
 
 static bool is_uuid(const char *s)
