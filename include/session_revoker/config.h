@@ -73,7 +73,8 @@ struct sr_strlist {
 struct sr_config {
 	char *listen_address;
 	int64_t listen_port;
-	int64_t max_connections; /* one thread each while open */
+	int64_t max_connections;
+	int64_t http_threads; /* event-loop threads */
 	char *tls_cert_file; /* both set: HTTPS */
 	char *tls_key_file;
 	int64_t max_body_bytes;

@@ -61,6 +61,10 @@ int sr_match_glob(const char *pattern, const char *text, int ignore_case);
 enum sr_rc sr_deny_policy_merge(const char *existing, int64_t cutoff, char **out,
 				int64_t *effective, struct sr_err *err);
 
+/* The policy without session-revoker's statement: OUT *out is a new string,
+ * or NULL when no statement is left (delete the policy then). */
+enum sr_rc sr_deny_policy_remove(const char *existing, char **out, struct sr_err *err);
+
 /* The cut-off of session-revoker's statement in a policy, 0 when there is
  * none. */
 enum sr_rc sr_deny_policy_cutoff(const char *policy, int64_t *cutoff, struct sr_err *err);

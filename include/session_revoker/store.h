@@ -12,6 +12,8 @@
 #ifndef SESSION_REVOKER_STORE_H
 #define SESSION_REVOKER_STORE_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +53,34 @@ struct sr_revocation_in {
 enum sr_rc sr_store_revocation_add(struct sr_store *store,
 				   const struct sr_revocation_in *in, json_t **rev,
 				   int *replayed, struct sr_err *err);
+
+/* A write for the writer thread, for callers that must not block (the HTTP
+ * event loop). The caller owns it and everything it points to until done()
+ * has run. */
+enum sr_store_op_kind { SR_STORE_OP_REVOCATION, SR_STORE_OP_PING };
+
+struct sr_store_op {
+	enum sr_store_op_kind kind;
+	const struct sr_revocation_in *in; /* SR_STORE_OP_REVOCATION */
+	void (*done)(struct sr_store_op *op); /* runs on the writer thread */
+	void *arg;
+	/* results, set before done() runs */
+	json_t *result; /* new reference: the revocation as the API shows it */
+	int replayed;
+	enum sr_rc rc;
+	struct sr_err err;
+	/* the store's own */
+	bool finished;
+	pthread_cond_t cond;
+	struct sr_store_op *next;
+};
+
+/* Queues op and returns at once. op->done(op) runs on the writer thread once
+ * the COMMIT holding the write is on disk (rc SR_OK) or the write failed;
+ * done may resume whoever waits but must not block. SR_EUNAVAIL (and no
+ * done) when the store is closing. */
+enum sr_rc sr_store_submit(struct sr_store *store, struct sr_store_op *op,
+			   struct sr_err *err);
 
 /* OUT *rev: new reference. SR_ENOTFOUND when there is no such id. */
 enum sr_rc sr_store_revocation_get(struct sr_store *store, const char *id,

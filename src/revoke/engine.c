@@ -233,7 +233,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 {
 	const struct sr_config *cfg = run->e->cfg;
 	struct sr_err err = {0};
-	char *existing = NULL;
+	char *existing = NULL, *rest = NULL;
 	int64_t cutoff = 0, session;
 	enum sr_rc rc;
 
@@ -244,6 +244,9 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	}
 	if (rc == SR_OK)
 		rc = sr_deny_policy_cutoff(existing, &cutoff, &err);
+	/* Statements someone else put in the policy stay: rewrite, not delete. */
+	if (rc == SR_OK && cutoff != 0)
+		rc = sr_deny_policy_remove(existing, &rest, &err);
 	free(existing);
 	if (rc != SR_OK) {
 		r->outcome = "failed";
@@ -262,8 +265,11 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 		r->outcome = "not-due";
 	} else if (run->req->dry_run) {
 		r->outcome = "would-delete";
-	} else if (sr_iam_delete_role_policy(c, r->role_name, cfg->policy_name, r->request_id,
-					     &err) == SR_OK) {
+	} else if ((rest != NULL
+			    ? sr_iam_put_role_policy(c, r->role_name, cfg->policy_name, rest,
+						     r->request_id, &err)
+			    : sr_iam_delete_role_policy(c, r->role_name, cfg->policy_name,
+							r->request_id, &err)) == SR_OK) {
 		r->outcome = "deleted";
 		r->cutoff = 0;
 	} else if (err.code == SR_ENOTFOUND) {
@@ -273,6 +279,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 		r->outcome = "failed";
 		snprintf(r->error, sizeof(r->error), "%s", err.msg);
 	}
+	free(rest);
 }
 
 static void *role_worker(void *arg)

@@ -114,3 +114,31 @@ enum sr_rc sr_deny_policy_merge(const char *existing, int64_t cutoff, char **out
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	return SR_OK;
 }
+
+enum sr_rc sr_deny_policy_remove(const char *existing, char **out, struct sr_err *err)
+{
+	json_t *doc, *stmts, *kept, *st;
+	size_t i;
+
+	*out = NULL;
+	if (load(existing, &doc, err) != SR_OK)
+		return SR_EINVAL;
+	stmts = statements(doc);
+	kept = json_array();
+	json_array_foreach(stmts, i, st)
+		if (!is_ours(st))
+			json_array_append(kept, st);
+	json_decref(stmts);
+	if (json_array_size(kept) > 0) {
+		json_object_set(doc, "Statement", kept);
+		*out = json_dumps(doc, JSON_COMPACT);
+		if (*out == NULL) {
+			json_decref(kept);
+			json_decref(doc);
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+		}
+	}
+	json_decref(kept);
+	json_decref(doc);
+	return SR_OK;
+}

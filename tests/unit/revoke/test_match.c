@@ -211,6 +211,32 @@ static void test_deny_policy_keeps_other_statements(void **state)
 	assert_null(p);
 }
 
+static void test_deny_policy_remove(void **state)
+{
+	const char *other = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Sid\":\"Other\","
+			    "\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"*\"}}";
+	struct sr_err err = {0};
+	char *merged = NULL, *only = NULL, *rest = NULL;
+	int64_t eff = 0, cut = 1;
+
+	(void)state;
+	/* ours alone: nothing is left, the policy is to be deleted */
+	assert_int_equal(sr_deny_policy_merge(NULL, T1, &only, &eff, &err), SR_OK);
+	assert_int_equal(sr_deny_policy_remove(only, &rest, &err), SR_OK);
+	assert_null(rest);
+	/* ours beside another statement: the other one stays */
+	assert_int_equal(sr_deny_policy_merge(other, T1, &merged, &eff, &err), SR_OK);
+	assert_int_equal(sr_deny_policy_remove(merged, &rest, &err), SR_OK);
+	assert_non_null(rest);
+	assert_non_null(strstr(rest, "\"Sid\":\"Other\""));
+	assert_null(strstr(rest, SR_DENY_SID));
+	assert_int_equal(sr_deny_policy_cutoff(rest, &cut, &err), SR_OK);
+	assert_int_equal(cut, 0);
+	free(only);
+	free(merged);
+	free(rest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_deny_policy),
 		cmocka_unit_test(test_deny_policy_keeps_other_statements),
+		cmocka_unit_test(test_deny_policy_remove),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
