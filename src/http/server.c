@@ -206,6 +206,8 @@ enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op
 	return MHD_YES;
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) SR_PRINTF(2, 0);
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[300], quoted[320];
