@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -120,45 +121,94 @@ static enum sr_rc web_identity(const struct sr_aws_endpoints *e, const char *fil
 	return rc;
 }
 
+/* The SDKs' rule for AWS_CONTAINER_CREDENTIALS_FULL_URI: https anywhere, or
+ * plain http only to loopback or the ECS/EKS credential addresses, so the
+ * authorization token never crosses a network in the clear. */
+static int full_uri_allowed(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (u == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (strcasecmp(scheme, "https") == 0)
+			ok = 1;
+		else if (strcasecmp(scheme, "http") == 0)
+			ok = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+			     strcasecmp(host, "localhost") == 0 || strcmp(host, "169.254.170.2") == 0 ||
+			     strcmp(host, "169.254.170.23") == 0 || strcasecmp(host, "[fd00:ec2::23]") == 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 static enum sr_rc container(const char *rel, const char *full, struct sr_aws_creds *out,
 			    struct sr_err *err)
 {
 	const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	const char *tok_file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	char url[1024], header[4200] = "";
-	char *file_tok = NULL;
-	size_t file_len = 0;
-	struct answer *a = malloc(sizeof(*a));
-	enum sr_rc rc;
+	char url[1024], *header = NULL, *file_tok = NULL;
+	size_t file_len = 0, header_len = 0;
+	struct answer *a = NULL;
+	enum sr_rc rc = SR_OK;
 	long status;
 
-	if (a == NULL)
-		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	if (rel != NULL && rel[0] != '\0')
 		snprintf(url, sizeof(url), "http://169.254.170.2%s", rel);
+	else if (!full_uri_allowed(full))
+		return sr_err_set(err, SR_ECONFIG, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, "
+				  "or http to a loopback or the container credentials address");
 	else
 		snprintf(url, sizeof(url), "%s", full);
 	if (tok_file != NULL && tok_file[0] != '\0') {
-		if ((rc = sr_file_read(tok_file, 16 * 1024, &file_tok, &file_len, err)) != SR_OK) {
-			free(a);
+		if ((rc = sr_file_read(tok_file, 16 * 1024, &file_tok, &file_len, err)) != SR_OK)
 			return rc;
-		}
 		while (file_len > 0 && (file_tok[file_len - 1] == '\n' || file_tok[file_len - 1] == '\r'))
 			file_tok[--file_len] = '\0';
 		tok = file_tok;
 	}
-	if (tok != NULL && tok[0] != '\0')
-		snprintf(header, sizeof(header), "Authorization: %s", tok);
-	status = fetch("GET", url, header[0] ? header : NULL, 5000, a);
-	OPENSSL_cleanse(header, sizeof(header));
-	if (file_tok != NULL)
-		sr_secret_free(file_tok, file_len);
-	if (status != 200)
+	if (tok != NULL && tok[0] != '\0') {
+		if (strpbrk(tok, "\r\n") != NULL) {
+			rc = sr_err_set(err, SR_ECONFIG, "%s holds a line break: refused",
+					file_tok ? "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+						 : "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+			goto out;
+		}
+		header_len = strlen(tok) + sizeof("Authorization: ");
+		header = malloc(header_len);
+		if (header == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			goto out;
+		}
+		snprintf(header, header_len, "Authorization: %s", tok);
+	}
+	a = malloc(sizeof(*a));
+	if (a == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
+	status = fetch("GET", url, header, 5000, a);
+	if (status < 0)
+		rc = sr_err_set(err, SR_EIO, "cannot reach the container credentials endpoint");
+	else if (status != 200)
 		rc = sr_err_set(err, SR_EFORBIDDEN, "container credentials endpoint answered %ld", status);
 	else
 		rc = from_json(a->data, "container credentials", out, err);
-	OPENSSL_cleanse(a, sizeof(*a));
-	free(a);
+out:
+	if (header != NULL)
+		sr_secret_free(header, header_len);
+	if (file_tok != NULL)
+		sr_secret_free(file_tok, file_len);
+	if (a != NULL) {
+		OPENSSL_cleanse(a, sizeof(*a));
+		free(a);
+	}
 	return rc;
 }
 
@@ -238,7 +288,7 @@ enum sr_rc sr_aws_creds_resolve(const struct sr_aws_endpoints *e, struct sr_aws_
 				 getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"), out, err);
 	}
 	snprintf(source, 32, "imds");
-	if (disabled != NULL && strcmp(disabled, "true") == 0)
+	if (disabled != NULL && strcasecmp(disabled, "true") == 0)
 		return sr_err_set(err, SR_EFORBIDDEN, "no AWS credentials found (environment, web "
 				  "identity, container endpoint; IMDS disabled)");
 	return imds(out, err);
