@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""make_seeds.py - (re)writes the seed corpora under tests/fuzz/corpus/.
+
+Run with the system Python (python3-jwt, python3-cryptography):
+
+    /usr/bin/python3 tests/fuzz/make_seeds.py
+
+Seeds are realistic inputs, one file each, so that the fuzzers start from the
+shapes real clients send: revocation documents, bearer tokens, JWK Sets and
+base64url strings. The HS256/HS384 tokens are signed with the test secret
+that fuzz_verify.c configures for issuer "fuzz-hs", and the clock is the
+fixed FUZZ_NOW of fuzz_common.h, so these tokens verify for good and the
+fuzzer reaches the claim checks. Tokens for the RSA, EC and Ed25519 keys
+(made fresh at every start) come from fuzz_verify itself: as "sign mode"
+seeds here ("{header}\\0{claims}", signed by the target before verifying) and
+as real tokens written at start-up when FUZZ_VERIFY_WRITE_SEEDS is set.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+FUZZ_NOW = 1773306511  # fuzz_common.h
+HS_SECRET = b"fuzz-hs-secret-for-tests-only-0123456789abcdef"  # fuzz_verify.c
+AUD = "session-revoker"
+PERM = "revocations:write"
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---- fuzz_document: request bodies of POST /v1/revocations ----
+
+DOCUMENTS = {
+    "minimal.json": {"groups": ["eng"]},
+    "full.json": {
+        "groups": ["eng-admins", "Domain Admins", "eng"],
+        "time": "2026-03-12T08:00:00Z",
+        "action": "revoke",
+        "accounts": ["123456789012", "210987654321"],
+        "reason": "laptop reported stolen (INC-4711)",
+    },
+    "cleanup-unix.json": {"groups": ["contractors"], "time": 1773300000, "action": "cleanup"},
+    "relative.json": {"groups": ["ops", "ops", "sre"], "time": "2 hours ago"},
+    "rfc2822.json": {"groups": ["finance"], "time": "Thu, 12 Mar 2026 08:00:00 +0000"},
+    "nulls.json": {"groups": ["a"], "time": None, "accounts": None, "reason": None},
+    "unicode.json": {"groups": ["\u00e9quipe-s\u00e9curit\u00e9", "\u65e5\u672c"], "time": "yesterday"},
+    "future.json": {"groups": ["eng"], "time": "2027-01-01T00:00:00Z"},
+    "typo.json": {"group": ["eng"]},
+    "bad-account.json": {"groups": ["eng"], "accounts": ["12345"]},
+    "jwt-claims.json": {
+        "iss": "https://idp.example.com/", "sub": "alice", "aud": AUD,
+        "exp": FUZZ_NOW + 3600, "iat": FUZZ_NOW - 60, "jti": "5f1c2a",
+        "scope": PERM, "groups": ["eng"], "time": "now",
+    },
+}
+
+
+def document_seeds():
+    for name, doc in DOCUMENTS.items():
+        write("document", name, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    # A leading space clears the first byte's low bit: JWT claims refused.
+    write("document", "claims-refused.json", " " + compact({"groups": ["eng"], "iss": "x"}))
+    write("document", "empty-groups.json", '{"groups": []}')
+    write("document", "dup-key.json", '{"groups": ["a"], "groups": ["b"]}')
+
+
+# ---- fuzz_verify: bearer tokens and application/jwt bodies ----
+
+def claims(iss="fuzz-hs", **extra):
+    c = {
+        "iss": iss, "aud": AUD, "sub": "alice", "jti": "seed",
+        "iat": FUZZ_NOW - 60, "exp": FUZZ_NOW + 3600,
+        "scope": "revocations:read " + PERM,
+        "groups": ["eng", "ops"], "time": "1 hour ago",
+    }
+    c.update(extra)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def hs(c, alg="HS256", headers=None):
+    return jwt.encode(c, HS_SECRET, algorithm=alg, headers=headers)
+
+
+def unsigned(header, c):
+    return b64u(compact(header).encode()) + "." + b64u(compact(c).encode()) + "."
+
+
+def hmac_under(header, c):
+    """HS256 over the token whatever its header's alg says."""
+    signing_input = unsigned(header, c)[:-1]
+    mac = hmac.new(HS_SECRET, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64u(mac)
+
+
+def verify_seeds():
+    tokens = {
+        "hs256-valid.jwt": hs(claims()),
+        "hs384-valid.jwt": hs(claims(jti="h384"), "HS384"),
+        "hs256-kid.jwt": hs(claims(), headers={"kid": "any"}),
+        "hs256-permissions-array.jwt": hs(claims(scope=None, permissions=[PERM, "x"], aud=[AUD, "other"])),
+        "hs256-no-permission.jwt": hs(claims(scope="revocations:read")),
+        "hs256-expired.jwt": hs(claims(exp=FUZZ_NOW - 3600)),
+        "hs256-nbf-future.jwt": hs(claims(nbf=FUZZ_NOW + 3600)),
+        "hs256-real-dates.jwt": hs(claims(exp=FUZZ_NOW + 0.5, iat=FUZZ_NOW - 0.5)),
+        "hs256-no-exp.jwt": hs(claims(exp=None)),
+        "hs256-wrong-aud.jwt": hs(claims(aud="someone-else")),
+        "hs256-untrusted-iss.jwt": hs(claims(iss="https://evil.example/")),
+        "hs512-not-allowed.jwt": hs(claims(), "HS512"),
+        "hs256-crit.jwt": hs(claims(), headers={"crit": ["exp"]}),
+        "hs256-bad-document.jwt": hs(claims(groups=[], foo=1)),
+        "alg-none.jwt": unsigned({"alg": "none"}, claims()),
+        # HMAC over the RSA key's PEM: the classic algorithm confusion.
+        "rs256-header-hmac-signed.jwt": hmac_under({"alg": "RS256", "kid": "rsa1"}, claims("fuzz-jwks")),
+        "two-parts.jwt": "eyJhbGciOiJIUzI1NiJ9.e30",
+    }
+    for name, tok in tokens.items():
+        write("verify", name, tok)
+    # Sign mode: fuzz_verify signs these with its own keys before verifying.
+    sign_mode = {
+        "sign-es256.txt": ({"alg": "ES256", "kid": "ec1", "typ": "JWT"}, claims("fuzz-jwks")),
+        "sign-rs256.txt": ({"alg": "RS256", "kid": "rsa1"}, claims("fuzz-jwks")),
+        "sign-rs384.txt": ({"alg": "RS384"}, claims("fuzz-jwks")),
+        "sign-ps256.txt": ({"alg": "PS256", "kid": "rsa1"}, claims("fuzz-jwks")),
+        "sign-eddsa.txt": ({"alg": "EdDSA"}, claims("fuzz-pem")),
+        "sign-hs384.txt": ({"alg": "HS384", "typ": "JWT"}, claims(action="cleanup", accounts=["123456789012"])),
+    }
+    for name, (h, c) in sign_mode.items():
+        write("verify", name, compact(h).encode() + b"\0" + compact(c).encode())
+    write("verify", "sign-default-header.txt", compact(claims(reason="stolen laptop")))
+
+
+# ---- fuzz_jwks: JWK Sets as issuers publish them ----
+
+def jwk_rsa(bits=2048, **extra):
+    pub = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key().public_numbers()
+    k = {"kty": "RSA", "use": "sig", "n": b64u(pub.n.to_bytes((pub.n.bit_length() + 7) // 8, "big")),
+         "e": b64u(pub.e.to_bytes(3, "big"))}
+    k.update(extra)
+    return k
+
+
+def jwk_ec(curve, crv, size, **extra):
+    pub = ec.generate_private_key(curve).public_key().public_numbers()
+    k = {"kty": "EC", "crv": crv, "x": b64u(pub.x.to_bytes(size, "big")),
+         "y": b64u(pub.y.to_bytes(size, "big"))}
+    k.update(extra)
+    return k
+
+
+def jwk_okp(crv):
+    cls = ed25519.Ed25519PrivateKey if crv == "Ed25519" else ed448.Ed448PrivateKey
+    from cryptography.hazmat.primitives import serialization
+    raw = cls.generate().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": crv, "x": b64u(raw), "use": "sig"}
+
+
+def jwks_seeds():
+    sets = {
+        "rsa-ec.json": [jwk_rsa(kid="rsa1", alg="RS256"), jwk_ec(ec.SECP256R1(), "P-256", 32, kid="ec1", alg="ES256")],
+        "ec-all-curves.json": [jwk_ec(ec.SECP256R1(), "P-256", 32), jwk_ec(ec.SECP384R1(), "P-384", 48, kid="p384"),
+                               jwk_ec(ec.SECP521R1(), "P-521", 66, kid="p521", alg="ES512")],
+        "okp.json": [jwk_okp("Ed25519"), jwk_okp("Ed448")],
+        "with-enc-key.json": [jwk_rsa(kid="enc", use="enc"), jwk_rsa(kid="sig", alg="PS256")],
+        "rsa-1024.json": [jwk_rsa(1024, kid="short")],
+        "private.json": [dict(jwk_ec(ec.SECP256R1(), "P-256", 32), d=b64u(b"\1" * 32))],
+        "oct.json": [{"kty": "oct", "k": b64u(b"secret" * 6)}],
+        "unknown-alg.json": [jwk_ec(ec.SECP256R1(), "P-256", 32, alg="ES257")],
+        "bad-point.json": [{"kty": "EC", "crv": "P-256", "x": b64u(b"\1" * 32), "y": b64u(b"\2" * 32)}],
+    }
+    for name, keys in sets.items():
+        write("jwks", name, json.dumps({"keys": keys}, indent=2) + "\n")
+    write("jwks", "no-keys.json", '{"keys": []}')
+    write("jwks", "not-json.txt", "<html>502 Bad Gateway</html>")
+
+
+# ---- fuzz_b64url ----
+
+def b64url_seeds():
+    samples = ["", "QQ", "QUI", "QUJD", b64u(b'{"alg":"HS256","typ":"JWT"}'),
+               b64u(bytes(range(256))), "-_-_", "QR", "A", "QQ==", "a b", "eyJ+/"]
+    for i, s in enumerate(samples):
+        write("b64url", "seed-%02d" % i, s)
+
+
+def main():
+    for target in ("document", "verify", "jwks", "b64url"):
+        shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
+    document_seeds()
+    verify_seeds()
+    jwks_seeds()
+    b64url_seeds()
+
+
+if __name__ == "__main__":
+    main()
