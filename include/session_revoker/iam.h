@@ -26,6 +26,11 @@ void sr_iam_roles_clear(struct sr_iam_roles *roles);
 enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 			     int *calls, struct sr_err *err);
 
+/* One ListRoles answer: its roles are added to roles; marker (marker_cap
+ * bytes) gets the Marker of the next page, "" on the last page. */
+enum sr_rc sr_iam_parse_roles_page(xmlDocPtr doc, struct sr_iam_roles *roles, char *marker,
+				   size_t marker_cap, struct sr_err *err);
+
 /* The names of a role's inline policies. OUT *names: array of n new strings
  * (sr_strv_free). */
 enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,

@@ -66,6 +66,25 @@ static enum sr_rc add_role(struct sr_iam_roles *roles, xmlNodePtr m, struct sr_e
 	return SR_OK;
 }
 
+enum sr_rc sr_iam_parse_roles_page(xmlDocPtr doc, struct sr_iam_roles *roles, char *marker,
+				   size_t marker_cap, struct sr_err *err)
+{
+	xmlNodePtr result = sr_xml_path(xmlDocGetRootElement(doc), "ListRolesResult"), m;
+	enum sr_rc rc = SR_OK;
+
+	marker[0] = '\0';
+	if (result == NULL)
+		return sr_err_set(err, SR_EINVAL, "IAM ListRoles: no ListRolesResult in the answer");
+	for (m = sr_xml_first(sr_xml_path(result, "Roles")); m != NULL && rc == SR_OK;
+	     m = sr_xml_next(m))
+		rc = add_role(roles, m, err);
+	if (rc != SR_OK || !truncated(result))
+		return rc;
+	if (!sr_xml_text(result, "Marker", marker, marker_cap) || marker[0] == '\0')
+		return sr_err_set(err, SR_EINVAL, "IAM ListRoles: truncated page without a Marker");
+	return SR_OK;
+}
+
 enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 			     int *calls, struct sr_err *err)
 {
@@ -76,26 +95,16 @@ enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 
 	for (page = 0; page < MAX_PAGES; page++) {
 		const char *params[] = {"MaxItems", "1000", marker[0] ? "Marker" : NULL, marker, NULL};
-		xmlNodePtr result, m;
 
 		rc = sr_aws_call(c, SR_AWS_IAM, "ListRoles", params, &resp, err);
 		if (calls != NULL)
 			(*calls)++;
-		if (rc != SR_OK)
-			break;
-		result = sr_xml_path(xmlDocGetRootElement(resp.doc), "ListRolesResult");
-		for (m = sr_xml_first(sr_xml_path(result, "Roles")); m != NULL && rc == SR_OK;
-		     m = sr_xml_next(m))
-			rc = add_role(roles, m, err);
-		if (rc != SR_OK || !truncated(result))
-			break;
-		if (!sr_xml_text(result, "Marker", marker, sizeof(marker)) || marker[0] == '\0') {
-			rc = sr_err_set(err, SR_EINVAL, "IAM ListRoles: truncated page without a Marker");
-			break;
-		}
+		if (rc == SR_OK)
+			rc = sr_iam_parse_roles_page(resp.doc, roles, marker, sizeof(marker), err);
 		sr_aws_response_clear(&resp);
+		if (rc != SR_OK || marker[0] == '\0')
+			break;
 	}
-	sr_aws_response_clear(&resp);
 	return rc;
 }
 

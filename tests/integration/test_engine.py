@@ -1,0 +1,1107 @@
+"""The revoke engine end to end: `session-revoker plan | revoke | cleanup`
+against the fake AWS (tests/fakes/fake_aws.py), which checks every SigV4
+signature with botocore.
+
+Each test starts its own FakeAws in this process from a seed (the example
+world of tests/fakes/example-seed.json, adjusted, or a small generated one),
+runs the real binary against it with AWS_ENDPOINT_URL, and then checks what
+a user would see: the CLI's report and exit status, and the fake's own state
+(/_fake/state: the roles' inline policies) and call log (/_fake/calls: what
+was called, with which key, in which account). A run whose stderr holds a
+sanitizer report fails.
+
+Run with Debian's /usr/bin/python3 (botocore for the fake).
+"""
+
+import copy
+import datetime
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
+import fake_aws  # noqa: E402
+
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+
+EXAMPLE_SEED_FILE = os.path.normpath(os.path.join(HERE, "..", "fakes", "example-seed.json"))
+with open(EXAMPLE_SEED_FILE, encoding="utf-8") as _fh:
+    EXAMPLE_SEED = json.load(_fh)
+
+ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
+SECURITY_ACCOUNT = "999999999999"
+BASE_KEY = EXAMPLE_SEED["base_credentials"][0]["access_key_id"]
+BASE_SECRET = EXAMPLE_SEED["base_credentials"][0]["secret_access_key"]
+ADMIN_ROLE = "SessionRevokerAdmin"
+EXTERNAL_ID = "session-revoker"
+PROVIDER = "auth.example.com/"
+AMR = PROVIDER + ":amr"
+POLICY = "session-revoker-deny"
+SID = "SessionRevokerDenyOldSessions"
+DEFAULT_SKEW = 60
+RUN_TIMEOUT = 90
+WRITES = ("PutRolePolicy", "DeleteRolePolicy")
+RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+EXPECTED = EXAMPLE_SEED["_expected_matches"]
+
+# Why each example role matches (operator, policy value), per group.
+EXPECTED_REASONS = {
+    "team_opsec": {
+        "111111111111/OpsecBreakGlass": ("StringEquals", "team_opsec"),
+        "111111111111/TeamWildcardReadOnly": ("ForAnyValue:StringLike", "team_*"),
+        "222222222222/OpsecAuditor": ("ForAnyValue:StringEquals", "team_opsec"),
+        "222222222222/TeamAnyIgnoreCase": ("ForAnyValue:StringEqualsIgnoreCase", "Team_OpSec"),
+        "333333333333/OpsecDeploy": ("StringEqualsIgnoreCase", "TEAM_OPSEC"),
+    },
+    "team_hr": {
+        "111111111111/TeamWildcardReadOnly": ("ForAnyValue:StringLike", "team_*"),
+        "111111111111/HrPayrollAdmin": ("StringEquals", "team_hr"),
+        "222222222222/HrReadOnly": ("StringLike", "team_hr"),
+        "222222222222/TeamAnyIgnoreCase": ("ForAnyValue:StringEqualsIgnoreCase", "TEAM_HR"),
+        "333333333333/HrOnlyQuestion": ("StringLike", "team_h?"),
+    },
+    "team_opsec_admins": {
+        "111111111111/TeamWildcardReadOnly": ("ForAnyValue:StringLike", "team_*"),
+        "111111111111/OpsecAdminsOnly": ("StringEquals", "team_opsec_admins"),
+        "333333333333/OpsecAdmins": ("StringLike", "team_opsec_admins"),
+    },
+}
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+def example_seed():
+    return copy.deepcopy(EXAMPLE_SEED)
+
+
+def seed_role(seed, account, name):
+    for role in seed["accounts"][account]["roles"]:
+        if role["RoleName"] == name:
+            return role
+    raise KeyError(f"{account}/{name}")
+
+
+def rfc3339(ts):
+    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text):
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp())
+
+
+def now():
+    return int(time.time())
+
+
+def web_identity_trust(account, op, values, provider=PROVIDER, claim="amr",
+                       action="sts:AssumeRoleWithWebIdentity", effect="Allow"):
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": effect,
+        "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{provider}"},
+        "Action": action,
+        "Condition": {op: {f"{provider}:{claim}": values}}}]}
+
+
+def admin_role(account=SECURITY_ACCOUNT):
+    return copy.deepcopy(seed_role(EXAMPLE_SEED, "111111111111", ADMIN_ROLE))
+
+
+def policies_of(state):
+    """{"acct/Role": {policy name: parsed document}} for every role."""
+    return {f"{acct}/{name}": role["inline_policies"]
+            for acct, a in state["accounts"].items() for name, role in a["roles"].items()}
+
+
+def snapshot(state):
+    """What the engine may never change behind a user's back: per role the
+    trust policy, the maximum session and the inline policies."""
+    return {f"{acct}/{name}": (role["AssumeRolePolicyDocument"], role["MaxSessionDuration"],
+                               role["inline_policies"])
+            for acct, a in state["accounts"].items() for name, role in a["roles"].items()}
+
+
+def statements(doc):
+    st = doc.get("Statement")
+    return st if isinstance(st, list) else [st]
+
+
+def role_key(r):
+    return f"{r['account']}/{r['role']}"
+
+
+class Run:
+    """One finished CLI run."""
+
+    def __init__(self, args, proc):
+        self.args = args
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.report = None
+        if "--json" in args and self.stdout.strip():
+            try:
+                self.report = json.loads(self.stdout)
+            except ValueError:
+                self.report = None
+
+    def describe(self):
+        return ("session-revoker %s\nexit %s\n--- stdout\n%s\n--- stderr\n%s"
+                % (" ".join(self.args), self.rc, self.stdout[-6000:], self.stderr[-6000:]))
+
+    def roles(self):
+        return {role_key(r): r for r in self.report["roles"]}
+
+    def accounts(self):
+        return {a["id"]: a for a in self.report["accounts"]}
+
+
+class EngineCase(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="sr-engine-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.bin = harness.binary_path()
+
+    # -- the fake ------------------------------------------------------------
+
+    def start_fake(self, seed):
+        fake = fake_aws.FakeAws(seed).start()
+        self.addCleanup(fake.stop)
+        return fake
+
+    def calls_since(self, fake, seq):
+        return fake.calls(seq)
+
+    @staticmethod
+    def last_seq(fake):
+        return fake.state()["calls_total"]
+
+    # -- config and runs ------------------------------------------------------
+
+    def write_config(self, accounts=None, aws=None, revoke=None, auth=None, name="config.json"):
+        if accounts is None:
+            accounts = [{"id": a, "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}
+                        for a in ACCOUNTS]
+        cfg = {
+            "development": {"signing_key_file": os.path.join(self.tmp, "dev.pem")},
+            "aws": {"accounts": accounts, "concurrency_per_account": 8, "max_attempts": 8,
+                    "max_retry_seconds": 60, "timeout_seconds": 10},
+            "revoke": {"providers": [PROVIDER], "group_claims": ["amr"],
+                       "policy_name": POLICY, "max_session_seconds": 43200},
+        }
+        cfg["aws"].update(aws or {})
+        cfg["revoke"].update(revoke or {})
+        if auth:
+            cfg["auth"] = auth
+        path = os.path.join(self.tmp, name)
+        harness.write_config(path, cfg)
+        return path
+
+    def run_cli(self, fake, cmd, groups, config, *, accounts=None, at=None, dry_run=False,
+                as_json=True, secret=BASE_SECRET, key=BASE_KEY, expect=None):
+        args = [cmd, "--config", config]
+        if groups is not None:
+            args += ["--groups", groups]
+        if accounts is not None:
+            args += ["--accounts", accounts]
+        if at is not None:
+            args += ["--time", at]
+        if dry_run:
+            args.append("--dry-run")
+        if as_json:
+            args.append("--json")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SR_") and not k.startswith("AWS_")}
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update({"AWS_ENDPOINT_URL": fake.url, "AWS_ACCESS_KEY_ID": key,
+                    "AWS_SECRET_ACCESS_KEY": secret, "AWS_EC2_METADATA_DISABLED": "true",
+                    "HOME": self.tmp})
+        proc = subprocess.run([self.bin] + args, env=env, cwd=self.tmp, capture_output=True,
+                              timeout=RUN_TIMEOUT)
+        raw_out, raw_err = proc.stdout, proc.stderr
+        proc.stdout = raw_out.decode("utf-8", "backslashreplace")
+        proc.stderr = raw_err.decode("utf-8", "backslashreplace")
+        run = Run(args, proc)
+        for name, raw in (("stdout", raw_out), ("stderr", raw_err)):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.fail(f"{name} is not UTF-8 ({exc})\n" + run.describe())
+        for marker in harness.SANITIZER_MARKERS:
+            self.assertNotIn(marker, run.stderr, "sanitizer report\n" + run.describe())
+        self.assertFalse(run.rc < 0 or run.rc > 2, "crashed or odd exit\n" + run.describe())
+        if expect is not None:
+            self.assertEqual(run.rc, expect, run.describe())
+        if as_json and run.rc in (0, 1):
+            self.assertIsNotNone(run.report, "no JSON report\n" + run.describe())
+        return run
+
+    # -- assertions -----------------------------------------------------------
+
+    def assert_deny_policy(self, doc, cutoff_text, msg=""):
+        # doc is session-revoker's policy with exactly one statement of ours,
+        # cut-off cutoff_text (RFC 3339 Z).
+        self.assertEqual(doc.get("Version"), "2012-10-17", msg)
+        ours = [s for s in statements(doc) if s.get("Sid") == SID]
+        self.assertEqual(len(ours), 1, f"{msg}: {doc}")
+        self.assertEqual(ours[0], {
+            "Sid": SID, "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff_text}}}, msg)
+
+    def assert_revoked_exactly(self, before, after, matched, cutoff_text, run=None):
+        # The roles in matched carry the deny policy with cutoff_text and kept
+        # every other inline policy; every other role is exactly as before.
+        info = run.describe() if run else ""
+        pb, pa = policies_of(before), policies_of(after)
+        self.assertEqual(set(pb), set(pa))
+        for key in pa:
+            if key in matched:
+                self.assertIn(POLICY, pa[key], f"{key} has no deny policy\n{info}")
+                self.assert_deny_policy(pa[key][POLICY], cutoff_text, key)
+                self.assertEqual({n: d for n, d in pa[key].items() if n != POLICY},
+                                 {n: d for n, d in pb[key].items() if n != POLICY},
+                                 f"{key}: other inline policies changed")
+            else:
+                self.assertEqual(pa[key], pb[key], f"{key} is not matched but changed\n{info}")
+        sb, sa = snapshot(before), snapshot(after)
+        for key in sa:
+            self.assertEqual(sa[key][:2], sb[key][:2], f"{key}: trust or max session changed")
+
+    def assert_no_writes(self, calls, info=""):
+        writes = [c for c in calls if c["action"] in WRITES]
+        self.assertEqual(writes, [], info)
+
+    def assert_call_counts(self, run, calls):
+        # Each account's aws_calls is what the fake saw in that account
+        # (every attempt, retries included). A request on a kept-alive connection
+        # that the fake resets is sent again by libcurl itself, unseen by the
+        # engine's count: each reset may make the fake see one call more.
+        for acct, a in run.accounts().items():
+            mine = [c for c in calls if c["account"] == acct]
+            resets = sum(1 for c in mine if c["fault"] == "reset")
+            self.assertLessEqual(a["aws_calls"], len(mine), f"{acct}\n{run.describe()}")
+            self.assertGreaterEqual(a["aws_calls"], len(mine) - resets,
+                                    f"{acct}\n{run.describe()}")
+
+    def assert_report_shape(self, run):
+        rep = run.report
+        self.assertEqual(set(rep), {"mode", "accounts", "roles", "failed"}, run.describe())
+        for a in rep["accounts"]:
+            self.assertEqual(set(a), {"id", "error", "roles_seen", "matched", "aws_calls"})
+        for r in rep["roles"]:
+            self.assertEqual(set(r), {"account", "role", "arn", "outcome", "cutoff", "due",
+                                      "request_id", "error", "reasons"})
+            for t in (r["cutoff"], r["due"]):
+                if t is not None:
+                    self.assertRegex(t, RFC3339_Z)
+
+
+# --------------------------------------------------------------------------
+# 1. plan
+
+class PlanTest(EngineCase):
+
+    def test_plan_lists_matching_roles_with_reasons_and_writes_nothing(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        for group in ("team_opsec", "team_hr", "team_opsec_admins"):
+            with self.subTest(group=group):
+                seq = self.last_seq(fake)
+                run = self.run_cli(fake, "plan", group, config, expect=0)
+                self.assert_report_shape(run)
+                rep = run.report
+                self.assertEqual(rep["mode"], "plan")
+                self.assertEqual(rep["failed"], 0)
+                roles = run.roles()
+                self.assertEqual(sorted(roles), sorted(EXPECTED[group]), run.describe())
+                if group == "team_opsec":
+                    self.assertFalse(set(roles) & set(EXPECTED["never_for_team_opsec"]))
+                for key, r in roles.items():
+                    self.assertEqual(r["outcome"], "match", key)
+                    self.assertIsNone(r["cutoff"], key)
+                    self.assertIsNone(r["error"], key)
+                    self.assertIsNone(r["request_id"], key)
+                    acct, name = key.split("/")
+                    arn = before["accounts"][acct]["roles"][name]["Arn"]
+                    self.assertEqual(r["arn"], arn)
+                    op, value = EXPECTED_REASONS[group][key]
+                    self.assertTrue(r["reasons"], key)
+                    for why in r["reasons"]:
+                        self.assertTrue(why["statement"], key)
+                        self.assertEqual(why["key"], AMR, key)
+                        self.assertEqual(why["group"], group, key)
+                    self.assertIn((op, AMR, value, group),
+                                  [(w["operator"], w["key"], w["value"], w["group"])
+                                   for w in r["reasons"]], key)
+                accts = run.accounts()
+                self.assertEqual(sorted(accts), ACCOUNTS)
+                for acct, a in accts.items():
+                    self.assertIsNone(a["error"], acct)
+                    self.assertEqual(a["roles_seen"],
+                                     len(EXAMPLE_SEED["accounts"][acct]["roles"]), acct)
+                    self.assertEqual(a["matched"],
+                                     sum(1 for k in EXPECTED[group] if k.startswith(acct)))
+                    self.assertGreater(a["aws_calls"], 0)
+
+                calls = self.calls_since(fake, seq)
+                self.assert_no_writes(calls, run.describe())
+                self.assert_call_counts(run, calls)
+                self.assertTrue(all(c["status"] == 200 for c in calls), calls)
+                self.assertTrue(all(c["signature_ok"] for c in calls), calls)
+                state = fake.state()
+                sessions = {s["access_key_id"]: s for s in state["sessions"]}
+                for acct in ACCOUNTS:
+                    assumes = [c for c in calls
+                               if c["action"] == "AssumeRole" and c["account"] == acct]
+                    self.assertEqual(len(assumes), 1, f"{acct}: {assumes}")
+                    self.assertEqual(assumes[0]["access_key_id"], BASE_KEY)
+                    self.assertEqual(assumes[0]["role"], ADMIN_ROLE)
+                    iam = [c for c in calls if c["service"] == "iam" and c["account"] == acct]
+                    self.assertTrue(any(c["action"] == "ListRoles" for c in iam), acct)
+                    for c in iam:
+                        akid = c["access_key_id"]
+                        self.assertTrue(akid.startswith("ASIA"), c)
+                        self.assertEqual(sessions[akid]["account"], acct, c)
+                        self.assertEqual(sessions[akid]["role_name"], ADMIN_ROLE, c)
+                        self.assertEqual(sessions[akid]["via"], "AssumeRole", c)
+                self.assertFalse([c for c in calls if c["service"] == "iam"
+                                  and c["access_key_id"] == BASE_KEY])
+                self.assertEqual(snapshot(state), snapshot(before), "plan changed the world")
+
+    def test_plan_several_groups_and_text_output(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        run = self.run_cli(fake, "plan", "team_opsec,team_hr", config, expect=0)
+        want = set(EXPECTED["team_opsec"]) | set(EXPECTED["team_hr"])
+        self.assertEqual(set(run.roles()), want, run.describe())
+        # TeamAnyIgnoreCase lets both groups in: both reasons are given.
+        groups = {w["group"] for w in run.roles()["222222222222/TeamAnyIgnoreCase"]["reasons"]}
+        self.assertEqual(groups, {"team_opsec", "team_hr"}, run.describe())
+
+        text = self.run_cli(fake, "plan", "team_opsec", config, as_json=False, expect=0)
+        for key in EXPECTED["team_opsec"]:
+            acct, name = key.split("/")
+            self.assertRegex(text.stdout, re.compile(
+                r"^%s\s+%s\s+match\b" % (acct, re.escape(name)), re.M), text.describe())
+        for key in EXPECTED["never_for_team_opsec"]:
+            self.assertNotRegex(text.stdout, r"\b%s\b" % re.escape(key.split("/")[1]))
+        self.assert_no_writes(fake.calls())
+
+
+# --------------------------------------------------------------------------
+# 2. revoke
+
+class RevokeTest(EngineCase):
+
+    def seed(self):
+        seed = example_seed()
+        seed_role(seed, "333333333333", "OpsecDeploy")["inline_policies"] = {
+            "DeployExtra": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}}
+        # A non-matching role with an old revocation of another group: untouched.
+        seed_role(seed, "222222222222", "HrReadOnly")["inline_policies"][POLICY] = {
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": SID, "Effect": "Deny", "Action": "*", "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-01-02T03:04:05Z"}}}]}
+        return seed
+
+    def test_revoke_idempotent_and_raises_cutoff_only(self):
+        fake = self.start_fake(self.seed())
+        config = self.write_config()
+        matched = set(EXPECTED["team_opsec"])
+        base = now()
+        t1, t2, t0 = base - 7200, base - 3600, base - 3 * 3600
+        before = fake.state()
+
+        # First run: exactly the matching roles get the deny policy.
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t1), expect=0)
+        self.assert_report_shape(run)
+        self.assertEqual(run.report["mode"], "revoke")
+        self.assertEqual(run.report["failed"], 0)
+        self.assertEqual(set(run.roles()), matched, run.describe())
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "denied", key)
+            self.assertEqual(r["cutoff"], rfc3339(t1), key)
+            self.assertTrue(r["request_id"], key)
+            self.assertIsNone(r["error"], key)
+        after1 = fake.state()
+        self.assert_revoked_exactly(before, after1, matched, rfc3339(t1), run)
+        calls = self.calls_since(fake, seq)
+        puts = [c for c in calls if c["action"] == "PutRolePolicy"]
+        self.assertEqual(sorted(f"{c['account']}/{c['role']}" for c in puts), sorted(matched))
+        self.assertTrue(all(c["policy"] == POLICY and c["status"] == 200 for c in puts), puts)
+        self.assertFalse([c for c in calls if c["action"] == "DeleteRolePolicy"])
+        self.assert_call_counts(run, calls)
+
+        # Same time again: nothing changes, nothing is written.
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t1), expect=0)
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "unchanged", key)
+            self.assertEqual(r["cutoff"], rfc3339(t1), key)
+        self.assertEqual(set(run.roles()), matched)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(snapshot(fake.state()), snapshot(after1))
+
+        # A later time (spelled with a zone offset) raises the cut-off.
+        later = datetime.datetime.fromtimestamp(t2, datetime.timezone(
+            datetime.timedelta(hours=2))).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=later, expect=0)
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "denied", key)
+            self.assertEqual(r["cutoff"], rfc3339(t2), key)
+        after2 = fake.state()
+        self.assert_revoked_exactly(before, after2, matched, rfc3339(t2), run)
+        puts = [c for c in self.calls_since(fake, seq) if c["action"] == "PutRolePolicy"]
+        self.assertEqual(len(puts), len(matched))
+
+        # An earlier time leaves the later cut-off in place.
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t0), expect=0)
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "unchanged", key)
+            self.assertEqual(r["cutoff"], rfc3339(t2), key)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(snapshot(fake.state()), snapshot(after2))
+
+    def test_revoke_keeps_foreign_statements_in_the_deny_policy(self):
+        seed = example_seed()
+        foreign = {"Sid": "TargetedUserAlice", "Effect": "Deny", "Action": "*", "Resource": "*",
+                   "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}}}
+        seed_role(seed, "222222222222", "OpsecAuditor")["inline_policies"] = {
+            POLICY: {"Version": "2012-10-17", "Statement": [foreign]}}
+        # A role name with every punctuation IAM allows (form-encoded on the
+        # wire), whose policy holds non-ASCII text.
+        odd = "Ops+Sec=Team,a.b@c-d_e"
+        foreign2 = {"Sid": "Other", "Effect": "Deny", "Action": "*", "Resource": "*",
+                    "Condition": {"StringEquals": {
+                        "aws:PrincipalTag/\u00e9quipe": "s\u00e9curit\u00e9 100% & <ok> +"}}}
+        seed["accounts"]["111111111111"]["roles"].append({
+            "RoleName": odd, "Path": "/odd/", "MaxSessionDuration": 3600,
+            "AssumeRolePolicyDocument": web_identity_trust("111111111111", "StringEquals",
+                                                           "team_opsec"),
+            "inline_policies": {POLICY: {"Version": "2012-10-17", "Statement": foreign2}}})
+        fake = self.start_fake(seed)
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "team_opsec", self.write_config(), at=rfc3339(t),
+                           expect=0)
+        for acct, name, other in (("222222222222", "OpsecAuditor", foreign),
+                                  ("111111111111", odd, foreign2)):
+            self.assertEqual(run.roles()[f"{acct}/{name}"]["outcome"], "denied", run.describe())
+            doc = fake.state()["accounts"][acct]["roles"][name]["inline_policies"][POLICY]
+            self.assert_deny_policy(doc, rfc3339(t), name)
+            self.assertIn(other, statements(doc), doc)
+            self.assertEqual(len(statements(doc)), 2, doc)
+
+    def test_cleanup_keeps_foreign_statements_in_the_deny_policy(self):
+        # DESIGN.md section 5 / policy.c: the deny policy is a document of
+        # statements the engine merges; statements that are not session-revoker's
+        # (a user-targeted aws:SourceIdentity deny) are kept. Cleanup removes our
+        # statement, not someone else's.
+        seed = example_seed()
+        foreign = {"Sid": "TargetedUserAlice", "Effect": "Deny", "Action": "*", "Resource": "*",
+                   "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}}}
+        seed_role(seed, "222222222222", "OpsecAuditor")["inline_policies"] = {
+            POLICY: {"Version": "2012-10-17", "Statement": [foreign]}}
+        fake = self.start_fake(seed)
+        config = self.write_config()
+        self.run_cli(fake, "revoke", "team_opsec", config, accounts="222222222222",
+                     at="3 days ago", expect=0)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
+                           expect=0)
+        self.assertEqual(run.roles()["222222222222/TeamAnyIgnoreCase"]["outcome"], "deleted")
+        policies = fake.state()["accounts"]["222222222222"]["roles"]["OpsecAuditor"][
+            "inline_policies"]
+        self.assertIn(POLICY, policies,
+                      "cleanup deleted the whole deny policy, foreign statement included\n"
+                      + run.describe())
+        self.assertEqual(statements(policies[POLICY]), [foreign], policies)
+        self.assertEqual(run.roles()["222222222222/OpsecAuditor"]["outcome"], "deleted",
+                         run.describe())
+        # Nothing of ours left: a second cleanup finds nothing and writes nothing.
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
+                           expect=0)
+        self.assertEqual(run.roles()["222222222222/OpsecAuditor"]["outcome"], "absent",
+                         run.describe())
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+
+    def test_revoked_sessions_are_refused_and_new_ones_work(self):
+        # What the deny policy is for: at the fake AWS, a session of a matched
+        # role issued before the cut-off is refused, a fresh one is not.
+        fake = self.start_fake(example_seed())
+        role_arn = "arn:aws:iam::111111111111:role/OpsecBreakGlass"
+        fake.set_clock(offset_seconds=-3 * 3600)
+        old = self.web_identity_session(fake, role_arn)
+        fake.set_clock(offset_seconds=0)
+        self.assertEqual(self.get_role(fake, old, "OpsecBreakGlass")[0], 200)
+
+        self.run_cli(fake, "revoke", "team_opsec", self.write_config(), at="1 hour ago",
+                     expect=0)
+        status, body = self.get_role(fake, old, "OpsecBreakGlass")
+        self.assertEqual(status, 403, body)
+        self.assertIn("AccessDenied", body)
+        self.assertIn("explicit deny", body)
+        fresh = self.web_identity_session(fake, role_arn)
+        self.assertEqual(self.get_role(fake, fresh, "OpsecBreakGlass")[0], 200)
+
+    # a user of the matched role, through the fake's STS and IAM
+
+    @staticmethod
+    def web_identity_session(fake, role_arn):
+        def seg(obj):
+            return harness.b64url(json.dumps(obj))
+        token = ".".join([seg({"alg": "none"}), seg({
+            "iss": "https://auth.example.com/", "sub": "alice", "aud": "revoker-demo",
+            "amr": ["team_opsec"]}), "c2ln"])
+        body = urllib.parse.urlencode({
+            "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+            "RoleArn": role_arn, "RoleSessionName": "alice", "DurationSeconds": "43200",
+            "WebIdentityToken": token})
+        with urllib.request.urlopen(fake.url + "/", body.encode(), timeout=10) as resp:
+            text = resp.read().decode()
+
+        def field(name):
+            return re.search(r"<%s>([^<]*)</%s>" % (name, name), text).group(1)
+        return Credentials(field("AccessKeyId"), field("SecretAccessKey"),
+                           field("SessionToken"))
+
+    @staticmethod
+    def get_role(fake, creds, name):
+        body = urllib.parse.urlencode({"Action": "GetRole", "Version": "2010-05-08",
+                                       "RoleName": name})
+        req = AWSRequest(method="POST", url=fake.url + "/", data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        SigV4Auth(creds, "iam", "us-east-1").add_auth(req)
+        prepared = req.prepare()
+        http_req = urllib.request.Request(prepared.url, data=body.encode(),
+                                          headers=dict(prepared.headers), method="POST")
+        try:
+            with urllib.request.urlopen(http_req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+
+# --------------------------------------------------------------------------
+# 3. dry run and --accounts
+
+class ScopeTest(EngineCase):
+
+    def test_dry_run_writes_nothing(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        t = now() - 1800
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), dry_run=True,
+                           expect=0)
+        self.assertEqual(set(run.roles()), set(EXPECTED["team_opsec"]), run.describe())
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "would-deny", key)
+            self.assertEqual(r["cutoff"], rfc3339(t), key)
+            self.assertIsNone(r["request_id"], key)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(snapshot(fake.state()), snapshot(before))
+
+        # Revoked long ago for real; a dry-run cleanup deletes nothing.
+        self.run_cli(fake, "revoke", "team_opsec", config, at="3 days ago", expect=0)
+        revoked = fake.state()
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, dry_run=True, expect=0)
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "would-delete", key)
+            self.assertIsNotNone(r["due"], key)
+            self.assertLessEqual(parse_rfc3339(r["due"]), now(), key)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(snapshot(fake.state()), snapshot(revoked))
+
+    def test_accounts_option_limits_the_run(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        t = now() - 1800
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, accounts="222222222222",
+                           at=rfc3339(t), expect=0)
+        self.assertEqual(list(run.accounts()), ["222222222222"], run.describe())
+        want = {k for k in EXPECTED["team_opsec"] if k.startswith("222222222222/")}
+        self.assertEqual(set(run.roles()), want)
+        self.assertTrue(all(r["outcome"] == "denied" for r in run.roles().values()))
+        calls = self.calls_since(fake, seq)
+        self.assertTrue(calls)
+        self.assertEqual({c["account"] for c in calls}, {"222222222222"}, calls)
+        self.assert_revoked_exactly(before, fake.state(), want, rfc3339(t), run)
+
+    def test_bad_arguments(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        cases = [
+            (("revoke", None, {}), "--groups is required"),
+            (("plan", "team_opsec", {"at": "now"}), "--time is for revoke"),
+            (("revoke", "team_opsec", {"at": "the day after tomorrow"}), "the day after"),
+            (("revoke", "team_opsec", {"at": rfc3339(now() + 86400)}), "in the future"),
+        ]
+        for (cmd, groups, kw), message in cases:
+            with self.subTest(cmd=cmd, kw=kw):
+                run = self.run_cli(fake, cmd, groups, config, expect=2, **kw)
+                self.assertIn(message, run.stderr, run.describe())
+                self.assertEqual(run.stdout.strip(), "", run.describe())
+        self.assertEqual(fake.calls(), [])
+
+    def test_unknown_account_is_refused(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        for cmd in ("plan", "revoke", "cleanup"):
+            with self.subTest(cmd=cmd):
+                run = self.run_cli(fake, cmd, "team_opsec", config,
+                                   accounts="222222222222,444444444444", expect=2)
+                self.assertIn("444444444444", run.stderr, run.describe())
+                self.assertIn("not configured", run.stderr, run.describe())
+                self.assertEqual(run.stdout.strip(), "", run.describe())
+        self.assertEqual(fake.calls(), [], "AWS was called for a refused request")
+
+
+# --------------------------------------------------------------------------
+# 4. cleanup
+
+class CleanupTest(EngineCase):
+
+    def test_cleanup_before_due_keeps_the_policy(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        start = now()
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="now", expect=0)
+        cutoff = run.roles()["111111111111/OpsecBreakGlass"]["cutoff"]
+        self.assertLessEqual(abs(parse_rfc3339(cutoff) - start), 5, run.describe())
+        revoked = fake.state()
+        self.assert_revoked_exactly(before, revoked, set(EXPECTED["team_opsec"]), cutoff, run)
+
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        self.assertEqual(run.report["mode"], "cleanup")
+        self.assertEqual(set(run.roles()), set(EXPECTED["team_opsec"]))
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "not-due", key)
+            self.assertEqual(r["cutoff"], cutoff, key)
+            self.assertEqual(r["due"], rfc3339(parse_rfc3339(cutoff) + 43200 + DEFAULT_SKEW),
+                             key)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(snapshot(fake.state()), snapshot(revoked))
+
+    def test_cleanup_after_due_deletes_only_the_deny_policy_once(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="3 days ago", expect=0)
+        cutoff = run.roles()["111111111111/OpsecBreakGlass"]["cutoff"]
+        self.assertLessEqual(abs(parse_rfc3339(cutoff) - (now() - 3 * 86400)), 10)
+        self.assert_revoked_exactly(before, fake.state(), set(EXPECTED["team_opsec"]), cutoff)
+
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "deleted", key)
+            self.assertEqual(r["due"], rfc3339(parse_rfc3339(cutoff) + 43200 + DEFAULT_SKEW),
+                             key)
+            self.assertTrue(r["request_id"], key)
+        after = fake.state()
+        # Back to the seed: the deny policy is gone, OpsecS3Read & co. are kept.
+        self.assertEqual(policies_of(after), policies_of(before))
+        self.assertEqual(after["accounts"]["111111111111"]["roles"]["OpsecBreakGlass"][
+            "inline_policies"], policies_of(before)["111111111111/OpsecBreakGlass"])
+        deletes = [c for c in self.calls_since(fake, seq) if c["action"] == "DeleteRolePolicy"]
+        self.assertEqual(sorted(f"{c['account']}/{c['role']}" for c in deletes),
+                         sorted(EXPECTED["team_opsec"]))
+        self.assertTrue(all(c["policy"] == POLICY and c["status"] == 200 for c in deletes))
+
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        self.assertEqual(set(run.roles()), set(EXPECTED["team_opsec"]))
+        for key, r in run.roles().items():
+            self.assertEqual(r["outcome"], "absent", key)
+        self.assert_no_writes(self.calls_since(fake, seq), run.describe())
+        self.assertEqual(policies_of(fake.state()), policies_of(before))
+
+    def test_role_maximum_session_longer_than_configured(self):
+        seed = example_seed()
+        # OpsecBreakGlass allows 12 h sessions; OpsecDeploy 6 h; the others 1 h.
+        seed_role(seed, "333333333333", "OpsecDeploy")["MaxSessionDuration"] = 21600
+        fake = self.start_fake(seed)
+        skew = 120
+        config = self.write_config(revoke={"max_session_seconds": 3600},
+                                   auth={"clock_skew_seconds": skew})
+        t = now() - 5 * 3600
+        self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        roles = run.roles()
+        want_due = {
+            "111111111111/OpsecBreakGlass": t + 43200 + skew,
+            "333333333333/OpsecDeploy": t + 21600 + skew,
+            "111111111111/TeamWildcardReadOnly": t + 3600 + skew,
+            "222222222222/OpsecAuditor": t + 3600 + skew,
+            "222222222222/TeamAnyIgnoreCase": t + 3600 + skew,
+        }
+        for key, due in want_due.items():
+            self.assertEqual(roles[key]["due"], rfc3339(due), f"{key}\n{run.describe()}")
+            self.assertEqual(roles[key]["outcome"], "not-due" if due > now() else "deleted",
+                             key)
+        state = policies_of(fake.state())
+        for key, due in want_due.items():
+            self.assertEqual(POLICY in state[key], due > now(), key)
+        deletes = [f"{c['account']}/{c['role']}" for c in self.calls_since(fake, seq)
+                   if c["action"] == "DeleteRolePolicy"]
+        self.assertEqual(sorted(deletes), sorted(k for k, d in want_due.items() if d <= now()))
+
+
+# --------------------------------------------------------------------------
+# 5. pagination
+
+def paged_seed(n_roles=250, n_match=20, account="111111111111"):
+    """One account: SessionRevokerAdmin plus n_roles - 1 generated roles of
+    which n_match let team_opsec in (in several spellings); the others are
+    near misses. Returns (seed, matching role names)."""
+    rng = random.Random(250)
+    names = []
+    for i in range(n_roles - 1):
+        stem = rng.choice(["app", "Batch", "data", "ETL", "svc", "Web", "zeta"])
+        names.append(f"{stem}-{i:03d}")
+    matching = set(rng.sample(names, n_match))
+    spellings = [("StringEquals", "team_opsec"), ("StringLike", "team_op*"),
+                 ("ForAnyValue:StringEquals", ["x", "team_opsec"]),
+                 ("StringEqualsIgnoreCase", "TEAM_OPSEC"), ("ForAnyValue:StringLike", "team_?psec")]
+    misses = [
+        lambda n: web_identity_trust(account, "StringEquals", "team_ops"),
+        lambda n: web_identity_trust(account, "StringEquals", "team_opsec",
+                                     provider="login.other.example/"),
+        lambda n: web_identity_trust(account, "StringEquals", "team_opsec",
+                                     action="sts:AssumeRole"),
+        lambda n: web_identity_trust(account, "StringEquals", "team_opsec_admins"),
+        lambda n: {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]},
+    ]
+    roles = [admin_role()]
+    for i, name in enumerate(names):
+        if name in matching:
+            op, value = spellings[i % len(spellings)]
+            trust = web_identity_trust(account, op, value)
+        else:
+            trust = misses[i % len(misses)](name)
+        roles.append({"RoleName": name, "Path": "/gen/" if i % 3 else "/",
+                      "AssumeRolePolicyDocument": trust, "MaxSessionDuration": 3600})
+    seed = {"random_seed": 5, "base_credentials": copy.deepcopy(EXAMPLE_SEED["base_credentials"]),
+            "accounts": {account: {"roles": roles}}}
+    return seed, matching
+
+
+class PaginationTest(EngineCase):
+
+    def test_every_page_of_roles_is_worked_through(self):
+        seed, matching = paged_seed()
+        fake = self.start_fake(seed)
+        fake.config({"max_page_size": 7})
+        config = self.write_config(accounts=[{"id": "111111111111", "role_name": ADMIN_ROLE,
+                                              "external_id": EXTERNAL_ID}])
+        before = fake.state()
+        t = now() - 900
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+        acct = run.accounts()["111111111111"]
+        self.assertEqual(acct["roles_seen"], 250, run.describe())
+        self.assertEqual(acct["matched"], 20, run.describe())
+        want = {f"111111111111/{n}" for n in matching}
+        self.assertEqual(set(run.roles()), want)
+        self.assertTrue(all(r["outcome"] == "denied" for r in run.roles().values()),
+                        run.describe())
+        self.assert_revoked_exactly(before, fake.state(), want, rfc3339(t), run)
+        calls = fake.calls()
+        lists = [c for c in calls if c["action"] == "ListRoles"]
+        self.assertEqual(len(lists), math.ceil(250 / 7), lists[-3:])
+        self.assertTrue(all(c["status"] == 200 for c in lists))
+        puts = [c for c in calls if c["action"] == "PutRolePolicy"]
+        self.assertEqual(sorted(c["role"] for c in puts), sorted(matching))
+        self.assert_call_counts(run, calls)
+
+    def test_pages_survive_retries(self):
+        # Throttled, failed and reset ListRoles pages are asked for again with
+        # the same Marker: no role is skipped or seen twice.
+        seed, matching = paged_seed()
+        seed["faults"] = [
+            {"action": "ListRoles", "kind": "throttle", "probability": 0.15},
+            {"action": "ListRoles", "kind": "reset", "probability": 0.1},
+            {"action": "ListRoles", "kind": "error503", "probability": 0.1},
+        ]
+        fake = self.start_fake(seed)
+        fake.config({"max_page_size": 7})
+        config = self.write_config(accounts=[{"id": "111111111111", "role_name": ADMIN_ROLE,
+                                              "external_id": EXTERNAL_ID}],
+                                   aws={"max_attempts": 20})
+        run = self.run_cli(fake, "plan", "team_opsec", config, expect=0)
+        acct = run.accounts()["111111111111"]
+        self.assertEqual((acct["roles_seen"], acct["matched"]), (250, 20), run.describe())
+        self.assertEqual(set(run.roles()), {f"111111111111/{n}" for n in matching})
+        lists = [c for c in fake.calls() if c["action"] == "ListRoles"]
+        self.assertEqual(sum(1 for c in lists if c["status"] == 200), math.ceil(250 / 7))
+        self.assertGreater(sum(1 for c in lists if c["fault"]), 0, lists)
+        self.assert_call_counts(run, fake.calls())
+
+
+# --------------------------------------------------------------------------
+# 6, 7, 9: credentials
+
+class CredentialsTest(EngineCase):
+
+    def test_wrong_secret_key_fails_every_account(self):
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        wrong = BASE_SECRET[:-4] + "XXXX"
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="1 hour ago",
+                           secret=wrong, expect=1)
+        self.assertEqual(run.report["roles"], [], run.describe())
+        self.assertEqual(run.report["failed"], 3, run.describe())
+        for acct, a in run.accounts().items():
+            self.assertIn("SignatureDoesNotMatch", a["error"] or "", acct)
+        text = self.run_cli(fake, "revoke", "team_opsec", config, at="1 hour ago",
+                            secret=wrong, as_json=False, expect=1)
+        for acct in ACCOUNTS:
+            self.assertRegex(text.stdout, re.compile(
+                r"^%s\s+ACCOUNT FAILED.*SignatureDoesNotMatch" % acct, re.M), text.describe())
+        calls = fake.calls()
+        self.assertTrue(calls)
+        self.assertEqual({c["action"] for c in calls}, {"AssumeRole"}, calls)
+        self.assertTrue(all(c["error_code"] == "SignatureDoesNotMatch" for c in calls), calls)
+        # Not worth retrying: one attempt per account and run.
+        self.assertEqual(len(calls), 2 * len(ACCOUNTS), calls)
+        self.assertEqual(snapshot(fake.state()), snapshot(before))
+
+    def test_assume_role_refused_in_one_account(self):
+        fake = self.start_fake(example_seed())
+        accounts = [{"id": a, "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}
+                    for a in ACCOUNTS]
+        accounts[2]["external_id"] = "not-the-external-id"
+        config = self.write_config(accounts=accounts)
+        before = fake.state()
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=1)
+        accts = run.accounts()
+        self.assertIn("AccessDenied", accts["333333333333"]["error"] or "", run.describe())
+        self.assertIsNone(accts["111111111111"]["error"])
+        self.assertIsNone(accts["222222222222"]["error"])
+        self.assertEqual(run.report["failed"], 1, run.describe())
+        want = {k for k in EXPECTED["team_opsec"] if not k.startswith("333333333333/")}
+        self.assertEqual(set(run.roles()), want, run.describe())
+        self.assertTrue(all(r["outcome"] == "denied" and r["cutoff"] == rfc3339(t)
+                            for r in run.roles().values()), run.describe())
+        self.assert_revoked_exactly(before, fake.state(), want, rfc3339(t), run)
+        calls = [c for c in fake.calls() if c["account"] == "333333333333"]
+        self.assertEqual([(c["action"], c["status"], c["error_code"]) for c in calls],
+                         [("AssumeRole", 403, "AccessDenied")], calls)
+        self.assert_call_counts(run, fake.calls())
+
+    def base_seed(self):
+        seed = example_seed()
+        seed["accounts"][SECURITY_ACCOUNT] = {"roles": [
+            {"RoleName": "SecOpsConsole", "Path": "/",
+             "AssumeRolePolicyDocument": web_identity_trust(SECURITY_ACCOUNT, "StringEquals",
+                                                            "team_opsec"),
+             "MaxSessionDuration": 3600},
+            {"RoleName": "SecHr", "Path": "/",
+             "AssumeRolePolicyDocument": web_identity_trust(SECURITY_ACCOUNT, "StringEquals",
+                                                            "team_hr"),
+             "MaxSessionDuration": 3600}]}
+        return seed
+
+    def test_base_credentials_used_directly(self):
+        fake = self.start_fake(self.base_seed())
+        config = self.write_config(accounts=[
+            {"id": SECURITY_ACCOUNT, "base_credentials": True},
+            {"id": "111111111111", "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}])
+        before = fake.state()
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+        want = {f"{SECURITY_ACCOUNT}/SecOpsConsole"} | {
+            k for k in EXPECTED["team_opsec"] if k.startswith("111111111111/")}
+        self.assertEqual(set(run.roles()), want, run.describe())
+        self.assertTrue(all(r["outcome"] == "denied" for r in run.roles().values()))
+        self.assertEqual(run.accounts()[SECURITY_ACCOUNT]["roles_seen"], 2)
+        self.assert_revoked_exactly(before, fake.state(), want, rfc3339(t), run)
+        calls = [c for c in fake.calls() if c["account"] == SECURITY_ACCOUNT]
+        self.assertIn("GetCallerIdentity", [c["action"] for c in calls])
+        self.assertNotIn("AssumeRole", [c["action"] for c in calls])
+        for c in calls:
+            self.assertEqual(c["access_key_id"], BASE_KEY, c)
+            self.assertTrue(c["status"] == 200 or (c["action"], c["error_code"]) ==
+                            ("GetRolePolicy", "NoSuchEntity"), c)
+        self.assert_call_counts(run, fake.calls())
+
+    def test_base_credentials_of_another_account_are_refused(self):
+        fake = self.start_fake(self.base_seed())
+        config = self.write_config(accounts=[
+            {"id": "111111111111", "base_credentials": True},
+            {"id": "222222222222", "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}])
+        before = fake.state()
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="1 hour ago", expect=1)
+        err = run.accounts()["111111111111"]["error"] or ""
+        self.assertIn("belong to account", err, run.describe())
+        self.assertIn(SECURITY_ACCOUNT, err)
+        self.assertEqual(run.report["failed"], 1)
+        self.assertEqual({role_key(r).split("/")[0] for r in run.report["roles"]},
+                         {"222222222222"})
+        iam_with_base = [c for c in fake.calls()
+                         if c["service"] == "iam" and c["access_key_id"] == BASE_KEY]
+        self.assertEqual(iam_with_base, [])
+        after = policies_of(fake.state())
+        for key in after:
+            if key.startswith("111111111111/") or key.startswith(SECURITY_ACCOUNT + "/"):
+                self.assertEqual(after[key], policies_of(before)[key], key)
+
+
+# --------------------------------------------------------------------------
+# 8. faults
+
+class FaultsTest(EngineCase):
+
+    def test_transient_faults_everywhere_are_retried(self):
+        seed = example_seed()
+        seed["faults"] = [
+            # about 30% of all calls: 1 - (1 - 0.085) ** 4
+            {"action": "*", "kind": "reset", "probability": 0.085},
+            {"action": "*", "kind": "throttle", "probability": 0.085},
+            {"action": "*", "kind": "error500", "probability": 0.085},
+            {"action": "*", "kind": "error503", "probability": 0.085},
+        ]
+        fake = self.start_fake(seed)
+        config = self.write_config(aws={"max_attempts": 20, "max_retry_seconds": 120})
+        before = fake.state()
+        matched = set(EXPECTED["team_opsec"])
+        faulted = 0
+        for i, t in enumerate((now() - 7200, now() - 3600)):
+            seq = self.last_seq(fake)
+            run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+            self.assertEqual(run.report["failed"], 0, run.describe())
+            self.assertTrue(all(a["error"] is None for a in run.report["accounts"]))
+            self.assertEqual(set(run.roles()), matched, run.describe())
+            for key, r in run.roles().items():
+                self.assertEqual((r["outcome"], r["cutoff"]), ("denied", rfc3339(t)), key)
+            self.assert_revoked_exactly(before, fake.state(), matched, rfc3339(t), run)
+            calls = self.calls_since(fake, seq)
+            self.assert_call_counts(run, calls)
+            faulted += sum(1 for c in calls if c["fault"])
+            ok_puts = [f"{c['account']}/{c['role']}" for c in calls
+                       if c["action"] == "PutRolePolicy" and c["status"] == 200]
+            self.assertEqual(sorted(ok_puts), sorted(matched))
+        # The faults did fire (so retries happened).
+        self.assertGreaterEqual(faulted, 3, fake.calls())
+        kinds = {c["fault"] for c in fake.calls() if c["fault"]}
+        self.assertGreaterEqual(len(kinds), 2, kinds)
+
+    def test_a_slow_answer_times_out_and_is_retried(self):
+        seed = example_seed()
+        seed["faults"] = [{"action": "ListRoles", "account": "222222222222", "kind": "latency",
+                           "ms": 2500, "count": 1}]
+        fake = self.start_fake(seed)
+        config = self.write_config(aws={"timeout_seconds": 1})
+        started = time.monotonic()
+        run = self.run_cli(fake, "plan", "team_opsec", config, expect=0)
+        self.assertLess(time.monotonic() - started, 2.4, "did not time out after 1 s")
+        self.assertEqual(set(run.roles()), set(EXPECTED["team_opsec"]), run.describe())
+        time.sleep(1.5)  # the slow call is logged once the fake has slept
+        lists = [c for c in fake.calls()
+                 if c["action"] == "ListRoles" and c["account"] == "222222222222"]
+        self.assertEqual(len(lists), 2, lists)
+
+    def test_put_role_policy_failing_for_good(self):
+        seed = example_seed()
+        # 333333333333 has exactly one matching role, OpsecDeploy.
+        seed["faults"] = [{"action": "PutRolePolicy", "account": "333333333333",
+                           "kind": "error500", "count": 1000}]
+        fake = self.start_fake(seed)
+        attempts = 4
+        config = self.write_config(aws={"max_attempts": attempts})
+        before = fake.state()
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=1)
+        roles = run.roles()
+        bad = roles["333333333333/OpsecDeploy"]
+        self.assertEqual(bad["outcome"], "failed", run.describe())
+        self.assertIn("InternalFailure", bad["error"] or "", run.describe())
+        self.assertEqual(run.report["failed"], 1)
+        others = set(EXPECTED["team_opsec"]) - {"333333333333/OpsecDeploy"}
+        for key in others:
+            self.assertEqual((roles[key]["outcome"], roles[key]["cutoff"]),
+                             ("denied", rfc3339(t)), key)
+        self.assert_revoked_exactly(before, fake.state(), others, rfc3339(t), run)
+        puts = [c for c in fake.calls()
+                if c["action"] == "PutRolePolicy" and c["role"] == "OpsecDeploy"]
+        self.assertEqual(len(puts), attempts, puts)
+        self.assertTrue(all(c["status"] == 500 for c in puts))
+
+
+# --------------------------------------------------------------------------
+# 10. IAM's inline policy budget
+
+class LimitTest(EngineCase):
+
+    def test_inline_policy_budget_exceeded(self):
+        seed = example_seed()
+        role = seed_role(seed, "111111111111", "OpsecBreakGlass")
+        policies = role["inline_policies"]
+        used = sum(len(n) + len(fake_aws._compact(d)) for n, d in policies.items())
+        big = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": [], "Resource": "*"}]}
+        actions = big["Statement"][0]["Action"]
+        i = 0
+        while used + len("BigGrants") + len(fake_aws._compact(big)) < 10180:
+            actions.append(f"s3:GetObjectVersionTagging{i:04d}")
+            i += 1
+        policies["BigGrants"] = big
+        total = sum(len(n) + len(fake_aws._compact(d)) for n, d in policies.items())
+        self.assertTrue(10150 <= total <= 10240, total)
+        fake = self.start_fake(seed)
+        before = fake.state()
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "team_opsec", self.write_config(), at=rfc3339(t),
+                           expect=1)
+        roles = run.roles()
+        bad = roles["111111111111/OpsecBreakGlass"]
+        self.assertEqual(bad["outcome"], "failed", run.describe())
+        self.assertIn("LimitExceeded", bad["error"] or "", run.describe())
+        self.assertEqual(run.report["failed"], 1)
+        others = set(EXPECTED["team_opsec"]) - {"111111111111/OpsecBreakGlass"}
+        self.assertTrue(all(roles[k]["outcome"] == "denied" for k in others))
+        self.assert_revoked_exactly(before, fake.state(), others, rfc3339(t), run)
+        puts = [c for c in fake.calls()
+                if c["action"] == "PutRolePolicy" and c["role"] == "OpsecBreakGlass"]
+        self.assertEqual([(c["status"], c["error_code"]) for c in puts],
+                         [(409, "LimitExceeded")], puts)
+
+
+if __name__ == "__main__":
+    unittest.main()
