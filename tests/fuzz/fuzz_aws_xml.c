@@ -1,0 +1,57 @@
+/*
+ * fuzz_aws_xml.c - AWS answers are network bytes: libxml2 through
+ * sr_xml_parse() (no DTD, no entities, no network) and the ListRoles page
+ * reader, then each role's URL-encoded trust policy through the matcher.
+ */
+#include <libxml/parser.h>
+
+#include "fuzz_common.h"
+#include "session_revoker/iam.h"
+#include "session_revoker/revoke.h"
+
+static char *providers[] = {"auth.example.com/"};
+static char *claims[] = {"amr"};
+static char *groups[] = {"team_opsec", "team_hr"};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	xmlInitParser();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct sr_match_rules rules = {providers, 1, claims, 1};
+	struct sr_iam_roles roles = {0};
+	struct sr_err err = {0};
+	xmlDocPtr doc = NULL;
+	char marker[1024];
+	size_t i;
+
+	if (sr_xml_parse((const char *)data, size, &doc, &err) != SR_OK) {
+		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL));
+		FUZZ_CHECK(doc == NULL);
+		return 0;
+	}
+	FUZZ_CHECK(doc->intSubset == NULL);
+	if (sr_iam_parse_roles_page(doc, &roles, marker, sizeof(marker), &err) != SR_OK)
+		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
+	FUZZ_CHECK(strlen(marker) < sizeof(marker));
+	for (i = 0; i < roles.n; i++) {
+		struct sr_match m;
+		struct sr_err merr = {0};
+		FUZZ_CHECK(roles.items[i].name[0] != '\0');
+		if (roles.items[i].trust_policy == NULL)
+			continue;
+		if (sr_match_trust_policy(roles.items[i].trust_policy, &rules, groups, 2, &m,
+					  &merr) != SR_OK)
+			fuzz_check_err(&merr, FUZZ_RC(SR_EINVAL));
+		else
+			FUZZ_CHECK(m.matched == (m.n_reasons > 0));
+	}
+	sr_iam_roles_clear(&roles);
+	xmlFreeDoc(doc);
+	return 0;
+}
