@@ -106,6 +106,13 @@ struct sr_config {
 	struct sr_strlist group_claims; /* default: amr */
 	char *policy_name;
 	int64_t max_session_seconds;
+	/* the job workers */
+	int64_t jobs_workers;
+	int64_t jobs_lease_seconds;
+	int64_t jobs_max_attempts;
+	int64_t jobs_retry_base; /* seconds; doubles per attempt */
+	int64_t jobs_retry_max;
+	int64_t jobs_poll_ms;    /* how often an idle worker looks for due jobs */
 	bool embedded_default; /* no file was given */
 };
 

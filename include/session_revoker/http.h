@@ -8,6 +8,7 @@
 #include "session_revoker/auth.h"
 #include "session_revoker/config.h"
 #include "session_revoker/core.h"
+#include "session_revoker/jobs.h"
 #include "session_revoker/store.h"
 
 /* What handlers reach: borrowed, outlives the server. */
@@ -15,6 +16,7 @@ struct sr_app {
 	const struct sr_config *cfg;
 	struct sr_auth *auth;
 	struct sr_store *store;
+	struct sr_jobs *jobs; /* NULL: no workers in this process */
 };
 
 struct sr_http;

@@ -42,6 +42,8 @@ struct sr_revocation_in {
 	const char *token_id;
 	const char *idempotency_key; /* NULL: none; scoped to issuer+subject */
 	const char *request_hash;    /* hex digest of the request, with a key */
+	char *const *targets;        /* accounts to get a job each (apply, or */
+	size_t n_targets;            /* cleanup for a cleanup document) */
 	int64_t now;
 };
 
@@ -57,11 +59,16 @@ enum sr_rc sr_store_revocation_add(struct sr_store *store,
 /* A write for the writer thread, for callers that must not block (the HTTP
  * event loop). The caller owns it and everything it points to until done()
  * has run. */
-enum sr_store_op_kind { SR_STORE_OP_REVOCATION, SR_STORE_OP_PING };
+enum sr_store_op_kind {
+	SR_STORE_OP_REVOCATION,
+	SR_STORE_OP_PING,
+	SR_STORE_OP_JOB, /* args: struct sr_job_op (jobs.c) */
+};
 
 struct sr_store_op {
 	enum sr_store_op_kind kind;
 	const struct sr_revocation_in *in; /* SR_STORE_OP_REVOCATION */
+	void *args;                        /* SR_STORE_OP_JOB */
 	void (*done)(struct sr_store_op *op); /* runs on the writer thread */
 	void *arg;
 	/* results, set before done() runs */
@@ -98,6 +105,73 @@ struct sr_revocation_filter {
 enum sr_rc sr_store_revocation_list(struct sr_store *store,
 				    const struct sr_revocation_filter *filter,
 				    json_t **items, int64_t *next, struct sr_err *err);
+
+/* ---- jobs (DESIGN.md §7): apply and cleanup work, one job per account ---- */
+
+struct sr_job {
+	int64_t id;
+	int64_t revocation_seq;
+	char revocation_id[37];
+	char kind[8];     /* "apply" or "cleanup" */
+	char account[13];
+	int attempts;     /* counting the one just claimed */
+};
+
+/* One role's result, as the engine reported it. Strings borrowed. */
+struct sr_job_role {
+	const char *account, *role_arn, *outcome, *request_id, *error;
+	int64_t cutoff, due;
+};
+
+enum sr_job_next {
+	SR_JOB_DONE,   /* finished; for apply, cleanup_at schedules the cleanup */
+	SR_JOB_RETRY,  /* failed this time: try again at run_at */
+	SR_JOB_LATER,  /* not due yet (cleanup): run again at run_at, attempts reset */
+	SR_JOB_FAILED, /* give up; error is kept */
+};
+
+struct sr_job_finish {
+	const struct sr_job *job;
+	const char *owner;       /* the lease must still be ours */
+	enum sr_job_next next;
+	int64_t run_at;
+	int64_t cleanup_at;      /* SR_JOB_DONE of an apply job; 0: no cleanup */
+	const char *error;
+	const struct sr_job_role *roles;
+	size_t n_roles;
+	int64_t now;
+};
+
+/* Takes the earliest due job (pending with run_at <= now, or running with an
+ * expired lease) by setting its lease, in one statement. *found is 0 when
+ * nothing is due. */
+enum sr_rc sr_store_job_claim(struct sr_store *store, const char *owner, int64_t now,
+			      int64_t lease_seconds, struct sr_job *job, int *found,
+			      struct sr_err *err);
+
+/* Extends the lease; SR_ECONFLICT when the job is no longer ours. */
+enum sr_rc sr_store_job_renew(struct sr_store *store, int64_t job_id, const char *owner,
+			      int64_t until, struct sr_err *err);
+
+/* Records the roles' results, moves the job on, schedules the cleanup, and
+ * updates the revocation's state, in one transaction. SR_ECONFLICT when the
+ * lease was lost (another worker took the job over): nothing is written. */
+enum sr_rc sr_store_job_finish(struct sr_store *store, const struct sr_job_finish *fin,
+			       struct sr_err *err);
+
+/* Jobs, newest first (state NULL: any). OUT *jobs: new JSON array. */
+enum sr_rc sr_store_jobs_list(struct sr_store *store, const char *state, int limit,
+			      json_t **jobs, struct sr_err *err);
+
+/* Makes a failed (or pending) job due now with its attempts reset. */
+enum sr_rc sr_store_job_retry(struct sr_store *store, int64_t job_id, int64_t now,
+			      struct sr_err *err);
+
+/* The groups, cut-off and action of a revocation (for a worker). OUT groups:
+ * new strings (sr_strv_free-style: free each, then the array). */
+enum sr_rc sr_store_revocation_work(struct sr_store *store, int64_t seq, char ***groups,
+				    size_t *n_groups, int64_t *cutoff, char *action,
+				    size_t action_cap, struct sr_err *err);
 
 /* Whether a write transaction commits now (readiness). */
 enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);

@@ -14,6 +14,8 @@
 #include "cli.h"
 #include "session_revoker/auth.h"
 #include "session_revoker/http.h"
+#include "session_revoker/jobs.h"
+#include "session_revoker/revoke.h"
 #include "session_revoker/store.h"
 
 #define EXAMPLE_DOCUMENT "{\"groups\":[\"team_opsec\"],\"time\":\"30 minutes ago\",\"action\":\"revoke\"}"
@@ -145,7 +147,9 @@ int sr_cli_serve(int argc, char **argv)
 	struct sr_store *store = NULL;
 	struct sr_auth *auth = NULL;
 	struct sr_http *http = NULL;
-	struct sr_app app;
+	struct sr_engine *engine = NULL;
+	struct sr_jobs *jobs = NULL;
+	struct sr_app app = {0};
 	struct sr_err err = {0};
 	sigset_t sigs;
 	int c, sig = 0, status = 1;
@@ -183,9 +187,19 @@ int sr_cli_serve(int argc, char **argv)
 	if (sr_store_open(cfg->store_path, (int)cfg->store_readers, &store, &err) != SR_OK ||
 	    sr_auth_new(cfg, &auth, &err) != SR_OK)
 		goto out;
+	if (cfg->n_accounts > 0 && cfg->jobs_workers > 0) {
+		if (sr_engine_new(cfg, &engine, &err) != SR_OK ||
+		    sr_jobs_start(cfg, store, engine, &jobs, &err) != SR_OK)
+			goto out;
+	} else {
+		sr_log(SR_LOG_WARN, "jobs.off", "reason=\"%s\"",
+		       cfg->n_accounts == 0 ? "no aws.accounts configured: revocations are recorded only"
+					    : "jobs.workers is 0: another process applies them");
+	}
 	app.cfg = cfg;
 	app.auth = auth;
 	app.store = store;
+	app.jobs = jobs;
 	if (sr_http_start(&app, &http, &err) != SR_OK)
 		goto out;
 	sr_log(SR_LOG_INFO, "serve.listening", "address=%s port=%d tls=%s store=%s",
@@ -199,6 +213,8 @@ out:
 	if (err.code != SR_OK)
 		fprintf(stderr, "session-revoker: %s\n", err.msg);
 	sr_http_stop(http);
+	sr_jobs_stop(jobs); /* running jobs finish and are recorded */
+	sr_engine_free(engine);
 	sr_store_close(store);
 	sr_auth_free(auth);
 	sr_config_free(cfg);

@@ -48,6 +48,12 @@ const struct sr_field sr_config_fields[] = {
 	LIST("revoke.providers", "SR_REVOKE_PROVIDERS", providers, NULL),
 	LIST("revoke.group_claims", "SR_REVOKE_GROUP_CLAIMS", group_claims, "amr"),
 	STR("revoke.policy_name", "SR_REVOKE_POLICY_NAME", policy_name, "session-revoker-deny"),
+	INT("jobs.workers", "SR_JOBS_WORKERS", jobs_workers, 2, 0, 64),
+	INT("jobs.lease_seconds", "SR_JOBS_LEASE_SECONDS", jobs_lease_seconds, 120, 5, 3600),
+	INT("jobs.max_attempts", "SR_JOBS_MAX_ATTEMPTS", jobs_max_attempts, 10, 1, 1000),
+	INT("jobs.retry_base_seconds", "SR_JOBS_RETRY_BASE_SECONDS", jobs_retry_base, 5, 0, 3600),
+	INT("jobs.retry_max_seconds", "SR_JOBS_RETRY_MAX_SECONDS", jobs_retry_max, 900, 0, 86400),
+	INT("jobs.poll_ms", "SR_JOBS_POLL_MS", jobs_poll_ms, 1000, 10, 60000),
 	INT("revoke.max_session_seconds", "SR_REVOKE_MAX_SESSION_SECONDS", max_session_seconds, 43200, 900, 7 * 86400),
 };
 const size_t sr_config_n_fields = sizeof(sr_config_fields) / sizeof(sr_config_fields[0]);

@@ -313,6 +313,12 @@ enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *it)
 	}
 	if ((rc = insert_row(c, it, &seq)) != SR_OK)
 		return rc;
+	/* A 202 always has its jobs: they are written in the same transaction. */
+	if ((rc = sr_store_insert_jobs(c, seq, it->in->doc->action == SR_ACTION_CLEANUP
+						       ? "cleanup" : "apply",
+				       it->in->targets, it->in->n_targets, it->in->now,
+				       &it->err)) != SR_OK)
+		return rc;
 	if (it->in->idempotency_key != NULL)
 		return remember_key(c, it, seq);
 	return SR_OK;

@@ -173,7 +173,7 @@ void sr_store_close(struct sr_store *st)
 	free(st);
 }
 
-static struct conn *reader_take(struct sr_store *st, int *slot)
+struct conn *sr_store_reader_take(struct sr_store *st, int *slot)
 {
 	int i;
 
@@ -190,7 +190,7 @@ static struct conn *reader_take(struct sr_store *st, int *slot)
 	}
 }
 
-static void reader_give(struct sr_store *st, int slot)
+void sr_store_reader_give(struct sr_store *st, int slot)
 {
 	pthread_mutex_lock(&st->mu);
 	st->reader_busy[slot] = false;
@@ -202,10 +202,17 @@ enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
 				   json_t **out, struct sr_err *err)
 {
 	int slot;
-	struct conn *c = reader_take(st, &slot);
+	struct conn *c = sr_store_reader_take(st, &slot);
 	enum sr_rc rc = sr_store_revocation_json(c, 0, id, out, err);
 
-	reader_give(st, slot);
+	if (rc == SR_OK)
+		rc = sr_store_revocation_detail(c, *out, err);
+	if (rc != SR_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+
+	sr_store_reader_give(st, slot);
 	return rc;
 }
 
@@ -224,7 +231,7 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 	enum sr_rc rc = SR_OK;
 	sqlite3_stmt *q = NULL;
 	int slot, n = 0, r;
-	struct conn *c = reader_take(st, &slot);
+	struct conn *c = sr_store_reader_take(st, &slot);
 	sqlite3 *db = c->db;
 	int64_t last = 0;
 
@@ -255,7 +262,7 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 		rc = sr_store_db_error(db, "list revocations", err);
 out:
 	sqlite3_finalize(q);
-	reader_give(st, slot);
+	sr_store_reader_give(st, slot);
 	if (rc != SR_OK) {
 		json_decref(*items);
 		*items = NULL;

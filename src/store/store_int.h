@@ -48,6 +48,37 @@ enum sr_rc sr_store_revocation_json(struct conn *c, int64_t seq, const char *id,
 
 void *sr_store_writer_main(void *arg);
 
+/* Job operations, run by the writer (jobs.c). */
+enum job_op_kind { JOB_CLAIM, JOB_RENEW, JOB_FINISH, JOB_RETRY };
+
+struct job_op {
+	enum job_op_kind kind;
+	const char *owner;
+	int64_t now, lease, until, job_id;
+	struct sr_job *job; /* JOB_CLAIM: filled */
+	int found;
+	const struct sr_job_finish *fin;
+};
+
+enum sr_rc sr_store_write_job(struct conn *c, struct sr_store_op *op);
+
+/* Inserts the jobs of a new revocation (query.c calls it). */
+enum sr_rc sr_store_insert_jobs(struct conn *c, int64_t seq, const char *kind,
+				char *const *accounts, size_t n, int64_t now,
+				struct sr_err *err);
+
+/* A blocking write through the writer (writer.c). */
+enum sr_rc sr_store_submit_wait(struct sr_store *st, struct sr_store_op *op,
+				struct sr_err *err);
+
+/* A read connection from the pool, and back (store.c). */
+struct conn *sr_store_reader_take(struct sr_store *st, int *slot);
+void sr_store_reader_give(struct sr_store *st, int slot);
+
+/* The jobs, role results and cleanup due time of a revocation, added to rev
+ * (GET /v1/revocations/{id}). */
+enum sr_rc sr_store_revocation_detail(struct conn *c, json_t *rev, struct sr_err *err);
+
 enum sr_rc sr_store_db_error(sqlite3 *db, const char *what, struct sr_err *err);
 
 #endif

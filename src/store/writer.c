@@ -45,6 +45,8 @@ static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us
 		}
 		if (it->kind == SR_STORE_OP_REVOCATION)
 			it->rc = sr_store_write_revocation(c, it);
+		else if (it->kind == SR_STORE_OP_JOB)
+			it->rc = sr_store_write_job(c, it);
 		else
 			it->rc = sqlite3_exec(db, "INSERT OR REPLACE INTO service_meta"
 					      " VALUES ('ready_check', strftime('%s','now'))",
@@ -146,7 +148,7 @@ enum sr_rc sr_store_submit(struct sr_store *st, struct sr_store_op *op, struct s
 }
 
 /* Queues op and waits for the commit that holds it. */
-static enum sr_rc submit_wait(struct sr_store *st, struct sr_store_op *op, struct sr_err *err)
+enum sr_rc sr_store_submit_wait(struct sr_store *st, struct sr_store_op *op, struct sr_err *err)
 {
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
@@ -175,7 +177,7 @@ enum sr_rc sr_store_revocation_add(struct sr_store *st,
 	memset(&item, 0, sizeof(item));
 	item.kind = SR_STORE_OP_REVOCATION;
 	item.in = in;
-	rc = submit_wait(st, &item, err);
+	rc = sr_store_submit_wait(st, &item, err);
 	*rev = item.result;
 	*replayed = item.replayed;
 	return rc;
@@ -187,5 +189,5 @@ enum sr_rc sr_store_ping(struct sr_store *st, struct sr_err *err)
 
 	memset(&item, 0, sizeof(item));
 	item.kind = SR_STORE_OP_PING;
-	return submit_wait(st, &item, err);
+	return sr_store_submit_wait(st, &item, err);
 }

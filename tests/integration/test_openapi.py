@@ -375,6 +375,13 @@ def _sample_for(name):
         "CompactJws": "a.b.c",
         "Revocation": rev,
         "RevocationList": {"items": [rev], "next_cursor": None},
+        "Job": {"id": 1, "kind": "apply", "account": "123456789012", "state": "pending",
+                "run_at": "2026-01-01T00:00:00Z", "attempts": 0, "last_error": None,
+                "updated_at": "2026-01-01T00:00:00Z"},
+        "RoleResult": {"account": "123456789012", "role_arn": "arn:aws:iam::123456789012:role/R",
+                       "action": "apply", "outcome": "denied", "cutoff": "2026-01-01T00:00:00Z",
+                       "due": None, "request_id": "r", "error": None,
+                       "at": "2026-01-01T00:00:00Z"},
     }[name]
 
 
@@ -391,6 +398,9 @@ class OpenApiServerTest(unittest.TestCase):
         config = {
             "listen": {"address": "127.0.0.1", "port": 0},
             "store": {"path": os.path.join(cls.tmp, "store.db")},
+            "aws": {"accounts": [{"id": a, "role_name": "SessionRevokerAdmin"}
+                                 for a in ("123456789012", "000000000000", "999999999999")]},
+            "jobs": {"workers": 0},
             "auth": {"issuers": [{
                 "issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
                 "public_key_file": cls.key.write_public_pem(),

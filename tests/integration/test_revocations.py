@@ -105,6 +105,10 @@ def service_config(name, tls):
         "limits": {"max_body_bytes": MAX_BODY, "max_header_bytes": MAX_HEADER,
                    "max_groups": MAX_GROUPS, "max_group_length": MAX_GROUP_LEN},
         "log": {"level": "info"},
+        # Accounts a document may name; no workers here (test_jobs.py runs them).
+        "aws": {"accounts": [{"id": a, "role_name": "SessionRevokerAdmin"}
+                             for a in ("123456789012", "210987654321")]},
+        "jobs": {"workers": 0},
     }
     path = harness.write_config(os.path.join(TMP, name + ".json"), config)
     return path, config
@@ -377,7 +381,14 @@ class ServiceCase:
         created = self.assertAccepted(self.post(doc(groups=["get-me"], reason="r")))
         r = self.get("/v1/revocations/" + created["id"])
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json, created)
+        detail = dict(r.json)
+        # GET adds what the workers did: one apply job per configured account.
+        jobs = detail.pop("jobs")
+        self.assertEqual(detail.pop("roles"), [])
+        self.assertIsNone(detail.pop("cleanup_due"))
+        self.assertEqual(detail, created)
+        self.assertEqual(sorted((j["kind"], j["account"], j["state"]) for j in jobs),
+                         [("apply", "123456789012", "pending"), ("apply", "210987654321", "pending")])
         # HEAD answers like GET, without a body.
         r = self.svc.request("HEAD", "/v1/revocations/" + created["id"],
                              token=tok(scope="revocations:read"))

@@ -86,6 +86,7 @@ static enum MHD_Result accepted(struct sr_request *req, json_t *rev, int replaye
 struct post_state {
 	struct sr_store_op op;
 	struct sr_revocation_in in;
+	char **targets; /* borrowed strings */
 	struct sr_document *doc;
 	struct sr_principal who;
 	char hash[65];
@@ -100,9 +101,38 @@ static void post_state_free(void *p)
 	if (ps == NULL)
 		return;
 	json_decref(ps->op.result);
+	free(ps->targets);
 	sr_document_free(ps->doc);
 	sr_principal_clear(&ps->who);
 	free(ps);
+}
+
+/* The accounts the revocation gets a job in: the document's (each must be
+ * configured) or every configured one. */
+static enum sr_rc targets(const struct sr_config *cfg, struct post_state *ps,
+			  struct sr_err *err)
+{
+	const struct sr_document *doc = ps->doc;
+	size_t i, j, n = doc->accounts ? doc->n_accounts : cfg->n_accounts;
+
+	ps->targets = calloc(n + 1, sizeof(char *));
+	if (ps->targets == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (doc->accounts == NULL) {
+			ps->targets[i] = cfg->accounts[i].id;
+			continue;
+		}
+		for (j = 0; j < cfg->n_accounts; j++)
+			if (strcmp(cfg->accounts[j].id, doc->accounts[i]) == 0)
+				break;
+		if (j == cfg->n_accounts)
+			return sr_err_set(err, SR_EINVAL, "accounts[%zu]: %s is not a configured account",
+					  i, doc->accounts[i]);
+		ps->targets[i] = doc->accounts[i];
+	}
+	ps->in.n_targets = n;
+	return SR_OK;
 }
 
 /* Runs once the store has the revocation on disk, or failed to. */
@@ -116,6 +146,8 @@ static enum MHD_Result post_committed(struct sr_request *req)
 		return sr_respond_err(req, &ps->op.err);
 	}
 	ps->op.result = NULL; /* accepted() takes it */
+	if (!ps->op.replayed)
+		sr_jobs_kick(req->app->jobs);
 	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
 	       req->id, json_string_value(json_object_get(rev, "id")),
 	       ps->op.replayed ? "true" : "false");
@@ -178,6 +210,8 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	}
 	if (ps->doc == NULL)
 		return sr_respond_err(req, &err);
+	if (targets(cfg, ps, &err) != SR_OK)
+		return sr_respond_err(req, &err);
 	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
 	if (key != NULL && !idempotency_key_ok(key))
 		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
@@ -193,6 +227,7 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	ps->in.subject = ps->who.subject;
 	ps->in.token_id = ps->who.token_id;
 	ps->in.request_hash = ps->hash;
+	ps->in.targets = ps->targets;
 	ps->in.now = now;
 	ps->op.kind = SR_STORE_OP_REVOCATION;
 	ps->op.in = &ps->in;

@@ -96,6 +96,13 @@ static void test_add_get(void **state)
 							      "subject")), "alice");
 	assert_int_equal(sr_store_revocation_get(st, json_string_value(json_object_get(rev, "id")),
 						 &again, &err), SR_OK);
+	/* GET adds the jobs (none: no targets), role results and cleanup time. */
+	assert_int_equal(json_array_size(json_object_get(again, "jobs")), 0);
+	assert_int_equal(json_array_size(json_object_get(again, "roles")), 0);
+	assert_true(json_is_null(json_object_get(again, "cleanup_due")));
+	json_object_del(again, "jobs");
+	json_object_del(again, "roles");
+	json_object_del(again, "cleanup_due");
 	assert_true(json_equal(rev, again));
 	json_decref(again);
 	again = NULL;

@@ -1,0 +1,514 @@
+/*
+ * jobs.c - the job table: claim with a lease, renew, finish, retry, and the
+ * revocation state that follows from its jobs.
+ *
+ * DESIGN: every write runs on the store's writer (group commit), so a claim
+ * is one UPDATE ... RETURNING inside one transaction: two workers, in one
+ * process or in several sharing the file, can never hold the same job. A
+ * running job whose lease has expired (its worker died) is claimable again.
+ * Finishing checks the lease is still ours before it writes anything, so a
+ * worker that lost its job to another cannot overwrite the other's results.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum sr_rc sr_store_insert_jobs(struct conn *c, int64_t seq, const char *kind,
+				char *const *accounts, size_t n, int64_t now,
+				struct sr_err *err)
+{
+	static const char sql[] =
+		"INSERT INTO jobs (revocation_seq, kind, account, run_at, state, created_at,"
+		" updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?4, ?4)";
+	sqlite3_stmt *q;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((q = sr_stmt(c, sql)) == NULL)
+			return sr_store_db_error(c->db, "insert job", err);
+		sqlite3_bind_int64(q, 1, seq);
+		sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, accounts[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, now);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			return sr_store_db_error(c->db, "insert job", err);
+		sqlite3_reset(q);
+	}
+	return SR_OK;
+}
+
+static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct sr_err *err);
+
+static const char claim_sql[] =
+	"UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3,"
+	"  attempts = attempts + 1, updated_at = ?2"
+	" WHERE id = (SELECT id FROM jobs"
+	"   WHERE (state = 'pending' AND run_at <= ?2)"
+	"      OR (state = 'running' AND lease_expires < ?2)"
+	"   ORDER BY run_at, id LIMIT 1)"
+	" RETURNING id, revocation_seq, kind, account, attempts,"
+	"  (SELECT id FROM revocations WHERE seq = jobs.revocation_seq)";
+
+static enum sr_rc claim(struct conn *c, struct job_op *j, struct sr_err *err)
+{
+	sqlite3_stmt *q = sr_stmt(c, claim_sql);
+	int step;
+
+	j->found = 0;
+	if (q == NULL)
+		return sr_store_db_error(c->db, "claim job", err);
+	sqlite3_bind_text(q, 1, j->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, j->now);
+	sqlite3_bind_int64(q, 3, j->lease);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		struct sr_job *job = j->job;
+		memset(job, 0, sizeof(*job));
+		job->id = sqlite3_column_int64(q, 0);
+		job->revocation_seq = sqlite3_column_int64(q, 1);
+		snprintf(job->kind, sizeof(job->kind), "%s", (const char *)sqlite3_column_text(q, 2));
+		snprintf(job->account, sizeof(job->account), "%s",
+			 (const char *)sqlite3_column_text(q, 3));
+		job->attempts = sqlite3_column_int(q, 4);
+		snprintf(job->revocation_id, sizeof(job->revocation_id), "%s",
+			 sqlite3_column_text(q, 5) ? (const char *)sqlite3_column_text(q, 5) : "");
+		j->found = 1;
+		step = sqlite3_step(q);
+	}
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE)
+		return sr_store_db_error(c->db, "claim job", err);
+	if (j->found) /* "applying" from its first claim */
+		return update_state(c, j->job->revocation_seq, j->now, err);
+	return SR_OK;
+}
+
+static const char renew_sql[] =
+	"UPDATE jobs SET lease_expires = ?3, updated_at = ?4"
+	" WHERE id = ?1 AND state = 'running' AND lease_owner = ?2";
+
+static enum sr_rc renew(struct conn *c, struct job_op *j, struct sr_err *err)
+{
+	sqlite3_stmt *q = sr_stmt(c, renew_sql);
+
+	if (q == NULL)
+		return sr_store_db_error(c->db, "renew lease", err);
+	sqlite3_bind_int64(q, 1, j->job_id);
+	sqlite3_bind_text(q, 2, j->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, j->until);
+	sqlite3_bind_int64(q, 4, j->now);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		sqlite3_reset(q);
+		return sr_store_db_error(c->db, "renew lease", err);
+	}
+	sqlite3_reset(q);
+	if (sqlite3_changes(c->db) == 0)
+		return sr_err_set(err, SR_ECONFLICT, "job %lld is no longer ours", (long long)j->job_id);
+	return SR_OK;
+}
+
+/* The revocation's state from its jobs (see store.h and DESIGN.md §7). */
+static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct sr_err *err)
+{
+	static const char count_sql[] =
+		"SELECT r.action,"
+		"  sum(j.kind = k.first AND j.state IN ('pending', 'running')),"
+		"  sum(j.kind = k.first AND j.state = 'done'),"
+		"  sum(j.kind = k.first AND j.state = 'failed'),"
+		"  sum(j.kind = k.first AND j.attempts > 0),"
+		"  sum(j.kind = 'cleanup' AND k.first = 'apply' AND j.state IN ('pending', 'running', 'failed')),"
+		"  sum(j.kind = 'cleanup' AND k.first = 'apply' AND j.state = 'done')"
+		" FROM revocations r JOIN jobs j ON j.revocation_seq = r.seq,"
+		"  (SELECT CASE (SELECT action FROM revocations WHERE seq = ?1)"
+		"     WHEN 'cleanup' THEN 'cleanup' ELSE 'apply' END AS first) k"
+		" WHERE r.seq = ?1";
+	static const char set_sql[] =
+		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2";
+	sqlite3_stmt *q = sr_stmt(c, count_sql);
+	const char *state = NULL;
+	int open, done, failed, tried, cl_open, cl_done;
+
+	if (q == NULL)
+		return sr_store_db_error(c->db, "revocation state", err);
+	sqlite3_bind_int64(q, 1, seq);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return sr_store_db_error(c->db, "revocation state", err);
+	}
+	open = sqlite3_column_int(q, 1);
+	done = sqlite3_column_int(q, 2);
+	failed = sqlite3_column_int(q, 3);
+	tried = sqlite3_column_int(q, 4);
+	cl_open = sqlite3_column_int(q, 5);
+	cl_done = sqlite3_column_int(q, 6);
+	if (open > 0)
+		state = tried > 0 ? "applying" : "pending";
+	else if (failed > 0)
+		state = done > 0 ? "partial" : "failed";
+	else if (strcmp((const char *)sqlite3_column_text(q, 0), "cleanup") == 0)
+		state = "cleaned";
+	else if (cl_open == 0 && cl_done > 0)
+		state = "cleaned";
+	else
+		state = "applied";
+	sqlite3_reset(q);
+	if ((q = sr_stmt(c, set_sql)) == NULL)
+		return sr_store_db_error(c->db, "revocation state", err);
+	sqlite3_bind_int64(q, 1, seq);
+	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, now);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		sqlite3_reset(q);
+		return sr_store_db_error(c->db, "revocation state", err);
+	}
+	sqlite3_reset(q);
+	return SR_OK;
+}
+
+static enum sr_rc put_roles(struct conn *c, const struct sr_job_finish *f, struct sr_err *err)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO role_results (revocation_seq, account, role_arn, kind,"
+		" outcome, cutoff, due, request_id, error, at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	sqlite3_stmt *q;
+	size_t i;
+
+	for (i = 0; i < f->n_roles; i++) {
+		const struct sr_job_role *r = &f->roles[i];
+		if ((q = sr_stmt(c, sql)) == NULL)
+			return sr_store_db_error(c->db, "role result", err);
+		sqlite3_bind_int64(q, 1, f->job->revocation_seq);
+		sqlite3_bind_text(q, 2, r->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, r->role_arn, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, f->job->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, r->outcome, -1, SQLITE_STATIC);
+		if (r->cutoff)
+			sqlite3_bind_int64(q, 6, r->cutoff);
+		if (r->due)
+			sqlite3_bind_int64(q, 7, r->due);
+		if (r->request_id && r->request_id[0])
+			sqlite3_bind_text(q, 8, r->request_id, -1, SQLITE_STATIC);
+		if (r->error && r->error[0])
+			sqlite3_bind_text(q, 9, r->error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 10, f->now);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			sqlite3_reset(q);
+			return sr_store_db_error(c->db, "role result", err);
+		}
+		sqlite3_reset(q);
+	}
+	return SR_OK;
+}
+
+static enum sr_rc finish(struct conn *c, struct job_op *j, struct sr_err *err)
+{
+	static const char move_sql[] =
+		"UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), last_error = ?5,"
+		"  attempts = CASE WHEN ?6 THEN 0 ELSE attempts END,"
+		"  lease_owner = NULL, lease_expires = NULL, updated_at = ?7"
+		" WHERE id = ?1 AND state = 'running' AND lease_owner = ?2";
+	static const char cleanup_sql[] =
+		"INSERT INTO jobs (revocation_seq, kind, account, run_at, state, created_at, updated_at)"
+		" VALUES (?1, 'cleanup', ?2, ?3, 'pending', ?4, ?4)"
+		" ON CONFLICT (revocation_seq, kind, account) DO UPDATE SET"
+		"  run_at = max(run_at, excluded.run_at), state = 'pending', attempts = 0,"
+		"  updated_at = excluded.updated_at WHERE state <> 'running'";
+	const struct sr_job_finish *f = j->fin;
+	static const char *const states[] = {
+		[SR_JOB_DONE] = "done", [SR_JOB_RETRY] = "pending",
+		[SR_JOB_LATER] = "pending", [SR_JOB_FAILED] = "failed"};
+	sqlite3_stmt *q = sr_stmt(c, move_sql);
+	enum sr_rc rc;
+
+	if (q == NULL)
+		return sr_store_db_error(c->db, "finish job", err);
+	sqlite3_bind_int64(q, 1, f->job->id);
+	sqlite3_bind_text(q, 2, f->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, states[f->next], -1, SQLITE_STATIC);
+	if (f->next == SR_JOB_RETRY || f->next == SR_JOB_LATER)
+		sqlite3_bind_int64(q, 4, f->run_at);
+	if (f->error != NULL && f->error[0] != '\0')
+		sqlite3_bind_text(q, 5, f->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 6, f->next == SR_JOB_LATER);
+	sqlite3_bind_int64(q, 7, f->now);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		sqlite3_reset(q);
+		return sr_store_db_error(c->db, "finish job", err);
+	}
+	sqlite3_reset(q);
+	if (sqlite3_changes(c->db) == 0)
+		return sr_err_set(err, SR_ECONFLICT, "job %lld was taken over by another worker",
+				  (long long)f->job->id);
+	if ((rc = put_roles(c, f, err)) != SR_OK)
+		return rc;
+	if (f->next == SR_JOB_DONE && f->cleanup_at > 0) {
+		if ((q = sr_stmt(c, cleanup_sql)) == NULL)
+			return sr_store_db_error(c->db, "schedule cleanup", err);
+		sqlite3_bind_int64(q, 1, f->job->revocation_seq);
+		sqlite3_bind_text(q, 2, f->job->account, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, f->cleanup_at);
+		sqlite3_bind_int64(q, 4, f->now);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			sqlite3_reset(q);
+			return sr_store_db_error(c->db, "schedule cleanup", err);
+		}
+		sqlite3_reset(q);
+	}
+	return update_state(c, f->job->revocation_seq, f->now, err);
+}
+
+static enum sr_rc retry(struct conn *c, struct job_op *j, struct sr_err *err)
+{
+	static const char sql[] =
+		"UPDATE jobs SET state = 'pending', run_at = ?2, attempts = 0, lease_owner = NULL,"
+		" lease_expires = NULL, updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'pending')"
+		" RETURNING revocation_seq";
+	sqlite3_stmt *q = sr_stmt(c, sql);
+	int64_t seq = 0;
+	int step;
+
+	if (q == NULL)
+		return sr_store_db_error(c->db, "retry job", err);
+	sqlite3_bind_int64(q, 1, j->job_id);
+	sqlite3_bind_int64(q, 2, j->now);
+	step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		seq = sqlite3_column_int64(q, 0);
+		step = sqlite3_step(q);
+	}
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE)
+		return sr_store_db_error(c->db, "retry job", err);
+	if (seq == 0)
+		return sr_err_set(err, SR_ENOTFOUND, "no failed or pending job %lld",
+				  (long long)j->job_id);
+	return update_state(c, seq, j->now, err);
+}
+
+enum sr_rc sr_store_write_job(struct conn *c, struct sr_store_op *op)
+{
+	struct job_op *j = op->args;
+
+	switch (j->kind) {
+	case JOB_CLAIM:
+		return claim(c, j, &op->err);
+	case JOB_RENEW:
+		return renew(c, j, &op->err);
+	case JOB_FINISH:
+		return finish(c, j, &op->err);
+	case JOB_RETRY:
+		return retry(c, j, &op->err);
+	}
+	return sr_err_set(&op->err, SR_EINTERNAL, "unknown job operation");
+}
+
+static enum sr_rc run(struct sr_store *st, struct job_op *j, struct sr_err *err)
+{
+	struct sr_store_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = SR_STORE_OP_JOB;
+	op.args = j;
+	return sr_store_submit_wait(st, &op, err);
+}
+
+enum sr_rc sr_store_job_claim(struct sr_store *st, const char *owner, int64_t now,
+			      int64_t lease_seconds, struct sr_job *job, int *found,
+			      struct sr_err *err)
+{
+	struct job_op j = {.kind = JOB_CLAIM, .owner = owner, .now = now,
+			   .lease = lease_seconds, .job = job};
+	enum sr_rc rc = run(st, &j, err);
+
+	*found = rc == SR_OK && j.found;
+	return rc;
+}
+
+enum sr_rc sr_store_job_renew(struct sr_store *st, int64_t job_id, const char *owner,
+			      int64_t until, struct sr_err *err)
+{
+	struct job_op j = {.kind = JOB_RENEW, .owner = owner, .job_id = job_id,
+			   .until = until, .now = sr_clock_now()};
+
+	return run(st, &j, err);
+}
+
+enum sr_rc sr_store_job_finish(struct sr_store *st, const struct sr_job_finish *fin,
+			       struct sr_err *err)
+{
+	struct job_op j = {.kind = JOB_FINISH, .fin = fin, .now = fin->now};
+
+	return run(st, &j, err);
+}
+
+enum sr_rc sr_store_job_retry(struct sr_store *st, int64_t job_id, int64_t now,
+			      struct sr_err *err)
+{
+	struct job_op j = {.kind = JOB_RETRY, .job_id = job_id, .now = now};
+
+	return run(st, &j, err);
+}
+
+/* ---- reads ---- */
+
+static json_t *time_or_null(sqlite3_stmt *q, int col)
+{
+	char buf[32];
+
+	if (sqlite3_column_type(q, col) == SQLITE_NULL)
+		return json_null();
+	return json_string(sr_time_format(sqlite3_column_int64(q, col), buf));
+}
+
+static json_t *text_or_null(sqlite3_stmt *q, int col)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	return t ? json_string((const char *)t) : json_null();
+}
+
+static const char job_cols[] =
+	"SELECT j.id, r.id, j.kind, j.account, j.state, j.run_at, j.attempts, j.last_error,"
+	" j.lease_owner, j.lease_expires, j.updated_at FROM jobs j"
+	" JOIN revocations r ON r.seq = j.revocation_seq";
+
+static json_t *job_json(sqlite3_stmt *q)
+{
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}",
+			 "id", (json_int_t)sqlite3_column_int64(q, 0),
+			 "revocation_id", text_or_null(q, 1), "kind", text_or_null(q, 2),
+			 "account", text_or_null(q, 3), "state", text_or_null(q, 4),
+			 "run_at", time_or_null(q, 5), "attempts", sqlite3_column_int(q, 6),
+			 "last_error", text_or_null(q, 7), "lease_owner", text_or_null(q, 8),
+			 "lease_expires", time_or_null(q, 9), "updated_at", time_or_null(q, 10));
+}
+
+enum sr_rc sr_store_jobs_list(struct sr_store *st, const char *state, int limit,
+			      json_t **out, struct sr_err *err)
+{
+	static const char sql[] = "%s WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id DESC LIMIT ?2";
+	char text[512];
+	sqlite3_stmt *q = NULL;
+	int slot, step;
+	struct conn *c = sr_store_reader_take(st, &slot);
+	enum sr_rc rc = SR_OK;
+
+	snprintf(text, sizeof(text), sql, job_cols);
+	*out = json_array();
+	if (sqlite3_prepare_v2(c->db, text, -1, &q, NULL) != SQLITE_OK) {
+		rc = sr_store_db_error(c->db, "list jobs", err);
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, limit);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(*out, job_json(q));
+	if (step != SQLITE_DONE)
+		rc = sr_store_db_error(c->db, "list jobs", err);
+out:
+	sqlite3_finalize(q);
+	sr_store_reader_give(st, slot);
+	return rc;
+}
+
+enum sr_rc sr_store_revocation_detail(struct conn *c, json_t *rev, struct sr_err *err)
+{
+	static const char jobs_sql[] =
+		"SELECT j.id, r.id, j.kind, j.account, j.state, j.run_at, j.attempts, j.last_error,"
+		" j.lease_owner, j.lease_expires, j.updated_at FROM jobs j"
+		" JOIN revocations r ON r.seq = j.revocation_seq WHERE r.id = ?1"
+		" ORDER BY j.account, j.kind";
+	static const char roles_sql[] =
+		"SELECT x.account, x.role_arn, x.kind, x.outcome, x.cutoff, x.due, x.request_id,"
+		" x.error, x.at FROM role_results x JOIN revocations r ON r.seq = x.revocation_seq"
+		" WHERE r.id = ?1 ORDER BY x.account, x.role_arn, x.kind";
+	const char *id = json_string_value(json_object_get(rev, "id"));
+	json_t *jobs = json_array(), *roles = json_array(), *due = json_null();
+	sqlite3_stmt *q;
+	int step;
+
+	if ((q = sr_stmt(c, jobs_sql)) == NULL)
+		goto fail;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *job = job_json(q);
+		json_object_del(job, "revocation_id");
+		json_object_del(job, "lease_owner");
+		json_object_del(job, "lease_expires");
+		if (strcmp((const char *)sqlite3_column_text(q, 2), "cleanup") == 0 &&
+		    strcmp((const char *)sqlite3_column_text(q, 4), "done") != 0 &&
+		    (json_is_null(due) || strcmp(json_string_value(json_object_get(job, "run_at")),
+						 json_string_value(due)) > 0)) {
+			json_decref(due);
+			due = json_incref(json_object_get(job, "run_at"));
+		}
+		json_array_append_new(jobs, job);
+	}
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE || (q = sr_stmt(c, roles_sql)) == NULL)
+		goto fail;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(roles, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			"account", text_or_null(q, 0), "role_arn", text_or_null(q, 1),
+			"action", text_or_null(q, 2), "outcome", text_or_null(q, 3),
+			"cutoff", time_or_null(q, 4), "due", time_or_null(q, 5),
+			"request_id", text_or_null(q, 6), "error", text_or_null(q, 7),
+			"at", time_or_null(q, 8)));
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE)
+		goto fail;
+	json_object_set_new(rev, "jobs", jobs);
+	json_object_set_new(rev, "roles", roles);
+	json_object_set_new(rev, "cleanup_due", due);
+	return SR_OK;
+fail:
+	json_decref(jobs);
+	json_decref(roles);
+	json_decref(due);
+	return sr_store_db_error(c->db, "revocation detail", err);
+}
+
+enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, char ***groups,
+				    size_t *n_groups, int64_t *cutoff, char *action,
+				    size_t action_cap, struct sr_err *err)
+{
+	static const char sql[] =
+		"SELECT r.cutoff, r.action, g.group_name FROM revocations r"
+		" JOIN revocation_groups g ON g.revocation_seq = r.seq WHERE r.seq = ?1"
+		" ORDER BY g.position";
+	int slot, step;
+	struct conn *c = sr_store_reader_take(st, &slot);
+	sqlite3_stmt *q = sr_stmt(c, sql);
+	enum sr_rc rc = SR_OK;
+
+	*groups = NULL;
+	*n_groups = 0;
+	if (q == NULL) {
+		rc = sr_store_db_error(c->db, "read revocation", err);
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, seq);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		char **v = realloc(*groups, (*n_groups + 1) * sizeof(char *));
+		if (v == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			break;
+		}
+		*groups = v;
+		v[(*n_groups)++] = strdup((const char *)sqlite3_column_text(q, 2));
+		*cutoff = sqlite3_column_int64(q, 0);
+		snprintf(action, action_cap, "%s", (const char *)sqlite3_column_text(q, 1));
+	}
+	if (rc == SR_OK && step != SQLITE_DONE)
+		rc = sr_store_db_error(c->db, "read revocation", err);
+	else if (rc == SR_OK && *n_groups == 0)
+		rc = sr_err_set(err, SR_ENOTFOUND, "no revocation %lld", (long long)seq);
+	sqlite3_reset(q);
+out:
+	sr_store_reader_give(st, slot);
+	return rc;
+}
