@@ -90,6 +90,7 @@ struct sr_config {
 	char *dev_issuer;
 	char *dev_audience;
 	char *log_level;
+	int64_t clock_offset; /* development: shift the clock (tests) */
 	char *public_url; /* how clients reach us; used in printed examples */
 	/* AWS and the engine */
 	char *aws_partition;

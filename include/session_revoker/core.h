@@ -65,8 +65,13 @@ char *sr_log_quote(char *out, size_t cap, const char *value);
 
 /* ---- time ---- */
 
-/* Seconds since the Unix epoch, from the real clock. */
+/* Seconds since the Unix epoch: the real clock plus the offset below. */
 int64_t sr_clock_now(void);
+
+/* Shifts sr_clock_now() by offset seconds for the whole process. Set once at
+ * start (development.clock_offset_seconds), so tests can see what a process
+ * does hours later without waiting hours; 0 in production. */
+void sr_clock_set_offset(int64_t offset);
 
 /* Formats t (Unix seconds, UTC) as RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into
  * out[32]. Returns out. */

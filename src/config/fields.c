@@ -37,6 +37,8 @@ const struct sr_field sr_config_fields[] = {
 	STR("development.issuer", "SR_DEVELOPMENT_ISSUER", dev_issuer, "session-revoker-dev"),
 	STR("development.audience", "SR_DEVELOPMENT_AUDIENCE", dev_audience, "session-revoker"),
 	STR("log.level", "SR_LOG_LEVEL", log_level, "info"),
+	INT("development.clock_offset_seconds", "SR_DEVELOPMENT_CLOCK_OFFSET_SECONDS", clock_offset,
+	    0, -10LL * 365 * 86400, 10LL * 365 * 86400),
 	STR("aws.partition", "SR_AWS_PARTITION", aws_partition, "aws"),
 	STR("aws.region", "SR_AWS_REGION", aws_region, "us-east-1"),
 	INT("aws.max_attempts", "SR_AWS_MAX_ATTEMPTS", aws_max_attempts, 6, 1, 20),

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,16 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+static _Atomic int64_t clock_offset;
+
+void sr_clock_set_offset(int64_t offset)
+{
+	atomic_store(&clock_offset, offset);
+}
+
 int64_t sr_clock_now(void)
 {
-	return (int64_t)time(NULL);
+	return (int64_t)time(NULL) + atomic_load(&clock_offset);
 }
 
 char *sr_time_format(int64_t t, char out[32])
