@@ -21,6 +21,7 @@ static const struct {
 	{"plan", sr_cli_plan, "list the IAM roles a revocation of some groups would hit, and why"},
 	{"revoke", sr_cli_revoke, "deny old sessions of the matching roles now"},
 	{"cleanup", sr_cli_cleanup, "remove deny policies whose sessions have all expired"},
+	{"jobs", sr_cli_jobs, "list the job table, retry a failed job"},
 };
 
 static void usage(FILE *out)

@@ -12,6 +12,7 @@ int sr_cli_check_config(int argc, char **argv);
 int sr_cli_plan(int argc, char **argv);
 int sr_cli_revoke(int argc, char **argv);
 int sr_cli_cleanup(int argc, char **argv);
+int sr_cli_jobs(int argc, char **argv);
 
 /* Loads the configuration named by --config / SR_CONFIG (NULL: the embedded
  * default), printing every problem to stderr. NULL on failure. */

@@ -118,6 +118,12 @@ static void print_banner(const struct sr_config *cfg, int port)
 			       cfg->tls_cert_file ? "--cacert " : "",
 			       cfg->tls_cert_file ? cfg->tls_cert_file : "",
 			       cfg->tls_cert_file ? " " : "", base, token, EXAMPLE_DOCUMENT);
+			printf("Then see what was done, account by account and role by role (ID is the\n"
+			       "\"id\" in the answer, also at the end of its Location header):\n");
+			printf("curl -sS %s%s%s%s/v1/revocations/ID -H 'Authorization: Bearer %s'\n",
+			       cfg->tls_cert_file ? "--cacert " : "",
+			       cfg->tls_cert_file ? cfg->tls_cert_file : "",
+			       cfg->tls_cert_file ? " " : "", base, token);
 			free(token);
 		}
 	}
