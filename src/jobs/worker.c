@@ -63,9 +63,10 @@ void sr_jobs_kick(struct sr_jobs *j)
 {
 	if (j == NULL)
 		return;
+	/* Every idle worker looks: a revocation brings a job per account. */
 	pthread_mutex_lock(&j->mu);
-	j->kicks++;
-	pthread_cond_signal(&j->wake);
+	j->kicks = (unsigned)j->n_slots;
+	pthread_cond_broadcast(&j->wake);
 	pthread_mutex_unlock(&j->mu);
 }
 
