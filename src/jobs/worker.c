@@ -247,12 +247,27 @@ static void *worker_main(void *arg)
 		run_job(j, &job);
 		pthread_mutex_lock(&j->mu);
 		slot->job_id = 0;
+		if (j->stopping)
+			pthread_cond_broadcast(&j->wake); /* the keeper waits for this */
 		pthread_mutex_unlock(&j->mu);
 	}
 	return NULL;
 }
 
-/* Renews the leases of the jobs being worked on, every third of a lease. */
+/* Whether any worker holds a job. Call with j->mu held. */
+static int busy(const struct sr_jobs *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->n_slots; i++)
+		if (j->slots[i].job_id != 0)
+			return 1;
+	return 0;
+}
+
+/* Renews the leases of the jobs being worked on, every third of a lease;
+ * when stopping, until the last running job is recorded (the workers wake it
+ * as they finish). */
 static void *keeper_main(void *arg)
 {
 	struct sr_jobs *j = arg;
@@ -265,7 +280,7 @@ static void *keeper_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += every;
 		pthread_mutex_lock(&j->mu);
-		if (!j->stopping)
+		if (!j->stopping || busy(j))
 			pthread_cond_timedwait(&j->wake, &j->mu, &ts);
 		for (i = 0; i < j->n_slots; i++) {
 			int64_t id = j->slots[i].job_id;
@@ -277,14 +292,9 @@ static void *keeper_main(void *arg)
 					   sr_clock_now() + j->cfg->jobs_lease_seconds, &err);
 			pthread_mutex_lock(&j->mu);
 		}
-		if (j->stopping) {
-			int busy = 0;
-			for (i = 0; i < j->n_slots; i++)
-				busy |= j->slots[i].job_id != 0;
-			if (!busy) {
-				pthread_mutex_unlock(&j->mu);
-				break;
-			}
+		if (j->stopping && !busy(j)) {
+			pthread_mutex_unlock(&j->mu);
+			break;
 		}
 		pthread_mutex_unlock(&j->mu);
 	}

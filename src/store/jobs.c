@@ -6,6 +6,8 @@
  * is one UPDATE ... RETURNING inside one transaction: two workers, in one
  * process or in several sharing the file, can never hold the same job. A
  * running job whose lease has expired (its worker died) is claimable again.
+ * Jobs of one account never run at the same time: the engine reads a policy
+ * before it writes it, and two writers at once could lower a cut-off.
  * Finishing checks the lease is still ours before it writes anything, so a
  * worker that lost its job to another cannot overwrite the other's results.
  */
@@ -44,10 +46,15 @@ static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct 
 static const char claim_sql[] =
 	"UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3,"
 	"  attempts = attempts + 1, updated_at = ?2"
-	" WHERE id = (SELECT id FROM jobs"
-	"   WHERE (state = 'pending' AND run_at <= ?2)"
-	"      OR (state = 'running' AND lease_expires < ?2)"
-	"   ORDER BY run_at, id LIMIT 1)"
+	" WHERE id = (SELECT id FROM jobs j"
+	"   WHERE ((j.state = 'pending' AND j.run_at <= ?2)"
+	"       OR (j.state = 'running' AND j.lease_expires < ?2))"
+	/* One job per account at a time, across every process: two jobs writing
+	 * the same roles at once could each read the old policy, and the later
+	 * write could lower the cut-off the other had raised. */
+	"     AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.account = j.account"
+	"       AND o.state = 'running' AND o.lease_expires >= ?2 AND o.id <> j.id)"
+	"   ORDER BY j.run_at, j.id LIMIT 1)"
 	" RETURNING id, revocation_seq, kind, account, attempts,"
 	"  (SELECT id FROM revocations WHERE seq = jobs.revocation_seq)";
 

@@ -121,6 +121,33 @@ static void test_claims_are_exclusive_and_in_order(void **state)
 	assert_int_equal(sr_store_job_renew(st, c.id, "w3", NOW + 200, &err), SR_OK);
 }
 
+/* Two revocations, two accounts: an account's second job waits for its first. */
+static void test_one_job_per_account_at_a_time(void **state)
+{
+	struct sr_job a, b, c;
+	struct sr_err err = {0};
+	char id1[37], id2[37];
+	int found;
+
+	(void)state;
+	add("revoke", id1);
+	add("revoke", id2);
+	assert_int_equal(sr_store_job_claim(st, "w1", NOW, 60, &a, &found, &err), SR_OK);
+	assert_int_equal(sr_store_job_claim(st, "w2", NOW, 60, &b, &found, &err), SR_OK);
+	assert_string_equal(a.revocation_id, id1);
+	assert_string_equal(b.revocation_id, id1);
+	assert_int_equal(sr_store_job_claim(st, "w3", NOW, 60, &c, &found, &err), SR_OK);
+	assert_false(found); /* both accounts busy */
+	finish(&a, "w1", SR_JOB_DONE, 0, 0, SR_OK);
+	assert_int_equal(sr_store_job_claim(st, "w3", NOW, 60, &c, &found, &err), SR_OK);
+	assert_true(found);
+	assert_string_equal(c.revocation_id, id2);
+	assert_string_equal(c.account, a.account);
+	/* A holder whose lease ran out does not block its account any longer. */
+	assert_int_equal(sr_store_job_claim(st, "w4", NOW + 61, 60, &c, &found, &err), SR_OK);
+	assert_true(found);
+}
+
 static void test_finish_states_and_cleanup(void **state)
 {
 	struct sr_job a, b, cl;
@@ -201,6 +228,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claims_are_exclusive_and_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_job_per_account_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_states_and_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_document, setup, teardown),
 	};
