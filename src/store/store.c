@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sr_migration {
 	const char *name;
@@ -55,38 +56,71 @@ static enum sr_rc exec(sqlite3 *db, const char *sql, struct sr_err *err)
 	return SR_OK;
 }
 
-static enum sr_rc migrate(sqlite3 *db, struct sr_err *err)
+/* Switching to WAL needs a moment alone with the file; another process
+ * opening it at the same time makes SQLite answer BUSY at once rather than
+ * wait, so try again for a while. */
+static enum sr_rc wal(sqlite3 *db, struct sr_err *err)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return SR_OK;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			break;
+		usleep(50000);
+	}
+	return sr_store_db_error(db, "journal_mode=WAL", err);
+}
+
+static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	int version = 0;
-	size_t i;
+	int version = -1;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return sr_store_db_error(db, "user_version", err);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version > (int)sr_migrations_count)
-		return sr_err_set(err, SR_ESTORE,
-				  "database schema version %d is newer than this binary (%zu)",
-				  version, sr_migrations_count);
-	for (i = (size_t)version; i < sr_migrations_count; i++) {
+	return version;
+}
+
+/* Applies the migrations not yet applied, all in one IMMEDIATE transaction:
+ * the version is read under the write lock, so processes starting together
+ * on one file never apply a migration twice. */
+static enum sr_rc migrate(sqlite3 *db, struct sr_err *err)
+{
+	enum sr_rc rc = SR_OK;
+	int version;
+	size_t i;
+
+	if (exec(db, "BEGIN IMMEDIATE", err) != SR_OK)
+		return SR_ESTORE;
+	version = user_version(db);
+	if (version < 0)
+		rc = sr_store_db_error(db, "user_version", err);
+	else if (version > (int)sr_migrations_count)
+		rc = sr_err_set(err, SR_ESTORE,
+				"database schema version %d is newer than this binary (%zu)",
+				version, sr_migrations_count);
+	for (i = (size_t)(version < 0 ? 0 : version); rc == SR_OK && i < sr_migrations_count; i++) {
 		char set[64];
-		if (strtol(sr_migrations[i].name, NULL, 10) != (long)i + 1)
-			return sr_err_set(err, SR_EINTERNAL, "migration %s is out of sequence",
-					  sr_migrations[i].name);
-		snprintf(set, sizeof(set), "PRAGMA user_version = %zu", i + 1);
-		if (exec(db, "BEGIN IMMEDIATE", err) != SR_OK)
-			return SR_ESTORE;
-		if (exec(db, sr_migrations[i].sql, err) != SR_OK ||
-		    exec(db, set, err) != SR_OK || exec(db, "COMMIT", err) != SR_OK) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return sr_err_set(err, SR_ESTORE, "migration %s failed",
-					  sr_migrations[i].name);
+		if (strtol(sr_migrations[i].name, NULL, 10) != (long)i + 1) {
+			rc = sr_err_set(err, SR_EINTERNAL, "migration %s is out of sequence",
+					sr_migrations[i].name);
+			break;
 		}
-		sr_log(SR_LOG_INFO, "store.migrated", "migration=%s", sr_migrations[i].name);
+		snprintf(set, sizeof(set), "PRAGMA user_version = %zu", i + 1);
+		if (exec(db, sr_migrations[i].sql, err) != SR_OK || exec(db, set, err) != SR_OK)
+			rc = sr_err_set(err, SR_ESTORE, "migration %s failed", sr_migrations[i].name);
+		else
+			sr_log(SR_LOG_INFO, "store.migrated", "migration=%s", sr_migrations[i].name);
 	}
-	return SR_OK;
+	if (rc == SR_OK && exec(db, "COMMIT", err) == SR_OK)
+		return SR_OK;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc != SR_OK ? rc : SR_ESTORE;
 }
 
 static enum sr_rc open_db(const char *path, int flags, sqlite3 **db, struct sr_err *err)
@@ -121,8 +155,8 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 	if (rc != SR_OK)
 		goto out;
 	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202. */
-	if ((rc = exec(st->w.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				 "PRAGMA foreign_keys=ON;", err)) != SR_OK ||
+	if ((rc = wal(st->w.db, err)) != SR_OK ||
+	    (rc = exec(st->w.db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) != SR_OK ||
 	    (rc = migrate(st->w.db, err)) != SR_OK)
 		goto out;
 	st->n_readers = readers < 1 ? 1 : readers;
