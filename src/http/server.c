@@ -131,8 +131,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return first_call(http, req);
 	}
 	if (req->suspended) { /* resumed: the store has answered */
+		enum MHD_Result r;
 		req->suspended = false;
-		return req->resume(req);
+		r = req->resume(req);
+		/* Counted down only now, once MHD has taken the connection back:
+		 * stopping the daemon with a connection still suspended or half
+		 * resumed makes libmicrohttpd abort. */
+		atomic_fetch_sub(&http->waiting, 1);
+		return r;
 	}
 	if (req->answered) {
 		*upload_data_size = 0; /* an early answer: drop what still comes */
@@ -171,6 +177,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
 	       req->status, req->body_len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+	if (req->suspended) /* closed before its answer was sent */
+		atomic_fetch_sub(&req->http->waiting, 1);
 	if (req->state_free != NULL)
 		req->state_free(req->state);
 	free(req->body);
@@ -181,10 +189,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void store_done(struct sr_store_op *op)
 {
 	struct sr_request *req = op->arg;
-	struct sr_http *http = req->http;
 
 	MHD_resume_connection(req->conn);
-	atomic_fetch_sub(&http->waiting, 1);
 }
 
 enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op *op,
