@@ -303,6 +303,39 @@ static void *role_worker(void *arg)
 	return NULL;
 }
 
+/* Whether AWS refused the credentials this run used (expired or revoked
+ * early): then the cached ones must not be used again. */
+static int creds_refused(const struct account_run *run)
+{
+	static const char *const codes[] = {"ExpiredToken", "InvalidClientTokenId", NULL};
+	size_t i, k;
+
+	for (k = 0; codes[k] != NULL; k++) {
+		if (strstr(run->result->error, codes[k]) != NULL)
+			return 1;
+		for (i = 0; i < run->n_roles; i++)
+			if (strstr(run->roles[i].error, codes[k]) != NULL)
+				return 1;
+	}
+	return 0;
+}
+
+/* Drops an account's cached AssumeRole credentials (and the base ones, which
+ * may be what expired), so the next run gets fresh ones. */
+static void forget_creds(struct sr_engine *e, const char *account)
+{
+	size_t i;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->n_cache; i++)
+		if (strcmp(e->cache[i].account, account) == 0)
+			sr_aws_creds_clear(&e->cache[i].creds);
+	if (e->base.token != NULL) /* long-term keys cannot be refreshed */
+		sr_aws_creds_clear(&e->base);
+	pthread_mutex_unlock(&e->mu);
+	sr_log(SR_LOG_INFO, "aws.credentials_forgotten", "account=%s", account);
+}
+
 static void run_account(struct account_run *run)
 {
 	struct sr_engine *e = run->e;
@@ -374,6 +407,8 @@ out:
 	ar->aws_calls = calls + atomic_load(&run->calls);
 	sr_aws_conn_free(c);
 	sr_iam_roles_clear(&all);
+	if (creds_refused(run))
+		forget_creds(e, run->acct->id);
 }
 
 struct pool {

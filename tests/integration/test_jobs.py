@@ -657,6 +657,28 @@ class FailureTest(JobsCase):
         self.assertEqual(len(self.jobs_of(rev, "cleanup")), 3)
         self.stop_service(svc)
 
+    def test_expired_session_credentials_are_assumed_again(self):
+        # The service caches each account's AssumeRole credentials. If AWS
+        # refuses them (here: the fake's clock moves two hours on, so every
+        # session it issued has expired), the job fails once with
+        # ExpiredToken, the cache is dropped, and the retry assumes again.
+        svc = self.start_service()
+        first = self.post(svc, DOC).json["id"]
+        self.wait_state(svc, first, "applied")
+        assumes = len([c for c in self.fake.calls() if c["action"] == "AssumeRole"])
+        self.fake.set_clock(offset_seconds=7200)
+        later = dict(DOC, time="1 minute ago")
+        rev = self.wait_state(svc, self.post(svc, later).json["id"], "applied")
+        expired = [c for c in self.fake.calls() if c.get("error_code") == "ExpiredToken"]
+        self.assertTrue(expired, "the fake never refused an expired session")
+        self.assertEqual(len([c for c in self.fake.calls() if c["action"] == "AssumeRole"]),
+                         assumes + 3, "one new AssumeRole per account")
+        applies = self.jobs_of(rev, "apply")
+        self.assertTrue(all(j["state"] == "done" for j in applies.values()), applies)
+        self.assertTrue(any(j["attempts"] == 2 for j in applies.values()), applies)
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
     def test_access_denied_fails_that_account_at_once(self):
         accounts = [{"id": a, "role_name": ADMIN_ROLE,
                      "external_id": "wrong" if a == "222222222222" else EXTERNAL_ID}
