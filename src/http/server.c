@@ -27,7 +27,8 @@
 
 struct sr_http {
 	struct MHD_Daemon *daemon;
-	atomic_int waiting; /* requests suspended on the store */
+	atomic_int waiting;  /* requests suspended on the store */
+	atomic_int stopping; /* shutting down: answer 503 */
 	struct sr_app *app;
 	char *cert_pem, *key_pem;
 	size_t cert_len, key_len;
@@ -53,6 +54,9 @@ static void request_id(struct sr_request *req)
 
 static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req)
 {
+	if (atomic_load(&http->stopping))
+		return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					"the service is shutting down", "Connection", "close");
 	char allow[64];
 	bool path_known;
 	const char *cl;
@@ -317,8 +321,11 @@ void sr_http_stop(struct sr_http *http)
 		return;
 	if (http->daemon != NULL) {
 		int i;
-		/* Stop accepting, let suspended writes come back, then stop. */
-		MHD_quiesce_daemon(http->daemon);
+		/* New requests get 503 from here on; suspended writes come back;
+		 * then the daemon stops. (Not MHD_quiesce_daemon: with a thread
+		 * pool on epoll, libmicrohttpd 0.9.75 can abort in it, "Failed to
+		 * remove listen FD from epoll set".) */
+		atomic_store(&http->stopping, 1);
 		for (i = 0; i < 1000 && atomic_load(&http->waiting) > 0; i++)
 			usleep(10000);
 		MHD_stop_daemon(http->daemon);
