@@ -21,6 +21,9 @@ struct sr_config *sr_cli_load_config(const char *path);
 /* Makes sure the development key and the store's folder exist. */
 int sr_cli_prepare_files(const struct sr_config *cfg);
 
+/* "a,b,c" as a JSON array of strings (empty items skipped). New reference. */
+json_t *sr_cli_split_list(const char *list);
+
 /* Mints a development token (new string, free()) or prints why not. */
 char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
 		       const char *scope, json_t *extra, long long ttl);

@@ -11,22 +11,6 @@
 #include "session_revoker/revoke.h"
 #include "session_revoker/sources.h"
 
-static json_t *split_list(const char *list)
-{
-	json_t *arr = json_array();
-	const char *p = list;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, ",");
-		if (n > 0)
-			json_array_append_new(arr, json_stringn(p, n));
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return arr;
-}
-
 static void usage(const char *cmd)
 {
 	printf("usage: session-revoker %s --groups a,b [--accounts id,id]%s [--dry-run] [--json]\n"
@@ -105,7 +89,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 			path = optarg;
 			break;
 		case 'g':
-			json_object_set_new(doc, "groups", split_list(optarg));
+			json_object_set_new(doc, "groups", sr_cli_split_list(optarg));
 			break;
 		case 't':
 			if (mode != SR_ENGINE_REVOKE) {
@@ -115,7 +99,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 			json_object_set_new(doc, "time", json_string(optarg));
 			break;
 		case 'a':
-			json_object_set_new(doc, "accounts", split_list(optarg));
+			json_object_set_new(doc, "accounts", sr_cli_split_list(optarg));
 			break;
 		case 'n':
 			req.dry_run = 1;

@@ -3,8 +3,6 @@
  * together, then wait for SIGTERM/SIGINT and shut down in reverse order.
  */
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,79 +17,6 @@
 #include "session_revoker/store.h"
 
 #define EXAMPLE_DOCUMENT "{\"groups\":[\"team_opsec\"],\"time\":\"30 minutes ago\",\"action\":\"revoke\"}"
-
-struct sr_config *sr_cli_load_config(const char *path)
-{
-	struct sr_config_problems problems;
-	struct sr_config *cfg = NULL;
-	struct sr_err err = {0};
-	size_t i;
-
-	if (sr_config_load(path, &cfg, &problems, &err) == SR_OK)
-		return cfg;
-	fprintf(stderr, "session-revoker: configuration %s has %zu problem%s:\n",
-		path ? path : "(embedded default)", problems.n, problems.n == 1 ? "" : "s");
-	for (i = 0; i < problems.n; i++)
-		fprintf(stderr, "  %s: %s\n", problems.items[i].path, problems.items[i].msg);
-	if (problems.n == 0)
-		fprintf(stderr, "  %s\n", err.msg);
-	return NULL;
-}
-
-static int parent_dir(const char *file)
-{
-	char buf[PATH_MAX];
-	struct sr_err err = {0};
-
-	snprintf(buf, sizeof(buf), "%s", file);
-	if (sr_mkdirs(dirname(buf), &err) != SR_OK) {
-		fprintf(stderr, "session-revoker: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-int sr_cli_prepare_files(const struct sr_config *cfg)
-{
-	struct sr_err err = {0};
-	int created = 0;
-
-	if (parent_dir(cfg->store_path) != 0)
-		return -1;
-	if (cfg->dev_key_file == NULL)
-		return 0;
-	if (parent_dir(cfg->dev_key_file) != 0)
-		return -1;
-	if (sr_auth_devkey_ensure(cfg->dev_key_file, &created, &err) != SR_OK) {
-		fprintf(stderr, "session-revoker: %s\n", err.msg);
-		return -1;
-	}
-	if (created)
-		sr_log(SR_LOG_INFO, "devkey.created", "file=%s", cfg->dev_key_file);
-	return 0;
-}
-
-char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
-		       const char *scope, json_t *extra, long long ttl)
-{
-	struct sr_err err = {0};
-	json_t *claims = extra ? json_deep_copy(extra) : json_object();
-	char *token = NULL;
-
-	if (cfg->dev_key_file == NULL) {
-		fprintf(stderr, "session-revoker: no development key configured "
-				"(development.signing_key_file)\n");
-		json_decref(claims);
-		return NULL;
-	}
-	json_object_set_new(claims, "sub", json_string(subject));
-	json_object_set_new(claims, "scope", json_string(scope));
-	if (sr_auth_mint(cfg->dev_key_file, cfg->dev_issuer, cfg->dev_audience, claims,
-			 ttl, sr_clock_now(), &token, &err) != SR_OK)
-		fprintf(stderr, "session-revoker: %s\n", err.msg);
-	json_decref(claims);
-	return token;
-}
 
 static void print_banner(const struct sr_config *cfg, int port)
 {

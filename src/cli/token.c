@@ -9,22 +9,6 @@
 
 #include "cli.h"
 
-static json_t *split_groups(const char *list)
-{
-	json_t *arr = json_array();
-	const char *p = list;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, ",");
-		if (n > 0)
-			json_array_append_new(arr, json_stringn(p, n));
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	return arr;
-}
-
 int sr_cli_token(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -53,7 +37,7 @@ int sr_cli_token(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'g':
-			json_object_set_new(extra, "groups", split_groups(optarg));
+			json_object_set_new(extra, "groups", sr_cli_split_list(optarg));
 			break;
 		case 't':
 			json_object_set_new(extra, "time", json_string(optarg));

@@ -33,6 +33,32 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ---------------------------------------------------------------- the fake AWS
+# tests/fakes/fake_aws.py and its example world (tests/fakes/example-seed.json),
+# shared by the engine, jobs and crash tests.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
+import fake_aws  # noqa: E402,F401
+
+EXAMPLE_SEED_FILE = os.path.normpath(os.path.join(HERE, "..", "fakes", "example-seed.json"))
+with open(EXAMPLE_SEED_FILE, encoding="utf-8") as _fh:
+    EXAMPLE_SEED = json.load(_fh)
+EXAMPLE_ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
+EXAMPLE_BASE_KEY = EXAMPLE_SEED["base_credentials"][0]["access_key_id"]
+EXAMPLE_BASE_SECRET = EXAMPLE_SEED["base_credentials"][0]["secret_access_key"]
+ADMIN_ROLE = "SessionRevokerAdmin"
+EXTERNAL_ID = "session-revoker"
+
+
+def stop_quietly(svc):
+    """For addCleanup: stop svc if a test left it running, whatever its state."""
+    if svc.proc is not None:
+        try:
+            svc.stop(check=False)
+        except ServiceError:
+            pass
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
 SANITIZER_MARKERS = (

@@ -37,19 +37,16 @@ import harness
 from harness import Key, Service, Store, make_token
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
-import fake_aws  # noqa: E402
+fake_aws = harness.fake_aws
 
-EXAMPLE_SEED_FILE = os.path.normpath(os.path.join(HERE, "..", "fakes", "example-seed.json"))
-with open(EXAMPLE_SEED_FILE, encoding="utf-8") as _fh:
-    EXAMPLE_SEED = json.load(_fh)
+EXAMPLE_SEED = harness.EXAMPLE_SEED
 EXPECTED = EXAMPLE_SEED["_expected_matches"]
 
-ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
-BASE_KEY = EXAMPLE_SEED["base_credentials"][0]["access_key_id"]
-BASE_SECRET = EXAMPLE_SEED["base_credentials"][0]["secret_access_key"]
-ADMIN_ROLE = "SessionRevokerAdmin"
-EXTERNAL_ID = "session-revoker"
+ACCOUNTS = harness.EXAMPLE_ACCOUNTS
+BASE_KEY = harness.EXAMPLE_BASE_KEY
+BASE_SECRET = harness.EXAMPLE_BASE_SECRET
+ADMIN_ROLE = harness.ADMIN_ROLE
+EXTERNAL_ID = harness.EXTERNAL_ID
 PROVIDER = "auth.example.com/"
 POLICY = "session-revoker-deny"
 SID = "SessionRevokerDenyOldSessions"
@@ -334,16 +331,8 @@ class CrashCase(unittest.TestCase):
                 del svc.env[k]
         svc.start()
         self.services.append(svc)
-        self.addCleanup(self._stop_quietly, svc)
+        self.addCleanup(harness.stop_quietly, svc)
         return svc
-
-    @staticmethod
-    def _stop_quietly(svc):
-        if svc.proc is not None:
-            try:
-                svc.stop(check=False)
-            except harness.ServiceError:
-                pass
 
     def kill(self, svc):
         """SIGKILL: no clean shutdown, nothing flushed but what is committed."""

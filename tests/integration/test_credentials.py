@@ -28,7 +28,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import unittest
@@ -39,8 +38,7 @@ import xml.etree.ElementTree as ET
 import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
-import fake_aws  # noqa: E402
+fake_aws = harness.fake_aws
 
 from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402

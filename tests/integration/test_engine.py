@@ -22,7 +22,6 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -33,23 +32,20 @@ import urllib.request
 import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
-import fake_aws  # noqa: E402
+fake_aws = harness.fake_aws
 
 from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-EXAMPLE_SEED_FILE = os.path.normpath(os.path.join(HERE, "..", "fakes", "example-seed.json"))
-with open(EXAMPLE_SEED_FILE, encoding="utf-8") as _fh:
-    EXAMPLE_SEED = json.load(_fh)
+EXAMPLE_SEED = harness.EXAMPLE_SEED
 
-ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
+ACCOUNTS = harness.EXAMPLE_ACCOUNTS
 SECURITY_ACCOUNT = "999999999999"
-BASE_KEY = EXAMPLE_SEED["base_credentials"][0]["access_key_id"]
-BASE_SECRET = EXAMPLE_SEED["base_credentials"][0]["secret_access_key"]
-ADMIN_ROLE = "SessionRevokerAdmin"
-EXTERNAL_ID = "session-revoker"
+BASE_KEY = harness.EXAMPLE_BASE_KEY
+BASE_SECRET = harness.EXAMPLE_BASE_SECRET
+ADMIN_ROLE = harness.ADMIN_ROLE
+EXTERNAL_ID = harness.EXTERNAL_ID
 PROVIDER = "auth.example.com/"
 AMR = PROVIDER + ":amr"
 POLICY = "session-revoker-deny"

@@ -1,0 +1,102 @@
+/*
+ * common.c - what several subcommands share: loading the configuration,
+ * the files the embedded default needs, development tokens, list flags.
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "session_revoker/auth.h"
+
+json_t *sr_cli_split_list(const char *list)
+{
+	json_t *arr = json_array();
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		if (n > 0)
+			json_array_append_new(arr, json_stringn(p, n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return arr;
+}
+
+struct sr_config *sr_cli_load_config(const char *path)
+{
+	struct sr_config_problems problems;
+	struct sr_config *cfg = NULL;
+	struct sr_err err = {0};
+	size_t i;
+
+	if (sr_config_load(path, &cfg, &problems, &err) == SR_OK)
+		return cfg;
+	fprintf(stderr, "session-revoker: configuration %s has %zu problem%s:\n",
+		path ? path : "(embedded default)", problems.n, problems.n == 1 ? "" : "s");
+	for (i = 0; i < problems.n; i++)
+		fprintf(stderr, "  %s: %s\n", problems.items[i].path, problems.items[i].msg);
+	if (problems.n == 0)
+		fprintf(stderr, "  %s\n", err.msg);
+	return NULL;
+}
+
+static int parent_dir(const char *file)
+{
+	char buf[PATH_MAX];
+	struct sr_err err = {0};
+
+	snprintf(buf, sizeof(buf), "%s", file);
+	if (sr_mkdirs(dirname(buf), &err) != SR_OK) {
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int sr_cli_prepare_files(const struct sr_config *cfg)
+{
+	struct sr_err err = {0};
+	int created = 0;
+
+	if (parent_dir(cfg->store_path) != 0)
+		return -1;
+	if (cfg->dev_key_file == NULL)
+		return 0;
+	if (parent_dir(cfg->dev_key_file) != 0)
+		return -1;
+	if (sr_auth_devkey_ensure(cfg->dev_key_file, &created, &err) != SR_OK) {
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+		return -1;
+	}
+	if (created)
+		sr_log(SR_LOG_INFO, "devkey.created", "file=%s", cfg->dev_key_file);
+	return 0;
+}
+
+char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
+		       const char *scope, json_t *extra, long long ttl)
+{
+	struct sr_err err = {0};
+	json_t *claims = extra ? json_deep_copy(extra) : json_object();
+	char *token = NULL;
+
+	if (cfg->dev_key_file == NULL) {
+		fprintf(stderr, "session-revoker: no development key configured "
+				"(development.signing_key_file)\n");
+		json_decref(claims);
+		return NULL;
+	}
+	json_object_set_new(claims, "sub", json_string(subject));
+	json_object_set_new(claims, "scope", json_string(scope));
+	if (sr_auth_mint(cfg->dev_key_file, cfg->dev_issuer, cfg->dev_audience, claims,
+			 ttl, sr_clock_now(), &token, &err) != SR_OK)
+		fprintf(stderr, "session-revoker: %s\n", err.msg);
+	json_decref(claims);
+	return token;
+}
+
