@@ -89,6 +89,20 @@ enum sr_rc sr_time_parse(const char *text, int64_t now, int64_t *out,
 
 /* ---- small helpers ---- */
 
+/* A growable byte buffer that never holds more than max bytes and is always
+ * NUL-terminated once anything was appended (data may be NULL before). */
+struct sr_buf {
+	char *data;
+	size_t len, cap, max;
+};
+
+/* Appends n bytes; SR_ETOOBIG (nothing appended) when that would pass max,
+ * SR_ENOMEM when memory runs out. */
+enum sr_rc sr_buf_append(struct sr_buf *b, const void *p, size_t n);
+
+/* Frees the buffer's memory (cleansed: it may hold a token). */
+void sr_buf_free(struct sr_buf *b);
+
 /* Reads a whole file (at most max bytes) into a new NUL-terminated buffer
  * (caller frees with free(), or sr_secret_free() for secrets). *len gets the
  * length without the NUL when len is not NULL. */

@@ -22,11 +22,6 @@ struct sr_aws_conn {
 	unsigned long requests;
 };
 
-struct buf {
-	char *data;
-	size_t len, cap;
-	int too_big;
-};
 
 void sr_aws_creds_clear(struct sr_aws_creds *c)
 {
@@ -104,30 +99,12 @@ void sr_aws_response_clear(struct sr_aws_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* libcurl's write callback: the answer into a capped buffer. */
 static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
 {
-	struct buf *b = arg;
-	size_t len = size * n;
+	struct sr_buf *b = arg;
 
-	if (b->len + len > MAX_BODY) {
-		b->too_big = 1;
-		return 0;
-	}
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8192;
-		char *nd;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		nd = realloc(b->data, cap);
-		if (nd == NULL)
-			return 0;
-		b->data = nd;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
+	return sr_buf_append(b, ptr, size * n) == SR_OK ? size * n : 0;
 }
 
 /* "Action=X&Version=V&k=v..." with every value percent-encoded (RFC 3986). */
@@ -162,6 +139,12 @@ static char *form_body(CURL *curl, const char *action, const char *version,
 		curl_free(v);
 	}
 	return out;
+}
+
+/* A failed transfer is worth another try unless the answer was too big. */
+static int cc_retryable(CURLcode cc)
+{
+	return cc != CURLE_WRITE_ERROR;
 }
 
 static int64_t now_ms(void)
@@ -225,7 +208,7 @@ static enum sr_rc rc_of(const char *code, long status)
 
 /* One attempt. Returns 1 when worth another try. */
 static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *body,
-		   int sign, struct sr_aws_response *resp, struct buf *b, CURLcode *cc)
+		   int sign, struct sr_aws_response *resp, struct sr_buf *b, CURLcode *cc)
 {
 	const struct sr_aws_endpoints *ep = c->ep;
 	struct curl_slist *hdrs = NULL;
@@ -233,7 +216,6 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 	CURL *curl = c->curl;
 
 	b->len = 0;
-	b->too_big = 0;
 	if (b->data)
 		b->data[0] = '\0';
 	curl_easy_reset(curl);
@@ -276,7 +258,7 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 		sr_secret_free(userpwd, strlen(userpwd));
 	resp->attempts++;
 	if (*cc != CURLE_OK)
-		return !b->too_big; /* connection trouble: try again */
+		return cc_retryable(*cc); /* connection trouble: try again */
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (resp->doc != NULL) {
 		xmlFreeDoc(resp->doc);
@@ -304,7 +286,7 @@ static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const cha
 {
 	const char *version = svc == SR_AWS_IAM ? "2010-05-08" : "2011-06-15";
 	const char *what = svc == SR_AWS_IAM ? "IAM" : "STS";
-	struct buf b = {0};
+	struct sr_buf b = {.max = MAX_BODY};
 	char *body;
 	CURLcode cc = CURLE_OK;
 	int64_t start = now_ms();
@@ -325,8 +307,8 @@ static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const cha
 		backoff(c->ep, n);
 	}
 	if (cc != CURLE_OK)
-		rc = sr_err_set(err, b.too_big ? SR_EINVAL : SR_EIO, "%s %s: %s (after %d attempts)",
-				what, action, b.too_big ? "answer too large" : curl_easy_strerror(cc),
+		rc = sr_err_set(err, cc_retryable(cc) ? SR_EIO : SR_EINVAL, "%s %s: %s (after %d attempts)",
+				what, action, cc_retryable(cc) ? curl_easy_strerror(cc) : "answer too large",
 				resp->attempts);
 	else if (resp->status >= 300)
 		rc = sr_err_set(err, rc_of(resp->code, resp->status), "%s %s: %s: %.160s%s",
@@ -335,7 +317,7 @@ static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const cha
 	else if (resp->doc == NULL)
 		rc = sr_err_set(err, SR_EINVAL, "%s %s: the answer is not XML", what, action);
 	sr_secret_free(body, strlen(body)); /* may hold a web identity token */
-	free(b.data);
+	sr_buf_free(&b);
 	return rc;
 }
 

@@ -199,3 +199,31 @@ enum sr_rc sr_uuid4(char out[37], struct sr_err *err)
 		 b[11], b[12], b[13], b[14], b[15]);
 	return SR_OK;
 }
+
+enum sr_rc sr_buf_append(struct sr_buf *b, const void *p, size_t n)
+{
+	if (n > b->max || b->len > b->max - n)
+		return SR_ETOOBIG;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *nd;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		nd = realloc(b->data, cap);
+		if (nd == NULL)
+			return SR_ENOMEM;
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return SR_OK;
+}
+
+void sr_buf_free(struct sr_buf *b)
+{
+	sr_secret_free(b->data, b->cap);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

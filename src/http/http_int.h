@@ -30,8 +30,7 @@ struct sr_request {
 	const char *path;
 	char param[65];
 	const struct sr_route *route;
-	char *body;
-	size_t body_len, body_cap;
+	struct sr_buf body; /* capped at limits.max_body_bytes */
 	bool too_big;
 	bool answered;
 	bool suspended;        /* waiting for the store; resume() runs next */

@@ -86,30 +86,19 @@ static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req)
 	return MHD_YES;
 }
 
-static enum MHD_Result body_chunk(struct sr_http *http, struct sr_request *req,
-				  const char *data, size_t len)
+static enum MHD_Result body_chunk(struct sr_request *req, const char *data, size_t len)
 {
-	size_t max = (size_t)http->app->cfg->max_body_bytes;
-
-	if (req->too_big || req->body_len + len > max) {
-		req->too_big = true;
+	if (req->too_big)
 		return MHD_YES; /* drained and dropped; answered 413 at the end */
+	switch (sr_buf_append(&req->body, data, len)) {
+	case SR_OK:
+		return MHD_YES;
+	case SR_ETOOBIG:
+		req->too_big = true;
+		return MHD_YES;
+	default:
+		return MHD_NO;
 	}
-	if (req->body_len + len + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 1024;
-		char *nb;
-		while (cap < req->body_len + len + 1)
-			cap *= 2;
-		nb = realloc(req->body, cap);
-		if (nb == NULL)
-			return MHD_NO;
-		req->body = nb;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len += len;
-	req->body[req->body_len] = '\0';
-	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -131,6 +120,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->method = method;
 		req->path = url;
 		req->http = http;
+		req->body.max = (size_t)http->app->cfg->max_body_bytes;
 		request_id(req);
 		return first_call(http, req);
 	}
@@ -149,7 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		enum MHD_Result r = body_chunk(http, req, upload_data, *upload_data_size);
+		enum MHD_Result r = body_chunk(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return r;
 	}
@@ -179,13 +169,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	sr_log(SR_LOG_INFO, "http.request",
 	       "request_id=%s method=%s path=%s status=%u bytes_in=%zu ms=%.2f%s",
 	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
-	       req->status, req->body_len, ms,
+	       req->status, req->body.len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 	if (req->suspended) /* closed before its answer was sent */
 		atomic_fetch_sub(&req->http->waiting, 1);
 	if (req->state_free != NULL)
 		req->state_free(req->state);
-	free(req->body);
+	sr_buf_free(&req->body);
 	free(req);
 	*con_cls = NULL;
 }

@@ -51,7 +51,7 @@ static void request_hash(struct sr_request *req, enum media m, char out[65])
 		return;
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, m == MEDIA_JWT ? "jwt:" : "json:", 4 + (m != MEDIA_JWT)) == 1 &&
-	    EVP_DigestUpdate(ctx, req->body ? req->body : "", req->body_len) == 1 &&
+	    EVP_DigestUpdate(ctx, req->body.data ? req->body.data : "", req->body.len) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, &len) == 1)
 		for (i = 0; i < len; i++)
 			snprintf(out + 2 * i, 3, "%02x", md[i]);
@@ -184,14 +184,14 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	if (m == MEDIA_JSON) {
 		if (!sr_request_authenticate(req, PERM_WRITE, &ps->who, &ret))
 			return ret;
-		sr_document_parse_text(req->body ? req->body : "", req->body_len, &lim, now,
+		sr_document_parse_text(req->body.data ? req->body.data : "", req->body.len, &lim, now,
 				       &ps->doc, &err);
 		ps->in.source = "document";
 	} else {
-		size_t n = req->body_len;
-		while (n > 0 && isspace((unsigned char)req->body[n - 1]))
-			req->body[--n] = '\0';
-		if (sr_auth_verify(req->app->auth, req->body ? req->body : "", n, PERM_WRITE,
+		size_t n = req->body.len;
+		while (n > 0 && isspace((unsigned char)req->body.data[n - 1]))
+			req->body.data[--n] = '\0';
+		if (sr_auth_verify(req->app->auth, req->body.data ? req->body.data : "", n, PERM_WRITE,
 				   now, &ps->who, &err) != SR_OK)
 			return err.code == SR_EFORBIDDEN
 				       ? sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
