@@ -217,16 +217,16 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request",
 					"Idempotency-Key must be 1 to 255 printable characters",
 					NULL, NULL);
-	if (key != NULL) {
+	if (key != NULL) { /* only then is the request's digest needed */
 		snprintf(ps->key, sizeof(ps->key), "%s", key);
 		ps->in.idempotency_key = ps->key;
+		request_hash(req, m, ps->hash);
+		ps->in.request_hash = ps->hash;
 	}
-	request_hash(req, m, ps->hash);
 	ps->in.doc = ps->doc;
 	ps->in.issuer = ps->who.issuer;
 	ps->in.subject = ps->who.subject;
 	ps->in.token_id = ps->who.token_id;
-	ps->in.request_hash = ps->hash;
 	ps->in.targets = ps->targets;
 	ps->in.now = now;
 	ps->op.kind = SR_STORE_OP_REVOCATION;
