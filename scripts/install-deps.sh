@@ -5,7 +5,7 @@ set -eu
 pkgs="build-essential cmake pkg-config git curl ca-certificates openssl sqlite3
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libjwt-dev libsqlite3-dev
 libssl-dev libxml2-dev libcmocka-dev
-python3 python3-botocore python3-jwt python3-cryptography"
+python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python3-uvloop"
 [ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk"
 missing=""

@@ -27,6 +27,7 @@ Control API on the same server (no signature): ``GET /_fake/health``,
 """
 
 import argparse
+import asyncio
 import base64
 import binascii
 import datetime
@@ -34,7 +35,6 @@ import fnmatch
 import functools
 import hashlib
 import hmac
-import http.server
 import json
 import random
 import re
@@ -54,10 +54,15 @@ try:
     from botocore.awsrequest import AWSRequest
     from botocore.compat import HTTPHeaders
     from botocore.credentials import Credentials
+    from aiohttp import web
 except ImportError:  # pragma: no cover - wrong interpreter
-    sys.stderr.write("fake_aws.py needs botocore: run it with /usr/bin/python3 "
-                     "(Debian's python3-botocore)\n")
+    sys.stderr.write("fake_aws.py needs botocore and aiohttp: run it with /usr/bin/python3 "
+                     "(Debian's python3-botocore, python3-aiohttp)\n")
     raise
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - optional, only faster
+    uvloop = None
 
 IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -282,6 +287,19 @@ class _RequestSigV4(SigV4Auth):
         return header_map
 
 
+_AMZ_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$", re.ASCII)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_amz_date(text):
+    """'20261125T084231Z' -> aware datetime; ValueError when not that form.
+    (strptime costs ~15 us a call; every request carries one of these.)"""
+    m = _AMZ_DATE_RE.match(text)
+    if m is None:
+        raise ValueError(text)
+    return datetime.datetime(*map(int, m.groups()), tzinfo=datetime.timezone.utc)
+
+
 def _parse_authorization(value):
     """'AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...'."""
     if not value.startswith("AWS4-HMAC-SHA256 "):
@@ -325,9 +343,9 @@ class FakeAws:
         self.random_seed = random_seed
         self.verbose = verbose
         self.lock = threading.RLock()
-        self._server = None
+        self._loop = None
+        self._runner = None
         self._thread = None
-        self._connections = set()
         self.port = None
         self.url = None
         self._load_world()
@@ -440,46 +458,96 @@ class FakeAws:
     # -- server ---------------------------------------------------------------
 
     def start(self):
-        fake = self
+        """Serve on a thread of its own running an asyncio loop (uvloop when
+        installed): one thread answers every connection, so injected latency
+        costs no thread and no GIL hand-over per call."""
+        ready = threading.Event()
+        failed = []
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            # socketserver's default backlog of 5 drops SYNs when a client
-            # opens many connections at once; the retransmit costs 1 s.
-            request_queue_size = 1024
+        def run():
+            loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                self._runner, site = loop.run_until_complete(self._serve())
+            except BaseException as exc:  # noqa: BLE001 - handed to start()
+                failed.append(exc)
+                ready.set()
+                loop.close()
+                return
+            self._loop = loop
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
 
-        class Handler(_Handler):
-            pass
-        Handler.fake = fake
-
-        self._server = Server((self.host, self.requested_port), Handler)
-        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=run, name="fake-aws", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failed:
+            self._thread.join()
+            raise failed[0]
         host = self.host if ":" not in self.host else f"[{self.host}]"
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="fake-aws", daemon=True)
-        self._thread.start()
         return self
 
+    async def _serve(self):
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_route("*", "/{tail:.*}", self._on_request)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        # aiohttp's default backlog of 128 drops SYNs when a client opens
+        # many connections at once; the retransmit costs 1 s.
+        site = web.TCPSite(runner, self.host, self.requested_port, backlog=1024,
+                           reuse_address=True, shutdown_timeout=0.5)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        return runner, site
+
+    async def _on_request(self, request):
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="request body too large\n",
+                                headers={"Connection": "close"})
+        if request.path.startswith("/_fake/"):
+            status, obj = self.control(request.method, request.path, request.query_string,
+                                       body)
+            return web.Response(status=status, content_type="application/json",
+                                text=json.dumps(obj, indent=1) + "\n")
+        call = self.arrive(request.method, request.raw_path, request.headers, body)
+        # As on AWS, a call that arrived is carried out even when its client goes
+        # away meanwhile (aiohttp cancels the handler on disconnect).
+        result = await asyncio.shield(asyncio.ensure_future(self._carry_out(call)))
+        if result == "reset":
+            # Close without answering; SO_LINGER 0 makes the close a real RST.
+            transport = request.transport
+            sock = transport.get_extra_info("socket") if transport else None
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            if transport is not None:
+                transport.abort()
+            raise asyncio.CancelledError()
+        status, headers, out = result
+        return web.Response(status=status, headers=headers, body=out)
+
+    async def _carry_out(self, call):
+        if call["delay"]:
+            await asyncio.sleep(call["delay"])
+        return self.answer(call)
+
     def stop(self):
-        if self._server is None:
+        if self._loop is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        with self.lock:
-            conns = list(self._connections)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join(5)
-        self._server = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = None
 
     def __enter__(self):
-        return self.start() if self._server is None else self
+        return self.start() if self._loop is None else self
 
     def __exit__(self, *exc):
         self.stop()
@@ -567,6 +635,45 @@ class FakeAws:
                 self.max_page_size = int(v) if v else None
             return {"max_page_size": self.max_page_size}
 
+    def control(self, method, path, query, body):
+        """The /_fake/ control API: (HTTP status, JSON-able answer)."""
+        path = path.rstrip("/")
+        try:
+            data = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            return 400, {"error": f"bad JSON: {exc}"}
+        try:
+            if path == "/_fake/health":
+                return 200, {"ok": True}
+            if path == "/_fake/state" and method == "GET":
+                return 200, self.state()
+            if path == "/_fake/faults" and method == "GET":
+                with self.lock:
+                    return 200, [dict(f) for f in self.faults]
+            if path == "/_fake/faults" and method == "POST":
+                return 200, self.set_faults(data or [])
+            if path == "/_fake/reset-counters" and method == "POST":
+                self.reset_counters()
+                return 200, {"ok": True}
+            if path == "/_fake/clock" and method == "GET":
+                return 200, self.clock()
+            if path == "/_fake/clock" and method == "POST":
+                data = data or {}
+                return 200, self.set_clock(data.get("offset_seconds"),
+                                           data.get("advance_seconds"),
+                                           data.get("signing_offset_seconds"))
+            if path == "/_fake/calls" and method == "GET":
+                q = urllib.parse.parse_qs(query)
+                return 200, self.calls(int(q.get("since", ["0"])[0]))
+            if path == "/_fake/reset" and method == "POST":
+                self.reset()
+                return 200, {"ok": True}
+            if path == "/_fake/config":
+                return 200, self.config(data if method == "POST" else None)
+            return 404, {"error": f"no control endpoint {method} {path}"}
+        except (ValueError, TypeError, KeyError) as exc:
+            return 400, {"error": str(exc)}
+
     # -- faults ---------------------------------------------------------------
 
     def _take_faults(self, kinds, service, action, account):
@@ -595,15 +702,27 @@ class FakeAws:
     # -- request handling ------------------------------------------------------
 
     def handle_aws(self, method, raw_path, headers, body):
-        """Returns (status, headers, body bytes) or the string 'reset'."""
+        """Returns (status, headers, body bytes) or the string 'reset'.  Blocks for
+        injected latency; the server itself uses arrive() and answer()."""
+        call = self.arrive(method, raw_path, headers, body)
+        if call["delay"]:
+            time.sleep(call["delay"])
+        return self.answer(call)
+
+    def arrive(self, method, raw_path, headers, body):
+        """First half of a call: parse it, find the caller's account and take the
+        faults that act on arrival.  The caller waits call["delay"] seconds (the
+        injected latency, outside any lock) before answer(call)."""
         request_id = str(uuid.uuid4())
-        started = time.monotonic()
         split = urllib.parse.urlsplit(raw_path)
         entry = {"method": method, "service": None, "action": None, "account": None,
                  "caller_account": None, "caller_arn": None, "access_key_id": None,
                  "role": None, "policy": None, "status": None, "error_code": None,
-                 "signature_ok": None, "fault": None}
-        ns = IAM_NS
+                 "signature_ok": None, "signed_headers": None, "fault": None,
+                 "request_id": request_id}
+        call = {"method": method, "split": split, "headers": headers, "body": body,
+                "entry": entry, "started": time.monotonic(), "delay": 0.0,
+                "ns": IAM_NS, "error": None}
         try:
             params = self._params(split.query, headers, body)
             action = params.get("Action")
@@ -617,9 +736,10 @@ class FakeAws:
             else:
                 service = "iam"
             entry["service"] = service
-            ns = STS_NS if service == "sts" else IAM_NS
+            call["ns"] = STS_NS if service == "sts" else IAM_NS
             if auth:
                 entry["access_key_id"] = auth["access_key_id"]
+                entry["signed_headers"] = ";".join(auth["signed_headers"])
             entry["role"] = params.get("RoleName")
             entry["policy"] = params.get("PolicyName")
             role_arn = ROLE_ARN_RE.match(params.get("RoleArn") or "")
@@ -632,24 +752,40 @@ class FakeAws:
             account = role_arn.group(1) if (service == "sts" and role_arn) else caller_account
             entry["account"] = account
             entry["caller_account"] = caller_account
-
-            # Faults that act on arrival: latency (outside the lock), reset.
+            call.update(params=params, action=action, auth=auth, service=service,
+                        account=account)
             for f in self._take_faults(("latency",), service, action, account):
                 entry["fault"] = "latency"
-                time.sleep(f["ms"] / 1000.0)
+                call["delay"] += f["ms"] / 1000.0
+        except AwsError as err:
+            call["error"] = err
+        return call
+
+    def answer(self, call):
+        """Second half of a call: the reset fault, authentication, the other faults
+        and the action itself.  Returns (status, headers, body bytes) or 'reset'."""
+        entry = call["entry"]
+        request_id = entry["request_id"]
+        ns = call["ns"]
+        try:
+            if call["error"] is not None:
+                raise call["error"]
+            service, action, account = call["service"], call["action"], call["account"]
             if self._take_faults(("reset",), service, action, account):
                 entry["fault"] = "reset"
                 entry["status"] = 0
-                self._record(entry, started)
+                self._record(entry, call["started"])
                 return "reset"
 
+            auth = call["auth"]
             if auth is None:
                 if not (service == "sts" and action in UNSIGNED_ACTIONS):
                     raise AwsError(403, "MissingAuthenticationToken",
                                    "Request is missing Authentication Token")
                 ident = None
             else:
-                ident = self._authenticate(auth, method, split, headers, body, entry)
+                ident = self._authenticate(auth, call["method"], call["split"],
+                                           call["headers"], call["body"], entry)
                 entry["signature_ok"] = True
                 entry["caller_arn"] = ident["arn"]
 
@@ -667,7 +803,7 @@ class FakeAws:
                                             "failure of the server.", "Receiver"),
                        }[fired[0]["kind"]]
 
-            result_action, result = self._dispatch(service, action, params, ident)
+            result_action, result = self._dispatch(service, action, call["params"], ident)
             doc = response_xml(result_action, ns, result, request_id)
             status = 200
         except AwsError as err:
@@ -675,7 +811,7 @@ class FakeAws:
             doc = error_xml(err, ns, request_id)
             status = err.status
         entry["status"] = status
-        self._record(entry, started)
+        self._record(entry, call["started"])
         out_headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
         return status, out_headers, doc.encode("utf-8")
 
@@ -748,8 +884,7 @@ class FakeAws:
                            "Authorization header requires existence of either a "
                            "'X-Amz-Date' or a 'Date' header.")
         try:
-            stamp = datetime.datetime.strptime(amz_date, SIGV4_FMT).replace(
-                tzinfo=datetime.timezone.utc)
+            stamp = _parse_amz_date(amz_date)
         except ValueError:
             raise AwsError(400, "IncompleteSignature",
                            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
@@ -801,9 +936,20 @@ class FakeAws:
                              params=[(urllib.parse.unquote(k), urllib.parse.unquote(v))
                                      for k, _, v in (p.partition("=") for p in
                                                      split.query.split("&") if p)])
+        # Only the headers the request says it signed take part in the signature
+        # (headers_to_sign below), so only those are handed over.
+        signed = set(auth["signed_headers"])
         request.headers = HTTPHeaders()
         for name, value in headers.items():
-            request.headers[name] = value
+            if name.lower() in signed:
+                request.headers[name] = value
+        # The payload hash: the client's x-amz-content-sha256 (already checked
+        # against the body) or the body's SHA-256, which is what botocore's
+        # payload() computes for a plain-HTTP request, without preparing the
+        # whole request first.
+        if "x-amz-content-sha256" not in signed:
+            request.headers["X-Amz-Content-SHA256"] = (headers.get("X-Amz-Content-SHA256") or
+                                                       hashlib.sha256(body).hexdigest())
         request.context["timestamp"] = amz_date
         signer = _RequestSigV4(Credentials(cred["access_key_id"], cred["secret"],
                                            cred["token"]),
@@ -1268,158 +1414,6 @@ def _conditions_hold(condition, ctx):
 
 
 # ---------------------------------------------------------------------------- HTTP
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake = None  # set on the per-server subclass
-
-    def version_string(self):
-        return "fake-aws"
-
-    def log_message(self, fmt, *args):
-        if self.fake.verbose:
-            sys.stderr.write("fake-aws: %s - %s\n" % (self.address_string(), fmt % args))
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in separate writes; without TCP_NODELAY,
-        # Nagle holds the body back until the client's delayed ACK (40 ms),
-        # which real AWS endpoints do not do.
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        with self.fake.lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            with self.fake.lock:
-                self.fake._connections.discard(self.connection)
-
-    def do_GET(self):
-        self._serve("GET")
-
-    def do_POST(self):
-        self._serve("POST")
-
-    def do_PUT(self):
-        self._serve("PUT")
-
-    def do_DELETE(self):
-        self._serve("DELETE")
-
-    def _read_body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            total = 0
-            while True:
-                line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > MAX_BODY:
-                    raise ValueError("body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            raise ValueError("body too large")
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status, headers, body):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        # Headers and body in one write, as a server would: two small writes
-        # cost a wake-up of the client each.
-        self._headers_buffer.append(b"\r\n")
-        if self.command != "HEAD":
-            self._headers_buffer.append(body)
-        self.flush_headers()
-
-    def _json(self, status, obj):
-        self._send(status, [("Content-Type", "application/json")],
-                   (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
-
-    def _serve(self, method):
-        try:
-            body = self._read_body()
-        except ValueError:
-            self.close_connection = True
-            self._send(413, [("Content-Type", "text/plain")], b"request body too large\n")
-            return
-        split = urllib.parse.urlsplit(self.path)
-        if split.path.startswith("/_fake/"):
-            self._control(method, split, body)
-            return
-        result = self.fake.handle_aws(method, self.path, self.headers, body)
-        if result == "reset":
-            self._reset_connection()
-            return
-        self._send(*result)
-
-    def _reset_connection(self):
-        """Close without answering; SO_LINGER 0 makes the close send a real RST."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        try:
-            self.rfile.close()
-        finally:
-            self.connection.close()
-
-    def _control(self, method, split, body):
-        fake = self.fake
-        path = split.path.rstrip("/")
-        try:
-            data = json.loads(body) if body.strip() else None
-        except ValueError as exc:
-            self._json(400, {"error": f"bad JSON: {exc}"})
-            return
-        try:
-            if path == "/_fake/health":
-                self._json(200, {"ok": True})
-            elif path == "/_fake/state" and method == "GET":
-                self._json(200, fake.state())
-            elif path == "/_fake/faults" and method == "GET":
-                with fake.lock:
-                    self._json(200, [dict(f) for f in fake.faults])
-            elif path == "/_fake/faults" and method == "POST":
-                self._json(200, fake.set_faults(data or []))
-            elif path == "/_fake/reset-counters" and method == "POST":
-                fake.reset_counters()
-                self._json(200, {"ok": True})
-            elif path == "/_fake/clock" and method == "GET":
-                self._json(200, fake.clock())
-            elif path == "/_fake/clock" and method == "POST":
-                data = data or {}
-                self._json(200, fake.set_clock(data.get("offset_seconds"),
-                                               data.get("advance_seconds"),
-                                               data.get("signing_offset_seconds")))
-            elif path == "/_fake/calls" and method == "GET":
-                q = urllib.parse.parse_qs(split.query)
-                self._json(200, fake.calls(int(q.get("since", ["0"])[0])))
-            elif path == "/_fake/reset" and method == "POST":
-                fake.reset()
-                self._json(200, {"ok": True})
-            elif path == "/_fake/config":
-                self._json(200, fake.config(data if method == "POST" else None))
-            else:
-                self._json(404, {"error": f"no control endpoint {method} {split.path}"})
-        except (ValueError, TypeError, KeyError) as exc:
-            self._json(400, {"error": str(exc)})
-
 
 # ---------------------------------------------------------------------------- main
 

@@ -4,6 +4,7 @@ Run: cd tests/fakes && /usr/bin/python3 -m unittest -v test_fake_aws
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -145,10 +146,12 @@ class FakeAwsTestCase(unittest.TestCase):
         return err
 
     def curl(self, body, akid=AKID, secret=SECRET, token=None, service="iam",
-             region="us-east-1", method="POST", query=None):
+             region="us-east-1", method="POST", query=None, headers=()):
         args = ["curl", "-sS", "--noproxy", "*", "--aws-sigv4",
                 f"aws:amz:{region}:{service}", "--user", f"{akid}:{secret}",
                 "-o", "-", "-w", "\n%{http_code}"]
+        for h in headers:
+            args += ["-H", h]
         if token:
             args += ["-H", f"X-Amz-Security-Token: {token}"]
         url = self.url + "/"
@@ -226,6 +229,19 @@ class SignatureTests(FakeAwsTestCase):
         self.assertIn("<PutRolePolicyResponse", text)
         got = self.fake.state()["accounts"][A1]["roles"]["Echo"]["inline_policies"]
         self.assertEqual(got["session-revoker-deny"], doc)
+
+    def test_signed_payload_hash_header(self):
+        # A client may send (and sign) x-amz-content-sha256; it must be the body's.
+        body = "Action=ListRoles&Version=2010-05-08"
+        good = hashlib.sha256(body.encode()).hexdigest()
+        status, text = self.curl(body, akid="AKIAFAKETEST00000111", secret="secretOfAccount111",
+                                 headers=[f"x-amz-content-sha256: {good}"])
+        self.assertEqual(status, 200, text)
+        self.assertIn("x-amz-content-sha256", self.fake.calls()[-1]["signed_headers"])
+        status, text = self.curl(body, akid="AKIAFAKETEST00000111", secret="secretOfAccount111",
+                                 headers=["x-amz-content-sha256: " + "0" * 64])
+        self.assertEqual(status, 400, text)
+        self.assertIn("<Code>XAmzContentSHA256Mismatch</Code>", text)
 
     def test_curl_wrong_secret_is_signature_does_not_match(self):
         status, text = self.curl("Action=ListRoles&Version=2010-05-08", secret="wrong")

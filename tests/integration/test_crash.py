@@ -309,13 +309,6 @@ class CrashCase(unittest.TestCase):
 
     def start_fake(self, seed):
         fake = RecordingFake(seed).start()
-        # A killed client leaves answers nobody reads: not worth a traceback.
-        default = fake._server.handle_error
-
-        def handle_error(request, client_address):
-            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-                default(request, client_address)
-        fake._server.handle_error = handle_error
         self.addCleanup(fake.stop)
         return fake
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import tempfile
-import threading
 import time
 import unittest
 import uuid
@@ -75,30 +74,6 @@ def tearDownModule():
 
 # --------------------------------------------------------------------------
 # the fake, with each call's request id in its log entry
-
-class RecordingFakeAws(fake_aws.FakeAws):
-    """FakeAws whose call log entries also carry the RequestId it answered
-    with (x-amzn-RequestId), so a role result's request_id can be matched to
-    the very PutRolePolicy / DeleteRolePolicy call that wrote it."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self._local = threading.local()
-
-    def _record(self, entry, started):
-        self._local.entry = entry
-        super()._record(entry, started)
-
-    def handle_aws(self, method, raw_path, headers, body):
-        self._local.entry = None
-        out = super().handle_aws(method, raw_path, headers, body)
-        entry = self._local.entry
-        if entry is not None and out != "reset":
-            rid = dict(out[1]).get("x-amzn-RequestId")
-            with self.lock:
-                entry["request_id"] = rid
-        return out
-
 
 # --------------------------------------------------------------------------
 # helpers
@@ -152,7 +127,7 @@ class JobsCase(unittest.TestCase):
             self.addCleanup(shutil.rmtree, self.tmp, True)
         self.db = os.path.join(self.tmp, "jobs.db")
         self.store = Store(self.db)
-        self.fake = RecordingFakeAws(copy.deepcopy(EXAMPLE_SEED)).start()
+        self.fake = fake_aws.FakeAws(copy.deepcopy(EXAMPLE_SEED)).start()
         self.addCleanup(self.fake.stop)
         st = self.fake.state()
         self.seed_policies = self.policies(st)
