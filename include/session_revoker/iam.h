@@ -17,6 +17,7 @@ struct sr_iam_role {
 struct sr_iam_roles {
 	struct sr_iam_role *items;
 	size_t n;
+	size_t cap; /* allocated items */
 };
 
 void sr_iam_roles_clear(struct sr_iam_roles *roles);

@@ -20,7 +20,7 @@ void sr_iam_roles_clear(struct sr_iam_roles *roles)
 		free(roles->items[i].trust_policy);
 	free(roles->items);
 	roles->items = NULL;
-	roles->n = 0;
+	roles->n = roles->cap = 0;
 }
 
 void sr_strv_free(char **v, size_t n)
@@ -44,11 +44,15 @@ static enum sr_rc add_role(struct sr_iam_roles *roles, xmlNodePtr m, struct sr_e
 	struct sr_iam_role *r, *items;
 	char buf[32], *enc;
 
-	items = realloc(roles->items, (roles->n + 1) * sizeof(*items));
-	if (items == NULL)
-		return sr_err_set(err, SR_ENOMEM, "out of memory");
-	roles->items = items;
-	r = &items[roles->n];
+	if (roles->n == roles->cap) { /* doubling: a page holds up to 1,000 roles */
+		size_t cap = roles->cap ? roles->cap * 2 : 64;
+		items = realloc(roles->items, cap * sizeof(*items));
+		if (items == NULL)
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+		roles->items = items;
+		roles->cap = cap;
+	}
+	r = &roles->items[roles->n];
 	memset(r, 0, sizeof(*r));
 	if (!sr_xml_text(m, "RoleName", r->name, sizeof(r->name)) ||
 	    !sr_xml_text(m, "Arn", r->arn, sizeof(r->arn)))

@@ -52,7 +52,6 @@ from xml.sax.saxutils import escape
 try:
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
-    from botocore.compat import HTTPHeaders
     from botocore.credentials import Credentials
     from aiohttp import web
 except ImportError:  # pragma: no cover - wrong interpreter
@@ -271,20 +270,25 @@ def _validate_policy(text, allow_principal=False):
 
 # ---------------------------------------------------------------------------- SigV4
 
+class _SignedHeaders(dict):
+    """lower-case header name -> [values as received], for the headers a request
+    says it signed; what botocore's canonical_headers() reads (iteration and
+    get_all), without email.message's linear, lower-casing lookups."""
+
+    def get_all(self, name, failobj=None):
+        return self.get(name, failobj)
+
+
 class _RequestSigV4(SigV4Auth):
     """botocore's SigV4 signer, made to sign exactly the headers the request says it
     signed (SignedHeaders=...) instead of every header botocore would pick."""
 
-    def __init__(self, credentials, service_name, region_name, signed_header_names):
+    def __init__(self, credentials, service_name, region_name, signed_headers):
         super().__init__(credentials, service_name, region_name)
-        self._signed_header_names = signed_header_names
+        self._signed_headers = signed_headers
 
     def headers_to_sign(self, request):
-        header_map = HTTPHeaders()
-        for name in self._signed_header_names:
-            for value in request.headers.get_all(name) or []:
-                header_map[name] = value
-        return header_map
+        return self._signed_headers
 
 
 _AMZ_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$", re.ASCII)
@@ -937,23 +941,24 @@ class FakeAws:
                                      for k, _, v in (p.partition("=") for p in
                                                      split.query.split("&") if p)])
         # Only the headers the request says it signed take part in the signature
-        # (headers_to_sign below), so only those are handed over.
-        signed = set(auth["signed_headers"])
-        request.headers = HTTPHeaders()
+        # (headers_to_sign), with every value each was sent with.
+        signed = _SignedHeaders((name, []) for name in auth["signed_headers"])
         for name, value in headers.items():
-            if name.lower() in signed:
-                request.headers[name] = value
+            values = signed.get(name.lower())
+            if values is not None:
+                values.append(value)
+        for name in [n for n, v in signed.items() if not v]:
+            del signed[name]
         # The payload hash: the client's x-amz-content-sha256 (already checked
         # against the body) or the body's SHA-256, which is what botocore's
         # payload() computes for a plain-HTTP request, without preparing the
         # whole request first.
-        if "x-amz-content-sha256" not in signed:
-            request.headers["X-Amz-Content-SHA256"] = (headers.get("X-Amz-Content-SHA256") or
-                                                       hashlib.sha256(body).hexdigest())
+        request.headers = {"X-Amz-Content-SHA256": (headers.get("X-Amz-Content-SHA256") or
+                                                    hashlib.sha256(body).hexdigest())}
         request.context["timestamp"] = amz_date
         signer = _RequestSigV4(Credentials(cred["access_key_id"], cred["secret"],
                                            cred["token"]),
-                               auth["service"], auth["region"], auth["signed_headers"])
+                               auth["service"], auth["region"], signed)
         canonical = signer.canonical_request(request)
         string_to_sign = signer.string_to_sign(request, canonical)
         return signer.signature(string_to_sign, request), canonical
