@@ -338,7 +338,21 @@ def _parse_authorization(value):
 class FakeAws:
     """The fake IAM + STS world and its HTTP server."""
 
-    def __init__(self, seed, host="127.0.0.1", port=0, random_seed=None, verbose=False):
+    def __init__(self, seed, host="127.0.0.1", port=0, random_seed=None, verbose=False,
+                 shard=None):
+        """shard: None, or (index, count, key) to be one of `count` processes that
+        serve one world together behind a router (bench/fanout): this one owns
+        the IAM state of its share of the accounts (owns()), and session
+        credentials are self-contained (a token MACed with the shared `key`, the
+        secret derived from it) so that whichever shard issued them, the one
+        owning the account can check them.  Its session key ids carry the owning
+        shard's index as their fifth character, which the router reads."""
+        if shard is not None:
+            index, count, key = shard
+            if not (isinstance(count, int) and 0 <= index < count <= 10 and key):
+                raise ValueError("shard must be (index, count <= 10, key)")
+            shard = (index, count, key.encode() if isinstance(key, str) else key)
+        self.shard = shard
         self.seed = json.loads(json.dumps(seed or {}))  # private deep copy
         self.host = host
         self.requested_port = port
@@ -387,6 +401,11 @@ class FakeAws:
                     role = self._role_from_seed(account, rspec)
                     roles[role["RoleName"].lower()] = role
                 self.accounts[account] = {"roles": roles}
+            base_accounts = {k["account"] for k in self.keys.values()}
+            others = sorted(a for a in self.accounts if a not in base_accounts)
+            count = self.shard[1] if self.shard else 1
+            self.owner = {a: 0 for a in base_accounts}
+            self.owner.update({a: i % count for i, a in enumerate(others)})
             self.oidc_providers = list(seed.get("oidc_providers") or [])
             self.faults = self._parse_faults(seed.get("faults") or [])
             self.call_counts = {}
@@ -495,9 +514,11 @@ class FakeAws:
         return self
 
     async def _serve(self):
-        app = web.Application(client_max_size=MAX_BODY)
-        app.router.add_route("*", "/{tail:.*}", self._on_request)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # The low-level server: one handler for every path, no router or
+        # middleware between it and the connection.  Bodies are capped at 1 MiB
+        # (MAX_BODY), BaseRequest's default.
+        runner = web.ServerRunner(web.Server(self._on_request, access_log=None),
+                                  handle_signals=False)
         await runner.setup()
         # aiohttp's default backlog of 128 drops SYNs when a client opens
         # many connections at once; the retransmit costs 1 s.
@@ -519,9 +540,15 @@ class FakeAws:
             return web.Response(status=status, content_type="application/json",
                                 text=json.dumps(obj, indent=1) + "\n")
         call = self.arrive(request.method, request.raw_path, request.headers, body)
-        # As on AWS, a call that arrived is carried out even when its client goes
-        # away meanwhile (aiohttp cancels the handler on disconnect).
-        result = await asyncio.shield(asyncio.ensure_future(self._carry_out(call)))
+        if call["delay"]:
+            # As on AWS, a call that arrived is carried out even when its client
+            # goes away meanwhile: aiohttp versions that cancel the handler on
+            # disconnect cancel this wait, not the timer.
+            done = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(call["delay"], self._carry_out, call, done)
+            result = await done
+        else:
+            result = self.answer(call)
         if result == "reset":
             # Close without answering; SO_LINGER 0 makes the close a real RST.
             transport = request.transport
@@ -538,10 +565,15 @@ class FakeAws:
         status, headers, out = result
         return web.Response(status=status, headers=headers, body=out)
 
-    async def _carry_out(self, call):
-        if call["delay"]:
-            await asyncio.sleep(call["delay"])
-        return self.answer(call)
+    def _carry_out(self, call, done):
+        try:
+            result = self.answer(call)
+        except Exception as exc:  # noqa: BLE001 - a bug: aiohttp answers 500
+            if not done.done():
+                done.set_exception(exc)
+            raise
+        if not done.done():
+            done.set_result(result)
 
     def stop(self):
         if self._loop is None:
@@ -593,6 +625,9 @@ class FakeAws:
                 "calls_total": self.call_seq,
                 "faults": [dict(f) for f in self.faults],
                 "max_page_size": self.max_page_size,
+                "shard": None if self.shard is None else {
+                    "index": self.shard[0], "count": self.shard[1],
+                    "accounts": sorted(a for a in self.accounts if self.owns(a))},
             }
 
     def calls(self, since=0):
@@ -648,7 +683,7 @@ class FakeAws:
             return 400, {"error": f"bad JSON: {exc}"}
         try:
             if path == "/_fake/health":
-                return 200, {"ok": True}
+                return 200, {"ok": True, "cpu_seconds": time.process_time()}
             if path == "/_fake/state" and method == "GET":
                 return 200, self.state()
             if path == "/_fake/faults" and method == "GET":
@@ -749,9 +784,7 @@ class FakeAws:
             role_arn = ROLE_ARN_RE.match(params.get("RoleArn") or "")
             if role_arn:
                 entry["role"] = role_arn.group(2)
-            with self.lock:
-                key = (self.keys.get(auth["access_key_id"]) or
-                       self.sessions.get(auth["access_key_id"])) if auth else None
+            key = self._credential(auth["access_key_id"], headers) if auth else None
             caller_account = key["account"] if key else None
             account = role_arn.group(1) if (service == "sts" and role_arn) else caller_account
             entry["account"] = account
@@ -855,8 +888,8 @@ class FakeAws:
 
     def _authenticate(self, auth, method, split, headers, body, entry):
         akid = auth["access_key_id"]
+        cred = self._credential(akid, headers)
         with self.lock:
-            cred = self.keys.get(akid) or self.sessions.get(akid)
             cred = dict(cred) if cred else None
             now = self.now()
             signing_now = self.signing_now()
@@ -928,6 +961,60 @@ class FakeAws:
             entry["canonical_request"] = canonical
             raise AwsError(403, "SignatureDoesNotMatch", MSG_BAD_SIGNATURE)
         return cred
+
+    def _credential(self, akid, headers):
+        """The base key or session behind an access key id, or None.  A shard
+        also takes in a session another shard issued, when its token's MAC
+        is good."""
+        with self.lock:
+            cred = self.keys.get(akid) or self.sessions.get(akid)
+        if cred is not None or self.shard is None or not akid.startswith("ASIA"):
+            return cred
+        session = self._session_from_token(akid, headers.get("X-Amz-Security-Token"))
+        if session is None:
+            return None
+        with self.lock:
+            return self.sessions.setdefault(akid, session)
+
+    # -- self-contained sessions (shards) ---------------------------------------
+
+    _TOKEN_PREFIX = "IQoJb3JpZ2luX2VjEFAKE"
+
+    def _shard_mac(self, what):
+        return hmac.new(self.shard[2], what.encode(), hashlib.sha256)
+
+    def _shard_secret(self, akid):
+        return base64.b64encode(self._shard_mac("secret/" + akid).digest()).decode()[:40]
+
+    def _shard_token(self, session):
+        body = {k: (_iso(v) if isinstance(v, datetime.datetime) else v)
+                for k, v in session.items() if k not in ("secret", "token")}
+        payload = base64.urlsafe_b64encode(_compact(body).encode()).decode().rstrip("=")
+        return f"{self._TOKEN_PREFIX}{payload}.{self._shard_mac(payload).hexdigest()}"
+
+    def _session_from_token(self, akid, token):
+        if not token or not token.startswith(self._TOKEN_PREFIX):
+            return None
+        payload, _, mac = token[len(self._TOKEN_PREFIX):].rpartition(".")
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"),
+                                   self._shard_mac(payload).hexdigest().encode()):
+            return None
+        try:
+            session = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            if session.get("access_key_id") != akid:
+                return None
+            for k in ("issued", "expiration"):
+                session[k] = _parse_time(session[k])
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            return None
+        session["secret"] = self._shard_secret(akid)
+        session["token"] = token
+        return session
+
+    def owns(self, account):
+        """Whether this process keeps the IAM state of account (always, unless
+        it is a shard)."""
+        return self.shard is None or self.owner.get(account, 0) == self.shard[0]
 
     @staticmethod
     def _expected_signature(auth, cred, method, split, headers, body, amz_date):
@@ -1024,6 +1111,11 @@ class FakeAws:
         if version != want:
             raise AwsError(400, "InvalidParameterValue",
                            f"Could not find operation {action} for version {version}")
+        if service == "iam" and ident is not None and not self.owns(ident["account"]):
+            raise AwsError(500, "InternalFailure",
+                           f"fake shard {self.shard[0]}/{self.shard[1]} does not keep account "
+                           f"{ident['account']}: the router sent this call to the wrong shard",
+                           "Receiver")
         with self.lock:
             denied_by = self._explicit_deny(ident, service, action, params)
             if denied_by is not None:
@@ -1221,13 +1313,15 @@ class FakeAws:
     def _issue(self, account, role, session_name, duration, source_identity, via, extra):
         rng = self.cred_rng
         alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        # A shard's keys name the shard that owns the account: ASIA<index>...
+        head = "ASIA" if self.shard is None else f"ASIA{self.owner.get(account, 0)}"
         while True:
-            akid = "ASIA" + "".join(rng.choice(alnum) for _ in range(16))
+            akid = head + "".join(rng.choice(alnum) for _ in range(20 - len(head)))
             if akid not in self.sessions and akid not in self.keys:
                 break
         b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
         secret = "".join(rng.choice(b64) for _ in range(40))
-        token = "IQoJb3JpZ2luX2VjEFAKE" + base64.b64encode(
+        token = self._TOKEN_PREFIX + base64.b64encode(
             bytes(rng.randrange(256) for _ in range(240))).decode()
         issued = self.now().replace(microsecond=0)
         expiration = issued + datetime.timedelta(seconds=duration)
@@ -1241,6 +1335,9 @@ class FakeAws:
             "source_identity": source_identity, "via": via,
         }
         session.update(extra)
+        if self.shard is not None:
+            session["secret"] = secret = self._shard_secret(akid)
+            session["token"] = token = self._shard_token(session)
         self.sessions[akid] = session
         role["RoleLastUsed"] = {"LastUsedDate": _iso(issued), "Region": "us-east-1"}
         creds = [("AccessKeyId", akid), ("SecretAccessKey", secret),
@@ -1430,11 +1527,22 @@ def main(argv=None):
     ap.add_argument("--state-file", help="write the state JSON here at exit")
     ap.add_argument("--random-seed", type=int, default=None)
     ap.add_argument("--verbose", action="store_true", help="log every call on stderr")
+    ap.add_argument("--shard", metavar="I/N",
+                    help="be shard I of N processes serving the seed together behind a "
+                         "router that sends ASIA<I>... keys to shard I (bench/fanout)")
+    ap.add_argument("--shard-key", metavar="TEXT",
+                    help="the key all shards share for their session tokens")
     args = ap.parse_args(argv)
+    shard = None
+    if args.shard:
+        index, _, count = args.shard.partition("/")
+        if not args.shard_key:
+            ap.error("--shard needs --shard-key")
+        shard = (int(index), int(count), args.shard_key)
     with open(args.seed, encoding="utf-8") as fh:
         seed = json.load(fh)
     fake = FakeAws(seed, host=args.host, port=args.port, random_seed=args.random_seed,
-                   verbose=args.verbose).start()
+                   verbose=args.verbose, shard=shard).start()
     stop = []
 
     def on_signal(signum, frame):

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -633,6 +634,31 @@ class FaultTests(FakeAwsTestCase):
         self.client("iam").list_roles()
         self.assertEqual([c["fault"] for c in self.fake.calls()], ["reset", "reset", None])
 
+    def test_call_is_carried_out_when_the_client_leaves_during_latency(self):
+        # What AWS does with a call that arrived: the crash tests rely on it.
+        self.fake.set_faults([{"action": "PutRolePolicy", "kind": "latency", "ms": 300}])
+        doc = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+        body = urllib.parse.urlencode({"Action": "PutRolePolicy", "Version": "2010-05-08",
+                                       "RoleName": "Echo", "PolicyName": "gone",
+                                       "PolicyDocument": doc}).encode()
+        request = AWSRequest(method="POST", url=self.url + "/", data=body,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        SigV4Auth(Credentials("AKIAFAKETEST00000111", "secretOfAccount111"), "iam",
+                  "us-east-1").add_auth(request)
+        head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+        with socket.create_connection(("127.0.0.1", self.fake.port), timeout=5) as sock:
+            sock.sendall((f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{self.fake.port}\r\n{head}"
+                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while not self.fake.calls() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual([(c["action"], c["status"]) for c in self.fake.calls()],
+                         [("PutRolePolicy", 200)])
+        self.assertIn("gone", self.fake.state()["accounts"][A1]["roles"]["Echo"]
+                      ["inline_policies"])
+
     def test_latency_and_overlap(self):
         self.fake.set_faults([{"action": "ListRoles", "kind": "latency", "ms": 300}])
         iam = self.client("iam")
@@ -683,7 +709,9 @@ class FaultTests(FakeAwsTestCase):
 
 class ControlApiTests(FakeAwsTestCase):
     def test_state_calls_and_counters(self):
-        self.assertEqual(self.control("/_fake/health"), {"ok": True})
+        health = self.control("/_fake/health")
+        self.assertIs(health["ok"], True)
+        self.assertGreater(health["cpu_seconds"], 0)  # the fake's own CPU time so far
         iam = self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
         iam.put_role_policy(RoleName="Echo", PolicyName="deny",
                             PolicyDocument='{"Version":"2012-10-17","Statement":'
@@ -708,6 +736,108 @@ class ControlApiTests(FakeAwsTestCase):
         self.assertEqual(self.control("/_fake/clock")["offset_seconds"], 0)
         self.assertNotIn("deny", self.fake.state()["accounts"][A1]["roles"]["Echo"]
                          ["inline_policies"])
+
+
+class LimitTests(FakeAwsTestCase):
+    def test_body_over_one_mib_is_413(self):
+        req = urllib.request.Request(self.url + "/", data=b"x" * ((1 << 20) + 1), method="POST")
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(ctx.exception.code, 413)
+        self.assertEqual(self.fake.calls(), [])
+
+
+class ShardTests(unittest.TestCase):
+    """Two shards serving one world (what bench/fanout runs behind nginx); here
+    the test is the router."""
+
+    A3 = "333333333333"
+
+    def setUp(self):
+        seed = json.loads(json.dumps(SEED))
+        seed["accounts"][self.A3] = {"roles": [
+            admin_role(), {"RoleName": "OpsecThree",
+                           "AssumeRolePolicyDocument": web_trust(self.A3, "team_opsec")}]}
+        self.seed = seed
+        self.shards = [fake_aws.FakeAws(seed, shard=(i, 2, "shared-key")).start()
+                       for i in range(2)]
+        for shard in self.shards:
+            self.addCleanup(shard.stop)
+
+    def client(self, shard, service, akid=AKID, secret=SECRET, token=None):
+        client = SESSION.create_client(service, endpoint_url=shard.url, region_name="us-east-1",
+                                       aws_access_key_id=akid, aws_secret_access_key=secret,
+                                       aws_session_token=token, config=NO_RETRY)
+        self.addCleanup(client.close)
+        return client
+
+    def assume(self, shard, account):
+        return self.client(shard, "sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/SessionRevokerAdmin",
+            RoleSessionName="shard-test", ExternalId="session-revoker")["Credentials"]
+
+    def session_client(self, shard, creds, token=None):
+        return self.client(shard, "iam", creds["AccessKeyId"], creds["SecretAccessKey"],
+                           token or creds["SessionToken"])
+
+    def test_ownership(self):
+        # Accounts of base credentials stay with shard 0; the others alternate.
+        self.assertEqual(self.shards[0].state()["shard"],
+                         {"index": 0, "count": 2, "accounts": [A1, A2]})
+        self.assertEqual(self.shards[1].state()["shard"],
+                         {"index": 1, "count": 2, "accounts": [self.A3]})
+
+    def test_session_issued_by_one_shard_works_on_the_owner(self):
+        creds = self.assume(self.shards[0], self.A3)  # any shard may answer AssumeRole
+        self.assertRegex(creds["AccessKeyId"], r"^ASIA1[A-Z2-7]{15}$")
+        iam = self.session_client(self.shards[1], creds)
+        self.assertEqual(sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+                         ["OpsecThree", "SessionRevokerAdmin"])
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*",
+                                                        "Resource": "*"}]}
+        iam.put_role_policy(RoleName="OpsecThree", PolicyName="deny",
+                            PolicyDocument=json.dumps(doc))
+        roles = self.shards[1].state()["accounts"][self.A3]["roles"]
+        self.assertEqual(roles["OpsecThree"]["inline_policies"], {"deny": doc})
+        self.assertTrue(all(c["signature_ok"] for c in self.shards[1].calls()))
+        # Session keys of shard 0's accounts say so too.
+        self.assertTrue(self.assume(self.shards[1], A2)["AccessKeyId"].startswith("ASIA0"))
+
+    def test_misrouted_call_is_a_loud_500(self):
+        creds = self.assume(self.shards[0], self.A3)
+        with self.assertRaises(ClientError) as ctx:
+            self.session_client(self.shards[0], creds).list_roles()
+        err = ctx.exception.response
+        self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
+                         ("InternalFailure", 500))
+        self.assertIn("wrong shard", err["Error"]["Message"])
+
+    def test_forged_or_foreign_tokens_are_refused(self):
+        creds = self.assume(self.shards[0], self.A3)
+        token = creds["SessionToken"]
+        payload, _, mac = token.rpartition(".")
+        forged = payload + "." + ("0" if mac[0] != "0" else "1") + mac[1:]
+        with self.assertRaises(ClientError) as ctx:
+            self.session_client(self.shards[1], creds, token=forged).list_roles()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidClientTokenId")
+        # Another key id with a good token: the token names its own key.
+        other = dict(creds, AccessKeyId="ASIA1" + "A" * 15)
+        with self.assertRaises(ClientError) as ctx:
+            self.session_client(self.shards[1], other).list_roles()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidClientTokenId")
+        # A shard with another shared key does not take it.
+        stranger = fake_aws.FakeAws(self.seed, shard=(1, 2, "another-key")).start()
+        self.addCleanup(stranger.stop)
+        with self.assertRaises(ClientError) as ctx:
+            self.session_client(stranger, creds).list_roles()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidClientTokenId")
+
+    def test_expired_session_from_a_token(self):
+        creds = self.assume(self.shards[0], self.A3)
+        self.shards[1].set_clock(offset_seconds=7200)
+        with self.assertRaises(ClientError) as ctx:
+            self.session_client(self.shards[1], creds).list_roles()
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ExpiredToken")
 
 
 class CommandLineTests(unittest.TestCase):
