@@ -206,13 +206,23 @@ static enum sr_rc rc_of(const char *code, long status)
 	return SR_ECONFLICT;
 }
 
+/* The request headers, wiped first: libcurl's copies hold the session token. */
+static void free_headers(struct curl_slist *hdrs)
+{
+	struct curl_slist *h;
+
+	for (h = hdrs; h != NULL; h = h->next)
+		OPENSSL_cleanse(h->data, strlen(h->data));
+	curl_slist_free_all(hdrs);
+}
+
 /* One attempt. Returns 1 when worth another try. */
 static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *body,
 		   int sign, struct sr_aws_response *resp, struct sr_buf *b, CURLcode *cc)
 {
 	const struct sr_aws_endpoints *ep = c->ep;
 	struct curl_slist *hdrs = NULL;
-	char sigv4[96], token_hdr[4096 + 32], *userpwd = NULL;
+	char sigv4[96], *token_hdr = NULL, *userpwd = NULL;
 	CURL *curl = c->curl;
 
 	b->len = 0;
@@ -244,16 +254,25 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 				 c->creds.secret ? c->creds.secret : "");
 			curl_easy_setopt(curl, CURLOPT_USERPWD, userpwd);
 		}
-		if (c->creds.token != NULL && strlen(c->creds.token) < 4096) {
-			snprintf(token_hdr, sizeof(token_hdr), "X-Amz-Security-Token: %s", c->creds.token);
+		if (c->creds.token != NULL) { /* STS sets no bound on a token's size */
+			size_t tn = strlen(c->creds.token) + sizeof("X-Amz-Security-Token: ");
+			token_hdr = malloc(tn);
+			if (token_hdr == NULL) { /* unsent: AWS refuses, nothing goes out unsigned */
+				free_headers(hdrs);
+				sr_secret_free(userpwd, userpwd ? strlen(userpwd) : 0);
+				*cc = CURLE_OUT_OF_MEMORY;
+				return 0;
+			}
+			snprintf(token_hdr, tn, "X-Amz-Security-Token: %s", c->creds.token);
 			hdrs = curl_slist_append(hdrs, token_hdr);
 		}
 	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	*cc = curl_easy_perform(curl);
 	c->requests++;
-	curl_slist_free_all(hdrs);
-	OPENSSL_cleanse(token_hdr, sizeof(token_hdr));
+	free_headers(hdrs);
+	if (token_hdr != NULL)
+		sr_secret_free(token_hdr, strlen(token_hdr));
 	if (userpwd != NULL)
 		sr_secret_free(userpwd, strlen(userpwd));
 	resp->attempts++;

@@ -214,7 +214,7 @@ class EngineCase(unittest.TestCase):
         return path
 
     def run_cli(self, fake, cmd, groups, config, *, accounts=None, at=None, dry_run=False,
-                as_json=True, secret=BASE_SECRET, key=BASE_KEY, expect=None):
+                as_json=True, secret=BASE_SECRET, key=BASE_KEY, token=None, expect=None):
         args = [cmd, "--config", config]
         if groups is not None:
             args += ["--groups", groups]
@@ -233,6 +233,8 @@ class EngineCase(unittest.TestCase):
         env.update({"AWS_ENDPOINT_URL": fake.url, "AWS_ACCESS_KEY_ID": key,
                     "AWS_SECRET_ACCESS_KEY": secret, "AWS_EC2_METADATA_DISABLED": "true",
                     "HOME": self.tmp})
+        if token is not None:
+            env["AWS_SESSION_TOKEN"] = token
         proc = subprocess.run([self.bin] + args, env=env, cwd=self.tmp, capture_output=True,
                               timeout=RUN_TIMEOUT)
         raw_out, raw_err = proc.stdout, proc.stderr
@@ -956,6 +958,26 @@ class CredentialsTest(EngineCase):
             self.assertTrue(c["status"] == 200 or (c["action"], c["error_code"]) ==
                             ("GetRolePolicy", "NoSuchEntity"), c)
         self.assert_call_counts(run, fake.calls())
+
+    def test_long_session_token_is_sent_whole(self):
+        # STS promises no bound on a token's size; 6,000 characters go out whole.
+        seed = self.base_seed()
+        token = "IQoJb3JpZ2luX2VjELONG" + "x" * 6000
+        seed["base_credentials"] = [{
+            "access_key_id": "ASIAFAKELONGTOKEN001", "secret_access_key": "longTokenSecret",
+            "session_token": token, "account": SECURITY_ACCOUNT,
+            "arn": f"arn:aws:sts::{SECURITY_ACCOUNT}:assumed-role/Revoker/ci"}]
+        fake = self.start_fake(seed)
+        config = self.write_config(accounts=[
+            {"id": "111111111111", "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}])
+        run = self.run_cli(fake, "plan", "team_opsec", config, key="ASIAFAKELONGTOKEN001",
+                           secret="longTokenSecret", token=token, expect=0)
+        self.assertEqual(set(run.roles()),
+                         {k for k in EXPECTED["team_opsec"] if k.startswith("111111111111/")},
+                         run.describe())
+        first = fake.calls()[0]
+        self.assertEqual((first["action"], first["access_key_id"], first["status"]),
+                         ("AssumeRole", "ASIAFAKELONGTOKEN001", 200), first)
 
     def test_base_credentials_of_another_account_are_refused(self):
         fake = self.start_fake(self.base_seed())
