@@ -491,7 +491,7 @@ class FakeAws:
             loop = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             try:
-                self._runner, site = loop.run_until_complete(self._serve())
+                self._runner = loop.run_until_complete(self._serve())
             except BaseException as exc:  # noqa: BLE001 - handed to start()
                 failed.append(exc)
                 ready.set()
@@ -526,7 +526,7 @@ class FakeAws:
                            reuse_address=True, shutdown_timeout=0.5)
         await site.start()
         self.port = runner.addresses[0][1]
-        return runner, site
+        return runner
 
     async def _on_request(self, request):
         try:
@@ -739,14 +739,6 @@ class FakeAws:
         return fired
 
     # -- request handling ------------------------------------------------------
-
-    def handle_aws(self, method, raw_path, headers, body):
-        """Returns (status, headers, body bytes) or the string 'reset'.  Blocks for
-        injected latency; the server itself uses arrive() and answer()."""
-        call = self.arrive(method, raw_path, headers, body)
-        if call["delay"]:
-            time.sleep(call["delay"])
-        return self.answer(call)
 
     def arrive(self, method, raw_path, headers, body):
         """First half of a call: parse it, find the caller's account and take the
