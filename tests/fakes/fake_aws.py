@@ -291,14 +291,14 @@ class _RequestSigV4(SigV4Auth):
         return self._signed_headers
 
 
-_AMZ_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$", re.ASCII)
+_AMZ_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", re.ASCII)
 
 
 @functools.lru_cache(maxsize=256)
 def _parse_amz_date(text):
     """'20261125T084231Z' -> aware datetime; ValueError when not that form.
     (strptime costs ~15 us a call; every request carries one of these.)"""
-    m = _AMZ_DATE_RE.match(text)
+    m = _AMZ_DATE_RE.fullmatch(text)
     if m is None:
         raise ValueError(text)
     return datetime.datetime(*map(int, m.groups()), tzinfo=datetime.timezone.utc)
@@ -374,7 +374,9 @@ class FakeAws:
         with self.lock:
             seed = self.seed
             self.rng = random.Random(self.random_seed)
-            self.cred_rng = (random.Random(f"creds-{self.random_seed}")
+            # Shards draw different keys from the same seed.
+            stream = "" if self.shard is None else f"-shard{self.shard[0]}"
+            self.cred_rng = (random.Random(f"creds-{self.random_seed}{stream}")
                              if self.random_seed is not None else random.SystemRandom())
             self.clock_offset = datetime.timedelta(0)
             self.signing_offset = datetime.timedelta(0)
@@ -517,7 +519,10 @@ class FakeAws:
         # The low-level server: one handler for every path, no router or
         # middleware between it and the connection.  Bodies are capped at 1 MiB
         # (MAX_BODY), BaseRequest's default.
-        runner = web.ServerRunner(web.Server(self._on_request, access_log=None),
+        # Header lines up to 64 KiB, as http.server allowed: session tokens have no
+        # documented bound.
+        runner = web.ServerRunner(web.Server(self._on_request, access_log=None,
+                                             max_line_size=65536, max_field_size=65536),
                                   handle_signals=False)
         await runner.setup()
         # aiohttp's default backlog of 128 drops SYNs when a client opens
@@ -529,11 +534,21 @@ class FakeAws:
         return runner
 
     async def _on_request(self, request):
+        if request.method not in ("GET", "POST"):  # the Query API and /_fake/ use no other
+            return web.Response(status=405, text=f"method {request.method} not allowed\n",
+                                headers={"Allow": "GET, POST"})
+        expect = request.headers.get("Expect")
+        if expect is not None:  # what aiohttp's router would do; the low-level server doesn't
+            if expect.lower() != "100-continue":
+                return web.Response(status=417, text=f"Expect: {expect} not understood\n")
+            if request.version >= (1, 1):
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="request body too large\n",
-                                headers={"Connection": "close"})
+            response = web.Response(status=413, text="request body too large\n")
+            response.force_close()
+            return response
         if request.path.startswith("/_fake/"):
             status, obj = self.control(request.method, request.path, request.query_string,
                                        body)
@@ -1039,7 +1054,12 @@ class FakeAws:
                                            cred["token"]),
                                auth["service"], auth["region"], signed)
         canonical = signer.canonical_request(request)
-        string_to_sign = signer.string_to_sign(request, canonical)
+        try:
+            string_to_sign = signer.string_to_sign(request, canonical)
+        except UnicodeEncodeError:
+            # A signed header with bytes that are not UTF-8 (aiohttp hands them over
+            # as surrogates): no signature made in UTF-8 can match it.
+            raise AwsError(403, "SignatureDoesNotMatch", MSG_BAD_SIGNATURE)
         return signer.signature(string_to_sign, request), canonical
 
     # -- explicit deny from inline policies on the session's role ---------------

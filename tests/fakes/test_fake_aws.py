@@ -747,6 +747,72 @@ class LimitTests(FakeAwsTestCase):
         self.assertEqual(self.fake.calls(), [])
 
 
+class HttpTests(FakeAwsTestCase):
+    def raw(self, data, read_all=True):
+        with socket.create_connection(("127.0.0.1", self.fake.port), timeout=5) as sock:
+            sock.sendall(data)
+            out = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+                if not read_all and b"\r\n\r\n" in out:
+                    return out
+
+    def signed(self, body, headers=None):
+        request = AWSRequest(method="POST", url=self.url + "/", data=body,
+                             headers=dict({"Content-Type": "application/x-www-form-urlencoded"},
+                                          **(headers or {})))
+        SigV4Auth(Credentials(AKID, SECRET), "iam", "us-east-1").add_auth(request)
+        return request
+
+    def test_only_get_and_post(self):
+        for method in ("HEAD", "PUT", "DELETE", "PATCH"):
+            head = self.raw(f"{method} /?Action=ListRoles&Version=2010-05-08 HTTP/1.1\r\n"
+                            f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
+                            read_all=method != "HEAD")
+            self.assertTrue(head.startswith(b"HTTP/1.1 405 "), (method, head[:60]))
+        self.assertEqual(self.fake.calls(), [])
+
+    def test_expect_100_continue(self):
+        t0 = time.monotonic()
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08",
+                                 akid="AKIAFAKETEST00000111", secret="secretOfAccount111",
+                                 headers=["Expect: 100-continue"])
+        self.assertEqual(status, 200, text)
+        self.assertLess(time.monotonic() - t0, 0.9)  # curl waits 1 s for a 100 otherwise
+        head = self.raw(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n"
+                        b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 417 "), head[:60])
+
+    def test_413_closes_the_connection(self):
+        out = self.raw(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\n"
+                       + b"x" * 1048577)
+        self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out[:60])  # and then EOF
+
+    def test_signed_header_that_is_not_utf8(self):
+        # Signed as U+00FF (UTF-8 c3 bf), sent as the byte ff: no match, and a clean 403.
+        body = b"Action=ListRoles&Version=2010-05-08"
+        request = self.signed(body, {"X-Amz-Meta": "\u00ff"})
+        head = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+        out = self.raw(f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{self.fake.port}\r\n{head}"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                       .encode("latin-1") + body)
+        self.assertTrue(out.startswith(b"HTTP/1.1 403 "), out[:200])
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", out)
+        self.assertEqual(self.fake.calls()[-1]["error_code"], "SignatureDoesNotMatch")
+
+    def test_long_header_lines(self):
+        # Session tokens have no documented bound: 20,000 characters still reach the
+        # signature check (and fail it here: the key has no token).
+        status, text = self.curl("Action=ListRoles&Version=2010-05-08",
+                                 akid="AKIAFAKETEST00000111", secret="secretOfAccount111",
+                                 token="t" * 20000)
+        self.assertEqual(status, 403, text)
+        self.assertIn("<Code>InvalidClientTokenId</Code>", text)
+
+
 class ShardTests(unittest.TestCase):
     """Two shards serving one world (what bench/fanout runs behind nginx); here
     the test is the router."""
@@ -800,6 +866,11 @@ class ShardTests(unittest.TestCase):
         roles = self.shards[1].state()["accounts"][self.A3]["roles"]
         self.assertEqual(roles["OpsecThree"]["inline_policies"], {"deny": doc})
         self.assertTrue(all(c["signature_ok"] for c in self.shards[1].calls()))
+        # Shards issue different keys from the same seed.
+        again = self.assume(self.shards[1], self.A3)
+        self.assertNotEqual(again["AccessKeyId"], creds["AccessKeyId"])
+        self.assertEqual(self.session_client(self.shards[1], again).list_roles()
+                         ["Roles"][0]["RoleName"], "OpsecThree")
         # Session keys of shard 0's accounts say so too.
         self.assertTrue(self.assume(self.shards[1], A2)["AccessKeyId"].startswith("ASIA0"))
 

@@ -960,9 +960,9 @@ class CredentialsTest(EngineCase):
         self.assert_call_counts(run, fake.calls())
 
     def test_long_session_token_is_sent_whole(self):
-        # STS promises no bound on a token's size; 6,000 characters go out whole.
+        # STS promises no bound on a token's size; 10,000 characters go out whole.
         seed = self.base_seed()
-        token = "IQoJb3JpZ2luX2VjELONG" + "x" * 6000
+        token = "IQoJb3JpZ2luX2VjELONG" + "x" * 10000
         seed["base_credentials"] = [{
             "access_key_id": "ASIAFAKELONGTOKEN001", "secret_access_key": "longTokenSecret",
             "session_token": token, "account": SECURITY_ACCOUNT,
