@@ -271,6 +271,17 @@ def write_config(path, config):
 # --------------------------------------------------------------------------
 # tokens
 
+def rfc3339(ts):
+    """Unix seconds -> "YYYY-MM-DDTHH:MM:SSZ"."""
+    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text):
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp())
+
+
 def now():
     return int(time.time())
 

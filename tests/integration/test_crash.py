@@ -20,7 +20,6 @@ Run with Debian's /usr/bin/python3 (botocore for the fake, PyJWT for tokens).
 """
 
 import copy
-import datetime
 import json
 import os
 import random
@@ -34,7 +33,7 @@ import time
 import unittest
 
 import harness
-from harness import Key, Service, Store, make_token
+from harness import Key, Service, Store, make_token, parse_rfc3339, rfc3339
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 fake_aws = harness.fake_aws
@@ -79,16 +78,6 @@ def tearDownModule():
 
 # --------------------------------------------------------------------------
 # time, policies
-
-def rfc3339(ts):
-    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text):
-    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp())
-
 
 def statements(doc):
     st = doc.get("Statement")

@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 
 import harness
+from harness import now, parse_rfc3339, rfc3339
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 fake_aws = harness.fake_aws
@@ -93,19 +94,6 @@ def seed_role(seed, account, name):
             return role
     raise KeyError(f"{account}/{name}")
 
-
-def rfc3339(ts):
-    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text):
-    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp())
-
-
-def now():
-    return int(time.time())
 
 
 def web_identity_trust(account, op, values, provider=PROVIDER, claim="amr",

@@ -17,7 +17,6 @@ Run with Debian's /usr/bin/python3 (PyJWT, cryptography, botocore).
 
 import collections
 import copy
-import datetime
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ import unittest
 import uuid
 
 import harness
-from harness import Key, Service, Store, make_token
+from harness import Key, Service, Store, make_token, parse_rfc3339, rfc3339
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 fake_aws = harness.fake_aws
@@ -73,20 +72,7 @@ def tearDownModule():
 
 
 # --------------------------------------------------------------------------
-# the fake, with each call's request id in its log entry
-
-# --------------------------------------------------------------------------
 # helpers
-
-def rfc3339(ts):
-    return datetime.datetime.fromtimestamp(int(ts), datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text):
-    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp())
-
 
 def log_tail(svc, n=6000):
     """The service's stderr without the per-request lines, last n characters."""
