@@ -101,6 +101,12 @@ enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *conn, enum sr_aws_service sv
 /* How many requests this connection has sent (retries included). */
 unsigned long sr_aws_conn_requests(const struct sr_aws_conn *conn);
 
+/* How many of those requests went out and got no answer that says whether
+ * they were carried out (a timeout or a broken connection after sending, an
+ * HTTP 500 or 504). AWS may still carry such a request out later: a write
+ * among them is "unsettled" until aws.late_write_seconds have passed. */
+unsigned long sr_aws_conn_unanswered(const struct sr_aws_conn *conn);
+
 /* ---- XML helpers (libxml2, namespaces ignored) ---- */
 
 /* Parses untrusted XML: no network, no entity expansion, no DTD. */

@@ -98,6 +98,7 @@ struct sr_config {
 	int64_t aws_max_attempts;
 	int64_t aws_max_retry_seconds;
 	int64_t aws_timeout_seconds;
+	int64_t aws_late_write_seconds; /* how long an unanswered write may still land */
 	int64_t aws_concurrency;       /* calls in flight per account */
 	int64_t aws_parallel_accounts; /* accounts worked on at once */
 	char *aws_session_name;

@@ -119,6 +119,9 @@ enum sr_rc sr_mkdirs(const char *dir, struct sr_err *err);
 /* Cleanses len bytes of p (OPENSSL_cleanse) and frees p. NULL is safe. */
 void sr_secret_free(void *p, size_t len);
 
+/* Frees n strings and the array holding them. NULL is safe. */
+void sr_strv_free(char **v, size_t n);
+
 /* Fills out with 2*n lowercase hex characters of n random bytes plus NUL. */
 enum sr_rc sr_random_hex(char *out, size_t n, struct sr_err *err);
 

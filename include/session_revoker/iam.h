@@ -36,7 +36,6 @@ enum sr_rc sr_iam_parse_roles_page(xmlDocPtr doc, struct sr_iam_roles *roles, ch
  * (sr_strv_free). */
 enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
 				     char ***names, size_t *n, struct sr_err *err);
-void sr_strv_free(char **v, size_t n);
 
 /* An inline policy's document (decoded JSON text; new string). SR_ENOTFOUND
  * when the role has no such policy. */

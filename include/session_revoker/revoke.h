@@ -46,6 +46,11 @@ enum sr_rc sr_match_trust_policy(const char *policy, const struct sr_match_rules
 				 char *const *groups, size_t n_groups, struct sr_match *out,
 				 struct sr_err *err);
 
+/* Whether the trust policy (JSON text) allows a configured federated provider
+ * in at all, whatever its conditions: the roles federated users can reach. 0
+ * when it does not or is not a policy document. */
+int sr_match_trusts_provider(const char *policy, const struct sr_match_rules *rules);
+
 /* IAM-style wildcard match: '*' any run, '?' one character. */
 int sr_match_glob(const char *pattern, const char *text, int ignore_case);
 
@@ -86,6 +91,22 @@ struct sr_engine_request {
 	size_t n_accounts;
 	int64_t now;              /* SR_ENGINE_CLEANUP: is it due yet? */
 	int dry_run;              /* compute and report, write nothing */
+	/* SR_ENGINE_CLEANUP: role ARNs to visit as well as the roles that match
+	 * now (the roles the revocation denied: a trust policy may have been
+	 * edited since), and whether to look for the deny policy on every role
+	 * that trusts a configured provider (one ListRolePolicies call each). */
+	char *const *visit;
+	size_t n_visit;
+	int discover;
+	/* A write AWS did not answer may still be carried out later (an older
+	 * cut-off landing after a newer one, a delete after a new deny): the
+	 * engine waits until aws.late_write_seconds have passed, reads such roles
+	 * again and puts right what a late write undid. max_wait caps that wait
+	 * (seconds; 0: do not wait, leave the roles unsettled in the report);
+	 * stop, when set and returning 1, ends the wait early (shutdown). */
+	int64_t max_wait;
+	int (*stop)(void *arg);
+	void *stop_arg;
 };
 
 /* What happened to one role. outcome is one of: "match" (plan), "denied",
@@ -103,6 +124,18 @@ struct sr_role_result {
 	char request_id[80]; /* AWS's id of the write, if any */
 	char error[256];
 	struct sr_match match;
+	/* A write here got no answer that says whether it was done: it may still
+	 * land until this time (0: every write here is settled). */
+	int64_t unsettled;
+	/* After such a write: "confirmed" (read again once it could no longer
+	 * land, and right), "rewritten" (a late write had undone it: written
+	 * again), "landed" (the write reported failed had been carried out);
+	 * NULL when there was nothing to check. */
+	const char *recheck;
+	/* Cleanup: why a role that does not match today was visited: "recorded"
+	 * (req->visit: the revocation denied it), "discovered" (it carries the
+	 * deny policy); NULL when it matched. */
+	const char *visited;
 };
 
 struct sr_account_result {

@@ -168,10 +168,24 @@ enum sr_rc sr_store_job_retry(struct sr_store *store, int64_t job_id, int64_t no
 			      struct sr_err *err);
 
 /* The groups, cut-off and action of a revocation (for a worker). OUT groups:
- * new strings (sr_strv_free-style: free each, then the array). */
+ * new strings (sr_strv_free). */
 enum sr_rc sr_store_revocation_work(struct sr_store *store, int64_t seq, char ***groups,
 				    size_t *n_groups, int64_t *cutoff, char *action,
 				    size_t action_cap, struct sr_err *err);
+
+/* Which denied roles to list: each field narrows (0 / NULL: any). */
+struct sr_denied_filter {
+	int64_t seq;          /* one revocation */
+	const char *account;
+	char *const *groups;  /* revocations naming any of these groups */
+	size_t n_groups;
+};
+
+/* The roles (ARNs) that revocations' apply jobs denied (or found denied at
+ * least as late): cleanup visits them even when their trust policy no longer
+ * matches. OUT *arns: n new strings (sr_strv_free). */
+enum sr_rc sr_store_denied_roles(struct sr_store *store, const struct sr_denied_filter *filter,
+				 char ***arns, size_t *n, struct sr_err *err);
 
 /* Whether a write transaction commits now (readiness). */
 enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);

@@ -20,6 +20,7 @@ struct sr_aws_conn {
 	struct sr_aws_creds creds;
 	CURL *curl;
 	unsigned long requests;
+	unsigned long unanswered; /* sent, outcome unknown: may still be carried out */
 };
 
 
@@ -90,6 +91,11 @@ enum sr_rc sr_aws_conn_set_creds(struct sr_aws_conn *c, const struct sr_aws_cred
 unsigned long sr_aws_conn_requests(const struct sr_aws_conn *c)
 {
 	return c->requests;
+}
+
+unsigned long sr_aws_conn_unanswered(const struct sr_aws_conn *c)
+{
+	return c->unanswered;
 }
 
 void sr_aws_response_clear(struct sr_aws_response *r)
@@ -276,9 +282,18 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 	if (userpwd != NULL)
 		sr_secret_free(userpwd, strlen(userpwd));
 	resp->attempts++;
-	if (*cc != CURLE_OK)
+	if (*cc != CURLE_OK) {
+		long sent = 0;
+		/* A request that went out and got no answer (a timeout, a broken
+		 * connection) may still be carried out by AWS later. */
+		if (curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent > 0)
+			c->unanswered++;
 		return cc_retryable(*cc); /* connection trouble: try again */
+	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	/* 500 (InternalFailure) and 504 do not say whether the call was done. */
+	if (resp->status == 500 || resp->status == 504)
+		c->unanswered++;
 	if (resp->doc != NULL) {
 		xmlFreeDoc(resp->doc);
 		resp->doc = NULL;

@@ -23,15 +23,6 @@ void sr_iam_roles_clear(struct sr_iam_roles *roles)
 	roles->n = roles->cap = 0;
 }
 
-void sr_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int truncated(xmlNodePtr result)
 {
 	char t[8];

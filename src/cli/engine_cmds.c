@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli.h"
 #include "session_revoker/revoke.h"
 #include "session_revoker/sources.h"
+#include "session_revoker/store.h"
 
 static void usage(const char *cmd)
 {
@@ -26,7 +29,16 @@ static void usage(const char *cmd)
 	else
 		printf("Removes the deny policy from matching roles once cut-off + max session +\n"
 		       "skew has passed, and reports when it will be due for the others.\n"
-		       "--dry-run reports what would change and writes nothing.\n");
+		       "--dry-run reports what would change and writes nothing.\n\n"
+		       "A role whose trust policy no longer lets the groups in keeps a deny policy\n"
+		       "written earlier: cleanup visits those roles too. It finds them in the store\n"
+		       "(store.path) when that file exists; otherwise it reads the names of the inline\n"
+		       "policies of every role that trusts a configured provider, which costs one\n"
+		       "ListRolePolicies call per such role.\n");
+	if (strcmp(cmd, "plan") != 0)
+		printf("\nA write AWS did not answer (a timeout, a broken connection, HTTP 500) may\n"
+		       "still be carried out later: the command then waits aws.late_write_seconds\n"
+		       "and reads those roles again, putting right what a late write undid.\n");
 	printf("\nExit status: 0 when every account and role went through, 1 when any failed,\n"
 	       "2 for bad arguments or configuration.\n");
 }
@@ -54,6 +66,12 @@ static void print_text(const struct sr_engine_report *rep)
 			printf(" due=%s", sr_time_format(r->due, t2));
 		if (r->error[0])
 			printf(" error=\"%s\"", r->error);
+		if (r->visited)
+			printf(" visited=%s", r->visited);
+		if (r->recheck)
+			printf(" recheck=%s", r->recheck);
+		if (r->unsettled)
+			printf(" unsettled-until=%s", sr_time_format(r->unsettled, t1));
 		if (r->match.n_reasons > 0)
 			printf("  [%s %s %s = %s]", m->statement, m->op, m->key, m->value);
 		printf("\n");
@@ -79,6 +97,9 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	struct sr_document *d = NULL;
 	struct sr_engine_report rep = {0};
 	struct sr_engine_request req = {0};
+	struct sr_store *store = NULL;
+	char **visit = NULL;
+	size_t n_visit = 0;
 	struct sr_err err = {0};
 	int c, as_json = 0, status = 2;
 
@@ -138,6 +159,22 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	req.accounts = d->accounts;
 	req.n_accounts = d->n_accounts;
 	req.now = sr_clock_now();
+	req.max_wait = cfg->aws_late_write_seconds + 5;
+	if (mode == SR_ENGINE_CLEANUP) {
+		/* The roles denied earlier, whatever their trust policy says now. */
+		if (access(cfg->store_path, F_OK) == 0) {
+			struct sr_denied_filter f = {.groups = d->groups, .n_groups = d->n_groups};
+			if (sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK ||
+			    sr_store_denied_roles(store, &f, &visit, &n_visit, &err) != SR_OK) {
+				fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
+				goto out;
+			}
+			req.visit = visit;
+			req.n_visit = n_visit;
+		} else {
+			req.discover = 1;
+		}
+	}
 	if (sr_engine_new(cfg, &engine, &err) != SR_OK ||
 	    sr_engine_run(engine, &req, &rep, &err) != SR_OK) {
 		fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
@@ -154,6 +191,8 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	}
 	status = rep.failed ? 1 : 0;
 out:
+	sr_strv_free(visit, n_visit);
+	sr_store_close(store);
 	sr_engine_report_clear(&rep);
 	sr_engine_free(engine);
 	sr_document_free(d);

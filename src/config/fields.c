@@ -44,6 +44,7 @@ const struct sr_field sr_config_fields[] = {
 	INT("aws.max_attempts", "SR_AWS_MAX_ATTEMPTS", aws_max_attempts, 6, 1, 20),
 	INT("aws.max_retry_seconds", "SR_AWS_MAX_RETRY_SECONDS", aws_max_retry_seconds, 60, 0, 3600),
 	INT("aws.timeout_seconds", "SR_AWS_TIMEOUT_SECONDS", aws_timeout_seconds, 10, 1, 300),
+	INT("aws.late_write_seconds", "SR_AWS_LATE_WRITE_SECONDS", aws_late_write_seconds, 60, 0, 3600),
 	INT("aws.concurrency_per_account", "SR_AWS_CONCURRENCY_PER_ACCOUNT", aws_concurrency, 8, 1, 64),
 	INT("aws.parallel_accounts", "SR_AWS_PARALLEL_ACCOUNTS", aws_parallel_accounts, 20, 1, 256),
 	STR("aws.session_name", "SR_AWS_SESSION_NAME", aws_session_name, "session-revoker"),

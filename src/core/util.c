@@ -159,6 +159,15 @@ enum sr_rc sr_mkdirs(const char *dir, struct sr_err *err)
 	return SR_OK;
 }
 
+void sr_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void sr_secret_free(void *p, size_t len)
 {
 	if (p == NULL)

@@ -86,8 +86,8 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 		   const struct sr_engine_report *rep, int64_t cutoff, int64_t now,
 		   struct sr_job_finish *fin, char *error, size_t cap)
 {
-	int64_t backoff = cfg->jobs_retry_base, later = 0, cleanup_at = 0;
-	size_t i, failed = 0;
+	int64_t backoff = cfg->jobs_retry_base, later = 0, cleanup_at = 0, unsettled = 0;
+	size_t i, failed = 0, n_unsettled = 0;
 	int apply = strcmp(job->kind, "apply") == 0, k;
 
 	error[0] = '\0';
@@ -100,6 +100,11 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 	for (i = 0; i < rep->n_roles; i++) {
 		const struct sr_role_result *r = &rep->roles[i];
 		int64_t session_end;
+		if (r->unsettled != 0) {
+			n_unsettled++;
+			if (r->unsettled > unsettled)
+				unsettled = r->unsettled;
+		}
 		if (strcmp(r->outcome, "failed") == 0) {
 			if (failed++ == 0 && error[0] == '\0')
 				snprintf(error, cap, "%s: %s", r->role_arn, r->error);
@@ -125,8 +130,18 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 			fin->next = SR_JOB_FAILED;
 		} else {
 			fin->next = SR_JOB_RETRY;
-			fin->run_at = now + backoff;
+			/* not before a write that got no answer can no longer land */
+			fin->run_at = now + backoff > unsettled ? now + backoff : unsettled;
 		}
+	} else if (unsettled > 0) {
+		/* A write AWS did not answer may still land: not done until the
+		 * roles have been read again after that (the next run does). */
+		char when[32];
+		fin->next = SR_JOB_LATER;
+		fin->run_at = unsettled > now ? unsettled : now;
+		snprintf(error, cap, "%zu write%s got no answer from AWS and may still land until %s:"
+			 " the roles are read again then", n_unsettled, n_unsettled == 1 ? "" : "s",
+			 sr_time_format(unsettled, when));
 	} else if (!apply && later > 0) {
 		fin->next = SR_JOB_LATER; /* a raised cut-off or a longer session */
 		fin->run_at = later;
@@ -149,6 +164,17 @@ static void to_roles(const struct sr_engine_report *rep, struct sr_job_role *out
 	}
 }
 
+static int stopping(void *arg)
+{
+	struct sr_jobs *j = arg;
+	int stop;
+
+	pthread_mutex_lock(&j->mu);
+	stop = j->stopping;
+	pthread_mutex_unlock(&j->mu);
+	return stop;
+}
+
 static void run_job(struct sr_jobs *j, const struct sr_job *job)
 {
 	struct sr_engine_request req = {0};
@@ -156,9 +182,9 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	struct sr_job_finish fin = {0};
 	struct sr_job_role *roles = NULL;
 	struct sr_err err = {0};
-	char **groups = NULL, action[16], error[512], *accounts[1];
+	char **groups = NULL, **visit = NULL, action[16], error[512], *accounts[1];
 	char quoted[600];
-	size_t n_groups = 0, i;
+	size_t n_groups = 0, n_visit = 0;
 	int64_t cutoff = 0;
 
 	accounts[0] = (char *)job->account;
@@ -170,6 +196,22 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 		goto finish;
 	}
 	req.mode = strcmp(job->kind, "apply") == 0 ? SR_ENGINE_REVOKE : SR_ENGINE_CLEANUP;
+	/* Cleanup visits every role this revocation denied there, whatever its
+	 * trust policy says now. */
+	if (req.mode == SR_ENGINE_CLEANUP &&
+	    sr_store_denied_roles(j->store, &(struct sr_denied_filter){.seq = job->revocation_seq,
+				  .account = job->account}, &visit, &n_visit, &err) != SR_OK) {
+		snprintf(error, sizeof(error), "%s", err.msg);
+		fin = (struct sr_job_finish){.job = job, .next = SR_JOB_RETRY, .error = error,
+					     .now = sr_clock_now(),
+					     .run_at = sr_clock_now() + j->cfg->jobs_retry_base};
+		goto finish;
+	}
+	req.visit = visit;
+	req.n_visit = n_visit;
+	req.max_wait = j->cfg->aws_late_write_seconds + 5;
+	req.stop = stopping;
+	req.stop_arg = j;
 	req.groups = groups;
 	req.n_groups = n_groups;
 	req.cutoff = cutoff;
@@ -205,9 +247,8 @@ finish:
 		       error[0] ? sr_log_quote(quoted, sizeof(quoted), error) : "");
 	free(roles);
 	sr_engine_report_clear(&rep);
-	for (i = 0; i < n_groups; i++)
-		free(groups[i]);
-	free(groups);
+	sr_strv_free(groups, n_groups);
+	sr_strv_free(visit, n_visit);
 }
 
 struct worker_arg {

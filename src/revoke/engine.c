@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define REFRESH_BEFORE 300 /* seconds before expiry */
 
@@ -188,41 +189,76 @@ struct account_run {
 	atomic_ulong calls;
 };
 
+/* When a write that got no answer (sr_aws_conn_unanswered) may have landed
+ * by: 0 when every request since `before` was answered. */
+static int64_t unsettled_after(const struct account_run *run, const struct sr_aws_conn *c,
+			       unsigned long before)
+{
+	int64_t late = run->e->cfg->aws_late_write_seconds;
+
+	if (late <= 0 || sr_aws_conn_unanswered(c) == before)
+		return 0;
+	return sr_clock_now() + late;
+}
+
+static void fail(struct sr_role_result *r, const struct sr_err *err)
+{
+	r->outcome = "failed";
+	snprintf(r->error, sizeof(r->error), "%s", err->msg);
+}
+
+/* The role's deny policy: OUT *existing (new string, NULL when the role has
+ * none) and the cut-off of session-revoker's statement in it (0: none). */
+static enum sr_rc read_deny(struct account_run *run, struct sr_aws_conn *c,
+			    const struct sr_role_result *r, char **existing, int64_t *cutoff,
+			    struct sr_err *err)
+{
+	enum sr_rc rc = sr_iam_get_role_policy(c, r->role_name, run->e->cfg->policy_name,
+					       existing, err);
+
+	*cutoff = 0;
+	if (rc == SR_ENOTFOUND) {
+		sr_err_clear(err);
+		*existing = NULL;
+		return SR_OK;
+	}
+	if (rc == SR_OK)
+		rc = sr_deny_policy_cutoff(*existing, cutoff, err);
+	return rc;
+}
+
+/* Puts a cut-off of at least want on the role (read first: a later one in
+ * place is kept). */
 static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
-			const struct sr_iam_role *role)
+			int64_t want)
 {
 	const char *policy = run->e->cfg->policy_name;
 	struct sr_err err = {0};
 	char *existing = NULL, *merged = NULL;
 	int64_t have = 0, effective = 0;
-	enum sr_rc rc;
+	unsigned long before;
 
-	(void)role;
-	rc = sr_iam_get_role_policy(c, r->role_name, policy, &existing, &err);
-	if (rc == SR_ENOTFOUND) {
-		sr_err_clear(&err);
-		rc = SR_OK;
-	}
-	if (rc == SR_OK && existing != NULL)
-		rc = sr_deny_policy_cutoff(existing, &have, &err);
-	if (rc == SR_OK)
-		rc = sr_deny_policy_merge(existing, run->req->cutoff, &merged, &effective, &err);
-	if (rc != SR_OK) {
-		r->outcome = "failed";
-		snprintf(r->error, sizeof(r->error), "%s", err.msg);
-	} else if (have >= run->req->cutoff) {
+	r->error[0] = '\0';
+	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK ||
+	    sr_deny_policy_merge(existing, want, &merged, &effective, &err) != SR_OK) {
+		fail(r, &err);
+	} else if (have >= want) {
 		r->outcome = "unchanged";
 		r->cutoff = have;
 	} else if (run->req->dry_run) {
 		r->outcome = "would-deny";
 		r->cutoff = effective;
-	} else if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) != SR_OK) {
-		r->outcome = "failed";
-		r->cutoff = have;
-		snprintf(r->error, sizeof(r->error), "%s", err.msg);
 	} else {
-		r->outcome = "denied";
-		r->cutoff = effective;
+		before = sr_aws_conn_unanswered(c);
+		if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) !=
+		    SR_OK) {
+			fail(r, &err);
+			r->cutoff = have;
+		} else {
+			r->outcome = "denied";
+			r->cutoff = effective;
+		}
+		r->unsettled = unsettled_after(run, c, before);
 	}
 	free(existing);
 	free(merged);
@@ -235,32 +271,29 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	struct sr_err err = {0};
 	char *existing = NULL, *rest = NULL;
 	int64_t cutoff = 0, session;
+	unsigned long before;
 	enum sr_rc rc;
 
-	rc = sr_iam_get_role_policy(c, r->role_name, cfg->policy_name, &existing, &err);
-	if (rc == SR_ENOTFOUND) {
-		r->outcome = "absent";
-		return;
-	}
-	if (rc == SR_OK)
-		rc = sr_deny_policy_cutoff(existing, &cutoff, &err);
+	r->error[0] = '\0';
+	rc = read_deny(run, c, r, &existing, &cutoff, &err);
 	/* Statements someone else put in the policy stay: rewrite, not delete. */
 	if (rc == SR_OK && cutoff != 0)
 		rc = sr_deny_policy_remove(existing, &rest, &err);
 	free(existing);
 	if (rc != SR_OK) {
-		r->outcome = "failed";
-		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+		fail(r, &err);
 		return;
 	}
 	if (cutoff == 0) {
 		r->outcome = "absent";
+		r->cutoff = 0;
 		return;
 	}
 	session = role->max_session > cfg->max_session_seconds ? role->max_session
 								: cfg->max_session_seconds;
 	r->cutoff = cutoff;
 	r->due = cutoff + session + cfg->clock_skew;
+	before = sr_aws_conn_unanswered(c);
 	if (run->req->now < r->due) {
 		r->outcome = "not-due";
 	} else if (run->req->dry_run) {
@@ -276,10 +309,87 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 		r->outcome = "absent"; /* someone else removed it meanwhile */
 		r->cutoff = 0;
 	} else {
-		r->outcome = "failed";
-		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+		fail(r, &err);
 	}
+	r->unsettled = unsettled_after(run, c, before);
 	free(rest);
+}
+
+static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
+		      const struct sr_iam_role *role)
+{
+	if (run->req->mode == SR_ENGINE_REVOKE)
+		role_revoke(run, c, r, run->req->cutoff);
+	else
+		role_cleanup(run, c, r, role);
+}
+
+/* Reads a role again once its unanswered writes can no longer land, and
+ * puts right what a late one undid: an older cut-off written over a newer
+ * one, a deny removed after it was raised, a write reported failed that was
+ * carried out after all. Jobs of one account never run at the same time, so
+ * nobody else wrote this role in between: the cut-off this run put in force
+ * is the highest there is. */
+static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
+			 const struct sr_iam_role *role)
+{
+	int was_failed = strcmp(r->outcome, "failed") == 0;
+	struct sr_err err = {0};
+	char *existing = NULL;
+	int64_t have = 0, want = r->cutoff > run->req->cutoff ? r->cutoff : run->req->cutoff;
+
+	r->unsettled = 0;
+	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK) {
+		fail(r, &err); /* the job's retry reads it again */
+		return;
+	}
+	if (run->req->mode == SR_ENGINE_REVOKE ? have >= want : have == 0) {
+		r->recheck = was_failed ? "landed" : "confirmed";
+		if (was_failed) {
+			r->outcome = run->req->mode == SR_ENGINE_REVOKE ? "denied"
+				     : existing != NULL ? "trimmed" : "deleted";
+			r->error[0] = '\0';
+		}
+		r->cutoff = have;
+	} else if (!was_failed) {
+		if (run->req->mode == SR_ENGINE_REVOKE)
+			role_revoke(run, c, r, want);
+		else
+			role_cleanup(run, c, r, role);
+		r->recheck = "rewritten";
+	}
+	/* A failed write that did not land stays failed: the job's retry (or
+	 * the operator's next run) writes it. */
+	free(existing);
+}
+
+/* Whether an error says AWS refused the credentials (expired, or revoked
+ * early). */
+static int creds_refused_msg(const char *msg)
+{
+	return strstr(msg, "ExpiredToken") != NULL || strstr(msg, "InvalidClientTokenId") != NULL;
+}
+
+static void forget_creds(struct sr_engine *e, const char *account, const char *key_id);
+
+/* Fresh credentials for the account on connection c, after AWS refused the
+ * ones it had (key_id, 128 bytes, is updated): a long fan-out outlives them. */
+static enum sr_rc renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id)
+{
+	struct sr_aws_creds fresh = {0};
+	struct sr_err err = {0};
+	unsigned long calls = 0;
+	enum sr_rc rc;
+
+	forget_creds(run->e, run->acct->id, key_id);
+	rc = account_creds(run->e, run->acct, &fresh, &calls, &err);
+	if (rc == SR_OK)
+		rc = sr_aws_conn_set_creds(c, &fresh, &err);
+	if (rc == SR_OK)
+		snprintf(key_id, 128, "%s", fresh.access_key_id);
+	atomic_fetch_add(&run->calls, calls);
+	sr_aws_creds_clear(&fresh);
+	return rc;
 }
 
 static void *role_worker(void *arg)
@@ -287,53 +397,187 @@ static void *role_worker(void *arg)
 	struct account_run *run = arg;
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
+	char key_id[128];
 	size_t i;
 
 	if (sr_aws_conn_new(&run->e->ep, &run->creds, &c, &err) != SR_OK)
 		return NULL; /* the roles left stay "failed" below */
+	snprintf(key_id, sizeof(key_id), "%s", run->creds.access_key_id);
 	while ((i = atomic_fetch_add(&run->next, 1)) < run->n_roles) {
 		struct sr_role_result *r = &run->roles[i];
-		if (run->req->mode == SR_ENGINE_REVOKE)
-			role_revoke(run, c, r, &run->iam[i]);
-		else
-			role_cleanup(run, c, r, &run->iam[i]);
+		work_role(run, c, r, &run->iam[i]);
+		if (strcmp(r->outcome, "failed") == 0 && creds_refused_msg(r->error) &&
+		    renew_creds(run, c, key_id) == SR_OK)
+			work_role(run, c, r, &run->iam[i]);
 	}
 	atomic_fetch_add(&run->calls, sr_aws_conn_requests(c));
 	sr_aws_conn_free(c);
 	return NULL;
 }
 
+/* Waits until `until` (the service's clock) unless req->stop says to stop.
+ * Returns 1 when the time came. */
+static int wait_until(const struct sr_engine_request *req, int64_t until)
+{
+	while (sr_clock_now() < until) {
+		struct timespec ts = {0, 200 * 1000000L};
+		if (req->stop != NULL && req->stop(req->stop_arg))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return 1;
+}
+
+#define RECHECK_ROUNDS 3
+
+/* The writes of this run that got no answer: waits until they can no longer
+ * land and reads those roles again (a rewrite can itself go unanswered:
+ * a few rounds). What is still unsettled stays so in the report, for the
+ * caller to come back to. */
+static void recheck_unsettled(struct account_run *run, struct sr_aws_conn *c)
+{
+	int round;
+	size_t i;
+
+	if (run->req->dry_run)
+		return;
+	for (round = 0; round < RECHECK_ROUNDS; round++) {
+		int64_t until = 0;
+		for (i = 0; i < run->n_roles; i++)
+			if (run->roles[i].unsettled > until)
+				until = run->roles[i].unsettled;
+		if (until == 0 || until - sr_clock_now() > run->req->max_wait)
+			return;
+		sr_log(SR_LOG_INFO, "engine.recheck_wait", "account=%s until=%lld", run->acct->id,
+		       (long long)until);
+		if (!wait_until(run->req, until))
+			return;
+		for (i = 0; i < run->n_roles; i++)
+			if (run->roles[i].unsettled != 0)
+				recheck_role(run, c, &run->roles[i], &run->iam[i]);
+	}
+}
+
 /* Whether AWS refused the credentials this run used (expired or revoked
  * early): then the cached ones must not be used again. */
 static int creds_refused(const struct account_run *run)
 {
-	static const char *const codes[] = {"ExpiredToken", "InvalidClientTokenId", NULL};
-	size_t i, k;
+	size_t i;
 
-	for (k = 0; codes[k] != NULL; k++) {
-		if (strstr(run->result->error, codes[k]) != NULL)
+	if (creds_refused_msg(run->result->error))
+		return 1;
+	for (i = 0; i < run->n_roles; i++)
+		if (creds_refused_msg(run->roles[i].error))
 			return 1;
-		for (i = 0; i < run->n_roles; i++)
-			if (strstr(run->roles[i].error, codes[k]) != NULL)
-				return 1;
-	}
 	return 0;
 }
 
 /* Drops an account's cached AssumeRole credentials (and the base ones, which
- * may be what expired), so the next run gets fresh ones. */
-static void forget_creds(struct sr_engine *e, const char *account)
+ * may be what expired), so the next use gets fresh ones. key_id: only when
+ * they are still these (another thread may have renewed them already); NULL:
+ * whatever they are. */
+static void forget_creds(struct sr_engine *e, const char *account, const char *key_id)
 {
 	size_t i;
 
 	pthread_mutex_lock(&e->mu);
 	for (i = 0; i < e->n_cache; i++)
-		if (strcmp(e->cache[i].account, account) == 0)
+		if (strcmp(e->cache[i].account, account) == 0 &&
+		    (key_id == NULL || strcmp(e->cache[i].creds.access_key_id, key_id) == 0))
 			sr_aws_creds_clear(&e->cache[i].creds);
-	if (e->base.token != NULL) /* long-term keys cannot be refreshed */
+	if (e->base.token != NULL && /* long-term keys cannot be refreshed */
+	    (key_id == NULL || strcmp(e->base.access_key_id, key_id) == 0))
 		sr_aws_creds_clear(&e->base);
 	pthread_mutex_unlock(&e->mu);
 	sr_log(SR_LOG_INFO, "aws.credentials_forgotten", "account=%s", account);
+}
+
+/* The account's credentials, a connection and its roles. Credentials AWS
+ * refuses (expired meanwhile) are renewed once. */
+static enum sr_rc list_account(struct account_run *run, struct sr_iam_roles *all,
+			       struct sr_aws_conn **c, unsigned long *calls, struct sr_err *err)
+{
+	enum sr_rc rc;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		sr_err_clear(err);
+		rc = account_creds(run->e, run->acct, &run->creds, calls, err);
+		if (rc == SR_OK)
+			rc = sr_aws_conn_new(&run->e->ep, &run->creds, c, err);
+		if (rc == SR_OK)
+			rc = sr_iam_list_roles(*c, all, NULL, err);
+		if (rc == SR_OK || !creds_refused_msg(err->msg))
+			return rc;
+		if (*c != NULL)
+			*calls += sr_aws_conn_requests(*c);
+		sr_aws_conn_free(*c);
+		*c = NULL;
+		sr_iam_roles_clear(all);
+		sr_aws_creds_clear(&run->creds);
+		forget_creds(run->e, run->acct->id, NULL);
+	}
+	return rc;
+}
+
+/* Adds a role to the ones this run works on (its trust policy moves).
+ * visited: why a role that does not match is visited, NULL when it matched. */
+static void take_role(struct account_run *run, struct sr_iam_role *role, const char *visited)
+{
+	struct sr_role_result *r = &run->roles[run->n_roles];
+
+	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
+	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
+	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);
+	r->outcome = run->req->mode == SR_ENGINE_PLAN ? "match" : "failed";
+	r->visited = visited;
+	if (run->req->mode != SR_ENGINE_PLAN)
+		snprintf(r->error, sizeof(r->error), "not reached");
+	run->iam[run->n_roles] = *role;
+	role->trust_policy = NULL; /* moved */
+	role->name[0] = '\0';     /* taken */
+	run->n_roles++;
+}
+
+static int has_policy(char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Cleanup: the roles that do not match today but carry (or may carry) our
+ * deny policy: those the caller names (the store's record of what this
+ * revocation denied) and, with req->discover, every role trusting a
+ * configured provider whose inline policies include ours. */
+static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
+			      struct sr_iam_roles *all, struct sr_err *err)
+{
+	const struct sr_engine_request *req = run->req;
+	enum sr_rc rc = SR_OK;
+	size_t i;
+
+	for (i = 0; i < all->n && rc == SR_OK; i++) {
+		struct sr_iam_role *role = &all->items[i];
+		char **names = NULL;
+		size_t n = 0;
+		if (role->name[0] == '\0')
+			continue; /* matched */
+		if (has_policy(req->visit, req->n_visit, role->arn)) {
+			take_role(run, role, "recorded");
+			continue;
+		}
+		if (!req->discover || !sr_match_trusts_provider(role->trust_policy, &run->e->rules))
+			continue;
+		rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
+		if (rc == SR_OK && has_policy(names, n, run->e->cfg->policy_name))
+			take_role(run, role, "discovered");
+		sr_strv_free(names, n);
+	}
+	return rc;
 }
 
 static void run_account(struct account_run *run)
@@ -348,9 +592,7 @@ static void run_account(struct account_run *run)
 	size_t i, n_threads = 0;
 
 	snprintf(ar->id, sizeof(ar->id), "%s", run->acct->id);
-	if (account_creds(e, run->acct, &run->creds, &calls, &err) != SR_OK ||
-	    sr_aws_conn_new(&e->ep, &run->creds, &c, &err) != SR_OK ||
-	    sr_iam_list_roles(c, &all, NULL, &err) != SR_OK) {
+	if (list_account(run, &all, &c, &calls, &err) != SR_OK) {
 		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
 		goto out;
 	}
@@ -365,18 +607,15 @@ static void run_account(struct account_run *run)
 		struct sr_role_result *r = &run->roles[run->n_roles];
 		struct sr_err merr = {0};
 		if (sr_match_trust_policy(all.items[i].trust_policy, &e->rules, run->req->groups,
-					  run->req->n_groups, &r->match, &merr) != SR_OK ||
-		    !r->match.matched)
-			continue;
-		snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
-		snprintf(r->role_name, sizeof(r->role_name), "%s", all.items[i].name);
-		snprintf(r->role_arn, sizeof(r->role_arn), "%s", all.items[i].arn);
-		r->outcome = run->req->mode == SR_ENGINE_PLAN ? "match" : "failed";
-		if (run->req->mode != SR_ENGINE_PLAN)
-			snprintf(r->error, sizeof(r->error), "not reached");
-		run->iam[run->n_roles] = all.items[i];
-		all.items[i].trust_policy = NULL; /* moved */
-		run->n_roles++;
+					  run->req->n_groups, &r->match, &merr) == SR_OK &&
+		    r->match.matched)
+			take_role(run, &all.items[i], NULL);
+	}
+	ar->matched = (int)run->n_roles;
+	if (run->req->mode == SR_ENGINE_CLEANUP &&
+	    add_visited(run, c, &all, &err) != SR_OK) {
+		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
+		goto out;
 	}
 	ar->matched = (int)run->n_roles;
 	if (run->req->mode == SR_ENGINE_PLAN)
@@ -401,6 +640,7 @@ static void run_account(struct account_run *run)
 		if (strcmp(run->roles[i].outcome, "failed") == 0 && run->roles[i].error[0] == '\0')
 			snprintf(run->roles[i].error, sizeof(run->roles[i].error),
 				 "not reached: no connection to AWS");
+	recheck_unsettled(run, c);
 out:
 	if (c != NULL)
 		calls += sr_aws_conn_requests(c);
@@ -408,7 +648,7 @@ out:
 	sr_aws_conn_free(c);
 	sr_iam_roles_clear(&all);
 	if (creds_refused(run))
-		forget_creds(e, run->acct->id);
+		forget_creds(e, run->acct->id, NULL);
 }
 
 struct pool {
@@ -571,11 +811,14 @@ json_t *sr_engine_report_json(const struct sr_engine_report *rep)
 				"statement", m->statement, "operator", m->op, "key", m->key,
 				"value", m->value, "group", m->group));
 		}
-		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"account", r->account, "role", r->role_name, "arn", r->role_arn,
 			"outcome", r->outcome, "cutoff", time_or_null(r->cutoff),
 			"due", time_or_null(r->due), "request_id", str_or_null(r->request_id),
-			"error", str_or_null(r->error), "reasons", why));
+			"error", str_or_null(r->error), "reasons", why,
+			"visited", str_or_null(r->visited ? r->visited : ""),
+			"recheck", str_or_null(r->recheck ? r->recheck : ""),
+			"unsettled_until", time_or_null(r->unsettled)));
 	}
 	return json_pack("{s:s, s:o, s:o, s:i}", "mode", modes[rep->mode], "accounts", accounts,
 			 "roles", roles, "failed", rep->failed);

@@ -223,3 +223,32 @@ enum sr_rc sr_match_trust_policy(const char *policy, const struct sr_match_rules
 	json_decref(doc);
 	return SR_OK;
 }
+
+static int statement_trusts_provider(json_t *st, const struct sr_match_rules *rules)
+{
+	const char *effect = json_string_value(json_object_get(st, "Effect"));
+	struct federated fed = {rules, 0};
+
+	if (!json_is_object(st) || effect == NULL || strcmp(effect, "Allow") != 0 ||
+	    !any_string(json_object_get(st, "Action"), is_web_identity_action, NULL))
+		return 0;
+	any_string(json_object_get(json_object_get(st, "Principal"), "Federated"),
+		   names_provider, &fed);
+	return fed.which != 0;
+}
+
+int sr_match_trusts_provider(const char *policy, const struct sr_match_rules *rules)
+{
+	json_t *doc = policy ? json_loads(policy, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	json_t *stmts = json_object_get(doc, "Statement"), *st;
+	int found = 0;
+	size_t i;
+
+	if (json_is_object(stmts))
+		found = statement_trusts_provider(stmts, rules);
+	json_array_foreach(stmts, i, st)
+		if (!found)
+			found = statement_trusts_provider(st, rules);
+	json_decref(doc);
+	return found;
+}

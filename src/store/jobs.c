@@ -519,3 +519,67 @@ out:
 	sr_store_reader_give(st, slot);
 	return rc;
 }
+
+enum sr_rc sr_store_denied_roles(struct sr_store *st, const struct sr_denied_filter *f,
+				 char ***arns, size_t *n, struct sr_err *err)
+{
+	static const char sql[] =
+		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"
+		" AND x.outcome IN ('denied', 'unchanged')"
+		" AND (?1 = 0 OR x.revocation_seq = ?1) AND (?2 IS NULL OR x.account = ?2)"
+		" AND (?3 IS NULL OR x.revocation_seq IN (SELECT g.revocation_seq"
+		"  FROM revocation_groups g WHERE g.group_name IN (SELECT value FROM json_each(?3))))"
+		" ORDER BY x.role_arn";
+	int slot, step;
+	struct conn *c = sr_store_reader_take(st, &slot);
+	sqlite3_stmt *q = sr_stmt(c, sql);
+	enum sr_rc rc = SR_OK;
+	char *groups = NULL;
+
+	*arns = NULL;
+	*n = 0;
+	if (q == NULL) {
+		rc = sr_store_db_error(c->db, "denied roles", err);
+		goto out;
+	}
+	if (f->groups != NULL) {
+		json_t *v = json_array();
+		size_t i;
+		for (i = 0; i < f->n_groups; i++)
+			json_array_append_new(v, json_string(f->groups[i]));
+		groups = json_dumps(v, JSON_COMPACT);
+		json_decref(v);
+		if (groups == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	sqlite3_bind_int64(q, 1, f->seq);
+	sqlite3_bind_text(q, 2, f->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, groups, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		char **v = realloc(*arns, (*n + 1) * sizeof(char *));
+		char *arn = strdup((const char *)sqlite3_column_text(q, 0));
+		if (v == NULL || arn == NULL) {
+			free(arn);
+			if (v != NULL)
+				*arns = v;
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			break;
+		}
+		*arns = v;
+		v[(*n)++] = arn;
+	}
+	if (rc == SR_OK && step != SQLITE_DONE)
+		rc = sr_store_db_error(c->db, "denied roles", err);
+	sqlite3_reset(q);
+	if (rc != SR_OK) {
+		sr_strv_free(*arns, *n);
+		*arns = NULL;
+		*n = 0;
+	}
+out:
+	free(groups);
+	sr_store_reader_give(st, slot);
+	return rc;
+}

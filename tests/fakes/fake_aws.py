@@ -655,6 +655,14 @@ class FakeAws:
             self.faults = parsed
         return [dict(f) for f in parsed]
 
+    def set_trust_policy(self, account, role_name, policy):
+        """Replaces a role's trust policy, as its owner would with IAM's
+        UpdateAssumeRolePolicy (tests: a trust edited after a revocation)."""
+        with self.lock:
+            role = self.accounts[str(account)]["roles"][role_name.lower()]
+            role["AssumeRolePolicyDocument"] = (policy if isinstance(policy, str)
+                                                else _compact(policy))
+
     def reset_counters(self):
         with self.lock:
             self.call_counts = {}

@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -188,8 +189,12 @@ class EngineCase(unittest.TestCase):
                         for a in ACCOUNTS]
         cfg = {
             "development": {"signing_key_file": os.path.join(self.tmp, "dev.pem")},
+            # late_write_seconds: how long a write that got no answer (here:
+            # the fake's HTTP 500s and resets) is waited for before its role is
+            # read again; short, so that the tests with faults stay quick.
             "aws": {"accounts": accounts, "concurrency_per_account": 8, "max_attempts": 8,
-                    "max_retry_seconds": 60, "timeout_seconds": 10},
+                    "max_retry_seconds": 60, "timeout_seconds": 10,
+                    "late_write_seconds": 1},
             "revoke": {"providers": [PROVIDER], "group_claims": ["amr"],
                        "policy_name": POLICY, "max_session_seconds": 43200},
         }
@@ -297,8 +302,11 @@ class EngineCase(unittest.TestCase):
             self.assertEqual(set(a), {"id", "error", "roles_seen", "matched", "aws_calls"})
         for r in rep["roles"]:
             self.assertEqual(set(r), {"account", "role", "arn", "outcome", "cutoff", "due",
-                                      "request_id", "error", "reasons"})
-            for t in (r["cutoff"], r["due"]):
+                                      "request_id", "error", "reasons", "visited", "recheck",
+                                      "unsettled_until"})
+            self.assertIn(r["visited"], (None, "recorded", "discovered"))
+            self.assertIn(r["recheck"], (None, "confirmed", "rewritten", "landed"))
+            for t in (r["cutoff"], r["due"], r["unsettled_until"]):
                 if t is not None:
                     self.assertRegex(t, RFC3339_Z)
 
@@ -788,6 +796,38 @@ class CleanupTest(EngineCase):
 # --------------------------------------------------------------------------
 # 5. pagination
 
+    def test_cleanup_finds_a_denied_role_whose_trust_changed_since(self):
+        # The owner of a denied role edits its trust policy after the
+        # revocation: it no longer lets team_opsec in, but it still carries
+        # the deny policy. Without a store, cleanup finds it by the names of
+        # the inline policies of the roles that trust a configured provider.
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="3 days ago", expect=0)
+        key = "111111111111/OpsecBreakGlass"
+        acct, name = key.split("/")
+        trust = json.loads(json.dumps(
+            before["accounts"][acct]["roles"][name]["AssumeRolePolicyDocument"]))
+        trust = json.loads(json.dumps(trust).replace("team_opsec", "team_other"))
+        fake.set_trust_policy(acct, name, trust)
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        roles = run.roles()
+        self.assertEqual(set(roles), set(EXPECTED["team_opsec"]), run.describe())
+        self.assertEqual((roles[key]["outcome"], roles[key]["visited"]),
+                         ("deleted", "discovered"), run.describe())
+        for other, r in roles.items():
+            if other != key:
+                self.assertEqual((r["outcome"], r["visited"]), ("deleted", None), other)
+        self.assertEqual(policies_of(fake.state()), policies_of(before))
+        # One ListRolePolicies per role that trusts the provider and does not match.
+        lists = [c for c in self.calls_since(fake, seq) if c["action"] == "ListRolePolicies"]
+        self.assertIn(key, {f"{c['account']}/{c['role']}" for c in lists})
+        self.assertFalse(set(EXPECTED["team_opsec"]) - {key}
+                         & {f"{c['account']}/{c['role']}" for c in lists})
+
+
 def paged_seed(n_roles=250, n_match=20, account="111111111111"):
     """One account: SessionRevokerAdmin plus n_roles - 1 generated roles of
     which n_match let team_opsec in (in several spellings); the others are
@@ -824,6 +864,45 @@ def paged_seed(n_roles=250, n_match=20, account="111111111111"):
     seed = {"random_seed": 5, "base_credentials": copy.deepcopy(EXAMPLE_SEED["base_credentials"]),
             "accounts": {account: {"roles": roles}}}
     return seed, matching
+
+
+class CredentialRefreshTest(EngineCase):
+
+    def test_revoke_renews_credentials_that_expire_during_the_run(self):
+        # The fake's clock moves two hours on once the first PutRolePolicy
+        # has landed: every session it issued has expired and AWS answers
+        # ExpiredToken. The CLI, like serve, assumes the roles again and
+        # finishes every role.
+        seed = example_seed()
+        seed["faults"] = [{"action": "PutRolePolicy", "kind": "latency", "ms": 150}]
+        fake = self.start_fake(seed)
+        config = self.write_config(aws={"concurrency_per_account": 1})
+        before = fake.state()
+        stop = threading.Event()
+
+        def expire_sessions():
+            while not stop.is_set():
+                if any(c["action"] == "PutRolePolicy" for c in fake.calls()):
+                    fake.set_clock(advance_seconds=7200)
+                    return
+                time.sleep(0.01)
+
+        mover = threading.Thread(target=expire_sessions)
+        mover.start()
+        t = now() - 600
+        try:
+            run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t))
+        finally:
+            stop.set()
+            mover.join()
+        expired = [c for c in fake.calls() if c.get("error_code") == "ExpiredToken"]
+        self.assertTrue(expired, "the fake never refused an expired session")
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.report["failed"], 0, run.describe())
+        for key, r in run.roles().items():
+            self.assertEqual((r["outcome"], r["cutoff"]), ("denied", rfc3339(t)), key)
+        self.assert_revoked_exactly(before, fake.state(), set(EXPECTED["team_opsec"]),
+                                    rfc3339(t), run)
 
 
 class PaginationTest(EngineCase):
