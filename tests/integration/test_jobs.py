@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
@@ -592,6 +593,55 @@ class FailureTest(JobsCase):
         cleanups = self.roles_of(rev, "cleanup")
         self.assertEqual(sorted(cleanups), OPSEC, rev["roles"])
         self.assertEqual(cleanups[key]["outcome"], "deleted", cleanups[key])
+        self.stop_service(svc)
+
+    def test_cli_cleanup_visits_the_roles_the_store_recorded(self):
+        # `session-revoker cleanup` with the service's store finds the denied
+        # role whose trust no longer names the group in the store's record.
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        rev = self.wait_state(svc, rev_id, "applied")
+        self.stop_service(svc)
+        key = "222222222222/OpsecAuditor"
+        acct, name = key.split("/")
+        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": []})
+        seq = self.fake.state()["calls_total"]
+        env = harness.clean_env({"AWS_ENDPOINT_URL": self.fake.url, "AWS_ACCESS_KEY_ID": BASE_KEY,
+                                 "AWS_SECRET_ACCESS_KEY": BASE_SECRET,
+                                 "AWS_EC2_METADATA_DISABLED": "true", "HOME": self.tmp})
+        env = {k: v for k, v in env.items() if k not in ("AWS_SESSION_TOKEN", "AWS_PROFILE")}
+        proc = subprocess.run([harness.binary_path(), "cleanup", "--config", self.write_config(),
+                               "--groups", "team_opsec", "--json"], env=env, cwd=self.tmp,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        roles = {"%s/%s" % (r["account"], r["role"]): r for r in json.loads(proc.stdout)["roles"]}
+        self.assertEqual(sorted(roles), OPSEC, proc.stdout)
+        self.assertEqual((roles[key]["outcome"], roles[key]["visited"], roles[key]["cutoff"]),
+                         ("not-due", "recorded", rev["cutoff"]), roles[key])
+        # The store named it: no role was searched by its inline policy names.
+        self.assertFalse([c for c in self.fake.calls(seq) if c["action"] == "ListRolePolicies"])
+
+    def test_a_delete_answered_too_late_never_removes_a_newer_deny(self):
+        # The cleanup's first three DeleteRolePolicy calls are carried out
+        # 2.5 s after they arrive, after the client gave up and retried. A
+        # revocation posted meanwhile must keep its deny policy: its jobs wait
+        # until the cleanup's unanswered deletes can no longer land.
+        svc = self.start_service()
+        first = self.post(svc, DOC).json["id"]
+        self.wait_state(svc, first, "applied")
+        self.stop_service(svc)
+        self.fake.set_faults([{"action": "DeleteRolePolicy", "kind": "latency", "ms": 2500,
+                               "count": 3}])
+        svc = self.start_service(offset=MAX_SESSION + 3600, workers=4,
+                                 aws={"timeout_seconds": 1, "max_attempts": 4,
+                                      "late_write_seconds": 4})
+        self.wait_for(svc, first, lambda r: any(j["kind"] == "cleanup" and j["attempts"] > 0
+                                                for j in r["jobs"]), "cleanup started")
+        second = self.post(svc, dict(DOC, time="now")).json["id"]
+        rev = self.wait_state(svc, second, "applied", timeout=40)
+        time.sleep(3)  # a late delete still in flight would have landed by now
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.assertEqual(self.get(svc, first)["state"], "cleaned")
         self.stop_service(svc)
 
     def test_a_write_answered_too_late_never_lowers_a_cutoff(self):

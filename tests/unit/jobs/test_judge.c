@@ -134,6 +134,34 @@ static void test_cleanup_not_due_runs_later(void **state)
 	assert_int_equal(fin.cleanup_at, 0);
 }
 
+/* A write AWS did not answer may still land: the job is not done until the
+ * role has been read again after that, and a retry waits for it too. */
+static void test_unsettled_writes_hold_the_job(void **state)
+{
+	struct sr_role_result r[2];
+	struct sr_job_finish fin;
+	char error[512];
+
+	(void)state;
+	role(&r[0], "denied", CUT, 0, "");
+	role(&r[1], "denied", CUT, 0, "");
+	r[1].unsettled = NOW + 90;
+	judge("apply", 1, r, 2, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_LATER);
+	assert_int_equal(fin.run_at, NOW + 90);
+	assert_int_equal(fin.cleanup_at, 0);
+	assert_non_null(strstr(error, "1 write got no answer from AWS"));
+	role(&r[0], "failed", 0, 0, "IAM PutRolePolicy: Throttling: Rate exceeded");
+	judge("apply", 1, r, 2, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_RETRY);
+	assert_int_equal(fin.run_at, NOW + 90); /* not NOW + 5 */
+	role(&r[0], "deleted", 0, NOW - 10, "");
+	r[0].unsettled = NOW + 30;
+	judge("cleanup", 1, r, 1, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_LATER);
+	assert_int_equal(fin.run_at, NOW + 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_failures_back_off_then_give_up),
 		cmocka_unit_test(test_permanent_refusals_fail_at_once),
 		cmocka_unit_test(test_cleanup_not_due_runs_later),
+		cmocka_unit_test(test_unsettled_writes_hold_the_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
