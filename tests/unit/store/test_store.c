@@ -88,7 +88,10 @@ static void test_add_get(void **state)
 
 	assert_int_equal(sr_store_revocation_add(st, &in, &rev, &replayed, &err), SR_OK);
 	assert_int_equal(replayed, 0);
-	assert_string_equal(json_string_value(json_object_get(rev, "state")), "pending");
+	/* No targets (no accounts configured): recorded only, and it says so. */
+	assert_string_equal(json_string_value(json_object_get(rev, "state")), "recorded");
+	assert_non_null(strstr(json_string_value(json_object_get(rev, "state_reason")),
+			       "aws.accounts"));
 	assert_string_equal(json_string_value(json_object_get(rev, "cutoff")), "2026-03-12T08:38:31Z");
 	assert_string_equal(json_string_value(json_object_get(rev, "time")), "30 minutes ago");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(rev, "groups"), 1)), "team_hr");
