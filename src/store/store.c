@@ -160,6 +160,16 @@ static enum sr_rc open_db(const char *path, int flags, sqlite3 **db, struct sr_e
 	return SR_OK;
 }
 
+/* The folder holding the file at path ("." for a bare name). New string. */
+static char *folder_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
 enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 			 struct sr_err *err)
 {
@@ -174,6 +184,10 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->reader_free, NULL);
+	if ((st->dir = folder_of(path)) == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
 	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->w.db, err);
 	if (rc != SR_OK)
 		goto out;
@@ -229,6 +243,7 @@ void sr_store_close(struct sr_store *st)
 	pthread_cond_destroy(&st->reader_free);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mu);
+	free(st->dir);
 	free(st);
 }
 
