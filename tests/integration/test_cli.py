@@ -1,8 +1,8 @@
 """The command line as one program: every subcommand reads the configuration
 the same way, sees the same clock, and asks only for what it uses.
 
-  1. development.clock_offset_seconds shifts the clock of `token`, `revoke`
-     and `cleanup` as it does that of `serve` (README "Jobs": a demo of what
+  1. development.clock_offset_seconds shifts the clock of `token`, `revoke`,
+     `cleanup` and `jobs` as it does that of `serve` (README "Jobs": a demo of what
      happens 13 hours later needs no other tool).
   2. `plan`, `revoke` and `cleanup` never verify a token, so they run without
      a trusted issuer; `serve` (and `check-config`, which checks for serve
@@ -16,11 +16,13 @@ and the roles' inline policies as the fake holds them.
 Run with Debian's /usr/bin/python3 (botocore for the fake, PyJWT).
 """
 
+import glob
+import json
 import os
-import shutil
+import sqlite3
 import subprocess
-import tempfile
 import unittest
+import uuid
 
 import harness
 from harness import now, parse_rfc3339, rfc3339
@@ -28,6 +30,8 @@ from test_engine import (ACCOUNTS, ADMIN_ROLE, BASE_KEY, BASE_SECRET, DEFAULT_SK
                          EXTERNAL_ID, POLICY, PROVIDER, EngineCase, example_seed,
                          policies_of)
 
+SR_SOURCE_DIR = os.environ.get("SR_SOURCE_DIR") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 THIRTEEN_HOURS = 13 * 3600
 MAX_SESSION = 43200
 
@@ -88,20 +92,12 @@ class ClockTest(CliCase):
                     self.assertIn("clock.shifted", proc.stderr, info)
 
     def test_revoke_and_cleanup_run_on_the_shifted_clock(self):
-        fake = self.start_fake(example_seed())
         matched = set(EXPECTED["team_opsec"])
         # With a development key, so that only the clock differs from before.
         key = os.path.join(self.tmp, "dev.pem")
         plain = self.config("plain.json", aws_config(development={"signing_key_file": key}))
         later = self.config("later.json", aws_config(development={
             "signing_key_file": key, "clock_offset_seconds": THIRTEEN_HOURS}))
-
-        # revoke --time '1 hour ago' 13 hours from now: the cut-off is 12 hours ahead.
-        t = now()
-        run = self.run_cli(fake, "revoke", "team_opsec", later, at="1 hour ago", expect=0)
-        self.assertEqual(set(run.roles()), matched, run.describe())
-        cutoff = parse_rfc3339(run.roles()["111111111111/OpsecBreakGlass"]["cutoff"])
-        self.assertLessEqual(abs(cutoff - (t + THIRTEEN_HOURS - 3600)), 5, run.describe())
 
         # A cut-off of now: cleanup on today's clock finds it not due...
         fake2 = self.start_fake(example_seed())
@@ -122,6 +118,44 @@ class ClockTest(CliCase):
             self.assertEqual(r["outcome"], "deleted", f"{key}\n{run.describe()}")
             self.assertEqual(r["due"], due, key)
         self.assertEqual(policies_of(fake2.state()), policies_of(before))
+
+        # revoke --time '1 hour ago' 13 hours from now: the cut-off is 12 hours ahead.
+        fake = self.start_fake(example_seed())
+        t = now()
+        run = self.run_cli(fake, "revoke", "team_opsec", later, at="1 hour ago", expect=0)
+        self.assertEqual(set(run.roles()), matched, run.describe())
+        cutoff = parse_rfc3339(run.roles()["111111111111/OpsecBreakGlass"]["cutoff"])
+        self.assertLessEqual(abs(cutoff - (t + THIRTEEN_HOURS - 3600)), 5, run.describe())
+
+    def test_jobs_retry_makes_a_job_due_on_the_shifted_clock(self):
+        db = os.path.join(self.tmp, "jobs.db")
+        conn = sqlite3.connect(db)
+        try:
+            for path in sorted(glob.glob(os.path.join(SR_SOURCE_DIR, "sql", "*.sql"))):
+                with open(path, encoding="utf-8") as f:
+                    conn.executescript(f.read())
+            conn.execute("PRAGMA user_version = %d"
+                         % len(glob.glob(os.path.join(SR_SOURCE_DIR, "sql", "*.sql"))))
+            seq = conn.execute(
+                "INSERT INTO revocations (id, source, issuer, action, cutoff, state, created_at,"
+                " updated_at) VALUES (?, 'document', 'i', 'revoke', 1, 'failed', 1, 1)",
+                (str(uuid.uuid4()),)).lastrowid
+            job = conn.execute(
+                "INSERT INTO jobs (revocation_seq, kind, account, run_at, state, attempts,"
+                " last_error, created_at, updated_at) VALUES (?, 'apply', ?, 1, 'failed', 10,"
+                " 'AccessDenied', 1, 1)", (seq, ACCOUNTS[0])).lastrowid
+            conn.commit()
+        finally:
+            conn.close()
+        cfg = self.config("jobs.json", {"store": {"path": db}, "development": {
+            "clock_offset_seconds": THIRTEEN_HOURS}})
+        t = now()
+        self.run_bin(["jobs", "--config", cfg, "--retry", str(job)], expect=0)
+        proc, info = self.run_bin(["jobs", "--config", cfg, "--json"], expect=0)
+        listed = {j["id"]: j for j in json.loads(proc.stdout)}
+        self.assertEqual((listed[job]["state"], listed[job]["attempts"]), ("pending", 0), info)
+        self.assertLessEqual(abs(parse_rfc3339(listed[job]["run_at"]) - (t + THIRTEEN_HOURS)), 5,
+                             info)
 
 
 # --------------------------------------------------------------------------
