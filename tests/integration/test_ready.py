@@ -114,7 +114,7 @@ class FullDiskTest(ReadyCase):
         # Fill the disk but for 4 pages: a POST needs more, a check write less.
         st = os.statvfs(disk)
         with open(os.path.join(disk, "filler"), "wb") as f:
-            f.write(b"\0" * (st.f_bavail * st.f_frsize - 4 * 4096))
+            f.write(b"\0" * ((st.f_bavail - 4) * st.f_frsize))
         r = self.post(svc, "while-full")
         self.assertEqual(r.status, 503, r)
         seen = []
