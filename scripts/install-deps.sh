@@ -8,6 +8,8 @@ libssl-dev libxml2-dev libcmocka-dev
 python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python3-uvloop"
 [ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk"
+# unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
+pkgs="$pkgs util-linux mount"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -129,10 +129,21 @@ struct sr_config_problems {
 	size_t n;
 };
 
+/* What a command needs from the configuration beyond a valid file: each
+ * command is validated for what it uses, nothing more. */
+enum sr_config_need {
+	SR_CONFIG_NEED_ISSUER = 1u << 0, /* verifies tokens: a trusted issuer or
+					    the development key (serve) */
+};
+
 /* Loads path (NULL: the embedded default), applies environment overrides
- * from envp-style getenv(), validates. OUT *cfg: new, free with
- * sr_config_free(). problems (may be NULL) receives every problem found;
- * err the first. */
+ * from envp-style getenv(), validates for needs (enum sr_config_need flags).
+ * OUT *cfg: new, free with sr_config_free(). problems (may be NULL) receives
+ * every problem found; err the first. */
+enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config **cfg,
+			      struct sr_config_problems *problems, struct sr_err *err);
+
+/* sr_config_load_for() with what `serve` needs (SR_CONFIG_NEED_ISSUER). */
 enum sr_rc sr_config_load(const char *path, struct sr_config **cfg,
 			  struct sr_config_problems *problems, struct sr_err *err);
 

@@ -187,7 +187,18 @@ struct sr_denied_filter {
 enum sr_rc sr_store_denied_roles(struct sr_store *store, const struct sr_denied_filter *filter,
 				 char ***arns, size_t *n, struct sr_err *err);
 
-/* Whether a write transaction commits now (readiness). */
+/* Whether a write transaction commits now: the readiness check write, which
+ * waits for its COMMIT. */
 enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);
+
+/* Readiness without a write per question (GET /readyz): SR_OK when a commit
+ * that wrote rows took less than a second ago, or when nothing failed since;
+ * SR_ESTORE (err says why) when the last write, or the last check, failed.
+ * *check is 1 when nothing committed and nothing was checked in the last
+ * second: the caller then queues an SR_STORE_OP_PING (sr_store_submit) and
+ * answers from it; at most one caller a second is told so. After a write
+ * failed for want of space, a check counts only once the store's file system
+ * has 1 MiB free again. Never blocks on the disk. */
+enum sr_rc sr_store_ready(struct sr_store *store, int *check, struct sr_err *err);
 
 #endif

@@ -15,8 +15,15 @@ int sr_cli_cleanup(int argc, char **argv);
 int sr_cli_jobs(int argc, char **argv);
 
 /* Loads the configuration named by --config / SR_CONFIG (NULL: the embedded
- * default), printing every problem to stderr. NULL on failure. */
-struct sr_config *sr_cli_load_config(const char *path);
+ * default) and validates it for what command needs, printing every problem
+ * to stderr; then shifts the process's clock by
+ * development.clock_offset_seconds, so every command sees one clock. NULL on
+ * failure. */
+struct sr_config *sr_cli_load_config(const char *command, const char *path);
+
+/* OUT *needs: what command needs of the configuration (enum sr_config_need).
+ * -1 when there is no such command. */
+int sr_cli_config_needs(const char *command, unsigned *needs);
 
 /* Makes sure the development key and the store's folder exist. */
 int sr_cli_prepare_files(const struct sr_config *cfg);

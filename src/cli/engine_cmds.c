@@ -140,7 +140,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 		fprintf(stderr, "session-revoker %s: unexpected argument \"%s\"\n", cmd, argv[optind]);
 		goto out;
 	}
-	cfg = sr_cli_load_config(path);
+	cfg = sr_cli_load_config(cmd, path);
 	if (cfg == NULL)
 		goto out;
 	{

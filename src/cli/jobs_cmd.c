@@ -95,7 +95,7 @@ int sr_cli_jobs(int argc, char **argv)
 			return 2;
 		}
 	}
-	cfg = sr_cli_load_config(path);
+	cfg = sr_cli_load_config("jobs", path);
 	if (cfg == NULL)
 		return 2;
 	if (sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK)

@@ -109,15 +109,10 @@ int sr_cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	cfg = sr_cli_load_config(path);
+	cfg = sr_cli_load_config("serve", path);
 	if (cfg == NULL)
 		return 1;
 	sr_log_set_level(level_of(cfg->log_level));
-	if (cfg->clock_offset != 0) {
-		sr_clock_set_offset(cfg->clock_offset);
-		sr_log(SR_LOG_WARN, "clock.shifted", "offset_seconds=%lld",
-		       (long long)cfg->clock_offset);
-	}
 	if (sr_cli_prepare_files(cfg) != 0)
 		goto out;
 	if (sr_store_open(cfg->store_path, (int)cfg->store_readers, &store, &err) != SR_OK ||

@@ -74,7 +74,7 @@ int sr_cli_token(int argc, char **argv)
 			goto out;
 		}
 	}
-	cfg = sr_cli_load_config(path);
+	cfg = sr_cli_load_config("token", path);
 	if (cfg == NULL)
 		goto out;
 	if (sr_cli_prepare_files(cfg) == 0) {

@@ -373,6 +373,12 @@ out:
 enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 			  struct sr_config_problems *problems, struct sr_err *err)
 {
+	return sr_config_load_for(path, SR_CONFIG_NEED_ISSUER, out, problems, err);
+}
+
+enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config **out,
+			      struct sr_config_problems *problems, struct sr_err *err)
+{
 	struct sr_config_problems local;
 	struct sr_config *cfg;
 	json_t *root = NULL;
@@ -421,7 +427,7 @@ enum sr_rc sr_config_load(const char *path, struct sr_config **out,
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
 		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");
-	if (cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
+	if ((needs & SR_CONFIG_NEED_ISSUER) && cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
 		sr_config_problem(problems, "auth.issuers",
 			"no trusted issuer: add one, or development.signing_key_file");
 done:

@@ -15,6 +15,7 @@
 struct rev_row {
 	const char *id, *state, *action, *time_given, *reason, *source;
 	const char *source_event_id, *issuer, *subject, *token_id;
+	const char *state_reason; /* NULL: the state says it all */
 	json_t *groups, *accounts; /* stolen by rev_json */
 	int64_t cutoff, created_at, updated_at;
 };
@@ -33,10 +34,11 @@ static json_t *time_json(int64_t t)
 
 static json_t *rev_json(const struct rev_row *r)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:{s:o, s:o, s:o}}",
 			 "id", str_or_null(r->id),
 			 "state", str_or_null(r->state),
+			 "state_reason", str_or_null(r->state_reason),
 			 "action", str_or_null(r->action),
 			 "groups", r->groups ? r->groups : json_array(),
 			 "cutoff", time_json(r->cutoff),
@@ -53,12 +55,32 @@ static json_t *rev_json(const struct rev_row *r)
 			 "token_id", str_or_null(r->token_id));
 }
 
+#define RECORDED_ONLY "no AWS accounts are configured (aws.accounts): recorded only, nothing is done in AWS"
+#define NO_ROLE_MATCHED "no role in the target accounts lets these groups in: no deny policy was written, so no cleanup is due"
+#define NOTHING_TO_CLEAN "no deny policy of this revocation is in place, so no cleanup is due"
+
+/* Why a revocation is in its state, when the state alone does not say:
+ * recorded (there was no account to apply it in), or applied with no cleanup
+ * to come (no role matched). NULL otherwise. */
+static const char *state_reason(const char *state, int cleanup_jobs, int roles)
+{
+	if (state == NULL)
+		return NULL;
+	if (strcmp(state, "recorded") == 0)
+		return RECORDED_ONLY;
+	if (strcmp(state, "applied") == 0 && cleanup_jobs == 0)
+		return roles == 0 ? NO_ROLE_MATCHED : NOTHING_TO_CLEAN;
+	return NULL;
+}
+
 static const char select_sql[] =
 	"SELECT r.seq, r.id, r.source, r.source_event_id, r.issuer, r.subject,"
 	"       r.token_id, r.action, r.cutoff, r.time_given, r.accounts, r.reason,"
 	"       r.state, r.created_at, r.updated_at,"
 	"       (SELECT json_group_array(group_name) FROM (SELECT group_name"
-	"          FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position))"
+	"          FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position)),"
+	"       (SELECT count(*) FROM jobs WHERE revocation_seq = r.seq AND kind = 'cleanup'),"
+	"       (SELECT count(*) FROM role_results WHERE revocation_seq = r.seq)"
 	"  FROM revocations r WHERE (?1 IS NULL AND r.seq = ?2) OR r.id = ?1";
 
 static const char *text(sqlite3_stmt *q, int col)
@@ -97,6 +119,8 @@ enum sr_rc sr_store_revocation_json(struct conn *c, int64_t seq, const char *id,
 		.created_at = sqlite3_column_int64(q, 13),
 		.updated_at = sqlite3_column_int64(q, 14), .groups = json_text(text(q, 15)),
 	};
+	r.state_reason = state_reason(r.state, sqlite3_column_int(q, 16),
+				      sqlite3_column_int(q, 17));
 	*out = rev_json(&r);
 	sqlite3_reset(q);
 	if (*out == NULL)
@@ -184,7 +208,7 @@ static const char insert_rev_sql[] =
 	"INSERT INTO revocations (id, source, source_event_id, issuer, subject,"
 	" token_id, action, cutoff, time_given, accounts, reason, state,"
 	" created_at, updated_at)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?12)";
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12)";
 static const char insert_group_sql[] =
 	"INSERT INTO revocation_groups (revocation_seq, position, group_name)"
 	" VALUES (?1, ?2, ?3)";
@@ -203,7 +227,9 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 	if ((rc = sr_uuid4(id, &it->err)) != SR_OK)
 		return rc;
 	r = (struct rev_row){
-		.id = id, .state = "pending", .action = sr_action_name(doc->action),
+		/* No account to work in: there will never be a job. */
+		.id = id, .state = in->n_targets == 0 ? "recorded" : "pending",
+		.action = sr_action_name(doc->action),
 		.time_given = doc->time_text, .reason = doc->reason, .source = in->source,
 		.source_event_id = in->source_event_id, .issuer = in->issuer,
 		.subject = in->subject ? in->subject : "",
@@ -230,6 +256,7 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 	sqlite3_bind_text(q, 10, accounts_text, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 11, r.reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 12, r.created_at);
+	sqlite3_bind_text(q, 13, r.state, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) != SQLITE_DONE) {
 		rc = sr_store_db_error(c->db, "insert revocation", &it->err);
 		goto out;
@@ -251,6 +278,7 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 		}
 	}
 	sqlite3_reset(q);
+	r.state_reason = state_reason(r.state, 0, 0);
 	it->result = rev_json(&r);
 	r.groups = r.accounts = NULL; /* stolen */
 	if (it->result == NULL)

@@ -86,6 +86,27 @@ static int user_version(sqlite3 *db)
 	return version;
 }
 
+/* A migration that rebuilds a table runs with foreign keys off (they cannot
+ * be switched inside a transaction); this checks they still hold. */
+static enum sr_rc foreign_keys_hold(sqlite3 *db, struct sr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum sr_rc rc = SR_OK;
+	int step;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return sr_store_db_error(db, "foreign_key_check", err);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = sr_err_set(err, SR_ESTORE, "migration broke a foreign key: table %s row %lld",
+				(const char *)sqlite3_column_text(st, 0),
+				(long long)sqlite3_column_int64(st, 1));
+	else if (step != SQLITE_DONE)
+		rc = sr_store_db_error(db, "foreign_key_check", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Applies the migrations not yet applied, all in one IMMEDIATE transaction:
  * the version is read under the write lock, so processes starting together
  * on one file never apply a migration twice. */
@@ -117,6 +138,8 @@ static enum sr_rc migrate(sqlite3 *db, struct sr_err *err)
 		else
 			sr_log(SR_LOG_INFO, "store.migrated", "migration=%s", sr_migrations[i].name);
 	}
+	if (rc == SR_OK && version < (int)sr_migrations_count)
+		rc = foreign_keys_hold(db, err);
 	if (rc == SR_OK && exec(db, "COMMIT", err) == SR_OK)
 		return SR_OK;
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -137,6 +160,16 @@ static enum sr_rc open_db(const char *path, int flags, sqlite3 **db, struct sr_e
 	return SR_OK;
 }
 
+/* The folder holding the file at path ("." for a bare name). New string. */
+static char *folder_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
 enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 			 struct sr_err *err)
 {
@@ -151,13 +184,19 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->reader_free, NULL);
+	if ((st->dir = folder_of(path)) == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
 	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->w.db, err);
 	if (rc != SR_OK)
 		goto out;
-	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202. */
+	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202.
+	 * Foreign keys are switched on after the migrations (see migrate). */
 	if ((rc = wal(st->w.db, err)) != SR_OK ||
-	    (rc = exec(st->w.db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) != SR_OK ||
-	    (rc = migrate(st->w.db, err)) != SR_OK)
+	    (rc = exec(st->w.db, "PRAGMA synchronous=FULL;", err)) != SR_OK ||
+	    (rc = migrate(st->w.db, err)) != SR_OK ||
+	    (rc = exec(st->w.db, "PRAGMA foreign_keys=ON;", err)) != SR_OK)
 		goto out;
 	st->n_readers = readers < 1 ? 1 : readers;
 	st->readers = calloc((size_t)st->n_readers, sizeof(*st->readers));
@@ -204,6 +243,7 @@ void sr_store_close(struct sr_store *st)
 	pthread_cond_destroy(&st->reader_free);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mu);
+	free(st->dir);
 	free(st);
 }
 

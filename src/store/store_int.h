@@ -36,7 +36,35 @@ struct sr_store {
 	bool *reader_busy;
 	int n_readers;
 	pthread_cond_t reader_free;
+
+	/* readiness (ready.c): what the writer's last batches showed; under mu */
+	struct {
+		bool failing;       /* the last write did not commit */
+		bool disk_full;     /* ... for want of space (SQLITE_FULL) */
+		char why[200];
+		int64_t wrote_ms;   /* CLOCK_MONOTONIC ms of the last commit that changed rows */
+		int64_t checked_ms; /* when the last readiness check was handed out */
+	} health;
+	char *dir; /* the database file's folder: its free space */
 };
+
+/* How one batch went, for readiness. */
+struct store_outcome {
+	bool failed; /* a write did not commit for a reason of the file's */
+	bool wrote;  /* the COMMIT held changed rows */
+	int code;    /* SQLite's extended result code of the failure */
+	char why[200];
+};
+
+/* Records db's current error in o (the first one wins): any error when any,
+ * else only those that say the file takes no writes (full, I/O, read-only,
+ * locked...). */
+void sr_store_outcome_fail(struct store_outcome *o, sqlite3 *db, int code, bool any);
+
+/* The writer notes each batch's outcome (ready.c); may turn a check write's
+ * success into a failure after a full disk, in o and in the batch's ops. */
+void sr_store_health_note(struct sr_store *st, struct sr_store_op *batch,
+			  struct store_outcome *o);
 
 /* Runs on the writer connection inside a savepoint. */
 enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *op);

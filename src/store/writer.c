@@ -28,13 +28,23 @@ static void batch_fail(struct sr_store_op *batch, sqlite3 *db, const char *what)
 	}
 }
 
-static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us)
+/* The readiness check: a one-row table updated in place (a counter, so the
+ * page really changes). */
+static const char check_sql[] =
+	"INSERT INTO service_meta (key, value) VALUES ('ready_check', '1')"
+	" ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1";
+
+static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us,
+		      struct store_outcome *o)
 {
 	sqlite3 *db = c->db;
 	struct sr_store_op *it;
 	struct timespec t0, t1;
+	int changes = sqlite3_total_changes(db);
+	int rc;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		sr_store_outcome_fail(o, db, rc, true);
 		batch_fail(batch, db, "begin");
 		return;
 	}
@@ -48,11 +58,12 @@ static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us
 		else if (it->kind == SR_STORE_OP_JOB)
 			it->rc = sr_store_write_job(c, it);
 		else
-			it->rc = sqlite3_exec(db, "INSERT OR REPLACE INTO service_meta"
-					      " VALUES ('ready_check', strftime('%s','now'))",
-					      NULL, NULL, NULL) == SQLITE_OK
+			it->rc = sqlite3_exec(db, check_sql, NULL, NULL, NULL) == SQLITE_OK
 					 ? SR_OK : sr_store_db_error(db, "ping", &it->err);
 		if (it->rc != SR_OK) {
+			if (it->rc == SR_ESTORE) /* a database error, not a refusal */
+				sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db),
+						      it->kind == SR_STORE_OP_PING);
 			sqlite3_exec(db, "ROLLBACK TO item", NULL, NULL, NULL);
 			json_decref(it->result);
 			it->result = NULL;
@@ -64,15 +75,19 @@ static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*commit_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (commit_rc != SQLITE_OK) {
+		sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db), true);
 		batch_fail(batch, db, "commit");
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return;
 	}
+	o->wrote = sqlite3_total_changes(db) != changes;
 }
 
 void *sr_store_writer_main(void *arg)
 {
 	struct sr_store *st = arg;
 	struct sr_store_op *batch, *it, *prev;
+	struct store_outcome outcome;
 	struct timespec t0, t1;
 	long commit_us = 0;
 	int n;
@@ -88,7 +103,9 @@ void *sr_store_writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_batch(&st->w, batch, &commit_us);
+		memset(&outcome, 0, sizeof(outcome));
+		run_batch(&st->w, batch, &commit_us, &outcome);
+		sr_store_health_note(st, batch, &outcome);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		for (n = 0, it = batch; it != NULL; it = it->next)
 			n++;

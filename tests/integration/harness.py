@@ -416,8 +416,9 @@ class Service:
     """
 
     def __init__(self, config_file=None, *, cwd=None, env=None, logdir=None,
-                 ca_file=None, args=None, name="service"):
+                 ca_file=None, args=None, name="service", prefix=None):
         self.config_file = config_file
+        self.prefix = list(prefix or [])  # a command that execs the binary (same pid)
         self.cwd = cwd or os.getcwd()
         self.env = clean_env(env)
         self.logdir = logdir or self.cwd
@@ -436,7 +437,7 @@ class Service:
     # -- lifecycle
 
     def start(self):
-        cmd = [binary_path(), "serve"]
+        cmd = self.prefix + [binary_path(), "serve"]
         if self.config_file is not None:
             cmd += ["--config", self.config_file]
         cmd += self.args

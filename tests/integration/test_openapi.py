@@ -356,7 +356,8 @@ def _sample_for(name):
     """A value each component schema should accept (also exercises the
     validator over every keyword the schema uses)."""
     rev = {
-        "id": str(uuid.uuid4()), "state": "pending", "action": "revoke", "groups": ["g"],
+        "id": str(uuid.uuid4()), "state": "pending", "state_reason": None, "action": "revoke",
+        "groups": ["g"],
         "cutoff": "2026-01-01T00:00:00Z", "time": None, "accounts": None, "reason": None,
         "source": "document", "source_event_id": None,
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",

@@ -300,13 +300,13 @@ static enum MHD_Result list_arg(void *cls, enum MHD_ValueKind kind, const char *
 		}
 	if (strcmp(key, "state") == 0) {
 		static const char *const states[] = {"pending", "applying", "applied",
-						     "partial", "failed", "cleaned"};
+						     "partial", "failed", "cleaned", "recorded"};
 		size_t i;
 		for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 			if (strcmp(value, states[i]) == 0)
 				a->f.state = states[i];
 		if (a->f.state == NULL)
-			snprintf(a->bad, sizeof(a->bad), "state must be one of pending, applying, applied, partial, failed, cleaned");
+			snprintf(a->bad, sizeof(a->bad), "state must be one of pending, applying, applied, partial, failed, cleaned, recorded");
 	} else if (strcmp(key, "group") == 0) {
 		if (value[0] == '\0')
 			snprintf(a->bad, sizeof(a->bad), "group must not be empty");

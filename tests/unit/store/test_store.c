@@ -88,7 +88,10 @@ static void test_add_get(void **state)
 
 	assert_int_equal(sr_store_revocation_add(st, &in, &rev, &replayed, &err), SR_OK);
 	assert_int_equal(replayed, 0);
-	assert_string_equal(json_string_value(json_object_get(rev, "state")), "pending");
+	/* No targets (no accounts configured): recorded only, and it says so. */
+	assert_string_equal(json_string_value(json_object_get(rev, "state")), "recorded");
+	assert_non_null(strstr(json_string_value(json_object_get(rev, "state_reason")),
+			       "aws.accounts"));
 	assert_string_equal(json_string_value(json_object_get(rev, "cutoff")), "2026-03-12T08:38:31Z");
 	assert_string_equal(json_string_value(json_object_get(rev, "time")), "30 minutes ago");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(rev, "groups"), 1)), "team_hr");
@@ -285,6 +288,24 @@ static void test_ping_and_reopen(void **state)
 	assert_null(st);
 }
 
+/* Readiness answers from the writer's last commit; a check is handed out at
+ * most once a second, and only when nothing wrote in that second. */
+static void test_ready_without_a_write_per_call(void **state)
+{
+	struct sr_err err = {0};
+	int check = 0, i;
+
+	assert_int_equal(sr_store_ready(*state, &check, &err), SR_OK);
+	assert_int_equal(check, 1); /* nothing known yet: check */
+	assert_int_equal(sr_store_ready(*state, &check, &err), SR_OK);
+	assert_int_equal(check, 0); /* one check a second */
+	assert_int_equal(sr_store_ping(*state, &err), SR_OK);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(sr_store_ready(*state, &check, &err), SR_OK);
+		assert_int_equal(check, 0); /* a commit that wrote is fresh */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit_many_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_paging_and_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ready_without_a_write_per_call, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
