@@ -119,6 +119,14 @@ int sr_cli_serve(int argc, char **argv)
 	    sr_auth_new(cfg, &auth, &err) != SR_OK)
 		goto out;
 	if (cfg->n_accounts > 0 && cfg->jobs_workers > 0) {
+		/* A job taken over from a dead process runs once its lease expired,
+		 * at least 2/3 of a lease after the dead process's last write. */
+		if (cfg->aws_late_write_seconds * 3 > cfg->jobs_lease_seconds * 2)
+			sr_log(SR_LOG_WARN, "config.late_writes",
+			       "aws.late_write_seconds=%lld jobs.lease_seconds=%lld detail=\"a job taken"
+			       " over from a dead process may run before its late writes could land:"
+			       " keep aws.late_write_seconds within two thirds of jobs.lease_seconds\"",
+			       (long long)cfg->aws_late_write_seconds, (long long)cfg->jobs_lease_seconds);
 		if (sr_engine_new(cfg, &engine, &err) != SR_OK ||
 		    sr_jobs_start(cfg, store, engine, &jobs, &err) != SR_OK)
 			goto out;

@@ -417,13 +417,6 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 		sr_config_problem(problems, "listen.tls", "needs both cert_file and key_file");
 	check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
 	check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
-	/* A job taken over from a dead process must run after its late writes
-	 * could land: the lease outlives the last renewal by 2/3 of itself. */
-	if (cfg->aws_late_write_seconds * 3 > cfg->jobs_lease_seconds * 2)
-		sr_config_problem(problems, "aws.late_write_seconds",
-				  "must be at most two thirds of jobs.lease_seconds (%lld), is %lld",
-				  (long long)cfg->jobs_lease_seconds,
-				  (long long)cfg->aws_late_write_seconds);
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
 		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");

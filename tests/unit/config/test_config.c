@@ -144,33 +144,6 @@ static void test_problems_by_path(void **state)
 	assert_true(has_problem(&pr, "auth.issuers[4]", "exactly one of"));
 }
 
-static void test_late_writes_within_the_lease(void **state)
-{
-	static const char *const late[] = {"\"late_write_seconds\": 90", "\"late_write_seconds\": 80", ""};
-	static const int64_t want[] = {0, 80, 60};
-	struct sr_config_problems pr;
-	struct sr_config *cfg;
-	char text[1024];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < 3; i++) {
-		snprintf(text, sizeof(text),
-			 "{\"aws\": {%s}, \"jobs\": {\"lease_seconds\": 120}, \"auth\": {\"issuers\":"
-			 " [{\"issuer\": \"https://i/\", \"audience\": \"a\", \"algorithms\": [\"RS256\"],"
-			 " \"public_key_file\": \"%s\"}]}}", late[i], pem);
-		cfg = load_text(text, &pr, want[i] ? SR_OK : SR_ECONFIG);
-		if (want[i] == 0) {
-			assert_null(cfg);
-			assert_true(has_problem(&pr, "aws.late_write_seconds",
-						"two thirds of jobs.lease_seconds (120)"));
-			continue;
-		}
-		assert_int_equal(cfg->aws_late_write_seconds, want[i]);
-		sr_config_free(cfg);
-	}
-}
-
 static void test_not_json(void **state)
 {
 	struct sr_config_problems pr;
@@ -203,7 +176,6 @@ int main(void)
 		cmocka_unit_test(test_file_and_env),
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
-		cmocka_unit_test(test_late_writes_within_the_lease),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_bad_env_override),
 	};
