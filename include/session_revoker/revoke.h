@@ -90,8 +90,9 @@ struct sr_engine_request {
 
 /* What happened to one role. outcome is one of: "match" (plan), "denied",
  * "unchanged" (a cut-off at least as late is in place), "would-deny",
- * "deleted", "would-delete", "not-due", "absent" (no deny policy to clean
- * up), "failed". */
+ * "deleted", "would-delete", "trimmed", "would-trim" (the deny policy held
+ * statements that are not ours: rewritten without ours, not deleted),
+ * "not-due", "absent" (no deny policy to clean up), "failed". */
 struct sr_role_result {
 	char account[13];
 	char role_name[128];

@@ -264,13 +264,13 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	if (run->req->now < r->due) {
 		r->outcome = "not-due";
 	} else if (run->req->dry_run) {
-		r->outcome = "would-delete";
+		r->outcome = rest != NULL ? "would-trim" : "would-delete";
 	} else if ((rest != NULL
 			    ? sr_iam_put_role_policy(c, r->role_name, cfg->policy_name, rest,
 						     r->request_id, &err)
 			    : sr_iam_delete_role_policy(c, r->role_name, cfg->policy_name,
 							r->request_id, &err)) == SR_OK) {
-		r->outcome = "deleted";
+		r->outcome = rest != NULL ? "trimmed" : "deleted"; /* others' statements stay */
 		r->cutoff = 0;
 	} else if (err.code == SR_ENOTFOUND) {
 		r->outcome = "absent"; /* someone else removed it meanwhile */
@@ -427,6 +427,25 @@ static void *account_worker(void *arg)
 	return NULL;
 }
 
+/* One log line per role whose policy was written (or that AWS refused to
+ * let anyone write): the audit trail beside the report. */
+static void log_role(const struct sr_role_result *r)
+{
+	static const char *const logged[] = {"denied", "trimmed", "deleted", "unmodifiable", NULL};
+	char cut[32], quoted[300], rid[200];
+	size_t i;
+
+	for (i = 0; logged[i] != NULL && strcmp(logged[i], r->outcome) != 0; i++)
+		;
+	if (logged[i] == NULL)
+		return;
+	sr_log(SR_LOG_INFO, "engine.role", "account=%s role=%s outcome=%s cutoff=%s request_id=%s%s%s",
+	       r->account, r->role_name, r->outcome, r->cutoff ? sr_time_format(r->cutoff, cut) : "-",
+	       sr_log_quote(rid, sizeof(rid), r->request_id[0] ? r->request_id : "-"),
+	       r->error[0] ? " detail=" : "",
+	       r->error[0] ? sr_log_quote(quoted, sizeof(quoted), r->error) : "");
+}
+
 static const struct sr_account *find_account(const struct sr_config *cfg, const char *id)
 {
 	size_t i;
@@ -497,6 +516,7 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 		for (j = 0; j < run->n_roles; j++) {
 			if (rep->roles != NULL)
 				rep->roles[rep->n_roles++] = run->roles[j];
+			log_role(&run->roles[j]);
 			if (strcmp(run->roles[j].outcome, "failed") == 0)
 				rep->failed++;
 			free(run->iam[j].trust_policy);

@@ -517,6 +517,19 @@ class RevokeTest(EngineCase):
         config = self.write_config()
         self.run_cli(fake, "revoke", "team_opsec", config, accounts="222222222222",
                      at="3 days ago", expect=0)
+        # A dry run says the policy would be trimmed, not deleted, and writes nothing.
+        seq = self.last_seq(fake)
+        dry = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
+                           dry_run=True, expect=0)
+        self.assertEqual(dry.roles()["222222222222/OpsecAuditor"]["outcome"], "would-trim",
+                         dry.describe())
+        self.assertEqual(dry.roles()["222222222222/TeamAnyIgnoreCase"]["outcome"],
+                         "would-delete", dry.describe())
+        self.assert_no_writes(self.calls_since(fake, seq), dry.describe())
+        text = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
+                            dry_run=True, as_json=False, expect=0)
+        self.assertRegex(text.stdout, r"(?m)^222222222222\s+OpsecAuditor\s+would-trim\b",
+                         text.describe())
         run = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
                            expect=0)
         self.assertEqual(run.roles()["222222222222/TeamAnyIgnoreCase"]["outcome"], "deleted")
@@ -526,8 +539,14 @@ class RevokeTest(EngineCase):
                       "cleanup deleted the whole deny policy, foreign statement included\n"
                       + run.describe())
         self.assertEqual(statements(policies[POLICY]), [foreign], policies)
-        self.assertEqual(run.roles()["222222222222/OpsecAuditor"]["outcome"], "deleted",
+        # The policy was rewritten without our statement: trimmed, not deleted,
+        # in the report and in the log.
+        self.assertEqual(run.roles()["222222222222/OpsecAuditor"]["outcome"], "trimmed",
                          run.describe())
+        self.assertRegex(run.stderr, r"engine\.role account=222222222222 role=OpsecAuditor "
+                         r"outcome=trimmed ", run.describe())
+        self.assertRegex(run.stderr, r"engine\.role account=222222222222 "
+                         r"role=TeamAnyIgnoreCase outcome=deleted ", run.describe())
         # Nothing of ours left: a second cleanup finds nothing and writes nothing.
         seq = self.last_seq(fake)
         run = self.run_cli(fake, "cleanup", "team_opsec", config, accounts="222222222222",
