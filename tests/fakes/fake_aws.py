@@ -185,6 +185,27 @@ def error_xml(err, ns, request_id):
     return _with_ns(doc, "ErrorResponse", ns) + "\n"
 
 
+ERROR_SHAPES = ("aws", "errors", "html")
+
+
+def error_body(shape, err, ns, request_id):
+    """An error answer as AWS writes it ("aws": <ErrorResponse><Error>), as some
+    IAM-compatible endpoints wrap it ("errors": <ErrorResponse><Errors><Error>),
+    or as a proxy in front would answer ("html": no error code at all)."""
+    if shape == "errors":
+        doc = _xml("ErrorResponse", [
+            ("Errors", [("Error", [("Type", err.error_type), ("Code", err.code),
+                                   ("Message", err.message)])]),
+            ("RequestId", request_id),
+        ])
+        return _with_ns(doc, "ErrorResponse", ns) + "\n"
+    if shape == "html":
+        return (f"<html><head><title>{err.status} Refused</title></head>\n"
+                f"<body><h1>Refused</h1><p>the gateway refused request {request_id}</p>"
+                "</body></html>\n")
+    return error_xml(err, ns, request_id)
+
+
 def _policy_url(text):
     """Policy documents travel URL-encoded (RFC 3986) inside IAM's XML."""
     return _quote_cached(text)
@@ -381,6 +402,7 @@ class FakeAws:
             self.clock_offset = datetime.timedelta(0)
             self.signing_offset = datetime.timedelta(0)
             self.max_page_size = seed.get("max_page_size")
+            self.error_shape = seed.get("error_shape") or "aws"
             self.keys = {}
             for cred in seed.get("base_credentials", []):
                 account = str(cred["account"])
@@ -687,7 +709,11 @@ class FakeAws:
             if changes and "max_page_size" in changes:
                 v = changes["max_page_size"]
                 self.max_page_size = int(v) if v else None
-            return {"max_page_size": self.max_page_size}
+            if changes and "error_shape" in changes:
+                if changes["error_shape"] not in ERROR_SHAPES:
+                    raise ValueError(f"error_shape must be one of {ERROR_SHAPES}")
+                self.error_shape = changes["error_shape"]
+            return {"max_page_size": self.max_page_size, "error_shape": self.error_shape}
 
     def control(self, method, path, query, body):
         """The /_fake/ control API: (HTTP status, JSON-able answer)."""
@@ -852,7 +878,7 @@ class FakeAws:
             status = 200
         except AwsError as err:
             entry["error_code"] = err.code
-            doc = error_xml(err, ns, request_id)
+            doc = error_body(self.error_shape, err, ns, request_id)
             status = err.status
         entry["status"] = status
         self._record(entry, call["started"])

@@ -1,7 +1,8 @@
 /*
  * fuzz_aws_xml.c - AWS answers are network bytes: libxml2 through
  * sr_xml_parse() (no DTD, no entities, no network) and the ListRoles page
- * reader, then each role's URL-encoded trust policy through the matcher.
+ * reader, then each role's URL-encoded trust policy through the matcher;
+ * the error reader (every error shape) on the same document.
  */
 #include <libxml/parser.h>
 
@@ -36,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(doc->intSubset == NULL);
+	{
+		char code[80], msg[256];
+		int found = sr_aws_error_read(xmlDocGetRootElement(doc), code, sizeof(code), msg,
+					      sizeof(msg));
+		FUZZ_CHECK(strlen(code) < sizeof(code) && strlen(msg) < sizeof(msg));
+		FUZZ_CHECK(found == (code[0] != '\0'));
+	}
 	if (sr_iam_parse_roles_page(doc, &roles, marker, sizeof(marker), &err) != SR_OK)
 		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
 	FUZZ_CHECK(strlen(marker) < sizeof(marker));

@@ -906,6 +906,42 @@ class CredentialsTest(EngineCase):
         self.assertEqual(len(calls), 2 * len(ACCOUNTS), calls)
         self.assertEqual(snapshot(fake.state()), snapshot(before))
 
+    def test_errors_name_their_code_whatever_the_error_shape(self):
+        # Some IAM-compatible endpoints wrap errors as
+        # <ErrorResponse><Errors><Error>: the operator still sees the code and
+        # the message. An answer with no error code at all (a proxy's HTML page)
+        # shows the status and the first bytes of the body, made printable.
+        wrong = BASE_SECRET[:-4] + "XXXX"
+        for shape, want in (
+                ("errors", r"STS AssumeRole: SignatureDoesNotMatch: The request signature we "
+                           r"calculated does not match"),
+                ("html", r"STS AssumeRole: HTTP403: <html><head><title>403 Refused</title>"
+                         r"</head> <body><h1>Refused</h1><p>the gateway refused request "
+                         r"[0-9a-f-]+\.\.\.$")):  # the first 120 bytes, newline folded
+            with self.subTest(shape=shape):
+                seed = example_seed()
+                seed["error_shape"] = shape
+                fake = self.start_fake(seed)
+                config = self.write_config()
+                run = self.run_cli(fake, "plan", "team_opsec", config, secret=wrong, expect=1)
+                for acct, a in run.accounts().items():
+                    self.assertRegex(a["error"] or "", want, run.describe())
+                    if shape == "html":
+                        self.assertEqual(len(a["error"].split("HTTP403: ", 1)[1]), 123)
+                self.assertTrue(all(c["error_code"] == "SignatureDoesNotMatch"
+                                    for c in fake.calls()), fake.calls())
+        # A 503 page with no code is retried, then shown with its status and body.
+        seed = example_seed()
+        seed["error_shape"] = "html"
+        fake = self.start_fake(seed)
+        fake.set_faults([{"kind": "error503", "action": "ListRoles", "account": "111111111111"}])
+        config = self.write_config(aws={"max_attempts": 2, "max_retry_seconds": 5})
+        run = self.run_cli(fake, "plan", "team_opsec", config, expect=1)
+        self.assertRegex(run.accounts()["111111111111"]["error"] or "",
+                         r"^IAM ListRoles: HTTP503: <html><head><title>503 Refused</title>.* "
+                         r"\(gave up retrying\)$", run.describe())
+        self.assertIsNone(run.accounts()["222222222222"]["error"], run.describe())
+
     def test_assume_role_refused_in_one_account(self):
         fake = self.start_fake(example_seed())
         accounts = [{"id": a, "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}
