@@ -62,6 +62,8 @@ enum sr_rc sr_engine_new(const struct sr_config *cfg, struct sr_engine **out, st
 	e->rules.n_providers = cfg->providers.n;
 	e->rules.claims = cfg->group_claims.v;
 	e->rules.n_claims = cfg->group_claims.n;
+	e->rules.mappings = cfg->role_mappings;
+	e->rules.n_mappings = cfg->n_role_mappings;
 	pthread_mutex_init(&e->mu, NULL);
 	*out = e;
 	return SR_OK;
@@ -217,7 +219,8 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 		r->outcome = "would-deny";
 		r->cutoff = effective;
 	} else if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) != SR_OK) {
-		r->outcome = "failed";
+		/* AWS protects roles beyond the paths we know: that is no failure */
+		r->outcome = strstr(err.msg, ": UnmodifiableEntity:") ? "unmodifiable" : "failed";
 		r->cutoff = have;
 		snprintf(r->error, sizeof(r->error), "%s", err.msg);
 	} else {
@@ -293,6 +296,8 @@ static void *role_worker(void *arg)
 		return NULL; /* the roles left stay "failed" below */
 	while ((i = atomic_fetch_add(&run->next, 1)) < run->n_roles) {
 		struct sr_role_result *r = &run->roles[i];
+		if (r->settled)
+			continue;
 		if (run->req->mode == SR_ENGINE_REVOKE)
 			role_revoke(run, c, r, &run->iam[i]);
 		else
@@ -336,6 +341,53 @@ static void forget_creds(struct sr_engine *e, const char *account)
 	sr_log(SR_LOG_INFO, "aws.credentials_forgotten", "account=%s", account);
 }
 
+/* Whether the role is one to work on, and why: its trust policy names a
+ * group, or (for a role that trusts a configured provider) a
+ * revoke.role_mappings entry or its session-revoker:groups tag does. The tag
+ * costs a ListRoleTags call, so it is read only when the other two did not
+ * select the role. Fills r (zeroed by the caller) when it is. */
+static int select_role(struct account_run *run, struct sr_aws_conn *c,
+		       const struct sr_iam_role *role, struct sr_role_result *r)
+{
+	const struct sr_engine_request *req = run->req;
+	struct sr_err err = {0};
+	const char *why;
+	char *tag = NULL;
+
+	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
+				  &r->match, &err) != SR_OK ||
+	    !r->match.federated)
+		return 0;
+	sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups, req->n_groups,
+			 &r->match);
+	if (!r->match.matched) {
+		if (sr_iam_role_tag(c, role->name, SR_GROUPS_TAG, &tag, &err) != SR_OK) {
+			r->outcome = "failed"; /* whether it is ours is unknown */
+			r->settled = 1;
+			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s", err.msg);
+		} else if (tag == NULL || !sr_match_tag(tag, req->groups, req->n_groups, &r->match)) {
+			free(tag);
+			return 0;
+		}
+		free(tag);
+	}
+	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
+	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
+	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);
+	if (r->settled)
+		return 1;
+	if ((why = sr_match_unmodifiable(role->path)) != NULL) {
+		r->outcome = "unmodifiable"; /* never tried, never a failure */
+		r->settled = 1;
+		snprintf(r->error, sizeof(r->error), "%s", why);
+		return 1;
+	}
+	r->outcome = req->mode == SR_ENGINE_PLAN ? "match" : "failed";
+	if (req->mode != SR_ENGINE_PLAN)
+		snprintf(r->error, sizeof(r->error), "not reached");
+	return 1;
+}
+
 static void run_account(struct account_run *run)
 {
 	struct sr_engine *e = run->e;
@@ -363,17 +415,10 @@ static void run_account(struct account_run *run)
 	}
 	for (i = 0; i < all.n; i++) {
 		struct sr_role_result *r = &run->roles[run->n_roles];
-		struct sr_err merr = {0};
-		if (sr_match_trust_policy(all.items[i].trust_policy, &e->rules, run->req->groups,
-					  run->req->n_groups, &r->match, &merr) != SR_OK ||
-		    !r->match.matched)
+		if (!select_role(run, c, &all.items[i], r)) {
+			memset(r, 0, sizeof(*r));
 			continue;
-		snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
-		snprintf(r->role_name, sizeof(r->role_name), "%s", all.items[i].name);
-		snprintf(r->role_arn, sizeof(r->role_arn), "%s", all.items[i].arn);
-		r->outcome = run->req->mode == SR_ENGINE_PLAN ? "match" : "failed";
-		if (run->req->mode != SR_ENGINE_PLAN)
-			snprintf(r->error, sizeof(r->error), "not reached");
+		}
 		run->iam[run->n_roles] = all.items[i];
 		all.items[i].trust_policy = NULL; /* moved */
 		run->n_roles++;
@@ -382,7 +427,8 @@ static void run_account(struct account_run *run)
 	if (run->req->mode == SR_ENGINE_PLAN)
 		goto out;
 	for (i = 0; i < run->n_roles; i++)
-		run->roles[i].error[0] = '\0';
+		if (!run->roles[i].settled)
+			run->roles[i].error[0] = '\0';
 	atomic_store(&run->next, 0);
 	n_threads = (size_t)e->cfg->aws_concurrency;
 	if (n_threads > run->n_roles)
@@ -567,9 +613,9 @@ json_t *sr_engine_report_json(const struct sr_engine_report *rep)
 		json_t *why = json_array();
 		for (j = 0; j < r->match.n_reasons; j++) {
 			const struct sr_match_reason *m = &r->match.reasons[j];
-			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-				"statement", m->statement, "operator", m->op, "key", m->key,
-				"value", m->value, "group", m->group));
+			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+				"source", m->source, "statement", m->statement, "operator", m->op,
+				"key", m->key, "value", m->value, "group", m->group));
 		}
 		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
 			"account", r->account, "role", r->role_name, "arn", r->role_arn,

@@ -69,8 +69,10 @@ IAM_VERSION = "2010-05-08"
 STS_VERSION = "2011-06-15"
 IAM_REGION = "us-east-1"
 
-IAM_ACTIONS = ("ListRoles", "GetRole", "ListRolePolicies", "GetRolePolicy",
+IAM_ACTIONS = ("ListRoles", "GetRole", "ListRoleTags", "ListRolePolicies", "GetRolePolicy",
                "PutRolePolicy", "DeleteRolePolicy")
+# Paths of roles AWS lets no one edit (IAM Identity Center's, service-linked).
+PROTECTED_PATHS = ("/aws-reserved/sso.amazonaws.com/", "/aws-service-role/")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity",)
 
@@ -431,6 +433,7 @@ class FakeAws:
             self.owner = {a: 0 for a in base_accounts}
             self.owner.update({a: i % count for i, a in enumerate(others)})
             self.oidc_providers = list(seed.get("oidc_providers") or [])
+            self.saml_providers = list(seed.get("saml_providers") or [])
             self.faults = self._parse_faults(seed.get("faults") or [])
             self.call_counts = {}
             self.call_counts_ok = {}
@@ -460,6 +463,9 @@ class FakeAws:
             "Description": spec.get("Description"),
             "MaxSessionDuration": int(spec.get("MaxSessionDuration") or 3600),
             "Tags": list(spec.get("Tags") or []),
+            # AWS refuses inline policies on it (UnmodifiableEntity); true for
+            # the protected paths, or set in the seed for any other role.
+            "protected": bool(spec.get("protected")) or path.startswith(PROTECTED_PATHS),
             "RoleLastUsed": dict(spec.get("RoleLastUsed") or {}),
             "inline_policies": policies,
         }
@@ -656,6 +662,7 @@ class FakeAws:
                                       "account": k["account"], "arn": k["arn"]}
                                      for k in self.keys.values()],
                 "oidc_providers": self.oidc_providers,
+                "saml_providers": self.saml_providers,
                 "sessions": sessions,
                 "call_counts": json.loads(json.dumps(self.call_counts)),
                 "call_counts_ok": json.loads(json.dumps(self.call_counts_ok)),
@@ -1253,6 +1260,24 @@ class FakeAws:
     def _do_GetRole(self, params, ident):
         return [("Role", self._role_xml(self._role(ident, params), full=True))]
 
+    def _do_ListRoleTags(self, params, ident):
+        role = self._role(ident, params)
+        page, truncated, marker = self._page(role["Tags"], params, "tags:" + role["RoleName"],
+                                             lambda t: (t["Key"].lower(), t["Key"]))
+        result = [("Tags", [("member", [("Key", t["Key"]), ("Value", t["Value"])])
+                            for t in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
+    @staticmethod
+    def _modifiable(role):
+        if role["protected"]:
+            raise AwsError(400, "UnmodifiableEntity",
+                           f"Cannot perform the operation on the protected role "
+                           f"'{role['RoleName']}' - this role is only modifiable by AWS")
+
     def _do_ListRolePolicies(self, params, ident):
         role = self._role(ident, params)
         page, truncated, marker = self._page(list(role["inline_policies"]), params,
@@ -1279,6 +1304,7 @@ class FakeAws:
         _check_name(pname, "policyName", 128)
         text = _required(params, "PolicyDocument", "policyDocument")
         role = self._role(ident, params)
+        self._modifiable(role)
         doc = _validate_policy(text)
         total = len(pname) + len(_compact(doc))
         for other, other_text in role["inline_policies"].items():
@@ -1294,6 +1320,7 @@ class FakeAws:
     def _do_DeleteRolePolicy(self, params, ident):
         pname = _required(params, "PolicyName", "policyName")
         role = self._role(ident, params)
+        self._modifiable(role)
         if pname not in role["inline_policies"]:
             raise AwsError(404, "NoSuchEntity",
                            f"The role policy with name {pname} cannot be found.")
