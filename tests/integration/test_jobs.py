@@ -628,6 +628,15 @@ class FailureTest(JobsCase):
         self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
         self.stop_service(svc)
 
+    def test_expired_credentials_are_recognised_in_the_wrapped_error_shape(self):
+        # An IAM-compatible endpoint that wraps its errors as
+        # <ErrorResponse><Errors><Error>: the ExpiredToken code is still read, so
+        # the cached credentials are still dropped and assumed again.
+        self.fake.config({"error_shape": "errors"})
+        self.test_expired_session_credentials_are_assumed_again()
+        self.assertTrue(self.fake.calls())
+        self.assertEqual(self.fake.config()["error_shape"], "errors")
+
     def test_access_denied_fails_that_account_at_once(self):
         accounts = [{"id": a, "role_name": ADMIN_ROLE,
                      "external_id": "wrong" if a == "222222222222" else EXTERNAL_ID}
