@@ -341,35 +341,134 @@ static void forget_creds(struct sr_engine *e, const char *account)
 	sr_log(SR_LOG_INFO, "aws.credentials_forgotten", "account=%s", account);
 }
 
-/* Whether the role is one to work on, and why: its trust policy names a
- * group, or (for a role that trusts a configured provider) a
- * revoke.role_mappings entry or its session-revoker:groups tag does. The tag
- * costs a ListRoleTags call, so it is read only when the other two did not
- * select the role. Fills r (zeroed by the caller) when it is. */
-static int select_role(struct account_run *run, struct sr_aws_conn *c,
-		       const struct sr_iam_role *role, struct sr_role_result *r)
+/* The session-revoker:groups tags of an account's roles, read in parallel
+ * before the roles are selected: per role of the listing, its value (or
+ * NULL) and why it could not be read (or NULL). */
+struct role_tags {
+	struct account_run *run;
+	const struct sr_iam_roles *all;
+	char **value;
+	char **error;
+	size_t *todo; /* indexes into all->items of the roles to read */
+	size_t n_todo;
+	atomic_size_t next;
+};
+
+/* Whether a role's tags can select it: it trusts a configured provider, and
+ * neither its trust policy nor a mapping selects it already (the tag costs a
+ * ListRoleTags call; the others cost nothing). */
+static int needs_tags(struct account_run *run, const struct sr_iam_role *role)
 {
 	const struct sr_engine_request *req = run->req;
-	struct sr_err err = {0};
-	const char *why;
-	char *tag = NULL;
+	struct sr_match m;
 
 	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
-				  &r->match, &err) != SR_OK ||
+				  &m, NULL) != SR_OK ||
+	    !m.federated || m.matched)
+		return 0;
+	return !sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups,
+				 req->n_groups, &m);
+}
+
+static void *tag_worker(void *arg)
+{
+	struct role_tags *t = arg;
+	struct sr_aws_conn *c = NULL;
+	struct sr_err err = {0};
+	size_t k;
+
+	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
+		c = NULL;
+	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
+		size_t i = t->todo[k];
+		sr_err_clear(&err);
+		if (c == NULL)
+			t->error[i] = strdup("no connection to AWS");
+		else if (sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
+					 &err) != SR_OK)
+			t->error[i] = strdup(err.msg);
+	}
+	if (c != NULL)
+		atomic_fetch_add(&t->run->calls, sr_aws_conn_requests(c));
+	sr_aws_conn_free(c);
+	return NULL;
+}
+
+/* Reads the tags of every role that needs_tags(), aws.concurrency_per_account
+ * at a time. On allocation failure t stays empty and select_role() says so. */
+static void read_tags(struct account_run *run, const struct sr_iam_roles *all, struct role_tags *t)
+{
+	pthread_t threads[64];
+	size_t i, n_threads;
+
+	memset(t, 0, sizeof(*t));
+	t->run = run;
+	t->all = all;
+	t->value = calloc(all->n + 1, sizeof(char *));
+	t->error = calloc(all->n + 1, sizeof(char *));
+	t->todo = calloc(all->n + 1, sizeof(size_t));
+	if (t->value == NULL || t->error == NULL || t->todo == NULL)
+		return;
+	for (i = 0; i < all->n; i++)
+		if (needs_tags(run, &all->items[i]))
+			t->todo[t->n_todo++] = i;
+	atomic_store(&t->next, 0);
+	n_threads = (size_t)run->e->cfg->aws_concurrency;
+	if (n_threads > t->n_todo)
+		n_threads = t->n_todo;
+	if (n_threads > 64)
+		n_threads = 64;
+	for (i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], NULL, tag_worker, t) != 0)
+			break;
+	n_threads = i;
+	if (n_threads == 0 && t->n_todo > 0)
+		tag_worker(t);
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+}
+
+static void role_tags_clear(struct role_tags *t)
+{
+	size_t i;
+
+	for (i = 0; t->value != NULL && t->error != NULL && i < t->all->n; i++) {
+		free(t->value[i]);
+		free(t->error[i]);
+	}
+	free(t->value);
+	free(t->error);
+	free(t->todo);
+}
+
+/* Whether role i of the listing is one to work on, and why: its trust
+ * policy names a group, or (for a role that trusts a configured provider) a
+ * revoke.role_mappings entry or its session-revoker:groups tag (read by
+ * read_tags()) does. Fills r (zeroed by the caller) when it is. */
+static int select_role(struct account_run *run, const struct role_tags *tags, size_t i,
+		       struct sr_role_result *r)
+{
+	const struct sr_engine_request *req = run->req;
+	const struct sr_iam_role *role = &tags->all->items[i];
+	const char *why;
+
+	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
+				  &r->match, NULL) != SR_OK ||
 	    !r->match.federated)
 		return 0;
 	sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups, req->n_groups,
 			 &r->match);
 	if (!r->match.matched) {
-		if (sr_iam_role_tag(c, role->name, SR_GROUPS_TAG, &tag, &err) != SR_OK) {
+		if (tags->value == NULL || tags->error == NULL || tags->error[i] != NULL) {
 			r->outcome = "failed"; /* whether it is ours is unknown */
 			r->settled = 1;
-			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s", err.msg);
-		} else if (tag == NULL || !sr_match_tag(tag, req->groups, req->n_groups, &r->match)) {
-			free(tag);
+			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s",
+				 tags->error != NULL && tags->error[i] != NULL ? tags->error[i]
+									: "out of memory");
+		} else if (tags->value[i] == NULL ||
+			   !sr_match_tag(tags->value[i], req->groups, req->n_groups, &r->match)) {
 			return 0;
 		}
-		free(tag);
 	}
 	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
 	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
@@ -393,6 +492,7 @@ static void run_account(struct account_run *run)
 	struct sr_engine *e = run->e;
 	struct sr_account_result *ar = run->result;
 	struct sr_iam_roles all = {0};
+	struct role_tags tags;
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
 	unsigned long calls = 0;
@@ -413,9 +513,10 @@ static void run_account(struct account_run *run)
 		snprintf(ar->error, sizeof(ar->error), "out of memory");
 		goto out;
 	}
+	read_tags(run, &all, &tags);
 	for (i = 0; i < all.n; i++) {
 		struct sr_role_result *r = &run->roles[run->n_roles];
-		if (!select_role(run, c, &all.items[i], r)) {
+		if (!select_role(run, &tags, i, r)) {
 			memset(r, 0, sizeof(*r));
 			continue;
 		}
@@ -423,6 +524,7 @@ static void run_account(struct account_run *run)
 		all.items[i].trust_policy = NULL; /* moved */
 		run->n_roles++;
 	}
+	role_tags_clear(&tags);
 	ar->matched = (int)run->n_roles;
 	if (run->req->mode == SR_ENGINE_PLAN)
 		goto out;

@@ -1297,6 +1297,7 @@ class SelectionTest(EngineCase):
         # that neither their trust policy nor a mapping selected; every page.
         calls = self.calls_since(fake, seq)
         self.assert_no_writes(calls, run.describe())
+        self.assert_call_counts(run, calls)  # the tag reads are counted too
         tagged = {}
         for c in calls:
             if c["action"] == "ListRoleTags":
@@ -1362,3 +1363,24 @@ class SelectionTest(EngineCase):
         self.assertEqual(run.roles()[f"111111111111/{SSO_ROLE}"]["outcome"], "unmodifiable")
         self.assertFalse([c for c in self.calls_since(fake, seq)
                           if c["role"] in (SSO_ROLE, SLR_ROLE)])
+
+    def test_unreadable_tags_fail_the_role_not_the_account(self):
+        # A role whose tags cannot be read may or may not be the group's:
+        # it is reported failed (and nothing is written to it); the others go on.
+        fake = self.start_fake(self.seed())
+        fake.set_faults([{"kind": "error503", "action": "ListRoleTags", "account": "111111111111"}])
+        config = self.write_config(aws={"max_attempts": 2, "max_retry_seconds": 5},
+                                   revoke={"providers": [PROVIDER, OKTA]})
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="10 minutes ago", expect=1)
+        roles = run.roles()
+        for name in ("OktaOpsecAdmin", "OktaReadOnly", "OktaMappedOps"):
+            r = roles[f"111111111111/{name}"]
+            self.assertEqual(r["outcome"], "failed", run.describe())
+            self.assertRegex(r["error"], r"^reading its tags: IAM ListRoleTags: "
+                                         r"ServiceUnavailable: ")
+        self.assertIsNone(run.accounts()["111111111111"]["error"])
+        self.assertEqual(roles["111111111111/OpsecBreakGlass"]["outcome"], "denied")
+        self.assertNotIn("222222222222/OktaMappedOps", roles)  # its tags were read: none
+        puts = {f"{c['account']}/{c['role']}" for c in fake.calls()
+                if c["action"] == "PutRolePolicy"}
+        self.assertFalse({k for k in puts if "/Okta" in k and k.startswith("111111111111")})
