@@ -127,6 +127,13 @@ char *sr_xml_strdup(xmlNodePtr node, const char *path);
 xmlNodePtr sr_xml_first(xmlNodePtr node);
 xmlNodePtr sr_xml_next(xmlNodePtr node);
 
+/* An error answer's code and message (code_cap / message_cap bytes, a
+ * message too long is cut), from <ErrorResponse><Error>, the wrapped
+ * <ErrorResponse><Errors><Error> (also under a <Response> root) or a bare
+ * <Error> root. Returns 1 when a Code was found, else 0 (both ""). */
+int sr_aws_error_read(xmlNodePtr root, char *code, size_t code_cap, char *message,
+		      size_t message_cap);
+
 /* Percent-decodes an RFC 3986 URL-encoded string (policy documents arrive
  * like that inside IAM's XML). New string, free(). */
 char *sr_url_decode(const char *in);

@@ -70,6 +70,14 @@ struct sr_strlist {
 	size_t n;
 };
 
+/* revoke.role_mappings[]: the roles a group reaches, by name, where trust
+ * policies do not say (SAML federations where the IdP maps groups to roles). */
+struct sr_role_mapping {
+	char *group;
+	struct sr_strlist roles;    /* IAM-style globs on role names */
+	struct sr_strlist accounts; /* n == 0: every account */
+};
+
 struct sr_config {
 	char *listen_address;
 	int64_t listen_port;
@@ -104,7 +112,9 @@ struct sr_config {
 	char *aws_session_name;
 	struct sr_account *accounts;
 	size_t n_accounts;
-	struct sr_strlist providers;    /* federated OIDC providers, e.g. auth.example.com/ */
+	struct sr_strlist providers;    /* federated providers: auth.example.com/ (OIDC), saml-provider/NAME */
+	struct sr_role_mapping *role_mappings;
+	size_t n_role_mappings;
 	struct sr_strlist group_claims; /* default: amr */
 	char *policy_name;
 	int64_t max_session_seconds;

@@ -32,6 +32,18 @@ enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 enum sr_rc sr_iam_parse_roles_page(xmlDocPtr doc, struct sr_iam_roles *roles, char *marker,
 				   size_t marker_cap, struct sr_err *err);
 
+/* The value of a role's tag key (compared case-insensitively, as IAM keys
+ * are unique), following ListRoleTags' Marker/IsTruncated. OUT *value: new
+ * string, NULL when the role has no such tag. */
+enum sr_rc sr_iam_role_tag(struct sr_aws_conn *c, const char *role, const char *key,
+			   char **value, struct sr_err *err);
+
+/* One ListRoleTags answer: *value (when still NULL) gets key's value if this
+ * page holds it; marker (marker_cap bytes) the Marker of the next page, ""
+ * on the last. */
+enum sr_rc sr_iam_parse_tags_page(xmlDocPtr doc, const char *key, char **value, char *marker,
+				  size_t marker_cap, struct sr_err *err);
+
 /* The names of a role's inline policies. OUT *names: array of n new strings
  * (sr_strv_free). */
 enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,

@@ -14,17 +14,29 @@
 
 /* ---- matching (DESIGN.md §5) ---- */
 
+struct sr_role_mapping;
+
 struct sr_match_rules {
-	char **providers; /* e.g. "auth.example.com/" */
+	char **providers; /* "auth.example.com/" (OIDC), "saml-provider/NAME" (SAML) */
 	size_t n_providers;
 	char **claims;    /* group claims, e.g. "amr" */
 	size_t n_claims;
+	const struct sr_role_mapping *mappings; /* revoke.role_mappings (may be NULL) */
+	size_t n_mappings;
 };
 
-/* Why a role matched: the statement, the operator, the key, the policy value
- * and the group it let in. */
+/* The role tag that names the groups reaching a role (spaces or commas
+ * between them). */
+#define SR_GROUPS_TAG "session-revoker:groups"
+
+/* Why a role matched: what selected it (source: "trust" for a trust policy
+ * condition, "tag" for the SR_GROUPS_TAG role tag, "mapping" for
+ * revoke.role_mappings), the statement (or tag / mapping), the operator, the
+ * key, the value (policy value, tag value, role name pattern) and the group
+ * it let in. */
 struct sr_match_reason {
-	char statement[64]; /* Sid, or "Statement[i]" */
+	char source[16];
+	char statement[64]; /* Sid, "Statement[i]", "tag", "revoke.role_mappings[i]" */
 	char op[64];
 	char key[160];
 	char value[160];
@@ -35,21 +47,36 @@ struct sr_match_reason {
 
 struct sr_match {
 	int matched;
+	int federated; /* a statement lets a configured provider in, whatever the groups */
 	struct sr_match_reason reasons[SR_MATCH_MAX_REASONS];
 	size_t n_reasons;
 };
 
 /* Whether the trust policy (JSON text) lets any of groups in through a
- * configured federated provider (sts:AssumeRoleWithWebIdentity, Allow).
- * SR_EINVAL when the policy is not a JSON policy document. */
+ * configured federated provider (Allow of sts:AssumeRoleWithWebIdentity for
+ * an oidc-provider, of sts:AssumeRoleWithSAML for a saml-provider). out is
+ * reset first; out->federated says whether any statement lets a configured
+ * provider in at all. SR_EINVAL when the policy is not a JSON policy
+ * document. */
 enum sr_rc sr_match_trust_policy(const char *policy, const struct sr_match_rules *rules,
 				 char *const *groups, size_t n_groups, struct sr_match *out,
 				 struct sr_err *err);
 
-/* Whether the trust policy (JSON text) allows a configured federated provider
- * in at all, whatever its conditions: the roles federated users can reach. 0
- * when it does not or is not a policy document. */
-int sr_match_trusts_provider(const char *policy, const struct sr_match_rules *rules);
+/* Adds to out the groups that a SR_GROUPS_TAG value (groups separated by
+ * spaces or commas, compared exactly) names. Returns whether any did. */
+int sr_match_tag(const char *value, char *const *groups, size_t n_groups, struct sr_match *out);
+
+/* Adds to out the revoke.role_mappings entries for account whose group is one
+ * of groups and whose role name patterns (IAM-style globs, case-insensitive
+ * as IAM role names are) match role_name. Returns whether any did. */
+int sr_match_mapping(const struct sr_match_rules *rules, const char *account,
+		     const char *role_name, char *const *groups, size_t n_groups,
+		     struct sr_match *out);
+
+/* Why AWS lets no one put an inline policy on a role at this path (IAM
+ * Identity Center's /aws-reserved/sso.amazonaws.com/, service-linked
+ * /aws-service-role/), or NULL when it does. Static string. */
+const char *sr_match_unmodifiable(const char *path);
 
 /* IAM-style wildcard match: '*' any run, '?' one character. */
 int sr_match_glob(const char *pattern, const char *text, int ignore_case);
@@ -113,7 +140,9 @@ struct sr_engine_request {
  * "unchanged" (a cut-off at least as late is in place), "would-deny",
  * "deleted", "would-delete", "trimmed", "would-trim" (the deny policy held
  * statements that are not ours: rewritten without ours, not deleted),
- * "not-due", "absent" (no deny policy to clean up), "failed". */
+ * "not-due", "absent" (no deny policy to clean up), "unmodifiable" (AWS
+ * lets no one write the role: never tried, or refused with
+ * UnmodifiableEntity; not a failure), "failed". */
 struct sr_role_result {
 	char account[13];
 	char role_name[128];
@@ -122,7 +151,7 @@ struct sr_role_result {
 	int64_t cutoff;      /* the cut-off in force after this run, 0: none */
 	int64_t due;         /* cleanup: when the deny policy may go */
 	char request_id[80]; /* AWS's id of the write, if any */
-	char error[256];
+	char error[256];     /* why it failed; for "unmodifiable", why AWS refuses */
 	struct sr_match match;
 	/* A write here got no answer that says whether it was done: it may still
 	 * land until this time (0: every write here is settled). */
@@ -136,6 +165,7 @@ struct sr_role_result {
 	 * (req->visit: the revocation denied it), "discovered" (it carries the
 	 * deny policy); NULL when it matched. */
 	const char *visited;
+	int settled;         /* decided while selecting (unmodifiable, tags unreadable): not worked on */
 };
 
 struct sr_account_result {

@@ -222,6 +222,44 @@ static void free_headers(struct curl_slist *hdrs)
 	curl_slist_free_all(hdrs);
 }
 
+/* Makes s safe to show an operator: every byte outside printable ASCII
+ * becomes '?', so a message never carries a newline or a terminal escape. */
+static void printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+#define PREVIEW_BYTES 120
+
+/* An answer without an error code we could read: its first bytes,
+ * whitespace runs folded into one space, made printable and capped. */
+static void body_preview(const struct sr_buf *b, char *out, size_t cap)
+{
+	size_t i, o = 0, n = b->data ? b->len : 0;
+	int space = 0;
+
+	for (i = 0; i < n && o + 1 < cap && o < PREVIEW_BYTES; i++) {
+		unsigned char c = (unsigned char)b->data[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 2 < cap) {
+			out[o++] = ' ';
+			space = 0;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	printable(out);
+	if (o == 0)
+		snprintf(out, cap, "(empty answer)");
+	else if (i < n && o + 4 < cap)
+		snprintf(out + o, cap - o, "...");
+}
+
 /* One attempt. Returns 1 when worth another try. */
 static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *body,
 		   int sign, struct sr_aws_response *resp, struct sr_buf *b, CURLcode *cc)
@@ -304,13 +342,17 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 		if (!sr_xml_text(root, "ResponseMetadata/RequestId", resp->request_id,
 				 sizeof(resp->request_id)))
 			sr_xml_text(root, "RequestId", resp->request_id, sizeof(resp->request_id));
-		if (resp->status >= 300) {
-			sr_xml_text(root, "Error/Code", resp->code, sizeof(resp->code));
-			sr_xml_text(root, "Error/Message", resp->message, sizeof(resp->message));
-		}
+		if (resp->status >= 300)
+			sr_aws_error_read(root, resp->code, sizeof(resp->code), resp->message,
+					  sizeof(resp->message));
 	}
-	if (resp->status >= 300 && resp->code[0] == '\0')
+	if (resp->status >= 300 && resp->code[0] == '\0') {
 		snprintf(resp->code, sizeof(resp->code), "HTTP%ld", resp->status);
+		body_preview(b, resp->message, sizeof(resp->message));
+	} else {
+		printable(resp->code);
+		printable(resp->message);
+	}
 	return resp->status >= 500 || resp->status == 429 || retryable_code(resp->code);
 }
 

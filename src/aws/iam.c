@@ -1,5 +1,5 @@
 /*
- * iam.c - IAM ListRoles/ListRolePolicies/GetRolePolicy/PutRolePolicy/
+ * iam.c - IAM ListRoles/ListRoleTags/ListRolePolicies/GetRolePolicy/PutRolePolicy/
  * DeleteRolePolicy and STS AssumeRole/AssumeRoleWithWebIdentity/
  * GetCallerIdentity.
  */
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define MAX_PAGES 10000
@@ -149,6 +150,59 @@ enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
 		sr_strv_free(*names, *n);
 		*names = NULL;
 		*n = 0;
+	}
+	return rc;
+}
+
+enum sr_rc sr_iam_parse_tags_page(xmlDocPtr doc, const char *key, char **value, char *marker,
+				  size_t marker_cap, struct sr_err *err)
+{
+	xmlNodePtr result = sr_xml_path(xmlDocGetRootElement(doc), "ListRoleTagsResult"), m;
+	char k[160];
+
+	marker[0] = '\0';
+	if (result == NULL)
+		return sr_err_set(err, SR_EINVAL, "IAM ListRoleTags: no ListRoleTagsResult in the answer");
+	for (m = sr_xml_first(sr_xml_path(result, "Tags")); m != NULL; m = sr_xml_next(m)) {
+		/* IAM tag keys are unique regardless of case */
+		if (*value != NULL || !sr_xml_text(m, "Key", k, sizeof(k)) || strcasecmp(k, key) != 0)
+			continue;
+		*value = sr_xml_strdup(m, "Value");
+		if (*value == NULL)
+			*value = strdup("");
+		if (*value == NULL)
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+	}
+	if (!truncated(result))
+		return SR_OK;
+	if (!sr_xml_text(result, "Marker", marker, marker_cap) || marker[0] == '\0')
+		return sr_err_set(err, SR_EINVAL, "IAM ListRoleTags: truncated page without a Marker");
+	return SR_OK;
+}
+
+enum sr_rc sr_iam_role_tag(struct sr_aws_conn *c, const char *role, const char *key,
+			   char **value, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	char marker[1024] = "";
+	enum sr_rc rc = SR_OK;
+	int page;
+
+	*value = NULL;
+	for (page = 0; page < MAX_PAGES; page++) {
+		const char *params[] = {"RoleName", role, "MaxItems", "1000",
+					marker[0] ? "Marker" : NULL, marker, NULL};
+
+		rc = sr_aws_call(c, SR_AWS_IAM, "ListRoleTags", params, &resp, err);
+		if (rc == SR_OK)
+			rc = sr_iam_parse_tags_page(resp.doc, key, value, marker, sizeof(marker), err);
+		sr_aws_response_clear(&resp);
+		if (rc != SR_OK || marker[0] == '\0')
+			break;
+	}
+	if (rc != SR_OK) {
+		free(*value);
+		*value = NULL;
 	}
 	return rc;
 }

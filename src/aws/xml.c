@@ -9,6 +9,7 @@
  */
 #include "session_revoker/aws.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,37 @@ char *sr_xml_strdup(xmlNodePtr node, const char *path)
 {
 	node = sr_xml_path(node, path);
 	return node ? node_text(node) : NULL;
+}
+
+/* Where an error's Code and Message sit: AWS's Query APIs answer
+ * <ErrorResponse><Error>; some IAM-compatible endpoints (and EC2's own
+ * shape) wrap it as <ErrorResponse|Response><Errors><Error>; a bare <Error>
+ * root is S3's. */
+int sr_aws_error_read(xmlNodePtr root, char *code, size_t code_cap, char *message,
+		      size_t message_cap)
+{
+	static const char *const shapes[] = {"Error", "Errors/Error", NULL};
+	xmlNodePtr e = NULL;
+	size_t i;
+
+	code[0] = '\0';
+	message[0] = '\0';
+	if (root == NULL)
+		return 0;
+	if (strcmp((const char *)root->name, "Error") == 0)
+		e = root;
+	for (i = 0; e == NULL && shapes[i] != NULL; i++)
+		e = sr_xml_path(root, shapes[i]);
+	if (e == NULL || !sr_xml_text(e, "Code", code, code_cap) || code[0] == '\0')
+		return 0;
+	if (!sr_xml_text(e, "Message", message, message_cap)) {
+		/* too long for the buffer: its beginning is still worth showing */
+		char *m = sr_xml_strdup(e, "Message");
+		if (m != NULL && message_cap > 0)
+			snprintf(message, message_cap, "%s", m);
+		free(m);
+	}
+	return 1;
 }
 
 char *sr_url_decode(const char *in)

@@ -19,9 +19,13 @@ static void usage(const char *cmd)
 	printf("usage: session-revoker %s --groups a,b [--accounts id,id]%s [--dry-run] [--json]\n"
 	       "       [--config FILE]\n\n", cmd, strcmp(cmd, "revoke") == 0 ? " [--time T]" : "");
 	if (strcmp(cmd, "plan") == 0)
-		printf("Lists the IAM roles, in every configured account (or --accounts), whose trust\n"
-		       "policy lets one of the groups in through a configured federated provider,\n"
-		       "and why. Writes nothing.\n");
+		printf("Lists the IAM roles, in every configured account (or --accounts), that one of\n"
+		       "the groups reaches through a configured federated provider (OIDC or SAML),\n"
+		       "and what selected each: a trust policy condition, the role's\n"
+		       "session-revoker:groups tag (read with one ListRoleTags call per federated\n"
+		       "role the other two did not select) or revoke.role_mappings. Roles AWS lets\n"
+		       "no one edit (IAM Identity Center's, service-linked) are listed as\n"
+		       "unmodifiable, with the reason. Writes nothing.\n");
 	else if (strcmp(cmd, "revoke") == 0)
 		printf("Puts the deny policy (aws:TokenIssueTime before --time, default now) on every\n"
 		       "matching role now; a later cut-off already in place is kept. --dry-run\n"
@@ -65,15 +69,21 @@ static void print_text(const struct sr_engine_report *rep)
 		if (r->due)
 			printf(" due=%s", sr_time_format(r->due, t2));
 		if (r->error[0])
-			printf(" error=\"%s\"", r->error);
+			printf(" %s=\"%s\"", strcmp(r->outcome, "unmodifiable") == 0 ? "reason" : "error",
+			       r->error);
+		/* what selected it: a trust condition, the groups tag or a mapping */
+		if (r->match.n_reasons > 0 && strcmp(m->source, "tag") == 0)
+			printf("  [tag %s = %s]", m->key, m->value);
+		else if (r->match.n_reasons > 0 && strcmp(m->source, "mapping") == 0)
+			printf("  [mapping %s %s = %s]", m->statement, m->key, m->value);
+		else if (r->match.n_reasons > 0)
+			printf("  [trust %s %s %s = %s]", m->statement, m->op, m->key, m->value);
 		if (r->visited)
 			printf(" visited=%s", r->visited);
 		if (r->recheck)
 			printf(" recheck=%s", r->recheck);
 		if (r->unsettled)
 			printf(" unsettled-until=%s", sr_time_format(r->unsettled, t1));
-		if (r->match.n_reasons > 0)
-			printf("  [%s %s %s = %s]", m->statement, m->op, m->key, m->value);
 		printf("\n");
 	}
 }

@@ -228,7 +228,8 @@ static void check_unknown(json_t *obj, const char *prefix,
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
 		plen = strlen(path);
-		if (strcmp(path, "auth.issuers") == 0 || strcmp(path, "aws.accounts") == 0)
+		if (strcmp(path, "auth.issuers") == 0 || strcmp(path, "aws.accounts") == 0 ||
+		    strcmp(path, "revoke.role_mappings") == 0)
 			continue;
 		for (i = 0; i < sr_config_n_fields; i++) {
 			const char *fp = sr_config_fields[i].path;
@@ -411,6 +412,8 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 			   &sr_config_fields[i], problems);
 	load_issuers(cfg, json_is_object(root) ? root : NULL, problems);
 	sr_config_load_accounts(cfg, json_is_object(root) ? root : NULL, problems);
+	sr_config_load_role_mappings(cfg, json_is_object(root) ? root : NULL, problems);
+	sr_config_check_providers(cfg, problems);
 	if (cfg->embedded_default && cfg->dev_key_file == NULL)
 		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
@@ -447,6 +450,7 @@ void sr_config_free(struct sr_config *cfg)
 		else if (sr_config_fields[i].type == FIELD_STRLIST)
 			list_clear(list_at(cfg, &sr_config_fields[i]));
 	sr_config_free_accounts(cfg);
+	sr_config_free_role_mappings(cfg);
 	for (i = 0; i < cfg->n_issuers; i++) {
 		free(cfg->issuers[i].issuer);
 		free(cfg->issuers[i].audience);
@@ -523,6 +527,8 @@ char *sr_config_dump(const struct sr_config *cfg)
 	}
 	json_object_set_new(json_object_get(root, "auth"), "issuers", issuers);
 	json_object_set_new(json_object_get(root, "aws"), "accounts", sr_config_dump_accounts(cfg));
+	json_object_set_new(json_object_get(root, "revoke"), "role_mappings",
+			    sr_config_dump_role_mappings(cfg));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;

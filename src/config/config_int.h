@@ -27,6 +27,14 @@ void sr_config_load_accounts(struct sr_config *cfg, json_t *root,
 void sr_config_free_accounts(struct sr_config *cfg);
 json_t *sr_config_dump_accounts(const struct sr_config *cfg);
 
+/* revoke.role_mappings (or SR_REVOKE_ROLE_MAPPINGS) into cfg, after the
+ * accounts; and the check of revoke.providers' entries (mappings.c). */
+void sr_config_load_role_mappings(struct sr_config *cfg, json_t *root,
+				  struct sr_config_problems *pr);
+void sr_config_check_providers(const struct sr_config *cfg, struct sr_config_problems *pr);
+void sr_config_free_role_mappings(struct sr_config *cfg);
+json_t *sr_config_dump_role_mappings(const struct sr_config *cfg);
+
 /* The value at a dotted path, or NULL. Borrowed reference. */
 json_t *sr_config_lookup(json_t *root, const char *path);
 

@@ -110,6 +110,8 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 				snprintf(error, cap, "%s: %s", r->role_arn, r->error);
 			continue;
 		}
+		if (strcmp(r->outcome, "unmodifiable") == 0)
+			continue; /* AWS lets no one write it: nothing failed, nothing to clean up */
 		if (strcmp(r->outcome, "not-due") == 0 && r->due > later)
 			later = r->due;
 		session_end = (r->cutoff ? r->cutoff : cutoff) + cfg->max_session_seconds +

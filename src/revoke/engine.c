@@ -63,6 +63,8 @@ enum sr_rc sr_engine_new(const struct sr_config *cfg, struct sr_engine **out, st
 	e->rules.n_providers = cfg->providers.n;
 	e->rules.claims = cfg->group_claims.v;
 	e->rules.n_claims = cfg->group_claims.n;
+	e->rules.mappings = cfg->role_mappings;
+	e->rules.n_mappings = cfg->n_role_mappings;
 	pthread_mutex_init(&e->mu, NULL);
 	*out = e;
 	return SR_OK;
@@ -253,6 +255,9 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 		if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) !=
 		    SR_OK) {
 			fail(r, &err);
+			/* AWS protects roles beyond the paths we know: that is no failure */
+			if (strstr(err.msg, ": UnmodifiableEntity:") != NULL)
+				r->outcome = "unmodifiable";
 			r->cutoff = have;
 		} else {
 			r->outcome = "denied";
@@ -405,6 +410,8 @@ static void *role_worker(void *arg)
 	snprintf(key_id, sizeof(key_id), "%s", run->creds.access_key_id);
 	while ((i = atomic_fetch_add(&run->next, 1)) < run->n_roles) {
 		struct sr_role_result *r = &run->roles[i];
+		if (r->settled)
+			continue;
 		work_role(run, c, r, &run->iam[i]);
 		if (strcmp(r->outcome, "failed") == 0 && creds_refused_msg(r->error) &&
 		    renew_creds(run, c, key_id) == SR_OK)
@@ -549,6 +556,16 @@ static int has_policy(char *const *names, size_t n, const char *name)
 	return 0;
 }
 
+/* Whether the role trusts a configured provider at all: a role federated
+ * users can reach. */
+static int trusts_a_provider(struct account_run *run, const struct sr_iam_role *role)
+{
+	struct sr_match m;
+
+	return sr_match_trust_policy(role->trust_policy, &run->e->rules, NULL, 0, &m, NULL) ==
+		       SR_OK && m.federated;
+}
+
 /* Cleanup: the roles that do not match today but carry (or may carry) our
  * deny policy: those the caller names (the store's record of what this
  * revocation denied) and, with req->discover, every role trusting a
@@ -570,7 +587,7 @@ static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
 			take_role(run, role, "recorded");
 			continue;
 		}
-		if (!req->discover || !sr_match_trusts_provider(role->trust_policy, &run->e->rules))
+		if (!req->discover || !trusts_a_provider(run, role))
 			continue;
 		rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
 		if (rc == SR_OK && has_policy(names, n, run->e->cfg->policy_name))
@@ -580,11 +597,158 @@ static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
 	return rc;
 }
 
+/* The session-revoker:groups tags of an account's roles, read in parallel
+ * before the roles are selected: per role of the listing, its value (or
+ * NULL) and why it could not be read (or NULL). */
+struct role_tags {
+	struct account_run *run;
+	const struct sr_iam_roles *all;
+	char **value;
+	char **error;
+	size_t *todo; /* indexes into all->items of the roles to read */
+	size_t n_todo;
+	atomic_size_t next;
+};
+
+/* Whether a role's tags can select it: it trusts a configured provider, and
+ * neither its trust policy nor a mapping selects it already (the tag costs a
+ * ListRoleTags call; the others cost nothing). */
+static int needs_tags(struct account_run *run, const struct sr_iam_role *role)
+{
+	const struct sr_engine_request *req = run->req;
+	struct sr_match m;
+
+	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
+				  &m, NULL) != SR_OK ||
+	    !m.federated || m.matched)
+		return 0;
+	return !sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups,
+				 req->n_groups, &m);
+}
+
+static void *tag_worker(void *arg)
+{
+	struct role_tags *t = arg;
+	struct sr_aws_conn *c = NULL;
+	struct sr_err err = {0};
+	size_t k;
+
+	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
+		c = NULL;
+	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
+		size_t i = t->todo[k];
+		sr_err_clear(&err);
+		if (c == NULL)
+			t->error[i] = strdup("no connection to AWS");
+		else if (sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
+					 &err) != SR_OK)
+			t->error[i] = strdup(err.msg);
+	}
+	if (c != NULL)
+		atomic_fetch_add(&t->run->calls, sr_aws_conn_requests(c));
+	sr_aws_conn_free(c);
+	return NULL;
+}
+
+/* Reads the tags of every role that needs_tags(), aws.concurrency_per_account
+ * at a time. On allocation failure t stays empty and select_role() says so. */
+static void read_tags(struct account_run *run, const struct sr_iam_roles *all, struct role_tags *t)
+{
+	pthread_t threads[64];
+	size_t i, n_threads;
+
+	memset(t, 0, sizeof(*t));
+	t->run = run;
+	t->all = all;
+	t->value = calloc(all->n + 1, sizeof(char *));
+	t->error = calloc(all->n + 1, sizeof(char *));
+	t->todo = calloc(all->n + 1, sizeof(size_t));
+	if (t->value == NULL || t->error == NULL || t->todo == NULL)
+		return;
+	for (i = 0; i < all->n; i++)
+		if (needs_tags(run, &all->items[i]))
+			t->todo[t->n_todo++] = i;
+	atomic_store(&t->next, 0);
+	n_threads = (size_t)run->e->cfg->aws_concurrency;
+	if (n_threads > t->n_todo)
+		n_threads = t->n_todo;
+	if (n_threads > 64)
+		n_threads = 64;
+	for (i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], NULL, tag_worker, t) != 0)
+			break;
+	n_threads = i;
+	if (n_threads == 0 && t->n_todo > 0)
+		tag_worker(t);
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+}
+
+static void role_tags_clear(struct role_tags *t)
+{
+	size_t i;
+
+	for (i = 0; t->value != NULL && t->error != NULL && i < t->all->n; i++) {
+		free(t->value[i]);
+		free(t->error[i]);
+	}
+	free(t->value);
+	free(t->error);
+	free(t->todo);
+}
+
+/* Whether role i of the listing is one to work on, and why: its trust
+ * policy names a group, or (for a role that trusts a configured provider) a
+ * revoke.role_mappings entry or its session-revoker:groups tag (read by
+ * read_tags()) does. Fills r (zeroed by the caller) when it is. */
+static int select_role(struct account_run *run, const struct role_tags *tags, size_t i,
+		       struct sr_role_result *r)
+{
+	const struct sr_engine_request *req = run->req;
+	const struct sr_iam_role *role = &tags->all->items[i];
+	const char *why;
+
+	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
+				  &r->match, NULL) != SR_OK ||
+	    !r->match.federated)
+		return 0;
+	sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups, req->n_groups,
+			 &r->match);
+	if (!r->match.matched) {
+		if (tags->value == NULL || tags->error == NULL || tags->error[i] != NULL) {
+			r->outcome = "failed"; /* whether it is ours is unknown */
+			r->settled = 1;
+			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s",
+				 tags->error != NULL && tags->error[i] != NULL ? tags->error[i]
+									: "out of memory");
+		} else if (tags->value[i] == NULL ||
+			   !sr_match_tag(tags->value[i], req->groups, req->n_groups, &r->match)) {
+			return 0;
+		}
+	}
+	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
+	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
+	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);
+	if (r->settled)
+		return 1;
+	if ((why = sr_match_unmodifiable(role->path)) != NULL) {
+		r->outcome = "unmodifiable"; /* never tried, never a failure */
+		r->settled = 1;
+		snprintf(r->error, sizeof(r->error), "%s", why);
+		return 1;
+	}
+	r->outcome = req->mode == SR_ENGINE_PLAN ? "match" : "failed";
+	if (req->mode != SR_ENGINE_PLAN)
+		snprintf(r->error, sizeof(r->error), "not reached");
+	return 1;
+}
+
 static void run_account(struct account_run *run)
 {
 	struct sr_engine *e = run->e;
 	struct sr_account_result *ar = run->result;
 	struct sr_iam_roles all = {0};
+	struct role_tags tags;
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
 	unsigned long calls = 0;
@@ -603,25 +767,30 @@ static void run_account(struct account_run *run)
 		snprintf(ar->error, sizeof(ar->error), "out of memory");
 		goto out;
 	}
+	read_tags(run, &all, &tags);
 	for (i = 0; i < all.n; i++) {
 		struct sr_role_result *r = &run->roles[run->n_roles];
-		struct sr_err merr = {0};
-		if (sr_match_trust_policy(all.items[i].trust_policy, &e->rules, run->req->groups,
-					  run->req->n_groups, &r->match, &merr) == SR_OK &&
-		    r->match.matched)
-			take_role(run, &all.items[i], NULL);
+		if (!select_role(run, &tags, i, r)) {
+			memset(r, 0, sizeof(*r));
+			continue;
+		}
+		run->iam[run->n_roles] = all.items[i];
+		all.items[i].trust_policy = NULL; /* moved */
+		all.items[i].name[0] = '\0';     /* taken */
+		run->n_roles++;
 	}
+	role_tags_clear(&tags);
 	ar->matched = (int)run->n_roles;
 	if (run->req->mode == SR_ENGINE_CLEANUP &&
 	    add_visited(run, c, &all, &err) != SR_OK) {
 		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
 		goto out;
 	}
-	ar->matched = (int)run->n_roles;
 	if (run->req->mode == SR_ENGINE_PLAN)
 		goto out;
 	for (i = 0; i < run->n_roles; i++)
-		run->roles[i].error[0] = '\0';
+		if (!run->roles[i].settled)
+			run->roles[i].error[0] = '\0';
 	atomic_store(&run->next, 0);
 	n_threads = (size_t)e->cfg->aws_concurrency;
 	if (n_threads > run->n_roles)
@@ -807,9 +976,9 @@ json_t *sr_engine_report_json(const struct sr_engine_report *rep)
 		json_t *why = json_array();
 		for (j = 0; j < r->match.n_reasons; j++) {
 			const struct sr_match_reason *m = &r->match.reasons[j];
-			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-				"statement", m->statement, "operator", m->op, "key", m->key,
-				"value", m->value, "group", m->group));
+			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+				"source", m->source, "statement", m->statement, "operator", m->op,
+				"key", m->key, "value", m->value, "group", m->group));
 		}
 		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"account", r->account, "role", r->role_name, "arn", r->role_arn,

@@ -3,13 +3,20 @@
  *
  * DESIGN: a statement counts when it is an Allow of
  * sts:AssumeRoleWithWebIdentity (or sts:* / *) for a Principal.Federated
- * naming oidc-provider/<provider> of a configured provider. It names a group
- * when one of its conditions, under StringEquals / StringLike (with the
- * ForAnyValue: / ForAllValues: set prefixes, the IgnoreCase forms and
- * IfExists), on the key <provider>:<claim> for a configured claim, has a value
- * equal to the group or, for Like, a pattern matching it. Negated operators
- * never let anyone in, so they never count. Keys and action names compare
- * case-insensitively, as IAM does. Every match records why.
+ * naming oidc-provider/<provider> of a configured provider, or an Allow of
+ * sts:AssumeRoleWithSAML (or sts:* / *) naming a configured
+ * saml-provider/<name>. It names a group when one of its conditions, under
+ * StringEquals / StringLike (with the ForAnyValue: / ForAllValues: set
+ * prefixes, the IgnoreCase forms and IfExists), on the key <provider>:<claim>
+ * (SAML: SAML:<claim>) for a configured claim, has a value equal to the group
+ * or, for Like, a pattern matching it. Negated operators never let anyone in,
+ * so they never count. Keys and action names compare case-insensitively, as
+ * IAM does. Every match records why.
+ *
+ * Where trust policies name no groups (SAML federations mostly: the IdP maps
+ * groups to roles), a role that trusts a configured provider is also reached
+ * by the groups its session-revoker:groups tag names, and by the
+ * revoke.role_mappings of the configuration (group -> role name patterns).
  */
 #include "session_revoker/revoke.h"
 
@@ -64,23 +71,42 @@ static int is_web_identity_action(const char *a, void *arg)
 	       strcasecmp(a, "sts:*") == 0 || strcmp(a, "*") == 0;
 }
 
+static int is_saml_action(const char *a, void *arg)
+{
+	(void)arg;
+	return strcasecmp(a, "sts:AssumeRoleWithSAML") == 0 || strcasecmp(a, "sts:*") == 0 ||
+	       strcmp(a, "*") == 0;
+}
+
+#define SAML_PREFIX "saml-provider/"
+
+/* A configured provider is SAML when it is written saml-provider/NAME. */
+static int is_saml(const char *provider)
+{
+	return strncmp(provider, SAML_PREFIX, strlen(SAML_PREFIX)) == 0;
+}
+
 struct federated {
 	const struct sr_match_rules *rules;
+	int web, saml;            /* the statement allows that kind's action */
 	unsigned long long which; /* bit i: rules->providers[i] is federated */
 };
 
 static int names_provider(const char *arn, void *arg)
 {
 	struct federated *f = arg;
-	const char *p = strstr(arn, ":oidc-provider/");
+	const char *oidc = strstr(arn, ":oidc-provider/"), *saml = strstr(arn, ":" SAML_PREFIX);
 	size_t i;
 
-	if (strncmp(arn, "arn:", 4) != 0 || p == NULL)
+	if (strncmp(arn, "arn:", 4) != 0)
 		return 0;
-	p += strlen(":oidc-provider/");
-	for (i = 0; i < f->rules->n_providers && i < 64; i++)
-		if (strcmp(p, f->rules->providers[i]) == 0)
+	for (i = 0; i < f->rules->n_providers && i < 64; i++) {
+		const char *prov = f->rules->providers[i];
+		if (is_saml(prov) ? f->saml && saml != NULL && strcmp(saml + 1, prov) == 0
+				  : f->web && oidc != NULL &&
+					    strcmp(oidc + strlen(":oidc-provider/"), prov) == 0)
 			f->which |= 1ull << i;
+	}
 	return 0; /* look at every value */
 }
 
@@ -116,10 +142,12 @@ static int group_key(const char *key, const struct federated *f)
 	size_t i, j;
 
 	for (i = 0; i < rules->n_providers && i < 64; i++) {
-		size_t pl = strlen(rules->providers[i]);
+		/* SAML's condition keys are SAML:<attribute>, whatever the provider. */
+		const char *prefix = is_saml(rules->providers[i]) ? "SAML" : rules->providers[i];
+		size_t pl = strlen(prefix);
 		if (!(f->which & (1ull << i)))
 			continue;
-		if (strncasecmp(key, rules->providers[i], pl) != 0 || key[pl] != ':')
+		if (strncasecmp(key, prefix, pl) != 0 || key[pl] != ':')
 			continue;
 		for (j = 0; j < rules->n_claims; j++)
 			if (strcasecmp(key + pl + 1, rules->claims[j]) == 0)
@@ -128,8 +156,8 @@ static int group_key(const char *key, const struct federated *f)
 	return 0;
 }
 
-static void add_reason(struct sr_match *out, const char *stmt, const char *op,
-		       const char *key, const char *value, const char *group)
+static void add_reason(struct sr_match *out, const char *source, const char *stmt,
+		       const char *op, const char *key, const char *value, const char *group)
 {
 	struct sr_match_reason *r;
 
@@ -137,6 +165,7 @@ static void add_reason(struct sr_match *out, const char *stmt, const char *op,
 	if (out->n_reasons >= SR_MATCH_MAX_REASONS)
 		return;
 	r = &out->reasons[out->n_reasons++];
+	snprintf(r->source, sizeof(r->source), "%s", source);
 	snprintf(r->statement, sizeof(r->statement), "%s", stmt);
 	snprintf(r->op, sizeof(r->op), "%s", op);
 	snprintf(r->key, sizeof(r->key), "%s", key);
@@ -152,15 +181,19 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 	size_t i, g;
 
 	const char *effect = json_string_value(json_object_get(st, "Effect"));
-	struct federated fed = {rules, 0};
+	struct federated fed = {rules, 0, 0, 0};
 
-	if (!json_is_object(st) || effect == NULL || strcmp(effect, "Allow") != 0 ||
-	    !any_string(json_object_get(st, "Action"), is_web_identity_action, NULL))
+	if (!json_is_object(st) || effect == NULL || strcmp(effect, "Allow") != 0)
+		return;
+	fed.web = any_string(json_object_get(st, "Action"), is_web_identity_action, NULL);
+	fed.saml = any_string(json_object_get(st, "Action"), is_saml_action, NULL);
+	if (!fed.web && !fed.saml)
 		return;
 	any_string(json_object_get(json_object_get(st, "Principal"), "Federated"),
 		   names_provider, &fed);
 	if (fed.which == 0)
 		return;
+	out->federated = 1;
 	cond = json_object_get(st, "Condition");
 	json_object_foreach(cond, op, ops_v) {
 		int ic, kind = operator_kind(op, &ic);
@@ -181,7 +214,8 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 								  : strcmp(val, groups[g]) == 0)
 							    : sr_match_glob(val, groups[g], ic);
 					if (hit)
-						add_reason(out, name, op, key, val, groups[g]);
+						add_reason(out, "trust", name, op, key, val,
+							   groups[g]);
 				}
 			}
 		}
@@ -224,31 +258,70 @@ enum sr_rc sr_match_trust_policy(const char *policy, const struct sr_match_rules
 	return SR_OK;
 }
 
-static int statement_trusts_provider(json_t *st, const struct sr_match_rules *rules)
+int sr_match_tag(const char *value, char *const *groups, size_t n_groups, struct sr_match *out)
 {
-	const char *effect = json_string_value(json_object_get(st, "Effect"));
-	struct federated fed = {rules, 0};
+	const char *p = value;
+	size_t g, len;
+	int hit = 0;
 
-	if (!json_is_object(st) || effect == NULL || strcmp(effect, "Allow") != 0 ||
-	    !any_string(json_object_get(st, "Action"), is_web_identity_action, NULL))
-		return 0;
-	any_string(json_object_get(json_object_get(st, "Principal"), "Federated"),
-		   names_provider, &fed);
-	return fed.which != 0;
+	while (p != NULL && *(p += strspn(p, " ,")) != '\0') {
+		len = strcspn(p, " ,");
+		for (g = 0; g < n_groups; g++)
+			if (strlen(groups[g]) == len && strncmp(p, groups[g], len) == 0) {
+				add_reason(out, "tag", "tag", "tag", SR_GROUPS_TAG, value, groups[g]);
+				hit = 1;
+			}
+		p += len;
+	}
+	return hit;
 }
 
-int sr_match_trusts_provider(const char *policy, const struct sr_match_rules *rules)
+static int listed(const struct sr_strlist *l, const char *s)
 {
-	json_t *doc = policy ? json_loads(policy, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	json_t *stmts = json_object_get(doc, "Statement"), *st;
-	int found = 0;
 	size_t i;
 
-	if (json_is_object(stmts))
-		found = statement_trusts_provider(stmts, rules);
-	json_array_foreach(stmts, i, st)
-		if (!found)
-			found = statement_trusts_provider(st, rules);
-	json_decref(doc);
-	return found;
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+int sr_match_mapping(const struct sr_match_rules *rules, const char *account,
+		     const char *role_name, char *const *groups, size_t n_groups,
+		     struct sr_match *out)
+{
+	size_t i, g, j;
+	int hit = 0;
+
+	for (i = 0; i < rules->n_mappings; i++) {
+		const struct sr_role_mapping *m = &rules->mappings[i];
+		char where[64];
+		if (m->accounts.n > 0 && !listed(&m->accounts, account))
+			continue;
+		for (g = 0; g < n_groups; g++) {
+			if (strcmp(m->group, groups[g]) != 0)
+				continue;
+			for (j = 0; j < m->roles.n; j++)
+				if (sr_match_glob(m->roles.v[j], role_name, 1)) {
+					snprintf(where, sizeof(where), "revoke.role_mappings[%zu]", i);
+					add_reason(out, "mapping", where, "mapping", "role name",
+						   m->roles.v[j], groups[g]);
+					hit = 1;
+					break;
+				}
+		}
+	}
+	return hit;
+}
+
+const char *sr_match_unmodifiable(const char *path)
+{
+	if (strncmp(path, "/aws-reserved/sso.amazonaws.com/", 32) == 0)
+		return "IAM Identity Center role (path /aws-reserved/sso.amazonaws.com/): AWS lets no "
+		       "one add an inline policy (UnmodifiableEntity); revoke the sessions in IAM "
+		       "Identity Center, or deny them with an SCP";
+	if (strncmp(path, "/aws-service-role/", 18) == 0)
+		return "service-linked role (path /aws-service-role/): only its AWS service may "
+		       "change it (UnmodifiableEntity); its sessions cannot be revoked";
+	return NULL;
 }

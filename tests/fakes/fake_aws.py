@@ -69,8 +69,10 @@ IAM_VERSION = "2010-05-08"
 STS_VERSION = "2011-06-15"
 IAM_REGION = "us-east-1"
 
-IAM_ACTIONS = ("ListRoles", "GetRole", "ListRolePolicies", "GetRolePolicy",
+IAM_ACTIONS = ("ListRoles", "GetRole", "ListRoleTags", "ListRolePolicies", "GetRolePolicy",
                "PutRolePolicy", "DeleteRolePolicy")
+# Paths of roles AWS lets no one edit (IAM Identity Center's, service-linked).
+PROTECTED_PATHS = ("/aws-reserved/sso.amazonaws.com/", "/aws-service-role/")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity",)
 
@@ -183,6 +185,27 @@ def error_xml(err, ns, request_id):
         ("RequestId", request_id),
     ])
     return _with_ns(doc, "ErrorResponse", ns) + "\n"
+
+
+ERROR_SHAPES = ("aws", "errors", "html")
+
+
+def error_body(shape, err, ns, request_id):
+    """An error answer as AWS writes it ("aws": <ErrorResponse><Error>), as some
+    IAM-compatible endpoints wrap it ("errors": <ErrorResponse><Errors><Error>),
+    or as a proxy in front would answer ("html": no error code at all)."""
+    if shape == "errors":
+        doc = _xml("ErrorResponse", [
+            ("Errors", [("Error", [("Type", err.error_type), ("Code", err.code),
+                                   ("Message", err.message)])]),
+            ("RequestId", request_id),
+        ])
+        return _with_ns(doc, "ErrorResponse", ns) + "\n"
+    if shape == "html":
+        return (f"<html><head><title>{err.status} Refused</title></head>\n"
+                f"<body><h1>Refused</h1><p>the gateway refused request {request_id}</p>"
+                "</body></html>\n")
+    return error_xml(err, ns, request_id)
 
 
 def _policy_url(text):
@@ -381,6 +404,7 @@ class FakeAws:
             self.clock_offset = datetime.timedelta(0)
             self.signing_offset = datetime.timedelta(0)
             self.max_page_size = seed.get("max_page_size")
+            self.error_shape = seed.get("error_shape") or "aws"
             self.keys = {}
             for cred in seed.get("base_credentials", []):
                 account = str(cred["account"])
@@ -409,6 +433,7 @@ class FakeAws:
             self.owner = {a: 0 for a in base_accounts}
             self.owner.update({a: i % count for i, a in enumerate(others)})
             self.oidc_providers = list(seed.get("oidc_providers") or [])
+            self.saml_providers = list(seed.get("saml_providers") or [])
             self.faults = self._parse_faults(seed.get("faults") or [])
             self.call_counts = {}
             self.call_counts_ok = {}
@@ -438,6 +463,9 @@ class FakeAws:
             "Description": spec.get("Description"),
             "MaxSessionDuration": int(spec.get("MaxSessionDuration") or 3600),
             "Tags": list(spec.get("Tags") or []),
+            # AWS refuses inline policies on it (UnmodifiableEntity); true for
+            # the protected paths, or set in the seed for any other role.
+            "protected": bool(spec.get("protected")) or path.startswith(PROTECTED_PATHS),
             "RoleLastUsed": dict(spec.get("RoleLastUsed") or {}),
             "inline_policies": policies,
         }
@@ -634,6 +662,7 @@ class FakeAws:
                                       "account": k["account"], "arn": k["arn"]}
                                      for k in self.keys.values()],
                 "oidc_providers": self.oidc_providers,
+                "saml_providers": self.saml_providers,
                 "sessions": sessions,
                 "call_counts": json.loads(json.dumps(self.call_counts)),
                 "call_counts_ok": json.loads(json.dumps(self.call_counts_ok)),
@@ -695,7 +724,11 @@ class FakeAws:
             if changes and "max_page_size" in changes:
                 v = changes["max_page_size"]
                 self.max_page_size = int(v) if v else None
-            return {"max_page_size": self.max_page_size}
+            if changes and "error_shape" in changes:
+                if changes["error_shape"] not in ERROR_SHAPES:
+                    raise ValueError(f"error_shape must be one of {ERROR_SHAPES}")
+                self.error_shape = changes["error_shape"]
+            return {"max_page_size": self.max_page_size, "error_shape": self.error_shape}
 
     def control(self, method, path, query, body):
         """The /_fake/ control API: (HTTP status, JSON-able answer)."""
@@ -860,7 +893,7 @@ class FakeAws:
             status = 200
         except AwsError as err:
             entry["error_code"] = err.code
-            doc = error_xml(err, ns, request_id)
+            doc = error_body(self.error_shape, err, ns, request_id)
             status = err.status
         entry["status"] = status
         self._record(entry, call["started"])
@@ -1235,6 +1268,24 @@ class FakeAws:
     def _do_GetRole(self, params, ident):
         return [("Role", self._role_xml(self._role(ident, params), full=True))]
 
+    def _do_ListRoleTags(self, params, ident):
+        role = self._role(ident, params)
+        page, truncated, marker = self._page(role["Tags"], params, "tags:" + role["RoleName"],
+                                             lambda t: (t["Key"].lower(), t["Key"]))
+        result = [("Tags", [("member", [("Key", t["Key"]), ("Value", t["Value"])])
+                            for t in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
+    @staticmethod
+    def _modifiable(role):
+        if role["protected"]:
+            raise AwsError(400, "UnmodifiableEntity",
+                           f"Cannot perform the operation on the protected role "
+                           f"'{role['RoleName']}' - this role is only modifiable by AWS")
+
     def _do_ListRolePolicies(self, params, ident):
         role = self._role(ident, params)
         page, truncated, marker = self._page(list(role["inline_policies"]), params,
@@ -1261,6 +1312,7 @@ class FakeAws:
         _check_name(pname, "policyName", 128)
         text = _required(params, "PolicyDocument", "policyDocument")
         role = self._role(ident, params)
+        self._modifiable(role)
         doc = _validate_policy(text)
         total = len(pname) + len(_compact(doc))
         for other, other_text in role["inline_policies"].items():
@@ -1276,6 +1328,7 @@ class FakeAws:
     def _do_DeleteRolePolicy(self, params, ident):
         pname = _required(params, "PolicyName", "policyName")
         role = self._role(ident, params)
+        self._modifiable(role)
         if pname not in role["inline_policies"]:
             raise AwsError(404, "NoSuchEntity",
                            f"The role policy with name {pname} cannot be found.")

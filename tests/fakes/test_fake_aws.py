@@ -459,6 +459,87 @@ class IamTests(FakeAwsTestCase):
         self.assertEqual(iam.get_role(RoleName="ALPHA")["Role"]["RoleName"], "alpha")
 
 
+class ProtectedRolesAndTagsTests(FakeAwsTestCase):
+    """ListRoleTags as botocore reads it, roles AWS lets no one edit, and the
+    error shapes of IAM-compatible endpoints."""
+
+    @classmethod
+    def setUpClass(cls):
+        seed = json.loads(json.dumps(SEED))
+        roles = seed["accounts"][A1]["roles"]
+        for r in roles:
+            if r["RoleName"] == "Charlie":
+                r["Tags"] = ([{"Key": f"k{i}", "Value": f"v{i}"} for i in range(4)] +
+                             [{"Key": "session-revoker:groups", "Value": "team_hr team_x"}])
+        roles.append({"RoleName": "AWSReservedSSO_Admin_0123456789abcdef",
+                      "Path": "/aws-reserved/sso.amazonaws.com/",
+                      "AssumeRolePolicyDocument": web_trust(A1, "team_sso")})
+        roles.append({"RoleName": "AWSServiceRoleForThing",
+                      "Path": "/aws-service-role/thing.amazonaws.com/",
+                      "AssumeRolePolicyDocument": web_trust(A1, "team_slr")})
+        roles.append({"RoleName": "Guarded", "protected": True,
+                      "AssumeRolePolicyDocument": web_trust(A1, "team_g")})
+        cls.fake = fake_aws.FakeAws(seed).start()
+        cls.url = cls.fake.url
+
+    def iam(self):
+        return self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+
+    def test_list_role_tags_pages(self):
+        iam = self.iam()
+        pages, marker = [], None
+        while True:
+            kwargs = {"RoleName": "charlie", "MaxItems": 2}
+            if marker:
+                kwargs["Marker"] = marker
+            pages.append(iam.list_role_tags(**kwargs))
+            if not pages[-1]["IsTruncated"]:
+                break
+            marker = pages[-1]["Marker"]
+        self.assertEqual(len(pages), 3)
+        self.assertEqual([t["Key"] for p in pages for t in p["Tags"]],
+                         ["k0", "k1", "k2", "k3", "session-revoker:groups"])
+        self.assertEqual(iam.list_role_tags(RoleName="Echo")["Tags"], [])
+        self.assertClientError("NoSuchEntity", 404, iam.list_role_tags, RoleName="Nobody")
+
+    def test_protected_roles_refuse_inline_policies(self):
+        iam = self.iam()
+        doc = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+        for name in ("AWSReservedSSO_Admin_0123456789abcdef", "AWSServiceRoleForThing",
+                     "Guarded"):
+            err = self.assertClientError("UnmodifiableEntity", 400, iam.put_role_policy,
+                                         RoleName=name, PolicyName="p", PolicyDocument=doc)
+            self.assertIn(f"protected role '{name}'", err["Error"]["Message"])
+            self.assertClientError("UnmodifiableEntity", 400, iam.delete_role_policy,
+                                   RoleName=name, PolicyName="p")
+        iam.put_role_policy(RoleName="Echo", PolicyName="p", PolicyDocument=doc)
+
+    def test_error_shapes(self):
+        body = "Action=GetRole&Version=2010-05-08&RoleName=Nobody"
+        args = {"akid": "AKIAFAKETEST00000111", "secret": "secretOfAccount111"}
+        status, text = self.curl(body, **args)
+        self.assertEqual(status, 404)
+        self.assertRegex(text, r"<ErrorResponse[^>]*>\s*<Error>\s*<Type>Sender</Type>\s*"
+                               r"<Code>NoSuchEntity</Code>")
+        self.assertEqual(self.control("/_fake/config", {"error_shape": "errors"})["error_shape"],
+                         "errors")
+        status, text = self.curl(body, **args)
+        self.assertEqual(status, 404)
+        self.assertRegex(text, r"<ErrorResponse[^>]*>\s*<Errors>\s*<Error>\s*"
+                               r"<Type>Sender</Type>\s*<Code>NoSuchEntity</Code>")
+        self.control("/_fake/config", {"error_shape": "html"})
+        status, text = self.curl(body, **args)
+        self.assertEqual(status, 404)
+        self.assertTrue(text.startswith("<html>"), text)
+        self.assertNotIn("NoSuchEntity", text)
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            self.control("/_fake/config", {"error_shape": "soap"})
+        self.assertEqual(ctx.exception.code, 400)
+        self.fake.reset()
+        self.assertEqual(self.fake.config()["error_shape"], "aws")
+
+
 class StsTests(FakeAwsTestCase):
     def test_assume_role_into_another_account(self):
         resp = self.assume_admin()

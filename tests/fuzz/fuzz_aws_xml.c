@@ -1,7 +1,9 @@
 /*
  * fuzz_aws_xml.c - AWS answers are network bytes: libxml2 through
  * sr_xml_parse() (no DTD, no entities, no network) and the ListRoles page
- * reader, then each role's URL-encoded trust policy through the matcher.
+ * reader, then each role's URL-encoded trust policy through the matcher;
+ * the error reader (every error shape) and the ListRoleTags page reader on
+ * the same document.
  */
 #include <libxml/parser.h>
 
@@ -23,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct sr_match_rules rules = {providers, 1, claims, 1};
+	const struct sr_match_rules rules = {providers, 1, claims, 1, NULL, 0};
 	struct sr_iam_roles roles = {0};
 	struct sr_err err = {0};
 	xmlDocPtr doc = NULL;
@@ -36,6 +38,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(doc->intSubset == NULL);
+	{
+		char code[80], msg[256];
+		int found = sr_aws_error_read(xmlDocGetRootElement(doc), code, sizeof(code), msg,
+					      sizeof(msg));
+		FUZZ_CHECK(strlen(code) < sizeof(code) && strlen(msg) < sizeof(msg));
+		FUZZ_CHECK(found == (code[0] != '\0'));
+	}
+	{
+		char *tag = NULL;
+		if (sr_iam_parse_tags_page(doc, SR_GROUPS_TAG, &tag, marker, sizeof(marker), &err) !=
+		    SR_OK)
+			fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
+		FUZZ_CHECK(strlen(marker) < sizeof(marker));
+		free(tag);
+		sr_err_clear(&err);
+	}
 	if (sr_iam_parse_roles_page(doc, &roles, marker, sizeof(marker), &err) != SR_OK)
 		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
 	FUZZ_CHECK(strlen(marker) < sizeof(marker));

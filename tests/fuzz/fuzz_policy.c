@@ -6,13 +6,13 @@
 #include "fuzz_common.h"
 #include "session_revoker/revoke.h"
 
-static char *providers[] = {"auth.example.com/", "login.example.org"};
+static char *providers[] = {"auth.example.com/", "login.example.org", "saml-provider/Okta"};
 static char *claims[] = {"amr", "groups"};
 static char *groups[] = {"team_opsec", "team_hr", "TEAM_*"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct sr_match_rules rules = {providers, 2, claims, 2};
+	const struct sr_match_rules rules = {providers, 3, claims, 2, NULL, 0};
 	struct sr_match m;
 	struct sr_err err = {0};
 	char *text = malloc(size + 1), *merged = NULL, *rest = NULL;
@@ -25,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sr_match_trust_policy(text, &rules, groups, 3, &m, &err) != SR_OK)
 		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL));
 	else
-		FUZZ_CHECK(m.matched == (m.n_reasons > 0) && m.n_reasons <= SR_MATCH_MAX_REASONS);
+		FUZZ_CHECK(m.matched == (m.n_reasons > 0) && m.n_reasons <= SR_MATCH_MAX_REASONS &&
+			   (!m.matched || m.federated));
+	/* the same bytes as a session-revoker:groups tag value */
+	memset(&m, 0, sizeof(m));
+	FUZZ_CHECK(sr_match_tag(text, groups, 3, &m) == m.matched);
 	sr_err_clear(&err);
 	if (sr_deny_policy_cutoff(text, &cut, &err) != SR_OK) {
 		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL));

@@ -985,6 +985,42 @@ class CredentialsTest(EngineCase):
         self.assertEqual(len(calls), 2 * len(ACCOUNTS), calls)
         self.assertEqual(snapshot(fake.state()), snapshot(before))
 
+    def test_errors_name_their_code_whatever_the_error_shape(self):
+        # Some IAM-compatible endpoints wrap errors as
+        # <ErrorResponse><Errors><Error>: the operator still sees the code and
+        # the message. An answer with no error code at all (a proxy's HTML page)
+        # shows the status and the first bytes of the body, made printable.
+        wrong = BASE_SECRET[:-4] + "XXXX"
+        for shape, want in (
+                ("errors", r"STS AssumeRole: SignatureDoesNotMatch: The request signature we "
+                           r"calculated does not match"),
+                ("html", r"STS AssumeRole: HTTP403: <html><head><title>403 Refused</title>"
+                         r"</head> <body><h1>Refused</h1><p>the gateway refused request "
+                         r"[0-9a-f-]+\.\.\.$")):  # the first 120 bytes, newline folded
+            with self.subTest(shape=shape):
+                seed = example_seed()
+                seed["error_shape"] = shape
+                fake = self.start_fake(seed)
+                config = self.write_config()
+                run = self.run_cli(fake, "plan", "team_opsec", config, secret=wrong, expect=1)
+                for acct, a in run.accounts().items():
+                    self.assertRegex(a["error"] or "", want, run.describe())
+                    if shape == "html":
+                        self.assertEqual(len(a["error"].split("HTTP403: ", 1)[1]), 123)
+                self.assertTrue(all(c["error_code"] == "SignatureDoesNotMatch"
+                                    for c in fake.calls()), fake.calls())
+        # A 503 page with no code is retried, then shown with its status and body.
+        seed = example_seed()
+        seed["error_shape"] = "html"
+        fake = self.start_fake(seed)
+        fake.set_faults([{"kind": "error503", "action": "ListRoles", "account": "111111111111"}])
+        config = self.write_config(aws={"max_attempts": 2, "max_retry_seconds": 5})
+        run = self.run_cli(fake, "plan", "team_opsec", config, expect=1)
+        self.assertRegex(run.accounts()["111111111111"]["error"] or "",
+                         r"^IAM ListRoles: HTTP503: <html><head><title>503 Refused</title>.* "
+                         r"\(gave up retrying\)$", run.describe())
+        self.assertIsNone(run.accounts()["222222222222"]["error"], run.describe())
+
     def test_assume_role_refused_in_one_account(self):
         fake = self.start_fake(example_seed())
         accounts = [{"id": a, "role_name": ADMIN_ROLE, "external_id": EXTERNAL_ID}
@@ -1209,3 +1245,221 @@ class LimitTest(EngineCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# --------------------------------------------------------------------------
+# 9. selection: SAML federations, the session-revoker:groups tag, role
+#    mappings in the configuration, and roles AWS lets no one edit
+
+OKTA = "saml-provider/Okta"
+SSO_PROVIDER = "saml-provider/AWSSSO_0123456789abcdef_DO_NOT_DELETE"
+SSO_ROLE = "AWSReservedSSO_OpsecAdmin_0123456789abcdef"
+SLR_ROLE = "AWSServiceRoleForOpsecTools"
+GROUPS_TAG = "session-revoker:groups"
+
+
+def saml_trust(account, provider=OKTA, condition=None):
+    st = {"Effect": "Allow",
+          "Principal": {"Federated": f"arn:aws:iam::{account}:{provider}"},
+          "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+          "Condition": condition or {
+              "StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}}
+    return {"Version": "2012-10-17", "Statement": [st]}
+
+
+def filler_tags(n):
+    return [{"Key": f"cost-{i:02d}", "Value": f"cc{i}"} for i in range(n)]
+
+
+class SelectionTest(EngineCase):
+
+    def seed(self):
+        seed = example_seed()
+        a1 = seed["accounts"]["111111111111"]["roles"]
+        a2 = seed["accounts"]["222222222222"]["roles"]
+        a3 = seed["accounts"]["333333333333"]["roles"]
+        seed["saml_providers"] = [f"arn:aws:iam::111111111111:{OKTA}",
+                                  f"arn:aws:iam::222222222222:{OKTA}"]
+        a1 += [
+            # SAML, the tag names the group (on the last page of its tags)
+            {"RoleName": "OktaOpsecAdmin", "Path": "/okta/",
+             "AssumeRolePolicyDocument": saml_trust("111111111111"),
+             "Tags": filler_tags(5) + [{"Key": GROUPS_TAG, "Value": "team_hr team_opsec"}]},
+            # SAML, the tag names other groups only
+            {"RoleName": "OktaReadOnly", "Path": "/okta/",
+             "AssumeRolePolicyDocument": saml_trust("111111111111"),
+             "Tags": [{"Key": GROUPS_TAG, "Value": "team_hr,team_opsec_admins"}]},
+            # SAML, the trust condition names the group (SAML:groups)
+            {"RoleName": "OktaOpsecByTrust", "Path": "/okta/",
+             "AssumeRolePolicyDocument": saml_trust("111111111111", condition={
+                 "ForAnyValue:StringLike": {"SAML:groups": ["team_opsec"]}})},
+            # SAML, a mapping in the configuration reaches it
+            {"RoleName": "OktaMappedOps", "Path": "/okta/",
+             "AssumeRolePolicyDocument": saml_trust("111111111111")},
+            # tagged, but trusts no configured provider: never selected, tags never read
+            {"RoleName": "UntrustedTagged", "Path": "/",
+             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                 "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                 "Action": "sts:AssumeRole"}]},
+             "Tags": [{"Key": GROUPS_TAG, "Value": "team_opsec"}]},
+            # IAM Identity Center's role, reached by a mapping
+            {"RoleName": SSO_ROLE, "Path": "/aws-reserved/sso.amazonaws.com/",
+             "MaxSessionDuration": 43200,
+             "AssumeRolePolicyDocument": saml_trust("111111111111", provider=SSO_PROVIDER)},
+        ]
+        # the same name in another account: the mapping is for 111111111111 only
+        a2.append({"RoleName": "OktaMappedOps", "Path": "/okta/",
+                   "AssumeRolePolicyDocument": saml_trust("222222222222")})
+        a3 += [
+            # a service-linked role whose trust lets the group in (contrived: no
+            # one can edit it, so it is reported, never written)
+            {"RoleName": SLR_ROLE, "Path": "/aws-service-role/opsec-tools.amazonaws.com/",
+             "AssumeRolePolicyDocument": web_identity_trust("333333333333", "StringEquals",
+                                                            "team_opsec")},
+            # AWS refuses to write it though its path is an ordinary one
+            {"RoleName": "ProtectedOpsec", "Path": "/", "protected": True,
+             "AssumeRolePolicyDocument": web_identity_trust("333333333333", "StringEquals",
+                                                            "team_opsec")},
+        ]
+        return seed
+
+    def config(self):
+        return self.write_config(revoke={
+            "providers": [PROVIDER, OKTA, SSO_PROVIDER],
+            "group_claims": ["amr", "groups"],
+            "role_mappings": [
+                {"group": "team_opsec", "roles": ["oktamapped*", "AWSReservedSSO_Opsec*"],
+                 "accounts": ["111111111111"]},
+                {"group": "team_hr", "roles": ["*"]}]})
+
+    def test_plan_says_which_of_trust_tag_and_mapping_selected_each_role(self):
+        fake = self.start_fake(self.seed())
+        fake.config({"max_page_size": 2})  # tags come in pages of two
+        config = self.config()
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "plan", "team_opsec", config, expect=0)
+        self.assert_report_shape(run)
+        roles = run.roles()
+        new = {"111111111111/OktaOpsecAdmin", "111111111111/OktaOpsecByTrust",
+               "111111111111/OktaMappedOps", f"111111111111/{SSO_ROLE}",
+               f"333333333333/{SLR_ROLE}", "333333333333/ProtectedOpsec"}
+        self.assertEqual(set(roles), set(EXPECTED["team_opsec"]) | new, run.describe())
+
+        def why(key):
+            return [(w["source"], w["key"], w["value"], w["group"]) for w in roles[key]["reasons"]]
+
+        for key in EXPECTED["team_opsec"]:
+            self.assertEqual({w["source"] for w in roles[key]["reasons"]}, {"trust"}, key)
+        self.assertEqual(why("111111111111/OktaOpsecAdmin"),
+                         [("tag", GROUPS_TAG, "team_hr team_opsec", "team_opsec")])
+        self.assertEqual(why("111111111111/OktaOpsecByTrust"),
+                         [("trust", "SAML:groups", "team_opsec", "team_opsec")])
+        self.assertEqual(why("111111111111/OktaMappedOps"),
+                         [("mapping", "role name", "oktamapped*", "team_opsec")])
+        self.assertEqual(roles["111111111111/OktaMappedOps"]["reasons"][0]["statement"],
+                         "revoke.role_mappings[0]")
+        for key, r in roles.items():
+            if key in (f"111111111111/{SSO_ROLE}", f"333333333333/{SLR_ROLE}"):
+                continue
+            self.assertEqual((r["outcome"], r["error"]), ("match", None), key)
+        sso, slr = roles[f"111111111111/{SSO_ROLE}"], roles[f"333333333333/{SLR_ROLE}"]
+        self.assertEqual(sso["outcome"], "unmodifiable", run.describe())
+        self.assertIn("IAM Identity Center", sso["error"])
+        self.assertIn("SCP", sso["error"])
+        self.assertEqual(why(f"111111111111/{SSO_ROLE}"),
+                         [("mapping", "role name", "AWSReservedSSO_Opsec*", "team_opsec")])
+        self.assertEqual(slr["outcome"], "unmodifiable", run.describe())
+        self.assertIn("service-linked", slr["error"])
+        self.assertEqual(run.report["failed"], 0)
+
+        # Tags are read only for roles that trust a configured provider and
+        # that neither their trust policy nor a mapping selected; every page.
+        calls = self.calls_since(fake, seq)
+        self.assert_no_writes(calls, run.describe())
+        self.assert_call_counts(run, calls)  # the tag reads are counted too
+        tagged = {}
+        for c in calls:
+            if c["action"] == "ListRoleTags":
+                tagged[f"{c['account']}/{c['role']}"] = tagged.get(
+                    f"{c['account']}/{c['role']}", 0) + 1
+        self.assertNotIn("111111111111/UntrustedTagged", tagged)
+        self.assertNotIn("111111111111/Ec2AppInstanceRole", tagged)
+        self.assertNotIn("111111111111/OktaMappedOps", tagged)
+        self.assertFalse(set(tagged) & set(EXPECTED["team_opsec"]), tagged)
+        self.assertEqual(tagged["111111111111/OktaOpsecAdmin"], 3, tagged)  # 6 tags, pages of 2
+        self.assertEqual(tagged["111111111111/OktaReadOnly"], 1, tagged)
+        self.assertIn("222222222222/OktaMappedOps", tagged)  # no mapping there: its tags decide
+
+        # The text output names what selected each role.
+        text = self.run_cli(fake, "plan", "team_opsec", config, as_json=False, expect=0)
+        self.assertRegex(text.stdout, r"(?m)^111111111111\s+OktaOpsecAdmin\s+match\s+\[tag ")
+        self.assertRegex(text.stdout, r"(?m)^111111111111\s+OktaMappedOps\s+match\s+"
+                                      r"\[mapping revoke\.role_mappings\[0\]")
+        self.assertRegex(text.stdout, r"(?m)^111111111111\s+OktaOpsecByTrust\s+match\s+"
+                                      r"\[trust Statement\[0\] ForAnyValue:StringLike SAML:groups")
+        self.assertRegex(text.stdout, r"(?m)^111111111111\s+%s\s+unmodifiable\b.*IAM Identity"
+                         % SSO_ROLE, text.describe())
+
+        # A mapping without accounts applies everywhere; one group's tag is not another's.
+        run = self.run_cli(fake, "plan", "team_hr", config, expect=0)
+        roles = run.roles()
+        self.assertEqual(roles["111111111111/OktaReadOnly"]["reasons"][0]["source"], "mapping")
+        self.assertIn("222222222222/OktaMappedOps", roles)
+        self.assertNotIn("111111111111/UntrustedTagged", roles)
+
+    def test_revoke_writes_what_was_selected_and_never_an_unmodifiable_role(self):
+        fake = self.start_fake(self.seed())
+        config = self.config()
+        before = fake.state()
+        t = now() - 1800
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+        self.assertEqual(run.report["failed"], 0, run.describe())
+        roles = run.roles()
+        writable = (set(EXPECTED["team_opsec"]) |
+                    {"111111111111/OktaOpsecAdmin", "111111111111/OktaOpsecByTrust",
+                     "111111111111/OktaMappedOps"})
+        for key in writable:
+            self.assertEqual((roles[key]["outcome"], roles[key]["cutoff"]),
+                             ("denied", rfc3339(t)), key)
+        for key in (f"111111111111/{SSO_ROLE}", f"333333333333/{SLR_ROLE}"):
+            self.assertEqual(roles[key]["outcome"], "unmodifiable", key)
+            self.assertIsNone(roles[key]["cutoff"], key)
+        # AWS refused a role whose path did not give it away: unmodifiable, not failed.
+        prot = roles["333333333333/ProtectedOpsec"]
+        self.assertEqual(prot["outcome"], "unmodifiable", run.describe())
+        self.assertIn("UnmodifiableEntity", prot["error"])
+        calls = self.calls_since(fake, seq)
+        puts = {f"{c['account']}/{c['role']}" for c in calls if c["action"] == "PutRolePolicy"}
+        self.assertEqual(puts, writable | {"333333333333/ProtectedOpsec"}, run.describe())
+        self.assert_revoked_exactly(before, fake.state(), writable, rfc3339(t), run)
+        self.assertRegex(run.stderr, r"engine\.role account=111111111111 role=%s "
+                         r"outcome=unmodifiable " % SSO_ROLE)
+
+        # Cleanup never tries them either.
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "cleanup", "team_opsec", config, expect=0)
+        self.assertEqual(run.roles()[f"111111111111/{SSO_ROLE}"]["outcome"], "unmodifiable")
+        self.assertFalse([c for c in self.calls_since(fake, seq)
+                          if c["role"] in (SSO_ROLE, SLR_ROLE)])
+
+    def test_unreadable_tags_fail_the_role_not_the_account(self):
+        # A role whose tags cannot be read may or may not be the group's:
+        # it is reported failed (and nothing is written to it); the others go on.
+        fake = self.start_fake(self.seed())
+        fake.set_faults([{"kind": "error503", "action": "ListRoleTags", "account": "111111111111"}])
+        config = self.write_config(aws={"max_attempts": 2, "max_retry_seconds": 5},
+                                   revoke={"providers": [PROVIDER, OKTA]})
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="10 minutes ago", expect=1)
+        roles = run.roles()
+        for name in ("OktaOpsecAdmin", "OktaReadOnly", "OktaMappedOps"):
+            r = roles[f"111111111111/{name}"]
+            self.assertEqual(r["outcome"], "failed", run.describe())
+            self.assertRegex(r["error"], r"^reading its tags: IAM ListRoleTags: "
+                                         r"ServiceUnavailable: ")
+        self.assertIsNone(run.accounts()["111111111111"]["error"])
+        self.assertEqual(roles["111111111111/OpsecBreakGlass"]["outcome"], "denied")
+        self.assertNotIn("222222222222/OktaMappedOps", roles)  # its tags were read: none
+        puts = {f"{c['account']}/{c['role']}" for c in fake.calls()
+                if c["action"] == "PutRolePolicy"}
+        self.assertFalse({k for k in puts if "/Okta" in k and k.startswith("111111111111")})

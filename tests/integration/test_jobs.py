@@ -726,6 +726,15 @@ class FailureTest(JobsCase):
         self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
         self.stop_service(svc)
 
+    def test_expired_credentials_are_recognised_in_the_wrapped_error_shape(self):
+        # An IAM-compatible endpoint that wraps its errors as
+        # <ErrorResponse><Errors><Error>: the ExpiredToken code is still read, so
+        # the cached credentials are still dropped and assumed again.
+        self.fake.config({"error_shape": "errors"})
+        self.test_expired_session_credentials_are_assumed_again()
+        self.assertTrue(self.fake.calls())
+        self.assertEqual(self.fake.config()["error_shape"], "errors")
+
     def test_access_denied_fails_that_account_at_once(self):
         accounts = [{"id": a, "role_name": ADMIN_ROLE,
                      "external_id": "wrong" if a == "222222222222" else EXTERNAL_ID}
@@ -860,3 +869,77 @@ class WakeTest(JobsCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# --------------------------------------------------------------------------
+# roles AWS lets no one edit, and a cleanup that trims: what the GET shows
+
+SLR = "AWSServiceRoleForOpsecTools"
+
+
+class UnmodifiableAndTrimmedTest(JobsCase):
+
+    def setUp(self):
+        super().setUp()
+        self.fake.stop()
+        seed = copy.deepcopy(EXAMPLE_SEED)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::333333333333:oidc-provider/" + PROVIDER},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {PROVIDER + ":amr": "team_opsec"}}}]}
+        roles3 = seed["accounts"]["333333333333"]["roles"]
+        roles3.append({"RoleName": SLR, "Path": "/aws-service-role/opsec-tools.amazonaws.com/",
+                       "AssumeRolePolicyDocument": trust})
+        roles3.append({"RoleName": "ProtectedOpsec", "Path": "/", "protected": True,
+                       "AssumeRolePolicyDocument": trust})
+        self.foreign = {"Sid": "TargetedUserAlice", "Effect": "Deny", "Action": "*",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:SourceIdentity": "alice"}}}
+        for role in seed["accounts"]["222222222222"]["roles"]:
+            if role["RoleName"] == "OpsecAuditor":
+                role["inline_policies"] = {POLICY: {"Version": "2012-10-17",
+                                                    "Statement": [self.foreign]}}
+        self.fake = fake_aws.FakeAws(seed).start()
+        self.addCleanup(self.fake.stop)
+        st = self.fake.state()
+        self.seed_policies = self.policies(st)
+        self.arn_key = {role["Arn"]: "%s/%s" % (acct, name)
+                        for acct, a in st["accounts"].items()
+                        for name, role in a["roles"].items()}
+
+    def test_get_shows_unmodifiable_roles_and_trimmed_policies(self):
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        rev = self.wait_state(svc, rev_id, "applied")
+        for j in self.jobs_of(rev, "apply").values():
+            self.assertEqual((j["state"], j["attempts"], j["last_error"]), ("done", 1, None), j)
+        roles = self.roles_of(rev, "apply")
+        self.assertEqual(sorted(roles), sorted(OPSEC + ["333333333333/" + SLR,
+                                                        "333333333333/ProtectedOpsec"]))
+        slr, prot = roles["333333333333/" + SLR], roles["333333333333/ProtectedOpsec"]
+        self.assertEqual(slr["outcome"], "unmodifiable", slr)
+        self.assertIn("service-linked", slr["error"])
+        self.assertIsNone(slr["cutoff"], slr)
+        self.assertEqual(prot["outcome"], "unmodifiable", prot)
+        self.assertIn("UnmodifiableEntity", prot["error"])
+        for key in OPSEC:
+            self.assertEqual(roles[key]["outcome"], "denied", roles[key])
+        self.assertNotIn("333333333333/" + SLR, self.writes("PutRolePolicy", ok=False))
+        self.stop_service(svc)
+
+        # 13 hours later: our statement goes; the foreign one stays (trimmed).
+        seq = self.fake.state()["calls_total"]
+        svc = self.start_service(offset=MAX_SESSION + 3600)
+        rev = self.wait_state(svc, rev_id, "cleaned")
+        cleanups = self.roles_of(rev, "cleanup")
+        self.assertEqual(cleanups["222222222222/OpsecAuditor"]["outcome"], "trimmed",
+                         rev["roles"])
+        self.assertEqual(cleanups["222222222222/TeamAnyIgnoreCase"]["outcome"], "deleted")
+        self.assertEqual(cleanups["333333333333/" + SLR]["outcome"], "unmodifiable")
+        doc = self.fake.state()["accounts"]["222222222222"]["roles"]["OpsecAuditor"][
+            "inline_policies"][POLICY]
+        self.assertEqual(statements(doc), [self.foreign])
+        self.assertFalse([c for c in self.fake.calls(seq) if c["role"] == SLR])
+        self.assertIn("outcome=trimmed", log_tail(svc, 200000))
+        self.stop_service(svc)

@@ -169,6 +169,58 @@ static void test_bad_env_override(void **state)
 	assert_true(has_problem(&pr, "SR_LISTEN_PORT", "must be an integer"));
 }
 
+static void test_role_mappings_and_providers(void **state)
+{
+	char text[2048];
+	struct sr_config_problems pr;
+	struct sr_config *cfg;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"development\": {\"signing_key_file\": \"%s\"},"
+		 " \"aws\": {\"accounts\": [{\"id\": \"111111111111\", \"base_credentials\": true}]},"
+		 " \"revoke\": {\"providers\": [\"auth.example.com/\", \"saml-provider/Okta\"],"
+		 "  \"role_mappings\": [{\"group\": \"team_opsec\", \"roles\": [\"Okta-Opsec-*\", \"BreakGlass\"]},"
+		 "   {\"group\": \"team_hr\", \"roles\": [\"Okta-HR-?\"], \"accounts\": [\"111111111111\"]}]}}", pem);
+	cfg = load_text(text, &pr, SR_OK);
+	assert_int_equal(cfg->n_role_mappings, 2);
+	assert_string_equal(cfg->role_mappings[0].group, "team_opsec");
+	assert_int_equal(cfg->role_mappings[0].roles.n, 2);
+	assert_string_equal(cfg->role_mappings[0].roles.v[1], "BreakGlass");
+	assert_int_equal(cfg->role_mappings[0].accounts.n, 0);
+	assert_string_equal(cfg->role_mappings[1].accounts.v[0], "111111111111");
+	assert_string_equal(cfg->providers.v[1], "saml-provider/Okta");
+	sr_config_free(cfg);
+
+	snprintf(text, sizeof(text),
+		 "{\"development\": {\"signing_key_file\": \"%s\"},"
+		 " \"aws\": {\"accounts\": [{\"id\": \"111111111111\", \"base_credentials\": true}]},"
+		 " \"revoke\": {\"providers\": [\"saml-provider/\", \"saml-provider/Ok ta\","
+		 "   \"arn:aws:iam::111111111111:saml-provider/Okta\", \"oidc-provider/auth.example.com/\"],"
+		 "  \"role_mappings\": [{\"roles\": []}, {\"group\": \"g\", \"roles\": [\"a/b\", 7],"
+		 "   \"accounts\": [\"222222222222\", \"12\"], \"role\": 1}, \"x\"]}}", pem);
+	assert_null(load_text(text, &pr, SR_ECONFIG));
+	for (size_t i = 0; i < pr.n; i++)
+		print_message("%s: %s\n", pr.items[i].path, pr.items[i].msg);
+	assert_true(has_problem(&pr, "revoke.providers[0]", "saml-provider/NAME"));
+	assert_true(has_problem(&pr, "revoke.providers[1]", "saml-provider/NAME"));
+	assert_true(has_problem(&pr, "revoke.providers[2]", "not an ARN"));
+	assert_true(has_problem(&pr, "revoke.providers[3]", "without oidc-provider/"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[0].group", "required"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[0].roles", "non-empty array"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[1].roles[0]", "a role name pattern"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[1].roles[1]", "a role name pattern"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[1].accounts[0]", "not configured"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[1].accounts[1]", "12-digit"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[1].role", "unknown field"));
+	assert_true(has_problem(&pr, "revoke.role_mappings[2]", "must be an object"));
+
+	setenv("SR_REVOKE_ROLE_MAPPINGS", "{\"group\": \"g\"}", 1);
+	assert_null(load_text("{\"development\": {\"signing_key_file\": \"x.pem\"}}", &pr, SR_ECONFIG));
+	unsetenv("SR_REVOKE_ROLE_MAPPINGS");
+	assert_true(has_problem(&pr, "SR_REVOKE_ROLE_MAPPINGS", "must be an array"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_problems_by_path),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_bad_env_override),
+		cmocka_unit_test(test_role_mappings_and_providers),
 	};
 	EVP_PKEY *k = tk_rsa(2048);
 	char *p = tk_public_pem(k);

@@ -69,6 +69,29 @@ static void test_apply_done_schedules_cleanup(void **state)
 	assert_int_equal(fin.cleanup_at, 0);
 }
 
+/* A role AWS lets no one write is neither a failure nor a role to clean up. */
+static void test_unmodifiable_is_no_failure_and_no_cleanup(void **state)
+{
+	struct sr_role_result r[2];
+	struct sr_job_finish fin;
+	char error[512];
+
+	(void)state;
+	role(&r[0], "unmodifiable", 0, 0, "IAM Identity Center role (path /aws-reserved/sso.amazonaws.com/)");
+	judge("apply", 1, r, 1, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_DONE);
+	assert_int_equal(fin.cleanup_at, 0);
+	assert_string_equal(error, "");
+	/* beside a denied role: the cleanup is the denied role's */
+	role(&r[1], "denied", CUT, 0, "");
+	judge("apply", 1, r, 2, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_DONE);
+	assert_int_equal(fin.cleanup_at, CUT + 43200 + 60);
+	judge("cleanup", 1, r, 1, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_DONE);
+	assert_string_equal(error, "");
+}
+
 static void test_failures_back_off_then_give_up(void **state)
 {
 	struct sr_role_result r[3];
@@ -166,6 +189,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply_done_schedules_cleanup),
+		cmocka_unit_test(test_unmodifiable_is_no_failure_and_no_cleanup),
 		cmocka_unit_test(test_failures_back_off_then_give_up),
 		cmocka_unit_test(test_permanent_refusals_fail_at_once),
 		cmocka_unit_test(test_cleanup_not_due_runs_later),

@@ -14,9 +14,13 @@
 
 #include "session_revoker/revoke.h"
 
-static char *providers[] = {"auth.example.com/", "login.example.org"};
+static char *providers[] = {"auth.example.com/", "login.example.org", "saml-provider/Okta"};
 static char *claims[] = {"amr", "groups"};
-static const struct sr_match_rules rules = {providers, 2, claims, 2};
+static const struct sr_match_rules rules = {providers, 3, claims, 2, NULL, 0};
+
+#define SAML_FED "\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:saml-provider/Okta\"}"
+#define SAML_ACT "\"Action\":\"sts:AssumeRoleWithSAML\""
+#define SAML_AUD "\"Condition\":{\"StringEquals\":{\"SAML:aud\":\"https://signin.aws.amazon.com/saml\"}}"
 
 #define FED "\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/auth.example.com/\"}"
 #define WEB "\"Action\":\"sts:AssumeRoleWithWebIdentity\""
@@ -67,7 +71,27 @@ static const struct mcase cases[] = {
 	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
 	{"GovCloud partition", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws-us-gov:iam::111111111111:oidc-provider/auth.example.com/\"}," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
 	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	{"SAML provider, SAML:<claim>",
+	 "{\"Statement\":[{" ALLOW "," SAML_FED "," SAML_ACT ",\"Condition\":{\"ForAnyValue:StringLike\":{\"SAML:groups\":\"team_*\"}}}]}",
+	 "team_opsec", 1, "ForAnyValue:StringLike", "team_*", "team_opsec"},
+	{"SAML provider, action array with sts:TagSession",
+	 "{\"Statement\":{" ALLOW "," SAML_FED ",\"Action\":[\"sts:AssumeRoleWithSAML\",\"sts:TagSession\"],\"Condition\":{\"StringEquals\":{\"saml:amr\":\"team_opsec\"}}}}",
+	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
 	/* near misses */
+	{"SAML provider with the web identity action",
+	 "{\"Statement\":[{" ALLOW "," SAML_FED "," WEB ",\"Condition\":{\"StringEquals\":{\"SAML:groups\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"OIDC provider with the SAML action",
+	 "{\"Statement\":[{" ALLOW "," FED "," SAML_ACT ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"unconfigured SAML provider",
+	 "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:saml-provider/Other\"}," SAML_ACT ",\"Condition\":{\"StringEquals\":{\"SAML:groups\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"SAML statement keyed on a provider name, not SAML:",
+	 "{\"Statement\":[{" ALLOW "," SAML_FED "," SAML_ACT ",\"Condition\":{\"StringEquals\":{\"saml-provider/Okta:groups\":\"team_opsec\"}}}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"SAML key in an OIDC statement", ST("{\"StringEquals\":{\"SAML:amr\":\"team_opsec\"}}"),
+	 "team_opsec", 0, NULL, NULL, NULL},
 	{"other provider", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com\"}," WEB ",\"Condition\":{\"StringEquals\":{\"token.actions.githubusercontent.com:amr\":\"team_opsec\"}}}]}",
 	 "team_opsec", 0, NULL, NULL, NULL},
 	{"provider as a prefix", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/auth.example.com/evil\"}," WEB ",\"Condition\":{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}}]}",
@@ -128,6 +152,7 @@ static void test_table(void **state)
 		assert_int_equal(m.matched, c->matched);
 		if (c->matched) {
 			assert_true(m.n_reasons >= 1);
+			assert_string_equal(m.reasons[0].source, "trust");
 			assert_string_equal(m.reasons[0].op, c->op);
 			assert_string_equal(m.reasons[0].value, c->value);
 			assert_string_equal(m.reasons[0].group, c->group);
@@ -135,6 +160,142 @@ static void test_table(void **state)
 			assert_int_equal(m.n_reasons, 0);
 		}
 	}
+}
+
+/* federated: whether a statement lets a configured provider in at all, the
+ * precondition for a tag or a mapping to select a role. */
+static void test_federated(void **state)
+{
+	static const struct {
+		const char *policy;
+		int federated;
+	} fcases[] = {
+		{"{\"Statement\":[{" ALLOW "," SAML_FED "," SAML_ACT "," SAML_AUD "}]}", 1},
+		{"{\"Statement\":[{" ALLOW "," FED "," WEB "}]}", 1},
+		{ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_hr\"}}"), 1},
+		{"{\"Statement\":[{" ALLOW "," SAML_FED "," WEB "}]}", 0},
+		{"{\"Statement\":[{\"Effect\":\"Deny\"," SAML_FED "," SAML_ACT "}]}", 0},
+		{"{\"Statement\":[{" ALLOW ",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}", 0},
+		{"{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::1:saml-provider/AWSSSO_x_DO_NOT_DELETE\"}," SAML_ACT "}]}", 0},
+	};
+	char *g[] = {"team_opsec"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fcases) / sizeof(fcases[0]); i++) {
+		struct sr_match m;
+		assert_int_equal(sr_match_trust_policy(fcases[i].policy, &rules, g, 1, &m, NULL), SR_OK);
+		if (m.federated != fcases[i].federated)
+			fail_msg("case %zu: federated %d, want %d", i, m.federated, fcases[i].federated);
+		assert_int_equal(m.matched, 0);
+	}
+}
+
+static void test_tag(void **state)
+{
+	static const struct {
+		const char *value, *groups;
+		int hit;
+		const char *group; /* the first reason's */
+	} tcases[] = {
+		{"team_opsec", "team_opsec", 1, "team_opsec"},
+		{"team_hr team_opsec", "team_opsec", 1, "team_opsec"},
+		{"team_hr,team_opsec", "team_opsec", 1, "team_opsec"},
+		{" , team_hr ,, team_opsec ", "team_opsec", 1, "team_opsec"},
+		{"team_hr team_opsec", "team_opsec,team_hr", 1, "team_hr"},
+		{"team_opsec_admins", "team_opsec", 0, NULL},
+		{"team_ops", "team_opsec", 0, NULL},
+		{"TEAM_OPSEC", "team_opsec", 0, NULL},
+		{"team_*", "team_opsec", 0, NULL}, /* a tag names groups, it is no pattern */
+		{"", "team_opsec", 0, NULL},
+		{" , ", "team_opsec", 0, NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tcases) / sizeof(tcases[0]); i++) {
+		char buf[256], *groups[8];
+		size_t n = split(tcases[i].groups, groups, buf, sizeof(buf));
+		struct sr_match m;
+		memset(&m, 0, sizeof(m));
+		if (sr_match_tag(tcases[i].value, groups, n, &m) != tcases[i].hit ||
+		    m.matched != tcases[i].hit)
+			fail_msg("tag \"%s\" groups %s: want %d", tcases[i].value, tcases[i].groups,
+				 tcases[i].hit);
+		if (tcases[i].hit) {
+			assert_string_equal(m.reasons[0].source, "tag");
+			assert_string_equal(m.reasons[0].key, SR_GROUPS_TAG);
+			assert_string_equal(m.reasons[0].value, tcases[i].value);
+			assert_string_equal(m.reasons[0].group, tcases[i].group);
+		}
+	}
+}
+
+static void test_mapping(void **state)
+{
+	static char *opsec_roles[] = {"Okta-Opsec-*", "BreakGlass"};
+	static char *hr_roles[] = {"Okta-HR-?"};
+	static char *only_222[] = {"222222222222"};
+	static const struct sr_role_mapping maps[] = {
+		{"team_opsec", {opsec_roles, 2}, {NULL, 0}},
+		{"team_hr", {hr_roles, 1}, {only_222, 1}},
+	};
+	static const struct sr_match_rules mrules = {providers, 3, claims, 2, maps, 2};
+	static const struct {
+		const char *account, *role, *groups;
+		int hit;
+		const char *where, *pattern;
+	} mcases2[] = {
+		{"111111111111", "Okta-Opsec-Admin", "team_opsec", 1, "revoke.role_mappings[0]", "Okta-Opsec-*"},
+		{"111111111111", "okta-opsec-readonly", "team_opsec", 1, "revoke.role_mappings[0]", "Okta-Opsec-*"},
+		{"333333333333", "breakglass", "team_opsec", 1, "revoke.role_mappings[0]", "BreakGlass"},
+		{"222222222222", "Okta-HR-1", "team_opsec,team_hr", 1, "revoke.role_mappings[1]", "Okta-HR-?"},
+		{"111111111111", "Okta-HR-1", "team_hr", 0, NULL, NULL}, /* not that account */
+		{"222222222222", "Okta-HR-12", "team_hr", 0, NULL, NULL},
+		{"111111111111", "Okta-Opsec-Admin", "team_hr", 0, NULL, NULL},
+		{"111111111111", "BreakGlass2", "team_opsec", 0, NULL, NULL},
+		{"111111111111", "Okta-Opsec-Admin", "team_opsec_admins", 0, NULL, NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(mcases2) / sizeof(mcases2[0]); i++) {
+		char buf[256], *groups[8];
+		size_t n = split(mcases2[i].groups, groups, buf, sizeof(buf));
+		struct sr_match m;
+		memset(&m, 0, sizeof(m));
+		if (sr_match_mapping(&mrules, mcases2[i].account, mcases2[i].role, groups, n, &m) !=
+		    mcases2[i].hit)
+			fail_msg("%s/%s groups %s: want %d", mcases2[i].account, mcases2[i].role,
+				 mcases2[i].groups, mcases2[i].hit);
+		if (mcases2[i].hit) {
+			assert_string_equal(m.reasons[0].source, "mapping");
+			assert_string_equal(m.reasons[0].statement, mcases2[i].where);
+			assert_string_equal(m.reasons[0].value, mcases2[i].pattern);
+		}
+	}
+	/* no mappings configured: nothing */
+	{
+		char *g[] = {"team_opsec"};
+		struct sr_match m;
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(sr_match_mapping(&rules, "111111111111", "Okta-Opsec-Admin", g, 1, &m), 0);
+	}
+}
+
+static void test_unmodifiable(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(sr_match_unmodifiable("/aws-reserved/sso.amazonaws.com/"),
+			       "IAM Identity Center"));
+	assert_non_null(strstr(sr_match_unmodifiable("/aws-reserved/sso.amazonaws.com/eu-west-1/"),
+			       "SCP"));
+	assert_non_null(strstr(sr_match_unmodifiable("/aws-service-role/ops.amazonaws.com/"),
+			       "service-linked"));
+	assert_null(sr_match_unmodifiable("/"));
+	assert_null(sr_match_unmodifiable("/aws-reserved/"));
+	assert_null(sr_match_unmodifiable("/teams/aws-service-role/"));
+	assert_null(sr_match_unmodifiable("/aws-reserved/sso.amazonaws.com"));
 }
 
 static void test_bad_policy(void **state)
@@ -241,6 +402,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_federated),
+		cmocka_unit_test(test_tag),
+		cmocka_unit_test(test_mapping),
+		cmocka_unit_test(test_unmodifiable),
 		cmocka_unit_test(test_bad_policy),
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_deny_policy),
