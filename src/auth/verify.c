@@ -114,6 +114,7 @@ void sr_principal_clear(struct sr_principal *who)
 {
 	json_decref(who->claims);
 	memset(who, 0, sizeof(*who));
+	who->issuer = who->subject = who->token_id = "";
 }
 
 /* Decodes one base64url part of the token into a JSON object. */
@@ -284,11 +285,13 @@ static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issue
 	return SR_OK;
 }
 
-static void copy_claim(char *dst, size_t cap, json_t *claims, const char *name)
+/* A string claim, whole (borrowed from claims), or "" when it is absent or
+ * not a string. */
+static const char *claim_str(json_t *claims, const char *name)
 {
 	const char *v = json_string_value(json_object_get(claims, name));
 
-	snprintf(dst, cap, "%s", v ? v : "");
+	return v ? v : "";
 }
 
 static void token_hash(const char *token, size_t len, unsigned char out[32])
@@ -424,6 +427,7 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 	unsigned char hash[32];
 
 	memset(who, 0, sizeof(*who));
+	who->issuer = who->subject = who->token_id = "";
 	if (token == NULL || len == 0)
 		return sr_err_set(err, SR_EAUTH, "no token");
 	if (len > SR_AUTH_MAX_TOKEN)
@@ -444,9 +448,9 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		rc = sr_err_set(err, SR_EFORBIDDEN, "token lacks the %s permission", permission);
 		goto out;
 	}
-	snprintf(who->issuer, sizeof(who->issuer), "%s", ik->cfg->issuer);
-	copy_claim(who->subject, sizeof(who->subject), claims, "sub");
-	copy_claim(who->token_id, sizeof(who->token_id), claims, "jti");
+	who->issuer = ik->cfg->issuer;
+	who->subject = claim_str(claims, "sub");
+	who->token_id = claim_str(claims, "jti");
 	who->claims = claims;
 	claims = NULL;
 out:

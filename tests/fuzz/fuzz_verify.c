@@ -376,6 +376,7 @@ static void check_success(struct sr_principal *who)
 	struct sr_document_limits lim = {100, 256, 60, 1};
 	struct sr_document *doc = NULL;
 	struct sr_err err = {0};
+	const char *sub, *jti;
 	size_t i;
 	int known = 0;
 
@@ -386,6 +387,12 @@ static void check_success(struct sr_principal *who)
 	FUZZ_CHECK(strcmp(json_string_value(json_object_get(who->claims, "iss")),
 			  who->issuer) == 0);
 	FUZZ_CHECK(json_object_get(who->claims, "exp") != NULL);
+	/* sub and jti are keys (idempotency, one revocation per jti): whole,
+	 * never cut, "" only when the claim is not a string. */
+	sub = json_string_value(json_object_get(who->claims, "sub"));
+	jti = json_string_value(json_object_get(who->claims, "jti"));
+	FUZZ_CHECK(strcmp(who->subject, sub ? sub : "") == 0);
+	FUZZ_CHECK(strcmp(who->token_id, jti ? jti : "") == 0);
 	/* What POST /v1/revocations does next with an application/jwt body. */
 	if (sr_document_parse(who->claims, &lim, FUZZ_NOW, &doc, &err) == SR_OK)
 		fuzz_check_document(doc, &lim, FUZZ_NOW);

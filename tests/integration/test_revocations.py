@@ -350,6 +350,90 @@ class ServiceCase:
             "SELECT seq FROM revocations WHERE token_id = ?",
             (harness.claims_of(token)["jti"],))), 1)
 
+    def test_long_identifiers_are_kept_whole(self):
+        # A sub over 255 bytes and a jti over 127 bytes, each with a
+        # multi-byte character where the old fixed buffers cut them: the
+        # answer is a 202 that carries them whole (never a 500), and they
+        # are stored whole.
+        sub = "s" * 254 + "\u00e9" + "-subject" + "\u4e2d" * 100
+        jti = "j" * 126 + "\u00e9" + "-" + uuid.uuid4().hex + "\u00fc" * 200
+        for via in ("bearer", "application/jwt"):
+            with self.subTest(via=via):
+                claims = {"groups": ["long-ids-" + via]} if via != "bearer" else None
+                token = tok(sub=sub, jti=jti + via, claims=claims)
+                if via == "bearer":
+                    r = self.post(doc(groups=["long-ids"]), token=token)
+                else:
+                    r = self.post_jwt(token)
+                rev = self.assertAccepted(r)
+                self.assertEqual(rev["requested_by"]["subject"], sub)
+                self.assertEqual(rev["requested_by"]["token_id"], jti + via)
+                row = self.store.revocation(rev["id"])
+                self.assertEqual((row["subject"], row["token_id"]), (sub, jti + via))
+                if via != "bearer":
+                    self.assertEqual(row["source_event_id"], ISS_RSA + "#" + jti + via)
+        # An Idempotency-Key is scoped to the whole subject: two subjects
+        # that share their first 255 bytes are two callers.
+        key = "long-sub-" + uuid.uuid4().hex
+        a = self.assertAccepted(self.post(doc(groups=["long-sub"]), token=tok(sub=sub + "a"),
+                                          headers={"Idempotency-Key": key}))
+        r = self.post(doc(groups=["long-sub"]), token=tok(sub=sub + "b"),
+                      headers={"Idempotency-Key": key})
+        b = self.assertAccepted(r)
+        self.assertIsNone(r.headers.get("Idempotent-Replayed"))
+        self.assertNotEqual(a["id"], b["id"])
+
+    def test_jwt_document_without_jti_is_one_revocation(self):
+        # No jti (or one that is not a string): the document is known by the
+        # hash of what was signed, so a replay is the same revocation.
+        for name, extra in (("no jti", {}), ("numeric jti", {"jti": 12345})):
+            with self.subTest(name):
+                group = "nojti-" + uuid.uuid4().hex[:8]
+                token = tok(jti=None, claims=dict({"groups": [group], "time": "1 hour ago"},
+                                                  **extra))
+                rev1 = self.assertAccepted(self.post_jwt(token))
+                row = self.store.revocation(rev1["id"])
+                self.assertRegex(row["source_event_id"],
+                                 "^" + re.escape(ISS_RSA) + "#sha256:[0-9a-f]{64}$")
+                with self.unchanged():
+                    r2 = self.post_jwt(token)
+                    r3 = self.post_jwt(token + "\n")
+                for r in (r2, r3):
+                    self.assertEqual(self.assertAccepted(r)["id"], rev1["id"])
+                    self.assertEqual(r.headers.get("Idempotent-Replayed"), "true")
+                self.assertEqual(len(self.store.query(
+                    "SELECT r.seq FROM revocations r JOIN revocation_groups g"
+                    " ON g.revocation_seq = r.seq WHERE g.group_name = ?", (group,))), 1)
+                # Another document without a jti is another revocation.
+                other = tok(jti=None, claims={"groups": [group], "time": "2 hours ago"})
+                rev4 = self.assertAccepted(self.post_jwt(other))
+                self.assertNotEqual(rev4["id"], rev1["id"])
+
+    def test_same_jti_on_another_document_is_422(self):
+        jti = "jti-reuse-" + uuid.uuid4().hex
+        first = tok(jti=jti, claims={"groups": ["jti-reuse"], "reason": "first"})
+        rev = self.assertAccepted(self.post_jwt(first))
+        # The same claims signed again (a fresh signature): the same document.
+        again = self.post_jwt(tok(jti=jti, claims={"groups": ["jti-reuse"], "reason": "first"}))
+        self.assertEqual(self.assertAccepted(again)["id"], rev["id"])
+        for name, claims in (("other reason", {"groups": ["jti-reuse"], "reason": "second"}),
+                             ("other groups", {"groups": ["jti-reuse", "more"], "reason": "first"}),
+                             ("other time", {"groups": ["jti-reuse"], "reason": "first",
+                                             "time": "5 minutes ago"}),
+                             ("other action", {"groups": ["jti-reuse"], "reason": "first",
+                                               "action": "cleanup"})):
+            with self.subTest(name):
+                with self.unchanged():
+                    r = self.post_jwt(tok(jti=jti, claims=claims))
+                self.assertError(r, 422, "idempotency_key_reused", "jti")
+        # Two jtis that share their first 127 characters are two documents.
+        long_a, long_b = "x" * 127 + "a", "x" * 127 + "b"
+        ra = self.assertAccepted(self.post_jwt(tok(jti=long_a, claims={"groups": ["jti-a"]})))
+        rb = self.assertAccepted(self.post_jwt(tok(jti=long_b, claims={"groups": ["jti-b"]})))
+        self.assertNotEqual(ra["id"], rb["id"])
+        self.assertEqual(rb["groups"], ["jti-b"])
+        self.assertEqual(rb["requested_by"]["token_id"], long_b)
+
     def test_jwt_document_refusals(self):
         cases = [
             ("no write permission", tok(claims={"groups": ["x"]}, scope="revocations:read"),
