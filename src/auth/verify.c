@@ -88,6 +88,12 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 			sr_err_set(err, rc, "issuer %s: %s", ik->cfg->issuer, kerr.msg);
 			goto out;
 		}
+		/* A PEM or HMAC key named in the config: tokens must name it. */
+		if (ik->cfg->kid != NULL && ik->cfg->key_source != SR_KEY_JWKS_FILE &&
+		    ik->keys.n == 1 && (ik->keys.keys[0].kid = strdup(ik->cfg->kid)) == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	if (cfg->dev_key_file != NULL) {
 		struct issuer_keys *ik = &auth->issuers[auth->n++];
@@ -386,7 +392,16 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 				sr_alg_name(alg));
 		goto out;
 	}
+	if (json_object_get(header, "kid") != NULL &&
+	    !json_is_string(json_object_get(header, "kid"))) {
+		rc = sr_err_set(err, SR_EAUTH, "token header kid is not a string");
+		goto out;
+	}
 	kid = json_string_value(json_object_get(header, "kid"));
+	if (kid == NULL && ik->cfg->kid != NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "token header has no kid; this issuer's key is named");
+		goto out;
+	}
 	for (i = 0; i < ik->keys.n && !verified; i++) {
 		const struct sr_key *key = &ik->keys.keys[i];
 		if (kid != NULL && key->kid != NULL && strcmp(kid, key->kid) != 0)

@@ -27,6 +27,7 @@ ISS_EC384 = "https://ec384.idp.test/"
 ISS_ED = "https://ed.idp.test/"
 ISS_HMAC = "https://hmac.idp.test/"
 ISS_JWKS = "https://jwks.idp.test/"
+ISS_KID = "https://kid.idp.test/"     # a PEM key with a configured kid
 
 MAX_BODY = 8192
 MAX_HEADER = 8192
@@ -91,6 +92,8 @@ def issuers_config():
          "hmac_secret_file": KEYS["hmac"].write_secret()},
         {"issuer": ISS_JWKS, "audience": AUD, "algorithms": ["RS256"],
          "jwks_file": harness.write_jwks(TMP, "two", [KEYS["k1"], KEYS["k2"]])},
+        {"issuer": ISS_KID, "audience": AUD, "algorithms": ["RS256"],
+         "public_key_file": KEYS["rsa"].write_public_pem(), "kid": "rsa-2026"},
     ]
 
 
@@ -119,6 +122,19 @@ def tok(alg="RS256", key=None, iss=None, claims=None, headers=None, **kw):
     key_name, default_iss = ALGORITHMS.get(alg, ("rsa", ISS_RSA))
     k = KEYS[key] if isinstance(key, str) else (key or KEYS[key_name])
     return make_token(k, alg, claims, headers, iss=iss or default_iss, aud=AUD, **kw)
+
+
+def forge_header(token, key, **header):
+    """token re-signed by key (RS256) with header members set as given, also
+    ones PyJWT refuses to write (a kid that is not a string; None is null)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    head = json.loads(harness.b64url_decode(token.split(".")[0]))
+    head.update(header)
+    signing_input = (harness.b64url(json.dumps(head, separators=(",", ":")))
+                     + "." + token.split(".")[1])
+    sig = key.signing.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + harness.b64url(sig)
 
 
 def doc(**fields):
@@ -754,6 +770,29 @@ class ServiceCase:
             ("unknown kid", tok(key="k2", iss=ISS_JWKS, headers={"kid": "k9"}), "kid"),
             ("signed by k2, says k1", tok(key="k2", iss=ISS_JWKS, headers={"kid": "k1"}),
              "signature"),
+        ]
+        for name, token, frag in cases:
+            with self.subTest(name):
+                with self.unchanged():
+                    r = self.post(doc(), token=token)
+                self.assertInvalidToken(r, frag, token)
+
+    def test_configured_kid_must_be_named(self):
+        # A PEM issuer configured with a kid: a token must name that kid.
+        r = self.post(doc(groups=["kid-pem"]), token=tok(iss=ISS_KID, headers={"kid": "rsa-2026"}))
+        rev = self.assertAccepted(r)
+        self.assertEqual(rev["requested_by"]["issuer"], ISS_KID)
+        cases = [
+            ("no kid", tok(iss=ISS_KID), "no kid"),
+            ("another kid", tok(iss=ISS_KID, headers={"kid": "rsa-2025"}), "kid"),
+            ("kid a number", forge_header(tok(iss=ISS_KID), KEYS["rsa"], kid=2026),
+             "kid is not a string"),
+            # A JWK Set issuer: a kid that is not a string is refused, never
+            # taken for "no kid".
+            ("jwks: kid null", forge_header(tok(key="k1", iss=ISS_JWKS), KEYS["k1"], kid=None),
+             "kid is not a string"),
+            ("jwks: kid an array", forge_header(tok(key="k1", iss=ISS_JWKS), KEYS["k1"],
+                                                kid=["k1"]), "kid is not a string"),
         ]
         for name, token, frag in cases:
             with self.subTest(name):
