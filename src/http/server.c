@@ -158,7 +158,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct sr_request *req = *con_cls;
 	struct timespec end;
-	char path[200];
+	char path[200], method[40];
 	double ms;
 
 	if (req == NULL)
@@ -168,7 +168,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     (double)(end.tv_nsec - req->start.tv_nsec) / 1e6;
 	sr_log(SR_LOG_INFO, "http.request",
 	       "request_id=%s method=%s path=%s status=%u bytes_in=%zu ms=%.2f%s",
-	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
+	       req->id, sr_log_quote(method, sizeof(method), req->method),
+	       sr_log_quote(path, sizeof(path), req->path),
 	       req->status, req->body.len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 	if (req->suspended) /* closed before its answer was sent */

@@ -712,6 +712,54 @@ class ServiceCase:
                                  headers={"Content-Type": "application/json"})
                 self.assertError(r, 400, "invalid_request", frag)
 
+    def test_group_names_refuse_unicode_controls(self):
+        # Categories Cc, Cf, Zl, Zp anywhere in a group name: 400 naming the
+        # code point, nothing stored. Other scripts are fine.
+        for ch in ("\u0085", "\u009b", "\u202e", "\u200b", "\u2028", "\u2029", "\ufeff",
+                   "\u2066", "\U000e0041"):
+            name = "U+%04X" % ord(ch)
+            for via in ("json", "jwt"):
+                with self.subTest(name, via=via):
+                    body = doc(groups=["ok", "team" + ch + "opsec"])
+                    with self.unchanged():
+                        if via == "json":
+                            r = self.post(body)
+                        else:
+                            r = self.post_jwt(tok(claims=body))
+                    self.assertError(r, 400, "invalid_request", ["groups[1]", name])
+        rev = self.assertAccepted(self.post(doc(groups=["\u00e9quipe-\u4e2d\u6587"])))
+        self.assertEqual(rev["groups"], ["\u00e9quipe-\u4e2d\u6587"])
+
+    def test_reason_is_kept_without_control_characters(self):
+        reason = "laptop\nstolen\u2028at\tthe \u202egnp.exe\u202c airport\u0085 \u00e9t\u00e9"
+        r = self.post(doc(groups=["reason-ctl"], reason=reason))
+        rev = self.assertAccepted(r)
+        want = "laptop stolen at the gnp.exe airport  \u00e9t\u00e9"
+        self.assertEqual(rev["reason"], want)
+        self.assertEqual(self.store.revocation(rev["id"])["reason"], want)
+        self.assertEqual(self.get("/v1/revocations/" + rev["id"]).json["reason"], want)
+        # The log line names it, quoted, on one line.
+        line = self.wait_log_line("revocation.recorded", rev["id"])
+        self.assertIn('reason="%s"' % want, line)
+
+    def test_log_lines_quote_the_method(self):
+        rid = "method-" + uuid.uuid4().hex[:12]
+        self.req("GET", "/healthz", headers={"X-Request-Id": rid})
+        line = self.wait_log_line("http.request", rid)
+        self.assertIn(' method="GET" ', line)
+        self.assertIn(' path="/healthz" ', line)
+
+    def wait_log_line(self, event, needle):
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [ln for ln in self.svc.stderr().splitlines()
+                     if "msg=" + event in ln and needle in ln]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(lines), 1, lines)
+        return lines[0]
+
     def test_time_within_clock_skew_is_taken(self):
         t = int(time.time())
         r = self.post(doc(time=t + SKEW // 2))

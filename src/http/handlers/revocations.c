@@ -182,6 +182,7 @@ static enum MHD_Result post_committed(struct sr_request *req)
 {
 	struct post_state *ps = req->state;
 	json_t *rev = ps->op.result;
+	char reason[300];
 
 	if (ps->op.rc != SR_OK) {
 		ps->op.err.code = ps->op.rc;
@@ -190,9 +191,12 @@ static enum MHD_Result post_committed(struct sr_request *req)
 	ps->op.result = NULL; /* accepted() takes it */
 	if (!ps->op.replayed)
 		sr_jobs_kick(req->app->jobs);
-	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
+	sr_log(SR_LOG_INFO, "revocation.recorded",
+	       "request_id=%s revocation_id=%s replayed=%s reason=%s",
 	       req->id, json_string_value(json_object_get(rev, "id")),
-	       ps->op.replayed ? "true" : "false");
+	       ps->op.replayed ? "true" : "false",
+	       sr_log_quote(reason, sizeof(reason),
+			    json_string_value(json_object_get(rev, "reason"))));
 	return accepted(req, rev, ps->op.replayed);
 }
 
