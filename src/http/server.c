@@ -5,7 +5,9 @@
  * call creates the sr_request, refuses the shapes of request smuggling (a
  * second Content-Length, Transfer-Encoding, Authorization or Host, both
  * Content-Length and Transfer-Encoding, a Transfer-Encoding other than
- * chunked: 400 and the connection closed, RFC 9112 §6.3 and §3.2) and a
+ * chunked, an HTTP/1.1 request without Host: 400 and the connection closed,
+ * RFC 9112 §6.3 and §3.2; a second identical Content-Length is refused too,
+ * which RFC 9110 §8.6 allows) and a
  * header block above limits.max_header_bytes (431), finds the route (404/405
  * at once) and refuses a declared Content-Length above the cap (413) before a
  * byte of body is read; later calls append body bytes up to the cap; the last
