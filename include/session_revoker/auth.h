@@ -28,13 +28,16 @@
 
 struct sr_auth;
 
-/* Who a verified token says is asking. */
+/* Who a verified token says is asking. The strings are never NULL and
+ * never cut short: identifiers are used as keys (idempotency keys are scoped
+ * to issuer+subject, a signed document is one revocation per issuer+jti). */
 struct sr_principal {
-	char issuer[256];
-	char subject[256];  /* "sub", may be empty */
-	char token_id[128]; /* "jti", may be empty */
-	json_t *claims;     /* new reference to the verified claims: read-only,
-			     * the object may be shared with the token cache */
+	const char *issuer;   /* the configured issuer (borrowed from the config) */
+	const char *subject;  /* "sub" whole, "" when absent or not a string */
+	const char *token_id; /* "jti" whole, "" when absent or not a string */
+	json_t *claims;       /* new reference to the verified claims: read-only,
+			       * the object may be shared with the token cache;
+			       * subject and token_id point into it */
 };
 
 /* Loads every configured issuer's keys. OUT *auth: new, sr_auth_free(). */

@@ -54,6 +54,7 @@ struct sr_issuer {
 	unsigned algs;  /* allowed enum sr_alg flags */
 	enum sr_key_source key_source;
 	char *key_file;
+	char *kid; /* PEM/HMAC: the kid a token must name (NULL: none asked) */
 };
 
 /* An account the engine works in: through sts:AssumeRole into role_arn

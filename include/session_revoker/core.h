@@ -10,6 +10,7 @@
 #ifndef SESSION_REVOKER_CORE_H
 #define SESSION_REVOKER_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,28 @@ void sr_log(enum sr_log_level level, const char *event, const char *fmt, ...)
 /* Writes value into out (cap bytes) as a logfmt-safe quoted string,
  * truncating if needed. Returns out. */
 char *sr_log_quote(char *out, size_t cap, const char *value);
+
+/* ---- Unicode: control and format characters (unicode.c) ---- */
+
+/* Whether cp is of general category Cc, Cf, Zl or Zp (a table generated
+ * from the Unicode Character Database by scripts/gen-unicode-controls.py). */
+bool sr_unicode_is_control(uint32_t cp);
+
+/* Decodes the well-formed UTF-8 character at s into *cp and returns its
+ * length; 0 at the terminating NUL or at a malformed sequence (a stray
+ * continuation byte, a cut sequence, an overlong or surrogate form). */
+size_t sr_utf8_decode(const char *s, uint32_t *cp);
+
+/* Whether s holds a control or format character (or is not UTF-8); the
+ * first one into *found (U+FFFD for bytes that are not UTF-8) unless found
+ * is NULL. */
+bool sr_utf8_has_control(const char *s, uint32_t *found);
+
+/* A copy of s without control and format characters: a tab or line break
+ * (C0, U+0085, U+2028, U+2029) becomes one space between words, the rest
+ * (and bytes that are not UTF-8) are dropped. OUT: new string, free();
+ * NULL when memory runs out. */
+char *sr_utf8_strip_controls(const char *s);
 
 /* ---- time ---- */
 

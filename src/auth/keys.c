@@ -298,6 +298,10 @@ static enum sr_rc jwk_one(json_t *jwk, size_t idx, struct sr_key_set *set,
 
 	if (!json_is_object(jwk) || kty == NULL)
 		return sr_err_set(err, SR_EINVAL, "keys[%zu]: not a JWK (no \"kty\")", idx);
+	/* RFC 7517 §4.5: kid is a string. A number, null or array is refused,
+	 * not taken for "no kid" (which would let the key sign any token). */
+	if (json_object_get(jwk, "kid") != NULL && kid == NULL)
+		return sr_err_set(err, SR_EINVAL, "keys[%zu]: \"kid\" is not a string", idx);
 	if (use != NULL && strcmp(use, "sig") != 0)
 		return SR_OK; /* an encryption key: not ours to use */
 	if (json_object_get(jwk, "d") != NULL || strcmp(kty, "oct") == 0)

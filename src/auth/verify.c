@@ -88,6 +88,12 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 			sr_err_set(err, rc, "issuer %s: %s", ik->cfg->issuer, kerr.msg);
 			goto out;
 		}
+		/* A PEM or HMAC key named in the config: tokens must name it. */
+		if (ik->cfg->kid != NULL && ik->cfg->key_source != SR_KEY_JWKS_FILE &&
+		    ik->keys.n == 1 && (ik->keys.keys[0].kid = strdup(ik->cfg->kid)) == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	if (cfg->dev_key_file != NULL) {
 		struct issuer_keys *ik = &auth->issuers[auth->n++];
@@ -114,6 +120,7 @@ void sr_principal_clear(struct sr_principal *who)
 {
 	json_decref(who->claims);
 	memset(who, 0, sizeof(*who));
+	who->issuer = who->subject = who->token_id = "";
 }
 
 /* Decodes one base64url part of the token into a JSON object. */
@@ -284,11 +291,13 @@ static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issue
 	return SR_OK;
 }
 
-static void copy_claim(char *dst, size_t cap, json_t *claims, const char *name)
+/* A string claim, whole (borrowed from claims), or "" when it is absent or
+ * not a string. */
+static const char *claim_str(json_t *claims, const char *name)
 {
 	const char *v = json_string_value(json_object_get(claims, name));
 
-	snprintf(dst, cap, "%s", v ? v : "");
+	return v ? v : "";
 }
 
 static void token_hash(const char *token, size_t len, unsigned char out[32])
@@ -383,7 +392,16 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 				sr_alg_name(alg));
 		goto out;
 	}
+	if (json_object_get(header, "kid") != NULL &&
+	    !json_is_string(json_object_get(header, "kid"))) {
+		rc = sr_err_set(err, SR_EAUTH, "token header kid is not a string");
+		goto out;
+	}
 	kid = json_string_value(json_object_get(header, "kid"));
+	if (kid == NULL && ik->cfg->kid != NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "token header has no kid; this issuer's key is named");
+		goto out;
+	}
 	for (i = 0; i < ik->keys.n && !verified; i++) {
 		const struct sr_key *key = &ik->keys.keys[i];
 		if (kid != NULL && key->kid != NULL && strcmp(kid, key->kid) != 0)
@@ -424,6 +442,7 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 	unsigned char hash[32];
 
 	memset(who, 0, sizeof(*who));
+	who->issuer = who->subject = who->token_id = "";
 	if (token == NULL || len == 0)
 		return sr_err_set(err, SR_EAUTH, "no token");
 	if (len > SR_AUTH_MAX_TOKEN)
@@ -444,9 +463,9 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		rc = sr_err_set(err, SR_EFORBIDDEN, "token lacks the %s permission", permission);
 		goto out;
 	}
-	snprintf(who->issuer, sizeof(who->issuer), "%s", ik->cfg->issuer);
-	copy_claim(who->subject, sizeof(who->subject), claims, "sub");
-	copy_claim(who->token_id, sizeof(who->token_id), claims, "jti");
+	who->issuer = ik->cfg->issuer;
+	who->subject = claim_str(claims, "sub");
+	who->token_id = claim_str(claims, "jti");
 	who->claims = claims;
 	claims = NULL;
 out:

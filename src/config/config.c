@@ -256,6 +256,14 @@ static void check_readable(struct sr_config_problems *pr, const char *path,
 		sr_config_problem(pr, path, "cannot read %s: %s", file, strerror(errno));
 }
 
+static bool printable_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
 static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 			struct sr_config_problems *pr)
 {
@@ -278,7 +286,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 	}
 	json_object_foreach(o, key, v) {
 		int ok = strcmp(key, "issuer") == 0 || strcmp(key, "audience") == 0 ||
-			 strcmp(key, "algorithms") == 0;
+			 strcmp(key, "algorithms") == 0 || strcmp(key, "kid") == 0;
 		for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 			ok |= strcmp(key, sources[i].key) == 0;
 		if (!ok) {
@@ -323,6 +331,15 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		is->key_file = strdup(json_string_value(v));
 		check_readable(pr, path, is->key_file);
 	}
+	v = json_object_get(o, "kid");
+	snprintf(path, sizeof(path), "%s.kid", at);
+	if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0 ||
+			  json_string_length(v) > 255 || !printable_ascii(json_string_value(v))))
+		sr_config_problem(pr, path, "must be 1 to 255 printable ASCII characters");
+	else if (v != NULL && json_object_get(o, "jwks_file") != NULL)
+		sr_config_problem(pr, path, "only for public_key_file or hmac_secret_file: a JWK Set names its keys' kid itself");
+	else if (v != NULL)
+		is->kid = strdup(json_string_value(v));
 	if (n_sources != 1) {
 		sr_config_problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file");
 		return;
@@ -455,6 +472,7 @@ void sr_config_free(struct sr_config *cfg)
 		free(cfg->issuers[i].issuer);
 		free(cfg->issuers[i].audience);
 		free(cfg->issuers[i].key_file);
+		free(cfg->issuers[i].kid);
 	}
 	free(cfg->issuers);
 	free(cfg);
@@ -521,9 +539,12 @@ char *sr_config_dump(const struct sr_config *cfg)
 		for (bit = 1; bit <= SR_ALG_EDDSA; bit <<= 1)
 			if (is->algs & bit)
 				json_array_append_new(algs, json_string(sr_alg_name(bit)));
-		json_array_append_new(issuers, json_pack("{s:s, s:s, s:o, s:s}",
+		json_t *one = json_pack("{s:s, s:s, s:o, s:s}",
 			"issuer", is->issuer, "audience", is->audience,
-			"algorithms", algs, sources[is->key_source], is->key_file));
+			"algorithms", algs, sources[is->key_source], is->key_file);
+		if (one != NULL && is->kid != NULL)
+			json_object_set_new(one, "kid", json_string(is->kid));
+		json_array_append_new(issuers, one);
 	}
 	json_object_set_new(json_object_get(root, "auth"), "issuers", issuers);
 	json_object_set_new(json_object_get(root, "aws"), "accounts", sr_config_dump_accounts(cfg));

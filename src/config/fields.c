@@ -27,7 +27,7 @@ const struct sr_field sr_config_fields[] = {
 	STR("listen.tls.key_file", "SR_LISTEN_TLS_KEY_FILE", tls_key_file, NULL),
 	STR("listen.public_url", "SR_LISTEN_PUBLIC_URL", public_url, NULL),
 	INT("limits.max_body_bytes", "SR_LIMITS_MAX_BODY_BYTES", max_body_bytes, 65536, 1024, 16 << 20),
-	INT("limits.max_header_bytes", "SR_LIMITS_MAX_HEADER_BYTES", max_header_bytes, 16384, 4096, 1 << 20),
+	INT("limits.max_header_bytes", "SR_LIMITS_MAX_HEADER_BYTES", max_header_bytes, 32768, 4096, 1 << 20),
 	INT("limits.max_groups", "SR_LIMITS_MAX_GROUPS", max_groups, 100, 1, 10000),
 	INT("limits.max_group_length", "SR_LIMITS_MAX_GROUP_LENGTH", max_group_length, 256, 1, 4096),
 	STR("store.path", "SR_STORE_PATH", store_path, "var/session-revoker.db"),

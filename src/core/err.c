@@ -7,34 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The length of the well-formed UTF-8 character at p, 0 when it is not one
- * (a stray continuation byte, a cut sequence, an overlong or surrogate form). */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 enum sr_rc sr_err_set(struct sr_err *err, enum sr_rc code, const char *fmt, ...)
 {
 	va_list ap;
@@ -50,11 +22,19 @@ enum sr_rc sr_err_set(struct sr_err *err, enum sr_rc code, const char *fmt, ...)
 	 * and a cut (by a %.Ns or by the buffer's end) may split a character. */
 	for (p = err->msg; *p != '\0';) {
 		unsigned char c = (unsigned char)*p;
-		size_t n = utf8_len((const unsigned char *)p);
+		uint32_t cp;
+		size_t n = sr_utf8_decode(p, &cp);
 		if (n == 0) {
 			*p++ = '?';
 		} else if (c < 0x20 || c == 0x7f) {
 			*p++ = ' ';
+		} else if (sr_unicode_is_control(cp)) {
+			/* U+0085, U+2028, a bidi override, a zero width space: a
+			 * '?' where a reader would otherwise see nothing, or see the
+			 * rest of the message reordered. */
+			*p = '?';
+			memmove(p + 1, p + n, strlen(p + n) + 1);
+			p++;
 		} else {
 			p += n;
 		}

@@ -22,7 +22,7 @@ void sr_log_set_level(enum sr_log_level level)
 
 char *sr_log_quote(char *out, size_t cap, const char *value)
 {
-	size_t o = 0;
+	size_t o = 0, n;
 	const char *p;
 
 	if (cap < 3) {
@@ -31,15 +31,23 @@ char *sr_log_quote(char *out, size_t cap, const char *value)
 		return out;
 	}
 	out[o++] = '"';
-	for (p = value ? value : ""; *p != '\0' && o + 4 < cap; p++) {
+	for (p = value ? value : ""; *p != '\0' && o + 4 < cap; p += n) {
 		unsigned char c = (unsigned char)*p;
+		uint32_t cp;
+		n = sr_utf8_decode(p, &cp);
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (n == 0 || sr_unicode_is_control(cp)) {
+			/* C0/C1 controls, U+2028, bidi overrides, bytes that are
+			 * not UTF-8: never into a log line. */
 			out[o++] = '?';
+			n = n ? n : 1;
+		} else if (o + n + 2 < cap) {
+			memcpy(out + o, p, n);
+			o += n;
 		} else {
-			out[o++] = (char)c;
+			break; /* never cut a character */
 		}
 	}
 	out[o++] = '"';

@@ -26,8 +26,9 @@ struct sr_request {
 	struct sr_app *app;
 	struct MHD_Connection *conn;
 	char id[65];
-	const char *method;
+	const char *method;    /* NULL until MHD hands the request to on_request */
 	const char *path;
+	char line_path[128];   /* the request line's path, for MHD's own answers */
 	char param[65];
 	const struct sr_route *route;
 	struct sr_buf body; /* capped at limits.max_body_bytes */

@@ -2,11 +2,19 @@
  * server.c - libmicrohttpd wiring: the request lifecycle.
  *
  * DESIGN: MHD calls the access handler several times per request. The first
- * call creates the sr_request, finds the route (404/405 at once) and refuses
- * a declared Content-Length above the cap (413) before a byte of body is
- * read; later calls append body bytes up to the cap; the last call runs the
- * handler. The completion callback logs the request once and frees it.
- * Header size is capped by MHD's per-connection memory limit.
+ * call creates the sr_request, refuses the shapes of request smuggling (a
+ * second Content-Length, Transfer-Encoding, Authorization or Host, both
+ * Content-Length and Transfer-Encoding, a Transfer-Encoding other than
+ * chunked, an HTTP/1.1 request without Host: 400 and the connection closed,
+ * RFC 9112 §6.3 and §3.2; a second identical Content-Length is refused too,
+ * which RFC 9110 §8.6 allows) and a
+ * header block above limits.max_header_bytes (431), finds the route (404/405
+ * at once) and refuses a declared Content-Length above the cap (413) before a
+ * byte of body is read; later calls append body bytes up to the cap; the last
+ * call runs the handler. The completion callback logs the request once and
+ * frees it. MHD's per-connection memory is twice the header cap plus room for
+ * its own work, so headers between the cap and that get the service's JSON
+ * 431; only a header block too large for the memory gets MHD's own answer.
  *
  * Threading: a small pool of event-loop threads (listen.threads). A write
  * never blocks one: the connection is suspended while the store's writer
@@ -24,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct sr_http {
 	struct MHD_Daemon *daemon;
@@ -52,15 +61,88 @@ static void request_id(struct sr_request *req)
 		snprintf(req->id, sizeof(req->id), "unknown");
 }
 
-static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req)
+/* Header fields whose repetition changes how a request is framed or who
+ * sent it: a proxy in front may read the first, MHD the other. */
+static const char *const single_fields[] = {"Content-Length", "Transfer-Encoding",
+					    "Authorization", "Host"};
+#define N_SINGLE (sizeof(single_fields) / sizeof(single_fields[0]))
+
+struct field_count {
+	unsigned n[N_SINGLE];
+	const char *te; /* the Transfer-Encoding value */
+};
+
+static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct field_count *fc = cls;
+	size_t i;
+
+	(void)kind;
+	for (i = 0; i < N_SINGLE; i++)
+		if (strcasecmp(key, single_fields[i]) == 0) {
+			fc->n[i]++;
+			if (i == 1)
+				fc->te = value;
+		}
+	return MHD_YES;
+}
+
+/* What makes the request's framing or its sender ambiguous, or NULL. */
+static const char *framing_problem(struct sr_request *req, const char *version,
+				   char *buf, size_t cap)
+{
+	struct field_count fc = {{0}, NULL};
+	const char *te;
+	size_t i, n;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_field, &fc);
+	for (i = 0; i < N_SINGLE; i++)
+		if (fc.n[i] > 1) {
+			snprintf(buf, cap, "the %s header is given %u times; send it once",
+				 single_fields[i], fc.n[i]);
+			return buf;
+		}
+	if (fc.n[0] && fc.n[1])
+		return "both Content-Length and Transfer-Encoding are given; send one";
+	if (fc.n[1]) {
+		te = fc.te ? fc.te : "";
+		te += strspn(te, " \t");
+		n = strcspn(te, " \t");
+		if (n != 7 || strncasecmp(te, "chunked", 7) != 0 || te[n + strspn(te + n, " \t")] != '\0')
+			return "Transfer-Encoding must be chunked (no other coding is accepted)";
+	}
+	if (fc.n[3] == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		return "an HTTP/1.1 request needs a Host header";
+	return NULL;
+}
+
+static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req,
+				  const char *version)
 {
 	if (atomic_load(&http->stopping))
 		return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
 					"the service is shutting down", "Connection", "close");
-	char allow[64];
+	char allow[64], why[128];
 	bool path_known;
-	const char *cl;
+	const char *cl, *problem;
 	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	const union MHD_ConnectionInfo *ci;
+
+	/* RFC 9112 §6.3: a request whose framing is in doubt is answered 400 and
+	 * the connection closed, since where its body ends is not known. */
+	problem = framing_problem(req, version, why, sizeof(why));
+	if (problem != NULL)
+		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", problem,
+					"Connection", "close");
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (ci != NULL && ci->header_size > (size_t)http->app->cfg->max_header_bytes) {
+		snprintf(why, sizeof(why),
+			 "the request line and headers are larger than %lld bytes",
+			 (long long)http->app->cfg->max_header_bytes);
+		return sr_respond_error(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+					"header_too_large", why, "Connection", "close");
+	}
 
 	req->route = sr_route_find(method, req->path, req->param, sizeof(req->param),
 				   &path_known, allow, sizeof(allow));
@@ -101,6 +183,37 @@ static enum MHD_Result body_chunk(struct sr_request *req, const char *data, size
 	}
 }
 
+static struct sr_request *request_new(struct sr_http *http, struct MHD_Connection *conn)
+{
+	struct sr_request *req = calloc(1, sizeof(*req));
+
+	if (req == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	req->app = http->app;
+	req->conn = conn;
+	req->http = http;
+	req->body.max = (size_t)http->app->cfg->max_body_bytes;
+	return req;
+}
+
+/* MHD calls this once the request line is read, before the headers. The
+ * request exists from here on, so one that MHD answers by itself without
+ * ever calling on_request (a malformed Content-Length, a header block too
+ * large for its memory, an unsupported HTTP version) is still logged once,
+ * with the status MHD sent. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct sr_request *req = request_new(cls, conn);
+
+	if (req != NULL) {
+		size_t n = strcspn(uri, "?");
+		snprintf(req->line_path, sizeof(req->line_path), "%.*s",
+			 (int)(n < sizeof(req->line_path) ? n : sizeof(req->line_path) - 1), uri);
+	}
+	return req;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -109,20 +222,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct sr_http *http = cls;
 	struct sr_request *req = *con_cls;
 
-	if (req == NULL) {
-		req = calloc(1, sizeof(*req));
-		if (req == NULL)
+	if (req == NULL || req->method == NULL) {
+		if (req == NULL && (req = request_new(http, conn)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
-		clock_gettime(CLOCK_MONOTONIC, &req->start);
-		req->app = http->app;
-		req->conn = conn;
 		req->method = method;
 		req->path = url;
-		req->http = http;
-		req->body.max = (size_t)http->app->cfg->max_body_bytes;
 		request_id(req);
-		return first_call(http, req);
+		return first_call(http, req, version);
 	}
 	if (req->suspended) { /* resumed: the store has answered */
 		enum MHD_Result r;
@@ -158,7 +265,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct sr_request *req = *con_cls;
 	struct timespec end;
-	char path[200];
+	char path[200], method[40];
 	double ms;
 
 	if (req == NULL)
@@ -166,9 +273,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (double)(end.tv_sec - req->start.tv_sec) * 1e3 +
 	     (double)(end.tv_nsec - req->start.tv_nsec) / 1e6;
+	if (req->method == NULL) { /* answered by libmicrohttpd itself */
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		sr_log(SR_LOG_INFO, "http.request",
+		       "request_id=- method=\"\" path=%s status=%u answered_by=libmicrohttpd ms=%.2f%s",
+		       sr_log_quote(path, sizeof(path), req->line_path),
+		       ci ? ci->http_status : 0, ms,
+		       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+		free(req);
+		*con_cls = NULL;
+		return;
+	}
 	sr_log(SR_LOG_INFO, "http.request",
 	       "request_id=%s method=%s path=%s status=%u bytes_in=%zu ms=%.2f%s",
-	       req->id, req->method, sr_log_quote(path, sizeof(path), req->path),
+	       req->id, sr_log_quote(method, sizeof(method), req->method),
+	       sr_log_quote(path, sizeof(path), req->path),
 	       req->status, req->body.len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 	if (req->suspended) /* closed before its answer was sent */
@@ -240,6 +360,15 @@ static enum sr_rc bind_address(const struct sr_config *cfg, struct sockaddr_stor
 	return SR_OK;
 }
 
+/* MHD's memory per connection: the header block is read into it and parsed
+ * in place, beside MHD's own bookkeeping and the answer's header lines, so
+ * twice the header cap plus 16 KiB lets the cap itself decide (a JSON 431
+ * from first_call) for any header block up to well past it. */
+static size_t mhd_memory(const struct sr_config *cfg)
+{
+	return (size_t)cfg->max_header_bytes * 2 + 16384;
+}
+
 enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err *err)
 {
 	const struct sr_config *cfg = app->cfg;
@@ -275,11 +404,12 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 		flags, 0, NULL, NULL, on_request, http,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, http,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, mhd_memory(cfg),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+		MHD_OPTION_URI_LOG_CALLBACK, on_request_line, http,
 		cfg->tls_cert_file ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, http->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, http->key_pem,
 		MHD_OPTION_END);

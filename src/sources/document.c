@@ -48,14 +48,6 @@ static int in_list(const char *key, const char *const *list, size_t n)
 	return 0;
 }
 
-static int printable(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 static enum sr_rc check_fields(json_t *obj, const struct sr_document_limits *lim,
 			       struct sr_err *err)
 {
@@ -69,7 +61,7 @@ static enum sr_rc check_fields(json_t *obj, const struct sr_document_limits *lim
 		    in_list(key, jwt_fields, sizeof(jwt_fields) / sizeof(jwt_fields[0])))
 			continue;
 		return sr_err_set(err, SR_EINVAL, "unknown field \"%.64s\"%s", key,
-				  printable(key) ? "" : " (with control characters)");
+				  sr_utf8_has_control(key, NULL) ? " (with control characters)" : "");
 	}
 	return SR_OK;
 }
@@ -94,14 +86,19 @@ static enum sr_rc string_list(json_t *arr, const char *name, size_t max_n,
 	json_array_foreach(arr, i, v) {
 		const char *s = json_string_value(v);
 		size_t len = json_string_length(v);
+		uint32_t cp = 0;
 		int dup = 0;
 
 		if (s == NULL || len == 0)
 			return sr_err_set(err, SR_EINVAL, "%s[%zu]: must be a non-empty string", name, i);
 		if (len > max_len)
 			return sr_err_set(err, SR_EINVAL, "%s[%zu]: longer than %zu characters", name, i, max_len);
-		if (strlen(s) != len || !printable(s))
+		if (strlen(s) != len)
 			return sr_err_set(err, SR_EINVAL, "%s[%zu]: holds control characters", name, i);
+		if (sr_utf8_has_control(s, &cp))
+			return sr_err_set(err, SR_EINVAL,
+					  "%s[%zu]: holds control characters (U+%04X, a Unicode control or format character)",
+					  name, i, (unsigned)cp);
 		if (is_account && (len != 12 || strspn(s, "0123456789") != 12))
 			return sr_err_set(err, SR_EINVAL, "%s[%zu]: \"%.20s\" is not a 12-digit AWS account id", name, i, s);
 		for (j = 0; j < *n_out && !dup; j++)
@@ -203,7 +200,9 @@ enum sr_rc sr_document_parse(json_t *obj, const struct sr_document_limits *lim,
 					SR_MAX_REASON);
 			goto out;
 		}
-		if ((doc->reason = strdup(json_string_value(v))) == NULL) {
+		/* Free text for the audit trail: kept, but never with characters
+		 * that break a log line or reorder what a reader sees. */
+		if ((doc->reason = sr_utf8_strip_controls(json_string_value(v))) == NULL) {
 			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 			goto out;
 		}

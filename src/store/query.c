@@ -166,6 +166,38 @@ static int find_idempotent(struct conn *c, struct sr_store_op *it)
 	return found;
 }
 
+static json_t *str_array(char **items, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(items[i]));
+	return a;
+}
+
+/* Whether the revocation recorded as rev (the API's JSON) came from the same
+ * document as doc: groups, time as given, action, accounts and reason. */
+static bool same_document(json_t *rev, const struct sr_document *doc)
+{
+	json_t *groups = str_array(doc->groups, doc->n_groups);
+	json_t *accounts = doc->accounts ? str_array(doc->accounts, doc->n_accounts) : json_null();
+	json_t *time = doc->time_text ? json_string(doc->time_text) : json_null();
+	json_t *reason = doc->reason ? json_string(doc->reason) : json_null();
+	const char *action = json_string_value(json_object_get(rev, "action"));
+	bool same = json_equal(json_object_get(rev, "groups"), groups) &&
+		    json_equal(json_object_get(rev, "accounts"), accounts) &&
+		    json_equal(json_object_get(rev, "time"), time) &&
+		    json_equal(json_object_get(rev, "reason"), reason) &&
+		    action != NULL && strcmp(action, sr_action_name(doc->action)) == 0;
+
+	json_decref(groups);
+	json_decref(accounts);
+	json_decref(time);
+	json_decref(reason);
+	return same;
+}
+
 static const char find_event_sql[] =
 	"SELECT seq FROM revocations WHERE source = ?1 AND source_event_id = ?2";
 
@@ -191,17 +223,18 @@ static int find_event(struct conn *c, struct sr_store_op *it)
 	}
 	seq = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	return sr_store_revocation_json(c, seq, NULL, &it->result, &it->err) == SR_OK ? 1 : -1;
-}
-
-static json_t *str_array(char **items, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(items[i]));
-	return a;
+	if (sr_store_revocation_json(c, seq, NULL, &it->result, &it->err) != SR_OK)
+		return -1;
+	if (!same_document(it->result, it->in->doc)) {
+		/* One event id, two documents: the sender reused its id (a jti on
+		 * another document). Nothing is written; the caller hears 422. */
+		json_decref(it->result);
+		it->result = NULL;
+		sr_err_set(&it->err, SR_ECONFLICT,
+			   "this event id (the token's jti) was already used for a different document");
+		return -1;
+	}
+	return 1;
 }
 
 static const char insert_rev_sql[] =

@@ -62,6 +62,8 @@ static inline void fuzz_check_err(const struct sr_err *err, unsigned allowed)
 	for (p = err->msg; *p != '\0'; p++)
 		FUZZ_CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 	FUZZ_CHECK(fuzz_utf8_ok(err->msg));
+	/* Nor U+0085, U+2028, a bidi override: messages quote caller input. */
+	FUZZ_CHECK(!sr_utf8_has_control(err->msg, NULL));
 }
 
 /* base64url without padding of len bytes; new NUL-terminated string or NULL. */
@@ -113,6 +115,8 @@ static inline void fuzz_check_document(const struct sr_document *doc,
 		size_t len = strlen(doc->groups[i]);
 		FUZZ_CHECK(len >= 1 && len <= lim->max_group_length);
 		FUZZ_CHECK(fuzz_printable(doc->groups[i]));
+		/* No Unicode control or format character (Cc, Cf, Zl, Zp). */
+		FUZZ_CHECK(!sr_utf8_has_control(doc->groups[i], NULL));
 		for (k = 0; k < i; k++)
 			FUZZ_CHECK(strcmp(doc->groups[i], doc->groups[k]) != 0);
 	}
@@ -125,6 +129,8 @@ static inline void fuzz_check_document(const struct sr_document *doc,
 		FUZZ_CHECK(strlen(doc->accounts[i]) == 12 &&
 			   strspn(doc->accounts[i], "0123456789") == 12);
 	FUZZ_CHECK(doc->reason == NULL || strlen(doc->reason) <= SR_MAX_REASON);
+	/* reason is kept, but without control or format characters. */
+	FUZZ_CHECK(doc->reason == NULL || !sr_utf8_has_control(doc->reason, NULL));
 
 	j = sr_document_to_json(doc);
 	FUZZ_CHECK(j != NULL);

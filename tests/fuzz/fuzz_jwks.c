@@ -54,9 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = sr_keys_parse_jwks((const char *)data, size, &set, &err);
 	if (rc == SR_OK) {
+		json_t *root = json_loadb((const char *)data, size, 0, NULL), *jwk;
 		FUZZ_CHECK(err.code == SR_OK);
 		for (i = 0; i < set.n; i++)
 			check_key(&set.keys[i]);
+		/* A kid that is not a string is refused, never read as "no kid". */
+		json_array_foreach(json_object_get(root, "keys"), i, jwk)
+			FUZZ_CHECK(json_object_get(jwk, "kid") == NULL ||
+				   json_is_string(json_object_get(jwk, "kid")));
+		json_decref(root);
 	} else {
 		FUZZ_CHECK(rc == err.code);
 		/* key_finish() refuses short RSA keys with SR_ECONFIG. */

@@ -3,13 +3,15 @@
  * bearer token and every application/jwt body.
  *
  * DESIGN: LLVMFuzzerInitialize() builds one struct sr_auth from a struct
- * sr_config filled by hand, with three trusted issuers whose keys are made
+ * sr_config filled by hand, with four trusted issuers whose keys are made
  * fresh and written to a temporary directory (removed again once loaded):
  *   fuzz-hs    HS256/HS384, an HMAC secret file (a fixed test secret, so the
  *              committed seed tokens stay valid)
  *   fuzz-jwks  RS256/RS384/PS256/ES256, a JWK Set with an RSA-2048 key
  *              (kid "rsa1") and an EC P-256 key (kid "ec1", alg ES256)
  *   fuzz-pem   EdDSA/RS256, a PEM Ed25519 public key
+ *   fuzz-hs-kid  the fuzz-hs secret with a configured kid "hs-kid", which
+ *              every token of that issuer must name
  *
  * A mutated token almost never keeps a valid signature, so the input has two
  * forms to let the fuzzer reach the claim checks as well:
@@ -56,11 +58,12 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct sr_issuer issuers[3] = {
-	{"fuzz-hs", AUDIENCE, SR_ALG_HS256 | SR_ALG_HS384, SR_KEY_HMAC_FILE, NULL},
+static struct sr_issuer issuers[4] = {
+	{"fuzz-hs", AUDIENCE, SR_ALG_HS256 | SR_ALG_HS384, SR_KEY_HMAC_FILE, NULL, NULL},
 	{"fuzz-jwks", AUDIENCE, SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_PS256 | SR_ALG_ES256,
-	 SR_KEY_JWKS_FILE, NULL},
-	{"fuzz-pem", AUDIENCE, SR_ALG_EDDSA | SR_ALG_RS256, SR_KEY_PEM_FILE, NULL},
+	 SR_KEY_JWKS_FILE, NULL, NULL},
+	{"fuzz-pem", AUDIENCE, SR_ALG_EDDSA | SR_ALG_RS256, SR_KEY_PEM_FILE, NULL, NULL},
+	{"fuzz-hs-kid", AUDIENCE, SR_ALG_HS256 | SR_ALG_HS384, SR_KEY_HMAC_FILE, NULL, "hs-kid"},
 };
 static struct sr_config cfg;
 static struct sr_auth *auth;
@@ -310,6 +313,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	paths[0] = issuers[0].key_file = write_file(dir, "hs.secret", secret);
 	paths[1] = issuers[1].key_file = write_file(dir, "jwks.json", jwks);
 	paths[2] = issuers[2].key_file = write_file(dir, "ed25519.pub.pem", pem);
+	issuers[3].key_file = issuers[0].key_file;
 
 	cfg.clock_skew = 60;
 	cfg.issuers = issuers;
@@ -376,6 +380,7 @@ static void check_success(struct sr_principal *who)
 	struct sr_document_limits lim = {100, 256, 60, 1};
 	struct sr_document *doc = NULL;
 	struct sr_err err = {0};
+	const char *sub, *jti;
 	size_t i;
 	int known = 0;
 
@@ -386,6 +391,12 @@ static void check_success(struct sr_principal *who)
 	FUZZ_CHECK(strcmp(json_string_value(json_object_get(who->claims, "iss")),
 			  who->issuer) == 0);
 	FUZZ_CHECK(json_object_get(who->claims, "exp") != NULL);
+	/* sub and jti are keys (idempotency, one revocation per jti): whole,
+	 * never cut, "" only when the claim is not a string. */
+	sub = json_string_value(json_object_get(who->claims, "sub"));
+	jti = json_string_value(json_object_get(who->claims, "jti"));
+	FUZZ_CHECK(strcmp(who->subject, sub ? sub : "") == 0);
+	FUZZ_CHECK(strcmp(who->token_id, jti ? jti : "") == 0);
 	/* What POST /v1/revocations does next with an application/jwt body. */
 	if (sr_document_parse(who->claims, &lim, FUZZ_NOW, &doc, &err) == SR_OK)
 		fuzz_check_document(doc, &lim, FUZZ_NOW);

@@ -68,6 +68,10 @@ DOCUMENTS = {
     "rfc2822.json": {"groups": ["finance"], "time": "Thu, 12 Mar 2026 08:00:00 +0000"},
     "nulls.json": {"groups": ["a"], "time": None, "accounts": None, "reason": None},
     "unicode.json": {"groups": ["\u00e9quipe-s\u00e9curit\u00e9", "\u65e5\u672c"], "time": "yesterday"},
+    # Unicode control and format characters: refused in a group, dropped
+    # from reason (a line break becomes a space).
+    "group-bidi-override.json": {"groups": ["team\u202eopsec"]},
+    "reason-controls.json": {"groups": ["eng"], "reason": "line\nbreak\u2028sep\u0085nel \u200bzw \u202ertl"},
     "future.json": {"groups": ["eng"], "time": "2027-01-01T00:00:00Z"},
     "typo.json": {"group": ["eng"]},
     "bad-account.json": {"groups": ["eng"], "accounts": ["12345"]},
@@ -121,6 +125,10 @@ def verify_seeds():
         "hs256-valid.jwt": hs(claims()),
         "hs384-valid.jwt": hs(claims(jti="h384"), "HS384"),
         "hs256-kid.jwt": hs(claims(), headers={"kid": "any"}),
+        # fuzz-hs-kid: a configured kid every token must name.
+        "hs256-kid-configured.jwt": hs(claims("fuzz-hs-kid"), headers={"kid": "hs-kid"}),
+        "hs256-kid-configured-missing.jwt": hs(claims("fuzz-hs-kid")),
+        "hs256-kid-number.jwt": hmac_under({"alg": "HS256", "kid": 7}, claims()),
         "hs256-permissions-array.jwt": hs(claims(scope=None, permissions=[PERM, "x"], aud=[AUD, "other"])),
         "hs256-no-permission.jwt": hs(claims(scope="revocations:read")),
         "hs256-expired.jwt": hs(claims(exp=FUZZ_NOW - 3600)),
@@ -190,6 +198,9 @@ def jwks_seeds():
         "oct.json": [{"kty": "oct", "k": b64u(b"secret" * 6)}],
         "unknown-alg.json": [jwk_ec(ec.SECP256R1(), "P-256", 32, alg="ES257")],
         "bad-point.json": [{"kty": "EC", "crv": "P-256", "x": b64u(b"\1" * 32), "y": b64u(b"\2" * 32)}],
+        # A kid that is not a string is refused, never read as "no kid".
+        "kid-number.json": [jwk_rsa(kid=7)],
+        "kid-null.json": [jwk_ec(ec.SECP256R1(), "P-256", 32, kid=None)],
     }
     for name, keys in sets.items():
         write("jwks", name, json.dumps({"keys": keys}, indent=2) + "\n")

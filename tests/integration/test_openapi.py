@@ -348,7 +348,7 @@ class OpenApiStructureTest(unittest.TestCase):
         for code in ("invalid_request", "unauthorized", "invalid_token", "insufficient_scope",
                      "not_found", "method_not_allowed", "payload_too_large",
                      "unsupported_media_type", "idempotency_key_reused", "unavailable",
-                     "not_ready"):
+                     "not_ready", "header_too_large"):
             self.assertIn(code, codes)
 
 
@@ -839,6 +839,51 @@ class OpenApiServerTest(unittest.TestCase):
         r = self.request("POST", path, token=tok, headers={"Content-Type": "application/json"},
                          body=big, chunked=True)
         self.check_error(path, "POST", r, 413, "payload_too_large")
+
+    def raw(self, data):
+        """The answer to data sent as is on a new connection, as a Response."""
+        import http.client
+        import io
+
+        class Sock:
+            def __init__(self, raw):
+                self.f = io.BytesIO(raw)
+
+            def makefile(self, *args, **kw):
+                return self.f
+
+        resp = http.client.HTTPResponse(Sock(self.svc.raw_request(data)))
+        resp.begin()
+        return harness.Response(resp.status, resp.reason, resp.headers, resp.read())
+
+    def test_framing_and_header_size_errors(self):
+        # The shapes of request smuggling (RFC 9112 §6.3) and a header block
+        # over limits.max_header_bytes, on every documented operation: JSON
+        # errors as documented, the connection closed.
+        tok = self.token()
+        for path, method, _ in self.operations():
+            url = self.fill(path)
+            head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" % (
+                method, url, tok)
+            cases = [
+                ("two Content-Length", head + "Content-Length: 2\r\nContent-Length: 0\r\n\r\n{}",
+                 400, "invalid_request"),
+                ("two Authorization", head + "Authorization: Bearer x\r\n\r\n",
+                 400, "invalid_request"),
+                ("Content-Length and Transfer-Encoding",
+                 head + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                 400, "invalid_request"),
+                ("no Host", head.replace("Host: 127.0.0.1\r\n", "") + "\r\n",
+                 400, "invalid_request"),
+                # Over the default 32768, within libmicrohttpd's memory.
+                ("headers too large", head + "X-Filler: %s\r\n\r\n" % ("f" * 40000),
+                 431, "header_too_large"),
+            ]
+            for name, data, status, code in cases:
+                with self.subTest(name, op="%s %s" % (method, path)):
+                    r = self.raw(data.encode())
+                    self.check_error(path, method, r, status, code)
+                    self.assertEqual(r.headers.get("Connection"), "close", r)
 
     def test_get_not_found(self):
         path = "/v1/revocations/{id}"

@@ -38,13 +38,20 @@ static enum media media_type(const char *ct)
 	return MEDIA_OTHER;
 }
 
+static void hex(const unsigned char *md, size_t len, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 /* SHA-256 of what was sent, hex: an Idempotency-Key retry must send the same. */
 static void request_hash(struct sr_request *req, enum media m, char out[65])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t i;
 
 	out[0] = '\0';
 	if (ctx == NULL)
@@ -53,9 +60,43 @@ static void request_hash(struct sr_request *req, enum media m, char out[65])
 	    EVP_DigestUpdate(ctx, m == MEDIA_JWT ? "jwt:" : "json:", 4 + (m != MEDIA_JWT)) == 1 &&
 	    EVP_DigestUpdate(ctx, req->body.data ? req->body.data : "", req->body.len) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, &len) == 1)
-		for (i = 0; i < len; i++)
-			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		hex(md, len, out);
 	EVP_MD_CTX_free(ctx);
+}
+
+/* The event id of a signed document: "<iss>#<jti>" when the token has a jti,
+ * else "<iss>#sha256:<hex>" over the token's payload (its claims exactly as
+ * signed), so a replay is found either way while a re-signed copy of the same
+ * claims is the same document. Neither part is ever cut short. OUT *event:
+ * new string, free(). token is a verified compact JWS. */
+static enum sr_rc document_event_id(const struct sr_principal *who, const char *token,
+				    size_t len, char **event, struct sr_err *err)
+{
+	const char *dot1 = memchr(token, '.', len), *dot2;
+	unsigned char md[32];
+	unsigned int md_len = 0;
+	char digest[72];
+	size_t n;
+
+	*event = NULL;
+	if (who->token_id[0] != '\0') {
+		n = strlen(who->issuer) + 1 + strlen(who->token_id) + 1;
+		if ((*event = malloc(n)) == NULL)
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+		snprintf(*event, n, "%s#%s", who->issuer, who->token_id);
+		return SR_OK;
+	}
+	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (dot2 == NULL ||
+	    EVP_Digest(dot1 + 1, (size_t)(dot2 - dot1 - 1), md, &md_len, EVP_sha256(), NULL) != 1)
+		return sr_err_set(err, SR_EINTERNAL, "cannot hash the token");
+	snprintf(digest, sizeof(digest), "sha256:");
+	hex(md, md_len, digest + 7);
+	n = strlen(who->issuer) + 1 + strlen(digest) + 1;
+	if ((*event = malloc(n)) == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	snprintf(*event, n, "%s#%s", who->issuer, digest);
+	return SR_OK;
 }
 
 static bool idempotency_key_ok(const char *key)
@@ -90,7 +131,7 @@ struct post_state {
 	struct sr_document *doc;
 	struct sr_principal who;
 	char hash[65];
-	char event[400];
+	char *event; /* source_event_id of a signed document */
 	char key[MAX_IDEMPOTENCY_KEY + 1];
 };
 
@@ -104,6 +145,7 @@ static void post_state_free(void *p)
 	free(ps->targets);
 	sr_document_free(ps->doc);
 	sr_principal_clear(&ps->who);
+	free(ps->event);
 	free(ps);
 }
 
@@ -140,6 +182,7 @@ static enum MHD_Result post_committed(struct sr_request *req)
 {
 	struct post_state *ps = req->state;
 	json_t *rev = ps->op.result;
+	char reason[300];
 
 	if (ps->op.rc != SR_OK) {
 		ps->op.err.code = ps->op.rc;
@@ -148,9 +191,12 @@ static enum MHD_Result post_committed(struct sr_request *req)
 	ps->op.result = NULL; /* accepted() takes it */
 	if (!ps->op.replayed)
 		sr_jobs_kick(req->app->jobs);
-	sr_log(SR_LOG_INFO, "revocation.recorded", "request_id=%s revocation_id=%s replayed=%s",
+	sr_log(SR_LOG_INFO, "revocation.recorded",
+	       "request_id=%s revocation_id=%s replayed=%s reason=%s",
 	       req->id, json_string_value(json_object_get(rev, "id")),
-	       ps->op.replayed ? "true" : "false");
+	       ps->op.replayed ? "true" : "false",
+	       sr_log_quote(reason, sizeof(reason),
+			    json_string_value(json_object_get(rev, "reason"))));
 	return accepted(req, rev, ps->op.replayed);
 }
 
@@ -201,15 +247,17 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		lim.allow_jwt_claims = 1;
 		sr_document_parse(ps->who.claims, &lim, now, &ps->doc, &err);
 		ps->in.source = "document-jwt";
-		/* The same signed document sent twice is one revocation. */
-		if (ps->who.token_id[0] != '\0') {
-			snprintf(ps->event, sizeof(ps->event), "%s#%s", ps->who.issuer,
-				 ps->who.token_id);
-			ps->in.source_event_id = ps->event;
-		}
 	}
 	if (ps->doc == NULL)
 		return sr_respond_err(req, &err);
+	/* The same signed document sent twice is one revocation; the same jti on
+	 * a different document is refused by the store (422). */
+	if (m == MEDIA_JWT) {
+		if (document_event_id(&ps->who, req->body.data, req->body.len, &ps->event,
+				      &err) != SR_OK)
+			return sr_respond_err(req, &err);
+		ps->in.source_event_id = ps->event;
+	}
 	if (targets(cfg, ps, &err) != SR_OK)
 		return sr_respond_err(req, &err);
 	key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");

@@ -22,6 +22,8 @@
 #define ISS_RS "https://rs.example/"
 #define ISS_JWKS "https://jwks.example/"
 #define ISS_HS "https://hs.example/"
+#define ISS_RS_KID "https://rs-kid.example/" /* PEM key with a configured kid */
+#define ISS_HS_KID "https://hs-kid.example/" /* HMAC secret with a configured kid */
 #define AUD "session-revoker"
 #define NO_CLAIM 0x7fffffff
 
@@ -91,6 +93,16 @@ static const struct vcase cases[] = {
 	{"crit header", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, "\"crit\":[\"exp\"]", M_NONE, SR_EAUTH, "crit"},
 	{"missing permission", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "revocations:read", NULL, M_NONE, SR_EFORBIDDEN, "revocations:write"},
 	{"permission as a prefix only", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "revocations:writer", NULL, M_NONE, SR_EFORBIDDEN, "revocations:write"},
+	{"pem issuer with kid: token names it", "RS256", NULL, K_RSA_A, "rs-2026", ISS_RS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"pem issuer with kid: token has none", "RS256", NULL, K_RSA_A, NULL, ISS_RS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "no kid"},
+	{"pem issuer with kid: token names another", "RS256", NULL, K_RSA_A, "rs-2025", ISS_RS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "kid"},
+	{"hmac issuer with kid: token names it", "HS256", NULL, K_HMAC, "hs-1", ISS_HS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"hmac issuer with kid: token has none", "HS256", NULL, K_HMAC, NULL, ISS_HS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "no kid"},
+	{"hmac issuer with kid: token names another", "HS256", NULL, K_HMAC, "hs-2", ISS_HS_KID, AUD, OK_CLAIMS, NULL, M_NONE, SR_EAUTH, "kid"},
+	{"pem issuer without kid: any kid", "RS256", NULL, K_RSA_A, "whatever", ISS_RS, AUD, OK_CLAIMS, NULL, M_NONE, SR_OK, NULL},
+	{"token kid a number", "ES256", NULL, K_EC, NULL, ISS_JWKS, AUD, OK_CLAIMS, "\"kid\":7", M_NONE, SR_EAUTH, "kid is not a string"},
+	{"token kid null", "ES256", NULL, K_EC, NULL, ISS_JWKS, AUD, OK_CLAIMS, "\"kid\":null", M_NONE, SR_EAUTH, "kid is not a string"},
+	{"token kid an array", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, OK_CLAIMS, "\"kid\":[\"r1\"]", M_NONE, SR_EAUTH, "kid is not a string"},
 	{"permission among several scopes", "RS256", NULL, K_RSA_A, NULL, ISS_RS, AUD, 3600, NO_CLAIM, -10, "openid revocations:write profile", NULL, M_NONE, SR_OK, NULL},
 };
 
@@ -257,28 +269,53 @@ static void test_cache_rechecks_claims(void **state)
 	free(tok);
 }
 
-static void test_jwks_refuses_private_keys(void **state)
+/* JWK Sets the service must refuse to load: private or symmetric keys, and
+ * a kid that is not a string (RFC 7517 §4.5), which must never be taken for
+ * a key without a kid. */
+static void test_jwks_refusals(void **state)
 {
+	static const struct {
+		const char *member; /* added to the RSA JWK; NULL: an oct key instead */
+		const char *want;
+	} bad[] = {
+		{NULL, "issuer x: keys[0]: private or symmetric key"},
+		{"\"kid\":7", "issuer x: keys[0]: \"kid\" is not a string"},
+		{"\"kid\":null", "issuer x: keys[0]: \"kid\" is not a string"},
+		{"\"kid\":[\"r1\"]", "issuer x: keys[0]: \"kid\" is not a string"},
+		{"\"kid\":{}", "issuer x: keys[0]: \"kid\" is not a string"},
+	};
 	const char *dir = tk_tmpdir();
-	char *jwks = tk_write(dir, "bad.jwks",
-			      "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"}]}");
-	char conf[1024], *path;
-	struct sr_config *c2 = NULL;
-	struct sr_auth *a2 = NULL;
-	struct sr_err err = {0};
+	char *jwk = tk_jwk(rsa_j, "SLOT");
+	char *slot = strstr(jwk, "\"kid\":\"SLOT\""), *after = slot + strlen("\"kid\":\"SLOT\"");
+	size_t i;
 
 	(void)state;
-	snprintf(conf, sizeof(conf),
-		 "{\"auth\": {\"issuers\": [{\"issuer\": \"x\", \"audience\": \"y\","
-		 " \"algorithms\": [\"RS256\"], \"jwks_file\": \"%s\"}]}}", jwks);
-	path = tk_write(dir, "c.json", conf);
-	assert_int_equal(sr_config_load(path, &c2, NULL, &err), SR_OK);
-	assert_int_not_equal(sr_auth_new(c2, &a2, &err), SR_OK);
-	assert_non_null(strstr(err.msg, "issuer x: keys[0]: private or symmetric key"));
-	assert_null(a2);
-	sr_config_free(c2);
-	free(jwks);
-	free(path);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[4096], conf[1024], *jwks, *path;
+		struct sr_config *c2 = NULL;
+		struct sr_auth *a2 = NULL;
+		struct sr_err err = {0};
+
+		if (bad[i].member == NULL)
+			snprintf(doc, sizeof(doc), "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"}]}");
+		else /* the JWK with the member in place of its "kid":"SLOT" */
+			snprintf(doc, sizeof(doc), "{\"keys\":[%.*s%s%s]}", (int)(slot - jwk), jwk,
+				 bad[i].member, after);
+		jwks = tk_write(dir, "bad.jwks", doc);
+		snprintf(conf, sizeof(conf),
+			 "{\"auth\": {\"issuers\": [{\"issuer\": \"x\", \"audience\": \"y\","
+			 " \"algorithms\": [\"RS256\"], \"jwks_file\": \"%s\"}]}}", jwks);
+		path = tk_write(dir, "c.json", conf);
+		assert_int_equal(sr_config_load(path, &c2, NULL, &err), SR_OK);
+		assert_int_not_equal(sr_auth_new(c2, &a2, &err), SR_OK);
+		print_message("%s -> %s\n", bad[i].member ? bad[i].member : "oct", err.msg);
+		assert_non_null(strstr(err.msg, bad[i].want));
+		assert_null(a2);
+		sr_config_free(c2);
+		free(jwks);
+		free(path);
+	}
+	free(jwk);
 }
 
 static int setup(void **state)
@@ -306,8 +343,11 @@ static int setup(void **state)
 		 "{\"auth\": {\"clock_skew_seconds\": 60, \"issuers\": ["
 		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"RS256\", \"PS256\"], \"public_key_file\": \"%s\"},"
 		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"RS256\", \"ES256\", \"EdDSA\"], \"jwks_file\": \"%s\"},"
-		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"HS256\"], \"hmac_secret_file\": \"%s\"}]}}",
-		 ISS_RS, AUD, pem_path, ISS_JWKS, AUD, jwks_path, ISS_HS, AUD, sec_path);
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"HS256\"], \"hmac_secret_file\": \"%s\"},"
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"RS256\"], \"public_key_file\": \"%s\", \"kid\": \"rs-2026\"},"
+		 "{\"issuer\": \"%s\", \"audience\": \"%s\", \"algorithms\": [\"HS256\"], \"hmac_secret_file\": \"%s\", \"kid\": \"hs-1\"}]}}",
+		 ISS_RS, AUD, pem_path, ISS_JWKS, AUD, jwks_path, ISS_HS, AUD, sec_path,
+		 ISS_RS_KID, AUD, pem_path, ISS_HS_KID, AUD, sec_path);
 	conf_path = tk_write(dir, "config.json", conf);
 	if (sr_config_load(conf_path, &cfg, NULL, &err) != SR_OK ||
 	    sr_auth_new(cfg, &auth, &err) != SR_OK) {
@@ -344,7 +384,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_no_permission_required),
 		cmocka_unit_test(test_cache_rechecks_claims),
-		cmocka_unit_test(test_jwks_refuses_private_keys),
+		cmocka_unit_test(test_jwks_refusals),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

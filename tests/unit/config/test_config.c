@@ -144,6 +144,47 @@ static void test_problems_by_path(void **state)
 	assert_true(has_problem(&pr, "auth.issuers[4]", "exactly one of"));
 }
 
+/* An issuer's optional kid: a printable string, for PEM and HMAC keys only. */
+static void test_issuer_kid(void **state)
+{
+	static const struct {
+		const char *kid_json, *source, *problem; /* problem NULL: fine */
+	} cases[] = {
+		{"\"rs-2026\"", "public_key_file", NULL},
+		{"\"hs-1\"", "hmac_secret_file", NULL},
+		{"\"\"", "public_key_file", "1 to 255 printable"},
+		{"7", "public_key_file", "1 to 255 printable"},
+		{"null", "hmac_secret_file", "1 to 255 printable"},
+		{"\"a\\u0007b\"", "public_key_file", "1 to 255 printable"},
+		{"\"k1\"", "jwks_file", "a JWK Set names"},
+	};
+	char text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sr_config_problems pr;
+		struct sr_config *cfg;
+		int hs = strcmp(cases[i].source, "hmac_secret_file") == 0;
+
+		print_message("kid %s with %s\n", cases[i].kid_json, cases[i].source);
+		snprintf(text, sizeof(text),
+			 "{\"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audience\": \"a\","
+			 " \"algorithms\": [\"%s\"], \"%s\": \"%s\", \"kid\": %s}]}}",
+			 hs ? "HS256" : "RS256", cases[i].source, hs ? secret : pem, cases[i].kid_json);
+		cfg = load_text(text, &pr, cases[i].problem ? SR_ECONFIG : SR_OK);
+		if (cases[i].problem == NULL) {
+			char *dump = sr_config_dump(cfg);
+			assert_non_null(cfg->issuers[0].kid);
+			assert_non_null(strstr(dump, "\"kid\""));
+			free(dump);
+			sr_config_free(cfg);
+		} else {
+			assert_true(has_problem(&pr, "auth.issuers[0].kid", cases[i].problem));
+		}
+	}
+}
+
 static void test_not_json(void **state)
 {
 	struct sr_config_problems pr;
@@ -228,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_file_and_env),
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
+		cmocka_unit_test(test_issuer_kid),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_bad_env_override),
 		cmocka_unit_test(test_role_mappings_and_providers),

@@ -43,6 +43,9 @@ static const struct good goods[] = {
 	 SR_ACTION_REVOKE, 0},
 	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T09:09:00Z\"}", 1, "a", NOW + 29,
 	 SR_ACTION_REVOKE, 0}, /* within the skew */
+	/* Letters of any script, and marks and spaces, are fine in a group. */
+	{"{\"groups\":[\"\\u00e9quipe \\u4e2d\\u6587\"]}", 1,
+	 "\xc3\xa9" "quipe \xe4\xb8\xad\xe6\x96\x87", NOW, SR_ACTION_REVOKE, 0},
 };
 
 struct bad {
@@ -62,6 +65,17 @@ static const struct bad bads[] = {
 	{"{\"groups\":[\"a\",\"b\",\"c\",\"d\"]}", "more than 3"},
 	{"{\"groups\":[\"abcdefghijklmnopq\"]}", "groups[0]: longer than 16"},
 	{"{\"groups\":[\"a\\nb\"]}", "control characters"},
+	/* Unicode categories Cc, Cf, Zl, Zp, not only ASCII controls. */
+	{"{\"groups\":[\"ok\",\"team\\u0085x\"]}", "groups[1]: holds control characters (U+0085"},
+	{"{\"groups\":[\"team\\u009b\"]}", "(U+009B"},
+	{"{\"groups\":[\"\\u202eteam\"]}", "(U+202E"},
+	{"{\"groups\":[\"te\\u200bam\"]}", "(U+200B"},
+	{"{\"groups\":[\"team\\u2028\"]}", "(U+2028"},
+	{"{\"groups\":[\"team\\u2029\"]}", "(U+2029"},
+	{"{\"groups\":[\"\\ufeffteam\"]}", "(U+FEFF"},
+	{"{\"groups\":[\"te\\u00adam\"]}", "(U+00AD"},
+	{"{\"groups\":[\"team\\u2066\"]}", "(U+2066"},
+	{"{\"groups\":[\"team\\udb40\\udc41\"]}", "(U+E0041"},
 	{"{\"group\":[\"a\"]}", "unknown field \"group\""},
 	{"{\"groups\":[\"a\"],\"iss\":\"x\"}", "unknown field \"iss\""},
 	{"{\"groups\":[\"a\"],\"time\":\"soon\"}", "\"soon\""},
@@ -118,6 +132,37 @@ static void test_bad(void **state)
 	}
 }
 
+/* reason keeps its text, without control and format characters: line
+ * breaks and tabs become one space, the invisible ones go. */
+static void test_reason_without_controls(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"\"laptop stolen\"", "laptop stolen"},
+		{"\"line one\\nline two\\r\\n\\tthree\"", "line one line two three"},
+		{"\"a\\u2028b\\u2029c\\u0085d\"", "a b c d"},
+		{"\"\\u202egnp.exe\\u202c ok\"", "gnp.exe ok"},
+		{"\"zero\\u200bwidth\\ufeff\\u00ad\"", "zerowidth"},
+		{"\"bell\\u0007 esc\\u001b[31m red\"", "bell esc[31m red"},
+		{"\"caf\\u00e9 \\u4e2d\\u6587 \\ud83d\\ude00\"", "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char j[256];
+		struct sr_document *doc = NULL;
+		struct sr_err err = {0};
+
+		snprintf(j, sizeof(j), "{\"groups\":[\"a\"],\"reason\":%s}", cases[i].json);
+		print_message("reason %s\n", cases[i].json);
+		assert_int_equal(sr_document_parse_text(j, strlen(j), &lim, NOW, &doc, &err), SR_OK);
+		assert_string_equal(doc->reason, cases[i].want);
+		sr_document_free(doc);
+	}
+}
+
 static void test_jwt_claims_allowed_only_for_jwt(void **state)
 {
 	const char *j = "{\"groups\":[\"a\"],\"iss\":\"x\",\"aud\":\"y\",\"exp\":1,\"jti\":\"z\","
@@ -155,6 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_reason_without_controls),
 		cmocka_unit_test(test_jwt_claims_allowed_only_for_jwt),
 		cmocka_unit_test(test_to_json),
 	};
