@@ -12,7 +12,7 @@
 
 #include "session_revoker/core.h"
 
-/* ---- matching (DESIGN.md §5) ---- */
+/* ---- matching (the rule: match.c) ---- */
 
 struct sr_match_rules {
 	char **providers; /* e.g. "auth.example.com/" */
