@@ -90,6 +90,9 @@ else
 	tar -C "$root" -xf "$cache"
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# debootstrap writes no /etc/hosts; every installed machine and every container
+# (podman, docker) has one that names localhost, and the tests ask for it.
+[ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"
 mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
