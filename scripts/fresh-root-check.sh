@@ -4,8 +4,10 @@
 # puts a clean clone of this checkout's HEAD in it, and runs both README
 # commands inside it (chroot, as root, with a new user's environment):
 #   1. ./scripts/serve-dev.sh: it must print its curl line, that curl must get
-#      202, the revocation must reach `applied`, and Ctrl-C (SIGINT to its
-#      process group) must stop the service and the fake AWS;
+#      202, the revocation must reach `applied` with deny policies on the
+#      example roles, and Ctrl-C (SIGINT to its process group) must stop the
+#      service and the fake AWS; started again, the fake must still hold the
+#      same deny policies;
 #   2. ./scripts/test.sh: every test must pass.
 # A package that scripts/install-deps.sh forgets fails here, however complete
 # the developer's own machine is. Uncommitted changes are not part of the check.
@@ -105,23 +107,56 @@ cat >"$root/root/fresh-check.sh" <<'EOF'
 set -u
 cd /root/session-revoker
 fail=0
+FAKE_LINE='fake AWS (IAM + STS, example accounts) on '
+
+# Starts serve-dev.sh in its own process group (so that a Ctrl-C can be sent
+# as a terminal sends it) and waits for its two curl lines; port 0: the root
+# shares the host's network, where 8080 may be taken.
+start() {
+	SR_LISTEN_PORT=0 setsid ./scripts/serve-dev.sh >"/root/$1.out" 2>"/root/$1.err" &
+	pid=$!
+	post="" get="" fake=""
+	while kill -0 "$pid" 2>/dev/null; do
+		post=$(grep -m1 '^curl .*-X POST' "/root/$1.out")
+		get=$(grep -m1 '^curl .*/v1/revocations/ID' "/root/$1.out")
+		fake=$(sed -n "s|^$FAKE_LINE||p" "/root/$1.out")
+		[ -n "$post" ] && [ -n "$get" ] && [ -n "$fake" ] && return 0
+		sleep 1
+	done
+	echo "FAIL: serve-dev.sh printed no curl line"
+	tail -n 30 "/root/$1.out" "/root/$1.err"
+	return 1
+}
+
+# Ctrl-C: SIGINT to the process group; the service and the fake must stop.
+stop() {
+	kill -INT "-$pid" 2>/dev/null
+	for _ in $(seq 60); do
+		kill -0 "-$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if kill -0 "-$pid" 2>/dev/null; then
+		echo "FAIL: Ctrl-C did not stop serve-dev.sh and the fake AWS"
+		kill -KILL "-$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	echo "   Ctrl-C stopped the service and the fake AWS"
+}
+
+# The example roles that carry the deny policy, as the fake AWS holds them.
+denied() {
+	curl -sS "$fake/_fake/state" | /usr/bin/python3 -c 'import json, sys
+s = json.load(sys.stdin)
+print(" ".join(sorted(a + "/" + n for a, acc in s["accounts"].items()
+                      for n, r in acc["roles"].items()
+                      if "session-revoker-deny" in r["inline_policies"])))'
+}
+
 t0=$(date +%s)
 echo "== README command 1: ./scripts/serve-dev.sh"
-# Its own process group, so that a Ctrl-C can be sent as a terminal sends it.
-# Port 0: the root shares the host's network, where 8080 may be taken.
-SR_LISTEN_PORT=0 setsid ./scripts/serve-dev.sh >/root/serve-dev.out 2>/root/serve-dev.err &
-pid=$!
-post="" get=""
-while kill -0 "$pid" 2>/dev/null; do
-	post=$(grep -m1 '^curl .*-X POST' /root/serve-dev.out)
-	get=$(grep -m1 '^curl .*/v1/revocations/ID' /root/serve-dev.out)
-	[ -n "$post" ] && [ -n "$get" ] && break
-	sleep 1
-done
-if [ -z "$post" ] || [ -z "$get" ]; then
-	echo "FAIL: serve-dev.sh printed no curl line"; fail=1
-	tail -n 30 /root/serve-dev.out /root/serve-dev.err
-else
+if start serve-dev; then
 	echo "   up after $(( $(date +%s) - t0 )) s (install, build, start)"
 	sh -c "$post" >/root/post.out 2>&1
 	status=$(head -n1 /root/post.out | tr -d '\r')
@@ -141,19 +176,27 @@ else
 	done
 	echo "   the second curl: state ${state:-none}"
 	[ "$state" = applied ] || { echo "FAIL: the revocation did not reach applied"; fail=1; }
-fi
-kill -INT "-$pid" 2>/dev/null
-for _ in $(seq 60); do
-	kill -0 "-$pid" 2>/dev/null || break
-	sleep 0.5
-done
-if kill -0 "-$pid" 2>/dev/null; then
-	echo "FAIL: Ctrl-C did not stop serve-dev.sh and the fake AWS"; fail=1
-	kill -KILL "-$pid" 2>/dev/null
+	before=$(denied)
+	echo "   deny policies on: ${before:-no role}"
+	[ -n "$before" ] || fail=1
+	stop || fail=1
+	echo "   restart: ./scripts/serve-dev.sh again"
+	if start serve-dev-restart; then
+		after=$(denied)
+		if [ "$after" = "$before" ]; then
+			echo "   the fake AWS still holds the same deny policies"
+		else
+			echo "FAIL: after a restart the fake AWS holds deny policies on: ${after:-no role}"
+			fail=1
+		fi
+		stop || fail=1
+	else
+		fail=1
+	fi
 else
-	echo "   Ctrl-C stopped the service and the fake AWS"
+	fail=1
+	stop
 fi
-wait "$pid" 2>/dev/null
 echo "   command 1: $([ $fail = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - t0 )) s"
 
 t1=$(date +%s)
