@@ -113,6 +113,7 @@ FAKE_LINE='fake AWS (IAM + STS, example accounts) on '
 # as a terminal sends it) and waits for its two curl lines; port 0: the root
 # shares the host's network, where 8080 may be taken.
 start() {
+	: >"/root/$1.out"
 	SR_LISTEN_PORT=0 setsid ./scripts/serve-dev.sh >"/root/$1.out" 2>"/root/$1.err" &
 	pid=$!
 	post="" get="" fake=""
