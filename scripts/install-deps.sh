@@ -1,11 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages session-revoker needs to build, test and
-# benchmark. Safe to run again: it only calls apt-get when something is missing.
+# benchmark: the one list of everything the README commands, .ci/run and
+# bench/ use beyond a minimal Debian (debootstrap --variant=minbase);
+# scripts/fresh-root-check.sh proves it. Safe to run again: it only calls
+# apt-get when something is missing.
 set -eu
 pkgs="build-essential cmake pkg-config git curl ca-certificates openssl sqlite3
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libjwt-dev libsqlite3-dev
 libssl-dev libxml2-dev libcmocka-dev
-python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python3-uvloop"
+python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python3-uvloop
+python3-yaml"
 [ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
@@ -16,7 +20,10 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 sudo=""
-[ "$(id -u)" -ne 0 ] && sudo=sudo
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps.sh: missing:$missing (run as root, or install sudo)" >&2; exit 1; }
+	sudo=sudo
+fi
 echo "installing:$missing" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -3,7 +3,10 @@
 # its embedded default (127.0.0.1:8080, data under ./var), beside the fake AWS
 # (tests/fakes/fake_aws.py) seeded with three example accounts, so that the
 # printed curl line leads, within seconds, to real deny policies on the
-# example roles. Ctrl-C stops both.
+# example roles. Ctrl-C stops both. The fake keeps its roles in
+# var/fake-aws-state.json when it stops and loads them back at the next start,
+# so a restart shows the same deny policies as the service's store (delete
+# that file, or var/ as a whole, to start from the example seed again).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh

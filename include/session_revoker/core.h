@@ -100,7 +100,7 @@ void sr_clock_set_offset(int64_t offset);
  * out[32]. Returns out. */
 char *sr_time_format(int64_t t, char out[32]);
 
-/* Parses what an operator would type as a point in time (DESIGN.md §3):
+/* Parses what an operator would type as a point in time (README, "API"):
  * RFC 3339 / ISO 8601 (no zone means UTC), RFC 2822 and HTTP dates, Unix
  * seconds, "now", "today", "yesterday", "N unit(s) ago" (second, minute, hour,
  * day, week and their short forms: s, sec, secs, m, min, mins, h, hr, hrs, d,

@@ -12,7 +12,7 @@
 
 #include "session_revoker/core.h"
 
-/* ---- matching (DESIGN.md §5) ---- */
+/* ---- matching (the rule: match.c) ---- */
 
 struct sr_role_mapping;
 

@@ -1,7 +1,7 @@
 /*
  * sources.h - turning what callers send into a revocation.
  *
- * The revocation document (DESIGN.md §3): {"groups": [...], "time": "...",
+ * The revocation document (README, "API"): {"groups": [...], "time": "...",
  * "action": "revoke"|"cleanup", "accounts": [...], "reason": "..."}. Later
  * sources (Auth0, group-change, SSF, Okta) produce the same struct.
  */

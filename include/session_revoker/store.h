@@ -106,7 +106,7 @@ enum sr_rc sr_store_revocation_list(struct sr_store *store,
 				    const struct sr_revocation_filter *filter,
 				    json_t **items, int64_t *next, struct sr_err *err);
 
-/* ---- jobs (DESIGN.md §7): apply and cleanup work, one job per account ---- */
+/* ---- jobs (README, "Jobs"): apply and cleanup work, one job per account ---- */
 
 struct sr_job {
 	int64_t id;

@@ -1,7 +1,7 @@
 /*
  * time.c - sr_time_parse(): the cut-off times an operator types.
  *
- * DESIGN: the revocation document's "time" (DESIGN.md §3) is typed or pasted
+ * DESIGN: the revocation document's "time" (README.md, "API") is typed or pasted
  * by a person, so we take every common spelling and refuse everything else
  * with a message that quotes the value. Accepted, case-insensitive, with
  * surrounding whitespace trimmed:

@@ -1,5 +1,5 @@
 /*
- * document.c - the session revocation document (DESIGN.md §3).
+ * document.c - the session revocation document (README.md, "API").
  *
  * DESIGN: strict by default. Unknown fields are refused by name (a typo such
  * as "group" must not silently revoke nothing), every message names the field

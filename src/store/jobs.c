@@ -116,7 +116,7 @@ static enum sr_rc renew(struct conn *c, struct job_op *j, struct sr_err *err)
 	return SR_OK;
 }
 
-/* The revocation's state from its jobs (see store.h and DESIGN.md §7). */
+/* The revocation's state from its jobs (see store.h and README.md, "Jobs"). */
 static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct sr_err *err)
 {
 	static const char count_sql[] =

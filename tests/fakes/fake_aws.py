@@ -13,6 +13,9 @@ Command line:
 
 prints exactly one line ``fake-aws listening on http://HOST:PORT`` when ready and
 serves until SIGTERM/SIGINT (exit status 0; --state-file then receives the state JSON).
+When the --state-file already exists at start, its roles and inline policies are
+loaded instead of the seed's (credentials still come from the seed), so a restart
+carries on from the state the last run left.
 
 From Python:
 
@@ -36,6 +39,7 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import random
 import re
 import signal
@@ -1597,7 +1601,8 @@ def main(argv=None):
     ap.add_argument("--seed", required=True, help="seed JSON file")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--state-file", help="write the state JSON here at exit")
+    ap.add_argument("--state-file", help="write the state JSON here at exit; when it exists at "
+                         "start, load its roles instead of the seed's")
     ap.add_argument("--random-seed", type=int, default=None)
     ap.add_argument("--verbose", action="store_true", help="log every call on stderr")
     ap.add_argument("--shard", metavar="I/N",
@@ -1614,6 +1619,11 @@ def main(argv=None):
         shard = (int(index), int(count), args.shard_key)
     with open(args.seed, encoding="utf-8") as fh:
         seed = json.load(fh)
+    if args.state_file and os.path.exists(args.state_file):
+        try:
+            seed = _seed_from_state(seed, args.state_file)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            ap.error(f"--state-file {args.state_file}: not a state this fake wrote ({e})")
     fake = FakeAws(seed, host=args.host, port=args.port, random_seed=args.random_seed,
                    verbose=args.verbose, shard=shard).start()
     stop = []
@@ -1629,10 +1639,31 @@ def main(argv=None):
     state = fake.state()
     fake.stop()
     if args.state_file:
-        with open(args.state_file, "w", encoding="utf-8") as fh:
+        tmp = args.state_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(state, fh, indent=1)
             fh.write("\n")
+        os.replace(tmp, args.state_file)
     return 0
+
+
+def _seed_from_state(seed, path):
+    """The seed with its world (roles with their trust and inline policies, the
+    providers) replaced by the one a previous run left in its --state-file, so
+    that a restart carries on where it stopped.  Credentials, random seed and
+    faults still come from the seed: the state file holds no secrets."""
+    with open(path, encoding="utf-8") as fh:
+        state = json.load(fh)
+    if not isinstance(state, dict) or not isinstance(state.get("accounts"), dict):
+        raise ValueError("no \"accounts\" object")
+    seed = dict(seed)
+    seed["accounts"] = {account: {"roles": list(acc["roles"].values())}
+                        for account, acc in state["accounts"].items()}
+    for key in ("oidc_providers", "saml_providers"):
+        if key in state:
+            seed[key] = state[key]
+    FakeAws(seed)  # refuses a role it cannot load before anything listens
+    return seed
 
 
 if __name__ == "__main__":

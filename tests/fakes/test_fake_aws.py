@@ -992,7 +992,85 @@ class ShardTests(unittest.TestCase):
         self.assertEqual(ctx.exception.response["Error"]["Code"], "ExpiredToken")
 
 
+EXAMPLE_KEY = ("AKIAFAKEREVOKER00001", "fakeRevokerSecretKey/0123456789abcdefEXAMPLE")
+
+
 class CommandLineTests(unittest.TestCase):
+    def start_cli(self, state_file):
+        """The fake as serve-dev.sh runs it; returns (process, url)."""
+        proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(HERE, "fake_aws.py"),
+             "--seed", os.path.join(HERE, "example-seed.json"), "--port", "0",
+             "--state-file", state_file],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        line = proc.stdout.readline()
+        m = re.fullmatch(r"fake-aws listening on (http://127\.0\.0\.1:\d+)\n", line)
+        self.assertTrue(m, line + proc.stderr.read() if not line else line)
+        return proc, m.group(1)
+
+    @staticmethod
+    def admin_iam(url, account):
+        sts = SESSION.create_client("sts", endpoint_url=url, region_name="us-east-1",
+                                    aws_access_key_id=EXAMPLE_KEY[0],
+                                    aws_secret_access_key=EXAMPLE_KEY[1], config=NO_RETRY)
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/SessionRevokerAdmin",
+                                RoleSessionName="cli-test",
+                                ExternalId="session-revoker")["Credentials"]
+        sts.close()
+        return SESSION.create_client("iam", endpoint_url=url, region_name="us-east-1",
+                                     aws_access_key_id=creds["AccessKeyId"],
+                                     aws_secret_access_key=creds["SecretAccessKey"],
+                                     aws_session_token=creds["SessionToken"], config=NO_RETRY)
+
+    def test_restart_with_the_state_file_keeps_what_was_written(self):
+        deny = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "SessionRevokerDeny", "Effect": "Deny", "Action": "*", "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-03-12T10:00:00Z"}}}]}
+        with tempfile.TemporaryDirectory() as tmp:
+            state_file = os.path.join(tmp, "state.json")
+            proc, url = self.start_cli(state_file)
+            iam = self.admin_iam(url, "111111111111")
+            iam.put_role_policy(RoleName="OpsecBreakGlass", PolicyName="session-revoker-deny",
+                                PolicyDocument=json.dumps(deny))
+            iam.delete_role_policy(RoleName="OpsecBreakGlass", PolicyName="OpsecS3Read")
+            iam.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+
+            proc, url = self.start_cli(state_file)
+            iam = self.admin_iam(url, "111111111111")
+            self.assertEqual(iam.list_role_policies(RoleName="OpsecBreakGlass")["PolicyNames"],
+                             ["session-revoker-deny"])
+            got = iam.get_role_policy(RoleName="OpsecBreakGlass",
+                                      PolicyName="session-revoker-deny")["PolicyDocument"]
+            self.assertEqual(got, deny)
+            role = iam.get_role(RoleName="OpsecBreakGlass")["Role"]
+            self.assertEqual(role["MaxSessionDuration"], 43200)
+            iam.close()
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_a_state_file_that_is_not_one_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            state_file = os.path.join(tmp, "state.json")
+            for text in ("{not json", "[]", '{"accounts": {"111111111111": {"roles": 7}}}'):
+                with open(state_file, "w") as fh:
+                    fh.write(text)
+                p = subprocess.run(
+                    ["/usr/bin/python3", os.path.join(HERE, "fake_aws.py"),
+                     "--seed", os.path.join(HERE, "example-seed.json"), "--port", "0",
+                     "--state-file", state_file],
+                    capture_output=True, text=True, timeout=15)
+                self.assertEqual(p.returncode, 2, text)
+                self.assertEqual(p.stdout, "")
+                self.assertIn(f"--state-file {state_file}: ", p.stderr)
+                self.assertNotIn("Traceback", p.stderr)
+                with open(state_file) as fh:
+                    self.assertEqual(fh.read(), text)
+
     def test_cli_start_and_sigterm(self):
         with tempfile.TemporaryDirectory() as tmp:
             state_file = os.path.join(tmp, "state.json")

@@ -1,4 +1,4 @@
-"""Crash safety of the job table (DESIGN.md §1, §7): the real `serve` binary,
+"""Crash safety of the job table (README, "Jobs"): the real `serve` binary,
 a real SQLite file, and the fake AWS (tests/fakes/fake_aws.py) in this process.
 
 1. Crash trials: SIGKILL a `serve` in the middle of a fan-out, check the file

@@ -512,7 +512,7 @@ class RevokeTest(EngineCase):
             self.assertEqual(len(statements(doc)), 2, doc)
 
     def test_cleanup_keeps_foreign_statements_in_the_deny_policy(self):
-        # DESIGN.md section 5 / policy.c: the deny policy is a document of
+        # policy.c: the deny policy is a document of
         # statements the engine merges; statements that are not session-revoker's
         # (a user-targeted aws:SourceIdentity deny) are kept. Cleanup removes our
         # statement, not someone else's.
