@@ -317,6 +317,7 @@ class Trigger:
     def __init__(self, action, nth, when, account=None, fire=None):
         self.action, self.nth, self.when, self.account = action, nth, when, account
         self.fire = fire
+        self.conn = None  # hold_store's connection, holding the write lock
         self.seen = {}
         self.fired = threading.Event()
         self.info = {}
@@ -696,7 +697,6 @@ class CrashTrialsTest(CrashCase):
             n = len(in_account(expected_cutoffs(revs), account))
             t = Trigger("DeleteRolePolicy", rng.randint(1, n), rng.choice(["before", "after"]),
                         account, self.kill_victim)
-        t.conn = None
         fake.trigger = t
         return t
 
