@@ -1,10 +1,15 @@
 """Crash safety of the job table (README, "Jobs"): the real `serve` binary,
 a real SQLite file, and the fake AWS (tests/fakes/fake_aws.py) in this process.
 
-1. Crash trials: SIGKILL a `serve` in the middle of a fan-out, check the file
-   is intact, restart it on the same file and config, and check that every
-   revocation ends `applied` and the fake's world is exactly what the
-   revocations ask for: no cut-off ever lowered, no other role touched.
+1. Crash trials: SIGKILL a `serve` at a point of a job's life, check the
+   file is intact, restart it on the same file and config, and check that
+   every revocation ends `applied` (or `cleaned`) and the fake's world is
+   exactly what the revocations ask for: no cut-off ever lowered, no role
+   written twice, no other role touched, no deny left after cleanup. The
+   trials take the stages of STAGES in turn (trial i: STAGES[i % 5]), each
+   with a seeded kill point inside it; after the kill the trial reads the
+   stage it actually reached from the job table and the fake's state and
+   call log, and the test fails unless every stage was reached.
    Seeded: SR_CRASH_SEED (default below), SR_CRASH_TRIALS (default 5).
 2. Two `serve` processes on one database file: every job runs in exactly one
    of them, once.
@@ -14,7 +19,8 @@ a real SQLite file, and the fake AWS (tests/fakes/fake_aws.py) in this process.
 The fake is subclassed here (nothing in tests/fakes changes) to record the
 cut-off of every successful PutRolePolicy in the order the writes took
 effect, so "a cut-off is only raised" is checked write by write, not only on
-the final state.
+the final state, every successful DeleteRolePolicy, and to kill the service
+at a chosen call before the service sees the answer.
 
 Run with Debian's /usr/bin/python3 (botocore for the fake, PyJWT for tokens).
 """
@@ -26,6 +32,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -60,6 +67,22 @@ APPLY_TIMEOUT = 30.0
 DEFAULT_SEED = 20261125
 TRIALS = int(os.environ.get("SR_CRASH_TRIALS", "5"))
 SEED = int(os.environ.get("SR_CRASH_SEED", str(DEFAULT_SEED)))
+
+# The stages of a job's life a crash trial kills in (see CrashTrialsTest):
+#   claim      an apply job is claimed (running in the store), none of its
+#              roles read or written yet
+#   fan-out    some of its roles written, not all
+#   saving     every role of the job written in AWS; the job's results and
+#              its cleanup job not yet committed (sr_store_job_finish)
+#   finished   a job done, its role results and cleanup job committed,
+#              other jobs still open
+#   cleanup    a cleanup job running (a shifted clock made it due), part of
+#              its deny policies deleted
+STAGES = ("claim", "fan-out", "saving", "finished", "cleanup")
+SKEW = 60                    # auth.clock_skew_seconds in service_config
+MAX_SESSION = 43200          # revoke.max_session_seconds (the default)
+# Every cut-off posted here is at most 2 h old: 13 h on, every cleanup is due.
+CLEANUP_OFFSET = MAX_SESSION + 3600
 
 KEY = None
 TMP = None
@@ -158,6 +181,11 @@ def matching(groups, extra=EXTRA_PER_ACCOUNT):
     return keys
 
 
+def in_account(keys, account):
+    """The 'acct/Role' keys of keys in account."""
+    return {k for k in keys if k.startswith(account + "/")}
+
+
 def expected_cutoffs(revs, extra=EXTRA_PER_ACCOUNT):
     """{'acct/Role': cut-off} (the latest of the revocations naming it)."""
     want = {}
@@ -181,7 +209,36 @@ class RecordingFake(fake_aws.FakeAws):
     def __init__(self, seed, **kw):
         self.puts = []
         self.events = []
+        self.deletes = []
+        self.trigger = None
         super().__init__(seed, **kw)
+
+    def _dispatch(self, service, action, params, ident):
+        """The fake's action, with the armed Trigger (if any) pulled just
+        before or just after the call is carried out, and in both cases
+        before its answer leaves: the service never learns the outcome."""
+        account = call_account(action, params, ident)
+        with self.lock:
+            t = self.trigger
+            hit = t is not None and t.hit(action, account)
+        if hit and t.when == "before":
+            t.pull(self, account)
+            raise fake_aws.AwsError(500, "InternalFailure", "crash trial: not carried out",
+                                    "Receiver")
+        result = super()._dispatch(service, action, params, ident)
+        if hit:
+            t.pull(self, account)
+        return result
+
+    def _do_DeleteRolePolicy(self, params, ident):
+        result = super()._do_DeleteRolePolicy(params, ident)
+        self.deletes.append({"key": f"{ident['account']}/{self._role(ident, params)['RoleName']}",
+                             "policy": params.get("PolicyName")})
+        return result
+
+    def delete_log(self):
+        with self.lock:
+            return [dict(d) for d in self.deletes]
 
     def _do_PutRolePolicy(self, params, ident):
         result = super()._do_PutRolePolicy(params, ident)
@@ -228,6 +285,62 @@ class RecordingFake(fake_aws.FakeAws):
                     for e in self.events if e["key"] in keys]
 
 
+def call_account(action, params, ident):
+    """The account a call acts in: AssumeRole's target, else the caller's."""
+    if action == "AssumeRole":
+        m = fake_aws.ROLE_ARN_RE.match(params.get("RoleArn") or "")
+        return m.group(1) if m else None
+    return ident["account"] if ident else None
+
+
+def wait_dead(pid, timeout=10.0):
+    """Until pid is a zombie (killed, not yet reaped) or gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+class Trigger:
+    """A kill point on the fake's side: the nth `action` call in `account`
+    (None: in the first account that makes one), pulled `when` ("before" or
+    "after") the fake carries it out; what it does is `fire(trigger)`. It
+    runs on the fake's event loop before the call is answered, so nothing
+    the service does after the call can happen before it."""
+
+    def __init__(self, action, nth, when, account=None, fire=None):
+        self.action, self.nth, self.when, self.account = action, nth, when, account
+        self.fire = fire
+        self.conn = None  # hold_store's connection, holding the write lock
+        self.seen = {}
+        self.fired = threading.Event()
+        self.info = {}
+        self.error = None
+
+    def hit(self, action, account):
+        if self.fired.is_set() or action != self.action or account is None:
+            return False
+        if self.account is not None and account != self.account:
+            return False
+        self.seen[account] = self.seen.get(account, 0) + 1
+        return self.seen[account] == self.nth
+
+    def pull(self, fake, account):
+        self.info.update(account=account, action=self.action, nth=self.nth, when=self.when,
+                         calls_total=fake.call_seq, mono=time.monotonic())
+        try:
+            self.fire(self)
+        except Exception as exc:  # noqa: BLE001 - reported by the waiting trial
+            self.error = repr(exc)
+        self.fired.set()
+
+
 def analyse_puts(puts):
     """(lowered, duplicates, by_key): lowered lists the writes that lowered a
     role's cut-off; duplicates the writes of a cut-off the role had already
@@ -254,8 +367,8 @@ def aws_env(fake, home):
             "HOME": home}
 
 
-def service_config(db, *, workers=2, concurrency=2):
-    return {
+def service_config(db, *, workers=2, concurrency=2, offset=0):
+    config = {
         "listen": {"address": "127.0.0.1", "port": 0},
         "store": {"path": db},
         "auth": {"clock_skew_seconds": 60, "issuers": [{
@@ -268,10 +381,15 @@ def service_config(db, *, workers=2, concurrency=2):
         "revoke": {"providers": [PROVIDER], "group_claims": ["amr"], "policy_name": POLICY},
         "jobs": {"workers": workers, "lease_seconds": LEASE, "poll_ms": POLL_MS},
     }
+    if offset:
+        config["development"] = {"clock_offset_seconds": offset}
+    return config
 
 
-def token(scope):
-    return make_token(KEY, "RS256", iss=ISS, aud=AUD, scope=scope)
+def token(scope, offset=0):
+    """A token valid on a service's clock (shifted by offset seconds)."""
+    t = int(time.time()) + offset
+    return make_token(KEY, "RS256", {"iat": t, "exp": t + 600}, iss=ISS, aud=AUD, scope=scope)
 
 
 FINISHED_RE = re.compile(r"msg=job\.finished job=(\d+) .*?attempt=(\d+) .*?next=(\w+)")
@@ -293,6 +411,7 @@ class CrashCase(unittest.TestCase):
             self.addCleanup(shutil.rmtree, self.tmp, True)
         self.services = []
         self.killed = []
+        self.victim = None  # the service started last: what a Trigger kills
 
     # -- fake and services --------------------------------------------------
 
@@ -304,13 +423,15 @@ class CrashCase(unittest.TestCase):
     def write_config(self, name, config):
         return harness.write_config(os.path.join(self.tmp, name + ".json"), config)
 
-    def start_service(self, fake, config_file, name):
+    def start_service(self, fake, config_file, name, offset=0):
         svc = Service(config_file, cwd=self.tmp, logdir=self.tmp, name=name,
                       env=aws_env(fake, self.tmp))
+        svc.offset = offset  # development.clock_offset_seconds in config_file
         # Nothing of the runner's own AWS settings may leak in.
         for k in list(svc.env):
             if k.startswith("AWS_") and k not in aws_env(fake, self.tmp):
                 del svc.env[k]
+        self.victim = svc
         svc.start()
         self.services.append(svc)
         self.addCleanup(harness.stop_quietly, svc)
@@ -336,7 +457,7 @@ class CrashCase(unittest.TestCase):
     # -- API ----------------------------------------------------------------
 
     def post(self, svc, groups, cutoff):
-        r = svc.request("POST", "/v1/revocations", token=token("revocations:write"),
+        r = svc.request("POST", "/v1/revocations", token=token("revocations:write", svc.offset),
                         json_body={"groups": groups, "time": rfc3339(cutoff),
                                    "action": "revoke"})
         self.assertEqual(r.status, 202, r)
@@ -344,17 +465,19 @@ class CrashCase(unittest.TestCase):
         return {"id": r.json["id"], "groups": list(groups), "cutoff": cutoff}
 
     def get(self, svc, rev_id):
-        r = svc.request("GET", "/v1/revocations/" + rev_id, token=token("revocations:read"))
+        r = svc.request("GET", "/v1/revocations/" + rev_id,
+                        token=token("revocations:read", svc.offset))
         self.assertEqual(r.status, 200, r)
         return r.json
 
-    def wait_applied(self, svcs, revs, store, timeout=APPLY_TIMEOUT, context=""):
-        """Polls GET (round robin over svcs) until every revocation is
-        applied; returns {id: body}."""
+    def wait_applied(self, svcs, revs, store, timeout=APPLY_TIMEOUT, context="",
+                     state="applied"):
+        """Polls GET (round robin over svcs) until every revocation is in
+        state (applied); returns {id: body}."""
         deadline = time.monotonic() + timeout
         bodies, n = {}, 0
         while True:
-            pending = [r for r in revs if bodies.get(r["id"], {}).get("state") != "applied"]
+            pending = [r for r in revs if bodies.get(r["id"], {}).get("state") != state]
             if not pending:
                 return bodies
             for r in pending:
@@ -363,11 +486,12 @@ class CrashCase(unittest.TestCase):
                 svc = live[n % len(live)]
                 n += 1
                 bodies[r["id"]] = self.get(svc, r["id"])
-            if all(bodies[r["id"]].get("state") == "applied" for r in revs):
+            if all(bodies[r["id"]].get("state") == state for r in revs):
                 return bodies
             if time.monotonic() > deadline:
-                self.fail("not applied within %.0f s: %s\n%s\njobs table:\n%s\n%s"
-                          % (timeout, {r["id"]: bodies[r["id"]].get("state") for r in revs},
+                self.fail("not %s within %.0f s: %s\n%s\njobs table:\n%s\n%s"
+                          % (state, timeout,
+                             {r["id"]: bodies[r["id"]].get("state") for r in revs},
                              context, json.dumps(self.jobs(store), indent=1),
                              self.logs_tail()))
             time.sleep(0.1)
@@ -377,7 +501,7 @@ class CrashCase(unittest.TestCase):
     @staticmethod
     def jobs(store):
         return store.query("SELECT j.id, r.id AS revocation_id, j.kind, j.account, j.state,"
-                           " j.attempts, j.lease_owner, j.lease_expires, j.last_error"
+                           " j.run_at, j.attempts, j.lease_owner, j.lease_expires, j.last_error"
                            " FROM jobs j JOIN revocations r ON r.seq = j.revocation_seq"
                            " ORDER BY j.id")
 
@@ -494,27 +618,146 @@ def latency_faults(rng):
 
 
 class CrashTrialsTest(CrashCase):
+    """Seeded SIGKILL trials over a job's whole life: trial i kills in stage
+    STAGES[i % len(STAGES)], at a point drawn from the trial's seed, reads
+    back from the store and the fake which stage the service was really in,
+    restarts it, and checks the outcome is what it would be without the
+    kill."""
 
-    def test_sigkill_mid_fan_out_then_restart(self):
+    def test_sigkill_at_every_stage_then_restart(self):
         rng = random.Random(SEED)
         started = time.monotonic()
         report = []
         for trial in range(TRIALS):
             trial_seed = rng.getrandbits(32)
+            stage = STAGES[trial % len(STAGES)]
             try:
-                report.append(self.one_trial(trial, random.Random(trial_seed)))
+                report.append(self.one_trial(trial, stage, random.Random(trial_seed)))
             except AssertionError as exc:
                 raise AssertionError(
-                    "crash trial %d failed (SR_CRASH_SEED=%d, trial seed %d, "
-                    "SR_CRASH_TRIALS=%d)\n%s" % (trial, SEED, trial_seed, TRIALS, exc)) from None
-        dups = sum(r["duplicates"] for r in report)
-        sys.stderr.write("\ncrash trials (SR_CRASH_SEED=%d): %d in %.1f s; duplicate writes "
-                         "of the same cut-off: %d\n" % (SEED, TRIALS, time.monotonic() - started,
-                                                       dups))
+                    "crash trial %d (stage %s) failed (SR_CRASH_SEED=%d, trial seed %d, "
+                    "SR_CRASH_TRIALS=%d)\n%s" % (trial, stage, SEED, trial_seed, TRIALS,
+                                                 exc)) from None
+        hits = {s: sum(r["stage_at_kill"] == s for r in report) for s in STAGES}
+        sys.stderr.write("\ncrash trials (SR_CRASH_SEED=%d): %d in %.1f s; kills per stage %s\n"
+                         % (SEED, TRIALS, time.monotonic() - started, hits))
         for r in report:
             sys.stderr.write("  %s\n" % json.dumps(r, sort_keys=True))
+        self.assertEqual([s for s in STAGES if hits[s] == 0], [],
+                         "stages no trial killed in (SR_CRASH_TRIALS=%d; at least %d reach "
+                         "every stage): %s" % (TRIALS, len(STAGES), hits))
 
-    def one_trial(self, trial, rng):
+    # -- kill points ------------------------------------------------------------
+
+    def kill_victim(self, trigger):
+        """Trigger.fire: SIGKILL the service started last; returns once it
+        is dead, so it cannot act on anything after this call."""
+        deadline = time.monotonic() + 10
+        while self.victim is None or self.victim.proc is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no service to kill")
+            time.sleep(0.001)
+        pid = self.victim.proc.pid
+        os.kill(pid, signal.SIGKILL)
+        if not wait_dead(pid):
+            raise RuntimeError(f"pid {pid} still alive 10 s after SIGKILL")
+        trigger.info["pid"] = pid
+
+    @staticmethod
+    def hold_store(db):
+        """Trigger.fire: take the database's write lock (BEGIN IMMEDIATE) so
+        the service's next commit waits; the trial kills it meanwhile."""
+        def fire(trigger):
+            conn = sqlite3.connect(db, timeout=10, isolation_level=None,
+                                   check_same_thread=False)
+            trigger.conn = conn
+            conn.execute("BEGIN IMMEDIATE")
+        return fire
+
+    def arm(self, fake, stage, rng, revs, db):
+        """The Trigger for stage (None for `finished`, which watches the
+        store instead). The first revocation is always team_opsec, so it
+        runs first in every account and writes every role of it there."""
+        if stage == "finished":
+            return None
+        account = rng.choice(ACCOUNTS)
+        if stage == "claim":
+            # The first call of the first job: before it, nothing of the
+            # account is read; the job is claimed (running in the store).
+            t = Trigger(rng.choice(["AssumeRole", "ListRoles"]), 1, "before", None,
+                        self.kill_victim)
+        elif stage == "fan-out":
+            n = len(in_account(matching(["team_opsec"]), account))
+            t = Trigger("PutRolePolicy", rng.randint(1, n - 1), rng.choice(["before", "after"]),
+                        account, self.kill_victim)
+        elif stage == "saving":
+            n = len(in_account(matching(["team_opsec"]), account))
+            t = Trigger("PutRolePolicy", n, "after", account, self.hold_store(db))
+        else:  # cleanup: the k-th of the account's deletes
+            n = len(in_account(expected_cutoffs(revs), account))
+            t = Trigger("DeleteRolePolicy", rng.randint(1, n), rng.choice(["before", "after"]),
+                        account, self.kill_victim)
+        fake.trigger = t
+        return t
+
+    def kill_at(self, svc, stage, trigger, store, context):
+        """Waits for the kill point, kills; returns (job id or None,
+        account, monotonic time of the kill)."""
+        deadline = time.monotonic() + 30
+        if trigger is None:  # finished: the first apply job committed done
+            while True:
+                done = [j for j in self.jobs(store) if j["kind"] == "apply"
+                        and j["state"] == "done"]
+                if done:
+                    at = time.monotonic()
+                    self.kill(svc)
+                    return done[0]["id"], done[0]["account"], at
+                self.assertLess(time.monotonic(), deadline, "no job finished within 30 s\n"
+                                + context + "\n" + self.logs_tail())
+                time.sleep(0.005)
+        self.assertTrue(trigger.fired.wait(30), "kill point %s never reached\n%s\n%s"
+                        % ((trigger.action, trigger.nth, trigger.account), context,
+                           self.logs_tail()))
+        self.assertIsNone(trigger.error, context)
+        if trigger.conn is not None:
+            # saving: the last write is answered, the store is locked; give
+            # the worker time to finish with AWS and wait on the commit.
+            time.sleep(0.5)
+        self.kill(svc)
+        if trigger.conn is not None:
+            trigger.conn.execute("ROLLBACK")
+            # Closed after the restart has the file open: a last connection
+            # closing would checkpoint the WAL, which the crash did not do.
+            self.addCleanup(trigger.conn.close)
+        return None, trigger.info["account"], trigger.info["mono"]
+
+    def stage_of(self, fake, revs, jobs, job, at):
+        """The stage `job` was in when the service died at monotonic time
+        `at`, from the job table (read after the kill) and what the fake had
+        seen by then: see STAGES."""
+        rev = next(r for r in revs if r["id"] == job["revocation_id"])
+        acct = job["account"]
+        if job["kind"] == "cleanup":
+            return "cleanup" if job["state"] == "running" else "none"
+        if job["state"] == "done":
+            scheduled = [j for j in jobs if j["kind"] == "cleanup" and j["state"] == "pending"
+                         and (j["revocation_id"], j["account"]) == (rev["id"], acct)]
+            still_open = [j for j in jobs if j["kind"] == "apply" and j["state"] != "done"]
+            return "finished" if scheduled and still_open else "none"
+        if job["state"] != "running":
+            return "none"
+        with fake.lock:
+            seen = [e for e in fake.events if e["mono"] <= at and e["key"].startswith(acct + "/")]
+        if not seen:
+            return "claim"
+        want = in_account(matching(rev["groups"]), acct)
+        written = {e["key"] for e in seen if e["op"] == "put" and len(e["cutoffs"]) == 1
+                   and parse_rfc3339(e["cutoffs"][0]) >= rev["cutoff"]}
+        return "saving" if want <= written else "fan-out"
+
+    # -- one trial ----------------------------------------------------------------
+
+    def one_trial(self, trial, stage, rng):
         t0 = time.monotonic()
         faults, latency = latency_faults(rng)
         fake = self.start_fake(make_seed(random_seed=rng.randint(1, 10**6), faults=faults))
@@ -528,61 +771,142 @@ class CrashTrialsTest(CrashCase):
         groups = [["team_opsec"]]
         if rng.random() < 0.6:
             groups.append(rng.choice([["team_opsec"], ["team_hr"], ["team_opsec", "team_hr"]]))
-        revs = [self.post(svc, g, now - rng.randint(60, 7200)) for g in groups]
-        delay = rng.uniform(0.0, 1.5)
-        params = {"trial": trial, "latency_ms": latency, "revocations":
-                  [(r["groups"], rfc3339(r["cutoff"])) for r in revs],
-                  "kill_after_first_put_s": round(delay, 3)}
+        cutoffs = [now - rng.randint(60, 7200) for _ in groups]
+        params = {"trial": trial, "stage": stage, "latency_ms": latency, "revocations":
+                  [(g, rfc3339(c)) for g, c in zip(groups, cutoffs)]}
         context = "trial params: " + json.dumps(params)
+        offset, puts_applied = 0, None
+        if stage == "cleanup":
+            # Applied without a kill; then a restart 13 h on, when every
+            # cleanup is due, is killed among its deletes.
+            revs = [self.post(svc, g, c) for g, c in zip(groups, cutoffs)]
+            self.wait_applied([svc], revs, store, context=context)
+            self.stop_clean(svc)
+            self.check_world(fake, before, revs, context)
+            puts_applied = len(fake.put_log())
+            offset = CLEANUP_OFFSET
+            config = self.write_config(f"trial{trial}-later",
+                                       service_config(db, workers=2, offset=offset))
+            trigger = self.arm(fake, stage, rng, revs, db)
+            svc = self.start_service(fake, config, f"trial{trial}-b", offset)
+        else:
+            trigger = self.arm(fake, stage, rng, None, db)
+            revs = [self.post(svc, g, c) for g, c in zip(groups, cutoffs)]
+        if trigger is not None:
+            params["kill_point"] = [trigger.action, trigger.nth, trigger.when,
+                                    trigger.account or "first"]
+            context = "trial params: " + json.dumps(params)
 
-        # Kill once the fan-out has written something, plus the chosen delay.
-        deadline = time.monotonic() + 15
-        while not fake.put_log():
-            self.assertLess(time.monotonic(), deadline, "no PutRolePolicy within 15 s\n"
-                            + context + "\n" + self.logs_tail())
-            time.sleep(0.01)
-        time.sleep(delay)
-        puts_at_kill = len(fake.put_log())
-        self.kill(svc)
-
+        job_id, account, at = self.kill_at(svc, stage, trigger, store, context)
         self.assertEqual(store.integrity_check(), ["ok"], "database corrupt after SIGKILL\n"
                          + context)
-        at_crash = {j["id"]: j for j in self.jobs(store) if j["kind"] == "apply"}
-        self.assertEqual(len(at_crash), 3 * len(revs), json.dumps(at_crash, indent=1))
-        open_jobs = [j for j in at_crash.values() if j["state"] != "done"]
-        self.assertTrue(open_jobs, "every job was done before the kill: the trial "
-                        "tested nothing\n" + context)
-        running = [j["id"] for j in open_jobs if j["state"] == "running"]
+        at_kill = {j["id"]: j for j in self.jobs(store)}
+        if job_id is None:
+            running = [j for j in at_kill.values() if j["state"] == "running"
+                       and j["account"] == account]
+            self.assertEqual(len(running), 1, "not one running job in account %s at the kill:"
+                             "\n%s\n%s" % (account, json.dumps(at_kill, indent=1), context))
+            job_id = running[0]["id"]
+        observed = self.stage_of(fake, revs, list(at_kill.values()), at_kill[job_id], at)
+        self.assertEqual(observed, stage, "the kill did not land in the stage it aimed at: "
+                         "job %d at the kill %s\njobs:\n%s\n%s"
+                         % (job_id, at_kill[job_id], json.dumps(at_kill, indent=1), context))
+        written = len(fake.put_log() if stage != "cleanup" else fake.delete_log())
 
-        svc2 = self.start_service(fake, config, f"trial{trial}-b")
+        svc2 = self.start_service(fake, config, f"trial{trial}-{'c' if offset else 'b'}", offset)
         restarted = time.monotonic()
-        bodies = self.wait_applied([svc2], revs, store, context=context)
+        final = "cleaned" if stage == "cleanup" else "applied"
+        bodies = self.wait_applied([svc2], revs, store, context=context, state=final)
         recovered_s = time.monotonic() - restarted
         self.stop_clean(svc2)
 
         self.assertEqual(store.integrity_check(), ["ok"], context)
-        after = {j["id"]: j for j in self.jobs(store) if j["kind"] == "apply"}
-        for jid, j in sorted(after.items()):
-            self.assertEqual(j["state"], "done", f"job {jid}: {j}\n{context}")
-            b = at_crash[jid]
-            want = b["attempts"] if b["state"] == "done" else b["attempts"] + 1
-            self.assertEqual(j["attempts"], want,
-                             f"job {jid}: attempts {j['attempts']}, want {want} (at the crash: "
-                             f"{b})\n{context}")
-        self.check_roles_in_get(bodies, revs, context)
-        self.check_world(fake, before, revs, context)
-        duplicates = self.check_puts(fake, revs, context)
-        finished = finished_jobs(svc2.stderr())
-        for jid in running:
-            self.assertIn(jid, [f[0] for f in finished],
-                          f"job {jid} was running at the crash; the restart did not finish it"
-                          f"\n{context}")
-        params.update({"puts_before_kill": puts_at_kill, "puts_total": len(fake.put_log()),
-                       "jobs_open_at_kill": len(open_jobs), "jobs_running_at_kill":
-                       len(running), "recovered_s": round(recovered_s, 1),
-                       "duplicates": len(duplicates), "duplicate_writes": duplicates,
+        after = {j["id"]: j for j in self.jobs(store)}
+        self.check_jobs_after(at_kill, after, svc2.stderr(), revs, final, context)
+        if final == "applied":
+            self.check_roles_in_get(bodies, revs, context)
+            self.check_world(fake, before, revs, context)
+            self.check_puts(fake, revs, context, allow_duplicates=False)
+        else:
+            self.check_cleaned(fake, before, revs, bodies, puts_applied, context)
+        params.update({"stage_at_kill": observed, "job_at_kill": job_id,
+                       "jobs_at_kill": sorted("%s:%s" % (j["kind"], j["state"])
+                                              for j in at_kill.values()),
+                       "writes_at_kill": written, "puts_total": len(fake.put_log()),
+                       "deletes_total": len(fake.delete_log()),
+                       "recovered_s": round(recovered_s, 1),
                        "trial_s": round(time.monotonic() - t0, 1)})
         return params
+
+    # -- checks after the restart ------------------------------------------------
+
+    def check_jobs_after(self, at_kill, after, log, revs, final, context):
+        """Every job of the stage is done; a job done before the kill was
+        not run again, one running at the kill was finished by the restart;
+        after apply, every (revocation, account) has its cleanup job."""
+        kinds = ("apply",) if final == "applied" else ("apply", "cleanup")
+        self.assertEqual(len([j for j in after.values() if j["kind"] == "apply"]),
+                         len(ACCOUNTS) * len(revs), json.dumps(after, indent=1))
+        finished = {f[0] for f in finished_jobs(log)}
+        for jid, j in sorted(after.items()):
+            if j["kind"] not in kinds:
+                continue
+            self.assertEqual(j["state"], "done", f"job {jid}: {j}\n{context}")
+            b = at_kill.get(jid)
+            if b is not None and b["state"] == "done":
+                self.assertEqual(j["attempts"], b["attempts"],
+                                 f"job {jid} was done at the kill and ran again: {j}\n{context}")
+                self.assertNotIn(jid, finished, f"job {jid} was done at the kill and ran "
+                                 f"again\n{context}")
+            if b is not None and b["state"] == "running":
+                self.assertIn(jid, finished, f"job {jid} was running at the kill; the "
+                              f"restart did not finish it\n{context}")
+        if final != "applied":
+            return
+        for r in revs:
+            for acct in ACCOUNTS:
+                cl = [j for j in after.values() if j["kind"] == "cleanup"
+                      and (j["revocation_id"], j["account"]) == (r["id"], acct)]
+                self.assertEqual(len(cl), 1, f"revocation {r['id']} account {acct}: cleanup "
+                                 f"jobs {cl}\n{context}")
+                self.assertEqual(cl[0]["state"], "pending", f"{cl[0]}\n{context}")
+                self.assertGreaterEqual(cl[0]["run_at"], r["cutoff"] + MAX_SESSION + SKEW,
+                                        f"{cl[0]}: due before the cut-off's sessions end"
+                                        f"\n{context}")
+
+    def check_cleaned(self, fake, before, revs, bodies, puts_applied, context):
+        """After cleanup: every role holds exactly the inline policies it had
+        before the revocations; each denied role's policy was deleted once;
+        nothing written; GET lists each revocation's roles as cleaned up."""
+        want = expected_cutoffs(revs)
+        self.assertEqual(len(fake.put_log()), puts_applied,
+                         "PutRolePolicy during cleanup\n" + context)
+        deletes = {}
+        for d in fake.delete_log():
+            self.assertEqual(d["policy"], POLICY, f"{d}\n{context}")
+            deletes[d["key"]] = deletes.get(d["key"], 0) + 1
+        self.assertEqual(deletes, {k: 1 for k in want},
+                         "DeleteRolePolicy: not once per denied role\n" + context)
+        pb, pa = policies_of(before), policies_of(fake.state())
+        changed = sorted(k for k in pb if pa.get(k) != pb[k])
+        self.assertEqual(changed, [], "roles whose inline policies are not back to what "
+                         "they were\n" + context)
+        for r in revs:
+            got = {}
+            for x in bodies[r["id"]].get("roles") or []:
+                if x.get("action") != "cleanup":
+                    continue
+                m = re.match(r"^arn:aws:iam::(\d{12}):role/(?:.*/)?([^/]+)$",
+                             x.get("role_arn") or "")
+                self.assertIsNotNone(m, x)
+                got[f"{m.group(1)}/{m.group(2)}"] = x["outcome"]
+            missing = sorted(matching(r["groups"]) - set(got))
+            self.assertEqual(missing, [], f"{r['id']}: matching roles without a cleanup "
+                             f"result\n{context}")
+            self.assertEqual(sorted(set(got) - set(want)), [],
+                             f"{r['id']}: cleanup results for roles never denied\n{context}")
+            odd = {k: o for k, o in got.items() if o not in ("deleted", "absent")}
+            self.assertEqual(odd, {}, f"{r['id']}: cleanup outcomes\n{context}")
 
 
 # --------------------------------------------------------------------------
