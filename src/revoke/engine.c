@@ -192,7 +192,9 @@ struct account_run {
 };
 
 /* When a write that got no answer (sr_aws_conn_unanswered) may have landed
- * by: 0 when every request since `before` was answered. */
+ * by: 0 when every request since `before` was answered. A role keeps the
+ * latest such time of all its writes (set_unsettled): a write made before
+ * credentials were renewed and the role done again may still land too. */
 static int64_t unsettled_after(const struct account_run *run, const struct sr_aws_conn *c,
 			       unsigned long before)
 {
@@ -201,6 +203,12 @@ static int64_t unsettled_after(const struct account_run *run, const struct sr_aw
 	if (late <= 0 || sr_aws_conn_unanswered(c) == before)
 		return 0;
 	return sr_clock_now() + late;
+}
+
+static void set_unsettled(struct sr_role_result *r, int64_t until)
+{
+	if (until > r->unsettled)
+		r->unsettled = until;
 }
 
 static void fail(struct sr_role_result *r, const struct sr_err *err)
@@ -263,7 +271,7 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 			r->outcome = "denied";
 			r->cutoff = effective;
 		}
-		r->unsettled = unsettled_after(run, c, before);
+		set_unsettled(r, unsettled_after(run, c, before));
 	}
 	free(existing);
 	free(merged);
@@ -316,7 +324,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	} else {
 		fail(r, &err);
 	}
-	r->unsettled = unsettled_after(run, c, before);
+	set_unsettled(r, unsettled_after(run, c, before));
 	free(rest);
 }
 

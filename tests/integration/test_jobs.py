@@ -668,6 +668,33 @@ class FailureTest(JobsCase):
                          " unanswered writes could land")
         self.stop_service(svc)
 
+    def test_a_late_write_is_waited_for_after_the_credentials_were_renewed(self):
+        # Account 333333333333's one matching role: its first PutRolePolicy is
+        # carried out 5 s after it arrives (the client gave up after 1 s); the
+        # retry is refused with ExpiredToken, so the engine assumes the role
+        # again and writes once more, answered at once. The first write is
+        # still in flight: the revocation is not applied before it can no
+        # longer land, so a later revocation's cut-off is never lowered by it.
+        acct = "333333333333"
+        self.fake.set_faults([
+            {"action": "PutRolePolicy", "account": acct, "kind": "latency", "ms": 5000,
+             "count": 1},
+            {"action": "PutRolePolicy", "account": acct, "kind": "expired", "count": 1}])
+        svc = self.start_service(workers=4, aws={"timeout_seconds": 1, "max_attempts": 3,
+                                                 "late_write_seconds": 7})
+        first = self.post(svc, dict(DOC, time="2 hours ago")).json["id"]
+        self.wait_state(svc, first, "applied", timeout=40)
+        self.assertTrue([c for c in self.fake.calls() if c["error_code"] == "ExpiredToken"],
+                        "the fake never refused the write's credentials")
+        second = self.post(svc, dict(DOC, time="1 hour ago")).json["id"]
+        rev = self.wait_state(svc, second, "applied", timeout=40)
+        deadline = time.monotonic() + 15
+        while not [c for c in self.fake.calls() if c["fault"] == "latency"]:
+            self.assertLess(time.monotonic(), deadline, "the late write never landed")
+            time.sleep(0.1)
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
     def test_503_on_put_is_retried_until_applied(self):
         # Four 503s for account 111111111111's two roles: its job's first two
         # attempts fail (the engine gives up at once with aws.max_attempts 1),
