@@ -127,6 +127,7 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 	fin->error = error;
 	fin->run_at = 0;
 	fin->cleanup_at = 0;
+	fin->settles_at = unsettled; /* no other job of the account runs before */
 	if (error[0] != '\0') {
 		if (permanent(error) || job->attempts >= cfg->jobs_max_attempts) {
 			fin->next = SR_JOB_FAILED;

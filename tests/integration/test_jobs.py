@@ -695,6 +695,64 @@ class FailureTest(JobsCase):
         self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
         self.stop_service(svc)
 
+    def wait_for_recheck(self, svc):
+        """Waits until the service logs that it waits for a late write."""
+        deadline = time.monotonic() + WAIT
+        while "engine.recheck_wait" not in svc.stderr():
+            self.assertTrue(svc.alive(), "service died:\n" + svc.stderr()[-20000:])
+            self.assertLess(time.monotonic(), deadline, "no wait for a late write:\n%s"
+                            % log_tail(svc))
+            time.sleep(0.05)
+
+    def test_sigterm_during_the_wait_for_a_late_write(self):
+        # A write AWS did not answer in time: the job waits (30 s) before it
+        # reads the role again. SIGTERM then stops the service at once; the
+        # job is left pending, saying why and until when, and the next start
+        # finishes it once the write can no longer land.
+        acct = "333333333333"
+        self.fake.set_faults([{"action": "PutRolePolicy", "account": acct, "kind": "latency",
+                               "ms": 3000, "count": 1}])
+        aws = {"timeout_seconds": 1, "max_attempts": 3, "late_write_seconds": 30}
+        svc = self.start_service(aws=aws)
+        rev_id = self.post(svc, DOC).json["id"]
+        self.wait_for_recheck(svc)
+        self.stop_service(svc, within=5)
+        jobs = {j["account"]: j for j in self.db_jobs(rev_id) if j["kind"] == "apply"}
+        job = jobs[acct]
+        self.assertEqual(job["state"], "pending", job)
+        self.assertIn("got no answer from AWS and may still land until", job["last_error"] or "",
+                      job)
+        self.assertGreater(job["run_at"], time.time() + 20, job)
+        self.assertEqual(self.store.revocation(rev_id)["state"], "applying")
+        svc = self.start_service(aws=aws, offset=40)
+        rev = self.wait_state(svc, rev_id, "applied", timeout=40)
+        self.assertEqual(self.jobs_of(rev, "apply")[acct]["state"], "done", rev["jobs"])
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
+    def test_a_job_stopped_during_the_wait_holds_back_its_account(self):
+        # As above, but the service starts again at once and a later
+        # revocation of the same group comes in while the first one's write
+        # is still in flight: the later one's job for that account must not
+        # run before that write can no longer land, or the write lowers its
+        # cut-off.
+        acct = "333333333333"
+        self.fake.set_faults([{"action": "PutRolePolicy", "account": acct, "kind": "latency",
+                               "ms": 6000, "count": 1}])
+        aws = {"timeout_seconds": 1, "max_attempts": 3, "late_write_seconds": 10}
+        svc = self.start_service(aws=aws)
+        first = self.post(svc, dict(DOC, time="2 hours ago")).json["id"]
+        self.wait_for_recheck(svc)
+        self.stop_service(svc, within=5)
+        svc = self.start_service(aws=aws)
+        second = self.post(svc, dict(DOC, time="1 hour ago")).json["id"]
+        rev = self.wait_state(svc, second, "applied", timeout=40)
+        self.wait_state(svc, first, "applied", timeout=40)
+        self.assertTrue([c for c in self.fake.calls() if c["fault"] == "latency"],
+                        "the late write has not landed yet")
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
     def test_503_on_put_is_retried_until_applied(self):
         # Four 503s for account 111111111111's two roles: its job's first two
         # attempts fail (the engine gives up at once with aws.max_attempts 1),
