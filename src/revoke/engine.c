@@ -189,6 +189,7 @@ struct account_run {
 	size_t n_roles;
 	atomic_size_t next;
 	atomic_ulong calls;
+	char key_id[128]; /* the access key of the listing connection's credentials */
 };
 
 /* When a write that got no answer (sr_aws_conn_unanswered) may have landed
@@ -343,6 +344,9 @@ static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_
  * carried out after all. Jobs of one account never run at the same time, so
  * nobody else wrote this role in between: the cut-off this run put in force
  * is the highest there is. */
+static int creds_refused_msg(const char *msg);
+static enum sr_rc renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id);
+
 static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			 const struct sr_iam_role *role)
 {
@@ -350,9 +354,18 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 	struct sr_err err = {0};
 	char *existing = NULL;
 	int64_t have = 0, want = r->cutoff > run->req->cutoff ? r->cutoff : run->req->cutoff;
+	enum sr_rc rc;
 
 	r->unsettled = 0;
-	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK) {
+	rc = read_deny(run, c, r, &existing, &have, &err);
+	/* The wait may have outlived the credentials this connection began with. */
+	if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(run, c, run->key_id) == SR_OK) {
+		free(existing);
+		sr_err_clear(&err);
+		rc = read_deny(run, c, r, &existing, &have, &err);
+	}
+	if (rc != SR_OK) {
+		free(existing);
 		fail(r, &err); /* the job's retry reads it again */
 		return;
 	}
@@ -520,8 +533,10 @@ static enum sr_rc list_account(struct account_run *run, struct sr_iam_roles *all
 		rc = account_creds(run->e, run->acct, &run->creds, calls, err);
 		if (rc == SR_OK)
 			rc = sr_aws_conn_new(&run->e->ep, &run->creds, c, err);
-		if (rc == SR_OK)
+		if (rc == SR_OK) {
+			snprintf(run->key_id, sizeof(run->key_id), "%s", run->creds.access_key_id);
 			rc = sr_iam_list_roles(*c, all, NULL, err);
+		}
 		if (rc == SR_OK || !creds_refused_msg(err->msg))
 			return rc;
 		if (*c != NULL)
@@ -598,6 +613,13 @@ static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
 		if (!req->discover || !trusts_a_provider(run, role))
 			continue;
 		rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
+		/* one call per role: a long search may outlive the credentials */
+		if (rc != SR_OK && creds_refused_msg(err->msg) &&
+		    renew_creds(run, c, run->key_id) == SR_OK) {
+			sr_err_clear(err);
+			sr_strv_free(names, n);
+			rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
+		}
 		if (rc == SR_OK && has_policy(names, n, run->e->cfg->policy_name))
 			take_role(run, role, "discovered");
 		sr_strv_free(names, n);
