@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -590,6 +591,36 @@ class FailureTest(JobsCase):
         rev = self.wait_state(svc, rev_id, "cleaned")
         self.assert_no_deny_anywhere()
         self.assertEqual(dict(self.writes("DeleteRolePolicy", since=seq)), {k: 1 for k in OPSEC})
+        cleanups = self.roles_of(rev, "cleanup")
+        self.assertEqual(sorted(cleanups), OPSEC, rev["roles"])
+        self.assertEqual(cleanups[key]["outcome"], "deleted", cleanups[key])
+        self.stop_service(svc)
+
+    def test_a_cleanup_document_removes_the_deny_of_a_role_whose_trust_changed(self):
+        # As above, but the deny policies are removed by a document with
+        # "action": "cleanup" for the group: its jobs visit every role a
+        # revocation of that group denied in their account, as the CLI does.
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        self.wait_state(svc, rev_id, "applied")
+        self.stop_service(svc)
+        key = "111111111111/OpsecBreakGlass"
+        acct, name = key.split("/")
+        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]})
+        svc = self.start_service(offset=MAX_SESSION + 3600, jobs={"workers": 0})
+        cleanup_id = self.post(svc, {"groups": ["team_opsec"], "action": "cleanup"}).json["id"]
+        self.stop_service(svc)
+        # The revocation's own cleanup jobs are not what removes it here.
+        db = sqlite3.connect(self.db)
+        with db:
+            db.execute("DELETE FROM jobs WHERE kind = 'cleanup' AND revocation_seq ="
+                       " (SELECT seq FROM revocations WHERE id = ?)", (rev_id,))
+        db.close()
+        svc = self.start_service(offset=MAX_SESSION + 3600)
+        rev = self.wait_state(svc, cleanup_id, "cleaned")
+        self.assert_no_deny_anywhere()
         cleanups = self.roles_of(rev, "cleanup")
         self.assertEqual(sorted(cleanups), OPSEC, rev["roles"])
         self.assertEqual(cleanups[key]["outcome"], "deleted", cleanups[key])
