@@ -661,17 +661,28 @@ static void *tag_worker(void *arg)
 	struct role_tags *t = arg;
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
+	char key_id[128];
 	size_t k;
 
 	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
 		c = NULL;
+	snprintf(key_id, sizeof(key_id), "%s", t->run->creds.access_key_id);
 	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
 		size_t i = t->todo[k];
+		enum sr_rc rc;
 		sr_err_clear(&err);
-		if (c == NULL)
+		if (c == NULL) {
 			t->error[i] = strdup("no connection to AWS");
-		else if (sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
-					 &err) != SR_OK)
+			continue;
+		}
+		rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i], &err);
+		/* credentials AWS refuses are renewed, as for the roles' writes */
+		if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(t->run, c, key_id) == SR_OK) {
+			sr_err_clear(&err);
+			rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
+					     &err);
+		}
+		if (rc != SR_OK)
 			t->error[i] = strdup(err.msg);
 	}
 	if (c != NULL)

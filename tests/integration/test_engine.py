@@ -1508,6 +1508,24 @@ class SelectionTest(EngineCase):
         self.assertFalse([c for c in self.calls_since(fake, seq)
                           if c["role"] in (SSO_ROLE, SLR_ROLE)])
 
+    def test_credentials_refused_while_tags_are_read_are_renewed(self):
+        # AWS refusing the credentials (ExpiredToken) on a ListRoleTags call
+        # gets them renewed and the tags read again, as for any other call
+        # of the run: no role fails for it.
+        fake = self.start_fake(self.seed())
+        fake.set_faults([{"kind": "expired", "action": "ListRoleTags",
+                          "account": "111111111111", "count": 1}])
+        config = self.write_config(revoke={"providers": [PROVIDER, OKTA]})
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="10 minutes ago")
+        self.assertTrue([c for c in fake.calls() if c.get("error_code") == "ExpiredToken"],
+                        "the fake never refused the credentials")
+        self.assertEqual(run.rc, 0, run.describe())
+        roles = run.roles()
+        self.assertEqual(roles["111111111111/OktaOpsecAdmin"]["outcome"], "denied",
+                         run.describe())
+        self.assertFalse([k for k, r in roles.items() if r["outcome"] == "failed"],
+                         run.describe())
+
     def test_unreadable_tags_fail_the_role_not_the_account(self):
         # A role whose tags cannot be read may or may not be the group's:
         # it is reported failed (and nothing is written to it); the others go on.
