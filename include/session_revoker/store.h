@@ -136,6 +136,10 @@ struct sr_job_finish {
 	enum sr_job_next next;
 	int64_t run_at;
 	int64_t cleanup_at;      /* SR_JOB_DONE of an apply job; 0: no cleanup */
+	/* A write of this job got no answer and may still land until then (0:
+	 * none): no other job of the account is claimed before (kept if an
+	 * earlier run's is later). */
+	int64_t settles_at;
 	const char *error;
 	const struct sr_job_role *roles;
 	size_t n_roles;
@@ -143,8 +147,9 @@ struct sr_job_finish {
 };
 
 /* Takes the earliest due job (pending with run_at <= now, or running with an
- * expired lease) by setting its lease, in one statement. *found is 0 when
- * nothing is due. */
+ * expired lease) by setting its lease, in one statement; never one whose
+ * account has another job running, or one whose late writes may still land
+ * (settles_at). *found is 0 when nothing is due. */
 enum sr_rc sr_store_job_claim(struct sr_store *store, const char *owner, int64_t now,
 			      int64_t lease_seconds, struct sr_job *job, int *found,
 			      struct sr_err *err);

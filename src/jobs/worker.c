@@ -127,6 +127,7 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 	fin->error = error;
 	fin->run_at = 0;
 	fin->cleanup_at = 0;
+	fin->settles_at = unsettled; /* no other job of the account runs before */
 	if (error[0] != '\0') {
 		if (permanent(error) || job->attempts >= cfg->jobs_max_attempts) {
 			fin->next = SR_JOB_FAILED;
@@ -198,11 +199,15 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 		goto finish;
 	}
 	req.mode = strcmp(job->kind, "apply") == 0 ? SR_ENGINE_REVOKE : SR_ENGINE_CLEANUP;
-	/* Cleanup visits every role this revocation denied there, whatever its
-	 * trust policy says now. */
+	/* Cleanup visits every role this revocation denied there (a cleanup
+	 * document: that any revocation of its groups denied there), whatever
+	 * its trust policy says now. */
 	if (req.mode == SR_ENGINE_CLEANUP &&
-	    sr_store_denied_roles(j->store, &(struct sr_denied_filter){.seq = job->revocation_seq,
-				  .account = job->account}, &visit, &n_visit, &err) != SR_OK) {
+	    sr_store_denied_roles(j->store, strcmp(action, "cleanup") == 0
+		? &(struct sr_denied_filter){.account = job->account, .groups = groups,
+					     .n_groups = n_groups}
+		: &(struct sr_denied_filter){.seq = job->revocation_seq, .account = job->account},
+				  &visit, &n_visit, &err) != SR_OK) {
 		snprintf(error, sizeof(error), "%s", err.msg);
 		fin = (struct sr_job_finish){.job = job, .next = SR_JOB_RETRY, .error = error,
 					     .now = sr_clock_now(),

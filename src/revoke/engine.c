@@ -189,10 +189,13 @@ struct account_run {
 	size_t n_roles;
 	atomic_size_t next;
 	atomic_ulong calls;
+	char key_id[128]; /* the access key of the listing connection's credentials */
 };
 
 /* When a write that got no answer (sr_aws_conn_unanswered) may have landed
- * by: 0 when every request since `before` was answered. */
+ * by: 0 when every request since `before` was answered. A role keeps the
+ * latest such time of all its writes (set_unsettled): a write made before
+ * credentials were renewed and the role done again may still land too. */
 static int64_t unsettled_after(const struct account_run *run, const struct sr_aws_conn *c,
 			       unsigned long before)
 {
@@ -201,6 +204,12 @@ static int64_t unsettled_after(const struct account_run *run, const struct sr_aw
 	if (late <= 0 || sr_aws_conn_unanswered(c) == before)
 		return 0;
 	return sr_clock_now() + late;
+}
+
+static void set_unsettled(struct sr_role_result *r, int64_t until)
+{
+	if (until > r->unsettled)
+		r->unsettled = until;
 }
 
 static void fail(struct sr_role_result *r, const struct sr_err *err)
@@ -263,7 +272,7 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 			r->outcome = "denied";
 			r->cutoff = effective;
 		}
-		r->unsettled = unsettled_after(run, c, before);
+		set_unsettled(r, unsettled_after(run, c, before));
 	}
 	free(existing);
 	free(merged);
@@ -316,7 +325,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	} else {
 		fail(r, &err);
 	}
-	r->unsettled = unsettled_after(run, c, before);
+	set_unsettled(r, unsettled_after(run, c, before));
 	free(rest);
 }
 
@@ -335,6 +344,9 @@ static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_
  * carried out after all. Jobs of one account never run at the same time, so
  * nobody else wrote this role in between: the cut-off this run put in force
  * is the highest there is. */
+static int creds_refused_msg(const char *msg);
+static enum sr_rc renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id);
+
 static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			 const struct sr_iam_role *role)
 {
@@ -342,9 +354,18 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 	struct sr_err err = {0};
 	char *existing = NULL;
 	int64_t have = 0, want = r->cutoff > run->req->cutoff ? r->cutoff : run->req->cutoff;
+	enum sr_rc rc;
 
 	r->unsettled = 0;
-	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK) {
+	rc = read_deny(run, c, r, &existing, &have, &err);
+	/* The wait may have outlived the credentials this connection began with. */
+	if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(run, c, run->key_id) == SR_OK) {
+		free(existing);
+		sr_err_clear(&err);
+		rc = read_deny(run, c, r, &existing, &have, &err);
+	}
+	if (rc != SR_OK) {
+		free(existing);
 		fail(r, &err); /* the job's retry reads it again */
 		return;
 	}
@@ -512,8 +533,10 @@ static enum sr_rc list_account(struct account_run *run, struct sr_iam_roles *all
 		rc = account_creds(run->e, run->acct, &run->creds, calls, err);
 		if (rc == SR_OK)
 			rc = sr_aws_conn_new(&run->e->ep, &run->creds, c, err);
-		if (rc == SR_OK)
+		if (rc == SR_OK) {
+			snprintf(run->key_id, sizeof(run->key_id), "%s", run->creds.access_key_id);
 			rc = sr_iam_list_roles(*c, all, NULL, err);
+		}
 		if (rc == SR_OK || !creds_refused_msg(err->msg))
 			return rc;
 		if (*c != NULL)
@@ -590,6 +613,13 @@ static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
 		if (!req->discover || !trusts_a_provider(run, role))
 			continue;
 		rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
+		/* one call per role: a long search may outlive the credentials */
+		if (rc != SR_OK && creds_refused_msg(err->msg) &&
+		    renew_creds(run, c, run->key_id) == SR_OK) {
+			sr_err_clear(err);
+			sr_strv_free(names, n);
+			rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
+		}
 		if (rc == SR_OK && has_policy(names, n, run->e->cfg->policy_name))
 			take_role(run, role, "discovered");
 		sr_strv_free(names, n);
@@ -631,17 +661,28 @@ static void *tag_worker(void *arg)
 	struct role_tags *t = arg;
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
+	char key_id[128];
 	size_t k;
 
 	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
 		c = NULL;
+	snprintf(key_id, sizeof(key_id), "%s", t->run->creds.access_key_id);
 	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
 		size_t i = t->todo[k];
+		enum sr_rc rc;
 		sr_err_clear(&err);
-		if (c == NULL)
+		if (c == NULL) {
 			t->error[i] = strdup("no connection to AWS");
-		else if (sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
-					 &err) != SR_OK)
+			continue;
+		}
+		rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i], &err);
+		/* credentials AWS refuses are renewed, as for the roles' writes */
+		if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(t->run, c, key_id) == SR_OK) {
+			sr_err_clear(&err);
+			rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
+					     &err);
+		}
+		if (rc != SR_OK)
 			t->error[i] = strdup(err.msg);
 	}
 	if (c != NULL)

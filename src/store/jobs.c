@@ -7,7 +7,9 @@
  * process or in several sharing the file, can never hold the same job. A
  * running job whose lease has expired (its worker died) is claimable again.
  * Jobs of one account never run at the same time: the engine reads a policy
- * before it writes it, and two writers at once could lower a cut-off.
+ * before it writes it, and two writers at once could lower a cut-off. Nor
+ * does one start while a write another job made may still be carried out
+ * (settles_at: the job was stopped before it could read its roles again).
  * Finishing checks the lease is still ours before it writes anything, so a
  * worker that lost its job to another cannot overwrite the other's results.
  */
@@ -52,8 +54,10 @@ static const char claim_sql[] =
 	/* One job per account at a time, across every process: two jobs writing
 	 * the same roles at once could each read the old policy, and the later
 	 * write could lower the cut-off the other had raised. */
-	"     AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.account = j.account"
-	"       AND o.state = 'running' AND o.lease_expires >= ?2 AND o.id <> j.id)"
+	"     AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.account = j.account AND o.id <> j.id"
+	"       AND ((o.state = 'running' AND o.lease_expires >= ?2)"
+	/* nor while a write another job of the account made may still land */
+	"        OR o.settles_at > ?2))"
 	"   ORDER BY j.run_at, j.id LIMIT 1)"
 	" RETURNING id, revocation_seq, kind, account, attempts,"
 	"  (SELECT id FROM revocations WHERE seq = jobs.revocation_seq)";
@@ -215,6 +219,7 @@ static enum sr_rc finish(struct conn *c, struct job_op *j, struct sr_err *err)
 	static const char move_sql[] =
 		"UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), last_error = ?5,"
 		"  attempts = CASE WHEN ?6 THEN 0 ELSE attempts END,"
+		"  settles_at = nullif(max(coalesce(settles_at, 0), ?8), 0),"
 		"  lease_owner = NULL, lease_expires = NULL, updated_at = ?7"
 		" WHERE id = ?1 AND state = 'running' AND lease_owner = ?2";
 	static const char cleanup_sql[] =
@@ -241,6 +246,7 @@ static enum sr_rc finish(struct conn *c, struct job_op *j, struct sr_err *err)
 		sqlite3_bind_text(q, 5, f->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 6, f->next == SR_JOB_LATER);
 	sqlite3_bind_int64(q, 7, f->now);
+	sqlite3_bind_int64(q, 8, f->settles_at);
 	if (sqlite3_step(q) != SQLITE_DONE) {
 		sqlite3_reset(q);
 		return sr_store_db_error(c->db, "finish job", err);

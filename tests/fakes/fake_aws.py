@@ -80,7 +80,7 @@ PROTECTED_PATHS = ("/aws-reserved/sso.amazonaws.com/", "/aws-service-role/")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity",)
 
-FAULT_KINDS = ("latency", "throttle", "error500", "error503", "reset")
+FAULT_KINDS = ("latency", "throttle", "error500", "error503", "expired", "reset")
 INLINE_POLICY_BUDGET = 10240      # characters, per role, all inline policies together
 SIGNATURE_WINDOW = datetime.timedelta(minutes=15)
 MAX_BODY = 1 << 20
@@ -878,7 +878,7 @@ class FakeAws:
                 entry["signature_ok"] = True
                 entry["caller_arn"] = ident["arn"]
 
-            fired = self._take_faults(("throttle", "error500", "error503"),
+            fired = self._take_faults(("throttle", "error500", "error503", "expired"),
                                       service, action, account)
             if fired:
                 entry["fault"] = fired[0]["kind"]
@@ -890,6 +890,7 @@ class FakeAws:
                        "error503": AwsError(503, "ServiceUnavailable",
                                             "The request has failed due to a temporary "
                                             "failure of the server.", "Receiver"),
+                       "expired": AwsError(403, "ExpiredToken", MSG_EXPIRED_TOKEN),
                        }[fired[0]["kind"]]
 
             result_action, result = self._dispatch(service, action, call["params"], ident)

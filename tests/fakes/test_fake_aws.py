@@ -687,6 +687,11 @@ class FaultTests(FakeAwsTestCase):
         self.client("sts").get_caller_identity()
         self.client("iam").list_roles()
 
+    def test_expired(self):
+        self.fake.set_faults([{"action": "ListRoles", "kind": "expired", "count": 1}])
+        self.assertClientError("ExpiredToken", 403, self.client("iam").list_roles)
+        self.client("iam").list_roles()
+
     def test_account_scoped_fault(self):
         self.fake.set_faults([{"action": "*", "account": A1, "kind": "throttle"}])
         self.client("iam").list_roles()

@@ -904,6 +904,71 @@ class CredentialRefreshTest(EngineCase):
         self.assert_revoked_exactly(before, fake.state(), set(EXPECTED["team_opsec"]),
                                     rfc3339(t), run)
 
+    def test_credentials_that_expire_while_a_late_write_is_waited_for_are_renewed(self):
+        # One PutRolePolicy is carried out 2.5 s after it arrives (the
+        # client gave up after 1 s and retried): the CLI waits 4 s
+        # (aws.late_write_seconds) and reads that role again. Meanwhile,
+        # once that write has landed, the fake's clock moves two hours on, so
+        # the sessions the run began with have expired: the read again must
+        # renew them, not fail the role whose deny is in place.
+        seed = example_seed()
+        seed["faults"] = [{"action": "PutRolePolicy", "account": "333333333333",
+                           "kind": "latency", "ms": 2500, "count": 1}]
+        fake = self.start_fake(seed)
+        config = self.write_config(aws={"timeout_seconds": 1, "max_attempts": 3,
+                                        "late_write_seconds": 4})
+        before = fake.state()
+        stop = threading.Event()
+
+        def expire_sessions():
+            while not stop.is_set():
+                if any(c["fault"] == "latency" for c in fake.calls()):
+                    fake.set_clock(advance_seconds=7200)
+                    return
+                time.sleep(0.01)
+
+        mover = threading.Thread(target=expire_sessions)
+        mover.start()
+        t = now() - 600
+        try:
+            run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t))
+        finally:
+            stop.set()
+            mover.join()
+        self.assertTrue([c for c in fake.calls() if c.get("error_code") == "ExpiredToken"],
+                        "the fake never refused an expired session")
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.report["failed"], 0, run.describe())
+        roles = run.roles()
+        for key, r in roles.items():
+            self.assertEqual((r["outcome"], r["cutoff"]), ("denied", rfc3339(t)), key)
+        self.assertEqual(roles["333333333333/OpsecDeploy"]["recheck"], "confirmed",
+                         run.describe())
+        self.assert_revoked_exactly(before, fake.state(), set(EXPECTED["team_opsec"]),
+                                    rfc3339(t), run)
+
+    def test_cleanup_renews_credentials_refused_while_it_searches_for_its_deny(self):
+        # Without a store, cleanup reads the inline policy names of every
+        # federated role (one call each): AWS refusing the credentials on one
+        # of those calls (ExpiredToken) gets them renewed, not the account
+        # failed.
+        fake = self.start_fake(example_seed())
+        config = self.write_config()
+        before = fake.state()
+        self.run_cli(fake, "revoke", "team_opsec", config, at="3 days ago", expect=0)
+        fake.set_faults([{"action": "ListRolePolicies", "account": "111111111111",
+                          "kind": "expired", "count": 1}])
+        run = self.run_cli(fake, "cleanup", "team_opsec", config)
+        self.assertTrue([c for c in fake.calls() if c.get("error_code") == "ExpiredToken"],
+                        "the fake never refused the credentials")
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.accounts()["111111111111"]["error"], None, run.describe())
+        roles = run.roles()
+        self.assertEqual(set(roles), set(EXPECTED["team_opsec"]), run.describe())
+        for key, r in roles.items():
+            self.assertEqual(r["outcome"], "deleted", key)
+        self.assertEqual(policies_of(fake.state()), policies_of(before))
+
 
 class PaginationTest(EngineCase):
 
@@ -1442,6 +1507,24 @@ class SelectionTest(EngineCase):
         self.assertEqual(run.roles()[f"111111111111/{SSO_ROLE}"]["outcome"], "unmodifiable")
         self.assertFalse([c for c in self.calls_since(fake, seq)
                           if c["role"] in (SSO_ROLE, SLR_ROLE)])
+
+    def test_credentials_refused_while_tags_are_read_are_renewed(self):
+        # AWS refusing the credentials (ExpiredToken) on a ListRoleTags call
+        # gets them renewed and the tags read again, as for any other call
+        # of the run: no role fails for it.
+        fake = self.start_fake(self.seed())
+        fake.set_faults([{"kind": "expired", "action": "ListRoleTags",
+                          "account": "111111111111", "count": 1}])
+        config = self.write_config(revoke={"providers": [PROVIDER, OKTA]})
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="10 minutes ago")
+        self.assertTrue([c for c in fake.calls() if c.get("error_code") == "ExpiredToken"],
+                        "the fake never refused the credentials")
+        self.assertEqual(run.rc, 0, run.describe())
+        roles = run.roles()
+        self.assertEqual(roles["111111111111/OktaOpsecAdmin"]["outcome"], "denied",
+                         run.describe())
+        self.assertFalse([k for k, r in roles.items() if r["outcome"] == "failed"],
+                         run.describe())
 
     def test_unreadable_tags_fail_the_role_not_the_account(self):
         # A role whose tags cannot be read may or may not be the group's:

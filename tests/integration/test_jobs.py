@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -595,6 +596,36 @@ class FailureTest(JobsCase):
         self.assertEqual(cleanups[key]["outcome"], "deleted", cleanups[key])
         self.stop_service(svc)
 
+    def test_a_cleanup_document_removes_the_deny_of_a_role_whose_trust_changed(self):
+        # As above, but the deny policies are removed by a document with
+        # "action": "cleanup" for the group: its jobs visit every role a
+        # revocation of that group denied in their account, as the CLI does.
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        self.wait_state(svc, rev_id, "applied")
+        self.stop_service(svc)
+        key = "111111111111/OpsecBreakGlass"
+        acct, name = key.split("/")
+        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]})
+        svc = self.start_service(offset=MAX_SESSION + 3600, jobs={"workers": 0})
+        cleanup_id = self.post(svc, {"groups": ["team_opsec"], "action": "cleanup"}).json["id"]
+        self.stop_service(svc)
+        # The revocation's own cleanup jobs are not what removes it here.
+        db = sqlite3.connect(self.db)
+        with db:
+            db.execute("DELETE FROM jobs WHERE kind = 'cleanup' AND revocation_seq ="
+                       " (SELECT seq FROM revocations WHERE id = ?)", (rev_id,))
+        db.close()
+        svc = self.start_service(offset=MAX_SESSION + 3600)
+        rev = self.wait_state(svc, cleanup_id, "cleaned")
+        self.assert_no_deny_anywhere()
+        cleanups = self.roles_of(rev, "cleanup")
+        self.assertEqual(sorted(cleanups), OPSEC, rev["roles"])
+        self.assertEqual(cleanups[key]["outcome"], "deleted", cleanups[key])
+        self.stop_service(svc)
+
     def test_cli_cleanup_visits_the_roles_the_store_recorded(self):
         # `session-revoker cleanup` with the service's store finds the denied
         # role whose trust no longer names the group in the store's record.
@@ -666,6 +697,91 @@ class FailureTest(JobsCase):
         self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
         self.assertEqual(len(landed), 3, "the first revocation was applied before its"
                          " unanswered writes could land")
+        self.stop_service(svc)
+
+    def test_a_late_write_is_waited_for_after_the_credentials_were_renewed(self):
+        # Account 333333333333's one matching role: its first PutRolePolicy is
+        # carried out 5 s after it arrives (the client gave up after 1 s); the
+        # retry is refused with ExpiredToken, so the engine assumes the role
+        # again and writes once more, answered at once. The first write is
+        # still in flight: the revocation is not applied before it can no
+        # longer land, so a later revocation's cut-off is never lowered by it.
+        acct = "333333333333"
+        self.fake.set_faults([
+            {"action": "PutRolePolicy", "account": acct, "kind": "latency", "ms": 5000,
+             "count": 1},
+            {"action": "PutRolePolicy", "account": acct, "kind": "expired", "count": 1}])
+        svc = self.start_service(workers=4, aws={"timeout_seconds": 1, "max_attempts": 3,
+                                                 "late_write_seconds": 7})
+        first = self.post(svc, dict(DOC, time="2 hours ago")).json["id"]
+        self.wait_state(svc, first, "applied", timeout=40)
+        self.assertTrue([c for c in self.fake.calls() if c["error_code"] == "ExpiredToken"],
+                        "the fake never refused the write's credentials")
+        second = self.post(svc, dict(DOC, time="1 hour ago")).json["id"]
+        rev = self.wait_state(svc, second, "applied", timeout=40)
+        deadline = time.monotonic() + 15
+        while not [c for c in self.fake.calls() if c["fault"] == "latency"]:
+            self.assertLess(time.monotonic(), deadline, "the late write never landed")
+            time.sleep(0.1)
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
+    def wait_for_recheck(self, svc):
+        """Waits until the service logs that it waits for a late write."""
+        deadline = time.monotonic() + WAIT
+        while "engine.recheck_wait" not in svc.stderr():
+            self.assertTrue(svc.alive(), "service died:\n" + svc.stderr()[-20000:])
+            self.assertLess(time.monotonic(), deadline, "no wait for a late write:\n%s"
+                            % log_tail(svc))
+            time.sleep(0.05)
+
+    def test_sigterm_during_the_wait_for_a_late_write(self):
+        # A write AWS did not answer in time: the job waits (30 s) before it
+        # reads the role again. SIGTERM then stops the service at once; the
+        # job is left pending, saying why and until when, and the next start
+        # finishes it once the write can no longer land.
+        acct = "333333333333"
+        self.fake.set_faults([{"action": "PutRolePolicy", "account": acct, "kind": "latency",
+                               "ms": 3000, "count": 1}])
+        aws = {"timeout_seconds": 1, "max_attempts": 3, "late_write_seconds": 30}
+        svc = self.start_service(aws=aws)
+        rev_id = self.post(svc, DOC).json["id"]
+        self.wait_for_recheck(svc)
+        self.stop_service(svc, within=5)
+        jobs = {j["account"]: j for j in self.db_jobs(rev_id) if j["kind"] == "apply"}
+        job = jobs[acct]
+        self.assertEqual(job["state"], "pending", job)
+        self.assertIn("got no answer from AWS and may still land until", job["last_error"] or "",
+                      job)
+        self.assertGreater(job["run_at"], time.time() + 20, job)
+        self.assertEqual(self.store.revocation(rev_id)["state"], "applying")
+        svc = self.start_service(aws=aws, offset=40)
+        rev = self.wait_state(svc, rev_id, "applied", timeout=40)
+        self.assertEqual(self.jobs_of(rev, "apply")[acct]["state"], "done", rev["jobs"])
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
+        self.stop_service(svc)
+
+    def test_a_job_stopped_during_the_wait_holds_back_its_account(self):
+        # As above, but the service starts again at once and a later
+        # revocation of the same group comes in while the first one's write
+        # is still in flight: the later one's job for that account must not
+        # run before that write can no longer land, or the write lowers its
+        # cut-off.
+        acct = "333333333333"
+        self.fake.set_faults([{"action": "PutRolePolicy", "account": acct, "kind": "latency",
+                               "ms": 6000, "count": 1}])
+        aws = {"timeout_seconds": 1, "max_attempts": 3, "late_write_seconds": 10}
+        svc = self.start_service(aws=aws)
+        first = self.post(svc, dict(DOC, time="2 hours ago")).json["id"]
+        self.wait_for_recheck(svc)
+        self.stop_service(svc, within=5)
+        svc = self.start_service(aws=aws)
+        second = self.post(svc, dict(DOC, time="1 hour ago")).json["id"]
+        rev = self.wait_state(svc, second, "applied", timeout=40)
+        self.wait_state(svc, first, "applied", timeout=40)
+        self.assertTrue([c for c in self.fake.calls() if c["fault"] == "latency"],
+                        "the late write has not landed yet")
+        self.assert_denied_exactly(set(OPSEC), rev["cutoff"])
         self.stop_service(svc)
 
     def test_503_on_put_is_retried_until_applied(self):

@@ -173,11 +173,13 @@ static void test_unsettled_writes_hold_the_job(void **state)
 	assert_int_equal(fin.next, SR_JOB_LATER);
 	assert_int_equal(fin.run_at, NOW + 90);
 	assert_int_equal(fin.cleanup_at, 0);
+	assert_int_equal(fin.settles_at, NOW + 90); /* holds back the account's other jobs */
 	assert_non_null(strstr(error, "1 write got no answer from AWS"));
 	role(&r[0], "failed", 0, 0, "IAM PutRolePolicy: Throttling: Rate exceeded");
 	judge("apply", 1, r, 2, NULL, &fin, error);
 	assert_int_equal(fin.next, SR_JOB_RETRY);
 	assert_int_equal(fin.run_at, NOW + 90); /* not NOW + 5 */
+	assert_int_equal(fin.settles_at, NOW + 90);
 	role(&r[0], "deleted", 0, NOW - 10, "");
 	r[0].unsettled = NOW + 30;
 	judge("cleanup", 1, r, 1, NULL, &fin, error);

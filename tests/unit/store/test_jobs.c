@@ -148,6 +148,37 @@ static void test_one_job_per_account_at_a_time(void **state)
 	assert_true(found);
 }
 
+/* A job put back with writes that may still land (settles_at) holds back
+ * the other jobs of its account until then, not those of other accounts. */
+static void test_late_writes_hold_back_the_account(void **state)
+{
+	struct sr_job a, b, c;
+	struct sr_err err = {0};
+	char id1[37], id2[37];
+	int found;
+
+	(void)state;
+	add("revoke", id1);
+	assert_int_equal(sr_store_job_claim(st, "w1", NOW, 60, &a, &found, &err), SR_OK);
+	assert_int_equal(sr_store_job_claim(st, "w1", NOW, 60, &b, &found, &err), SR_OK);
+	struct sr_job_finish fin = {.job = &a, .owner = "w1", .next = SR_JOB_LATER,
+				    .run_at = NOW + 30, .settles_at = NOW + 30,
+				    .error = "1 write got no answer", .now = NOW};
+	assert_int_equal(sr_store_job_finish(st, &fin, &err), SR_OK);
+	finish(&b, "w1", SR_JOB_DONE, 0, 0, SR_OK);
+	add("revoke", id2);
+	assert_int_equal(sr_store_job_claim(st, "w2", NOW + 1, 60, &c, &found, &err), SR_OK);
+	assert_true(found);
+	assert_string_equal(c.revocation_id, id2);
+	assert_string_equal(c.account, b.account); /* the other account goes on */
+	finish(&c, "w2", SR_JOB_DONE, 0, 0, SR_OK);
+	assert_int_equal(sr_store_job_claim(st, "w2", NOW + 29, 60, &c, &found, &err), SR_OK);
+	assert_false(found); /* a's account: not before its writes can no longer land */
+	assert_int_equal(sr_store_job_claim(st, "w2", NOW + 30, 60, &c, &found, &err), SR_OK);
+	assert_true(found);
+	assert_string_equal(c.account, a.account);
+}
+
 static void test_finish_states_and_cleanup(void **state)
 {
 	struct sr_job a, b, cl;
@@ -229,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claims_are_exclusive_and_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_job_per_account_at_a_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_writes_hold_back_the_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_states_and_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_document, setup, teardown),
 	};
