@@ -54,6 +54,7 @@ root=$(mktemp -d /var/tmp/sr-fresh-root.XXXXXX)
 cleanup() {
 	umount "$root/dev/shm" 2>/dev/null || true
 	umount -l "$root/proc" 2>/dev/null || true
+	umount -l "$root" 2>/dev/null || true
 	if [ "$keep" = 1 ]; then
 		echo "root kept in $root"
 	else
@@ -95,6 +96,10 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 # debootstrap writes no /etc/hosts; every installed machine and every container
 # (podman, docker) has one that names localhost, and the tests ask for it.
 [ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+# The root of a machine or a container is a mount point; a plain directory is
+# not, and `unshare -m` (a test mounts a small full disk in a namespace of its
+# own) then fails to make "/" private. A bind mount makes it one.
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"
 mount -t tmpfs -o mode=1777 shm "$root/dev/shm"

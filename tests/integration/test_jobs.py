@@ -802,7 +802,9 @@ class FailureTest(JobsCase):
         self.assertTrue(seen, "never saw the job waiting for a retry")
         for j in seen:
             self.assertIn("ServiceUnavailable", j["last_error"] or "", j)
-        self.assertEqual(sorted({j["attempts"] for j in seen}), [1, 2], seen)
+        # Polling may miss one of the two waits on a busy machine; the final
+        # attempts (3) below show both happened.
+        self.assertLessEqual({j["attempts"] for j in seen}, {1, 2}, seen)
         applies = self.jobs_of(rev, "apply")
         self.assertEqual((applies["111111111111"]["state"], applies["111111111111"]["attempts"]),
                          ("done", 3), applies)
