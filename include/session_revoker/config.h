@@ -118,6 +118,7 @@ struct sr_config {
 	size_t n_role_mappings;
 	struct sr_strlist group_claims; /* default: amr */
 	char *policy_name;
+	char *role_tags;   /* revoke.role_tags: whose session-revoker:groups tag is read: off, saml, all */
 	int64_t max_session_seconds;
 	/* the job workers */
 	int64_t jobs_workers;

@@ -48,6 +48,7 @@ struct sr_match_reason {
 struct sr_match {
 	int matched;
 	int federated; /* a statement lets a configured provider in, whatever the groups */
+	int federated_saml; /* ... a configured SAML provider (saml-provider/NAME) */
 	struct sr_match_reason reasons[SR_MATCH_MAX_REASONS];
 	size_t n_reasons;
 };

@@ -437,6 +437,10 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 		sr_config_problem(problems, "listen.tls", "needs both cert_file and key_file");
 	check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
 	check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
+	if (strcmp(cfg->role_tags, "off") != 0 && strcmp(cfg->role_tags, "saml") != 0 &&
+	    strcmp(cfg->role_tags, "all") != 0)
+		sr_config_problem(problems, "revoke.role_tags",
+				  "must be off, saml (roles that trust a SAML provider) or all");
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
 		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");

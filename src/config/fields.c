@@ -50,6 +50,7 @@ const struct sr_field sr_config_fields[] = {
 	STR("aws.session_name", "SR_AWS_SESSION_NAME", aws_session_name, "session-revoker"),
 	LIST("revoke.providers", "SR_REVOKE_PROVIDERS", providers, NULL),
 	LIST("revoke.group_claims", "SR_REVOKE_GROUP_CLAIMS", group_claims, "amr"),
+	STR("revoke.role_tags", "SR_REVOKE_ROLE_TAGS", role_tags, "saml"),
 	STR("revoke.policy_name", "SR_REVOKE_POLICY_NAME", policy_name, "session-revoker-deny"),
 	INT("jobs.workers", "SR_JOBS_WORKERS", jobs_workers, 2, 0, 64),
 	INT("jobs.lease_seconds", "SR_JOBS_LEASE_SECONDS", jobs_lease_seconds, 120, 5, 3600),

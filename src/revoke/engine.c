@@ -11,36 +11,20 @@
  *
  * Credentials: the base credentials come from the SDK chain once and are
  * refreshed when close to expiry; each account's AssumeRole credentials are
- * cached the same way.
+ * cached the same way, and renewed when AWS refuses them mid-run.
+ *
+ * A write AWS did not answer may still be carried out later: the role is
+ * read again once it can no longer land (aws.late_write_seconds) and put
+ * right. Which roles a run works on is select.c's; the report is report.c's.
  */
-#include "session_revoker/iam.h"
-#include "session_revoker/revoke.h"
+#include "engine_int.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define REFRESH_BEFORE 300 /* seconds before expiry */
-
-struct cached {
-	char account[13];
-	struct sr_aws_creds creds;
-};
-
-struct sr_engine {
-	const struct sr_config *cfg;
-	struct sr_aws_endpoints ep;
-	struct sr_aws_endpoint_bufs bufs;
-	struct sr_match_rules rules;
-	pthread_mutex_t mu;
-	struct sr_aws_creds base;
-	char base_source[32];
-	struct cached *cache;
-	size_t n_cache;
-};
 
 enum sr_rc sr_engine_new(const struct sr_config *cfg, struct sr_engine **out, struct sr_err *err)
 {
@@ -176,21 +160,6 @@ static enum sr_rc account_creds(struct sr_engine *e, const struct sr_account *a,
 	*out = got;
 	return SR_OK;
 }
-
-/* One account's work. */
-struct account_run {
-	struct sr_engine *e;
-	const struct sr_engine_request *req;
-	const struct sr_account *acct;
-	struct sr_account_result *result;
-	struct sr_aws_creds creds;
-	struct sr_role_result *roles; /* the matching roles, worked on in place */
-	struct sr_iam_role *iam;      /* parallel to roles */
-	size_t n_roles;
-	atomic_size_t next;
-	atomic_ulong calls;
-	char key_id[128]; /* the access key of the listing connection's credentials */
-};
 
 /* When a write that got no answer (sr_aws_conn_unanswered) may have landed
  * by: 0 when every request since `before` was answered. A role keeps the
@@ -344,8 +313,6 @@ static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_
  * carried out after all. Jobs of one account never run at the same time, so
  * nobody else wrote this role in between: the cut-off this run put in force
  * is the highest there is. */
-static int creds_refused_msg(const char *msg);
-static enum sr_rc renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id);
 
 static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			 const struct sr_iam_role *role)
@@ -359,7 +326,7 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 	r->unsettled = 0;
 	rc = read_deny(run, c, r, &existing, &have, &err);
 	/* The wait may have outlived the credentials this connection began with. */
-	if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(run, c, run->key_id) == SR_OK) {
+	if (rc != SR_OK && sr_revoke_creds_refused(err.msg) && sr_revoke_renew_creds(run, c, run->key_id) == SR_OK) {
 		free(existing);
 		sr_err_clear(&err);
 		rc = read_deny(run, c, r, &existing, &have, &err);
@@ -391,7 +358,7 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 
 /* Whether an error says AWS refused the credentials (expired, or revoked
  * early). */
-static int creds_refused_msg(const char *msg)
+int sr_revoke_creds_refused(const char *msg)
 {
 	return strstr(msg, "ExpiredToken") != NULL || strstr(msg, "InvalidClientTokenId") != NULL;
 }
@@ -400,7 +367,7 @@ static void forget_creds(struct sr_engine *e, const char *account, const char *k
 
 /* Fresh credentials for the account on connection c, after AWS refused the
  * ones it had (key_id, 128 bytes, is updated): a long fan-out outlives them. */
-static enum sr_rc renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id)
+enum sr_rc sr_revoke_renew_creds(struct account_run *run, struct sr_aws_conn *c, char *key_id)
 {
 	struct sr_aws_creds fresh = {0};
 	struct sr_err err = {0};
@@ -434,13 +401,32 @@ static void *role_worker(void *arg)
 		if (r->settled)
 			continue;
 		work_role(run, c, r, &run->iam[i]);
-		if (strcmp(r->outcome, "failed") == 0 && creds_refused_msg(r->error) &&
-		    renew_creds(run, c, key_id) == SR_OK)
+		if (strcmp(r->outcome, "failed") == 0 && sr_revoke_creds_refused(r->error) &&
+		    sr_revoke_renew_creds(run, c, key_id) == SR_OK)
 			work_role(run, c, r, &run->iam[i]);
 	}
 	atomic_fetch_add(&run->calls, sr_aws_conn_requests(c));
 	sr_aws_conn_free(c);
 	return NULL;
+}
+
+void sr_revoke_parallel(void *(*fn)(void *), void *arg, int64_t threads, size_t work)
+{
+	pthread_t t[256];
+	size_t i, n = threads > 0 ? (size_t)threads : 1;
+
+	if (n > work)
+		n = work;
+	if (n > sizeof(t) / sizeof(t[0]))
+		n = sizeof(t) / sizeof(t[0]);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, fn, arg) != 0)
+			break;
+	n = i;
+	if (n == 0 && work > 0)
+		fn(arg); /* no thread to be had: do it here */
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
 }
 
 /* Waits until `until` (the service's clock) unless req->stop says to stop.
@@ -492,10 +478,10 @@ static int creds_refused(const struct account_run *run)
 {
 	size_t i;
 
-	if (creds_refused_msg(run->result->error))
+	if (sr_revoke_creds_refused(run->result->error))
 		return 1;
 	for (i = 0; i < run->n_roles; i++)
-		if (creds_refused_msg(run->roles[i].error))
+		if (sr_revoke_creds_refused(run->roles[i].error))
 			return 1;
 	return 0;
 }
@@ -537,7 +523,7 @@ static enum sr_rc list_account(struct account_run *run, struct sr_iam_roles *all
 			snprintf(run->key_id, sizeof(run->key_id), "%s", run->creds.access_key_id);
 			rc = sr_iam_list_roles(*c, all, NULL, err);
 		}
-		if (rc == SR_OK || !creds_refused_msg(err->msg))
+		if (rc == SR_OK || !sr_revoke_creds_refused(err->msg))
 			return rc;
 		if (*c != NULL)
 			*calls += sr_aws_conn_requests(*c);
@@ -550,240 +536,6 @@ static enum sr_rc list_account(struct account_run *run, struct sr_iam_roles *all
 	return rc;
 }
 
-/* Adds a role to the ones this run works on (its trust policy moves).
- * visited: why a role that does not match is visited, NULL when it matched. */
-static void take_role(struct account_run *run, struct sr_iam_role *role, const char *visited)
-{
-	struct sr_role_result *r = &run->roles[run->n_roles];
-
-	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
-	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
-	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);
-	r->outcome = run->req->mode == SR_ENGINE_PLAN ? "match" : "failed";
-	r->visited = visited;
-	if (run->req->mode != SR_ENGINE_PLAN)
-		snprintf(r->error, sizeof(r->error), "not reached");
-	run->iam[run->n_roles] = *role;
-	role->trust_policy = NULL; /* moved */
-	role->name[0] = '\0';     /* taken */
-	run->n_roles++;
-}
-
-static int has_policy(char *const *names, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-/* Whether the role trusts a configured provider at all: a role federated
- * users can reach. */
-static int trusts_a_provider(struct account_run *run, const struct sr_iam_role *role)
-{
-	struct sr_match m;
-
-	return sr_match_trust_policy(role->trust_policy, &run->e->rules, NULL, 0, &m, NULL) ==
-		       SR_OK && m.federated;
-}
-
-/* Cleanup: the roles that do not match today but carry (or may carry) our
- * deny policy: those the caller names (the store's record of what this
- * revocation denied) and, with req->discover, every role trusting a
- * configured provider whose inline policies include ours. */
-static enum sr_rc add_visited(struct account_run *run, struct sr_aws_conn *c,
-			      struct sr_iam_roles *all, struct sr_err *err)
-{
-	const struct sr_engine_request *req = run->req;
-	enum sr_rc rc = SR_OK;
-	size_t i;
-
-	for (i = 0; i < all->n && rc == SR_OK; i++) {
-		struct sr_iam_role *role = &all->items[i];
-		char **names = NULL;
-		size_t n = 0;
-		if (role->name[0] == '\0')
-			continue; /* matched */
-		if (has_policy(req->visit, req->n_visit, role->arn)) {
-			take_role(run, role, "recorded");
-			continue;
-		}
-		if (!req->discover || !trusts_a_provider(run, role))
-			continue;
-		rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
-		/* one call per role: a long search may outlive the credentials */
-		if (rc != SR_OK && creds_refused_msg(err->msg) &&
-		    renew_creds(run, c, run->key_id) == SR_OK) {
-			sr_err_clear(err);
-			sr_strv_free(names, n);
-			rc = sr_iam_list_role_policies(c, role->name, &names, &n, err);
-		}
-		if (rc == SR_OK && has_policy(names, n, run->e->cfg->policy_name))
-			take_role(run, role, "discovered");
-		sr_strv_free(names, n);
-	}
-	return rc;
-}
-
-/* The session-revoker:groups tags of an account's roles, read in parallel
- * before the roles are selected: per role of the listing, its value (or
- * NULL) and why it could not be read (or NULL). */
-struct role_tags {
-	struct account_run *run;
-	const struct sr_iam_roles *all;
-	char **value;
-	char **error;
-	size_t *todo; /* indexes into all->items of the roles to read */
-	size_t n_todo;
-	atomic_size_t next;
-};
-
-/* Whether a role's tags can select it: it trusts a configured provider, and
- * neither its trust policy nor a mapping selects it already (the tag costs a
- * ListRoleTags call; the others cost nothing). */
-static int needs_tags(struct account_run *run, const struct sr_iam_role *role)
-{
-	const struct sr_engine_request *req = run->req;
-	struct sr_match m;
-
-	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
-				  &m, NULL) != SR_OK ||
-	    !m.federated || m.matched)
-		return 0;
-	return !sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups,
-				 req->n_groups, &m);
-}
-
-static void *tag_worker(void *arg)
-{
-	struct role_tags *t = arg;
-	struct sr_aws_conn *c = NULL;
-	struct sr_err err = {0};
-	char key_id[128];
-	size_t k;
-
-	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
-		c = NULL;
-	snprintf(key_id, sizeof(key_id), "%s", t->run->creds.access_key_id);
-	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
-		size_t i = t->todo[k];
-		enum sr_rc rc;
-		sr_err_clear(&err);
-		if (c == NULL) {
-			t->error[i] = strdup("no connection to AWS");
-			continue;
-		}
-		rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i], &err);
-		/* credentials AWS refuses are renewed, as for the roles' writes */
-		if (rc != SR_OK && creds_refused_msg(err.msg) && renew_creds(t->run, c, key_id) == SR_OK) {
-			sr_err_clear(&err);
-			rc = sr_iam_role_tag(c, t->all->items[i].name, SR_GROUPS_TAG, &t->value[i],
-					     &err);
-		}
-		if (rc != SR_OK)
-			t->error[i] = strdup(err.msg);
-	}
-	if (c != NULL)
-		atomic_fetch_add(&t->run->calls, sr_aws_conn_requests(c));
-	sr_aws_conn_free(c);
-	return NULL;
-}
-
-/* Reads the tags of every role that needs_tags(), aws.concurrency_per_account
- * at a time. On allocation failure t stays empty and select_role() says so. */
-static void read_tags(struct account_run *run, const struct sr_iam_roles *all, struct role_tags *t)
-{
-	pthread_t threads[64];
-	size_t i, n_threads;
-
-	memset(t, 0, sizeof(*t));
-	t->run = run;
-	t->all = all;
-	t->value = calloc(all->n + 1, sizeof(char *));
-	t->error = calloc(all->n + 1, sizeof(char *));
-	t->todo = calloc(all->n + 1, sizeof(size_t));
-	if (t->value == NULL || t->error == NULL || t->todo == NULL)
-		return;
-	for (i = 0; i < all->n; i++)
-		if (needs_tags(run, &all->items[i]))
-			t->todo[t->n_todo++] = i;
-	atomic_store(&t->next, 0);
-	n_threads = (size_t)run->e->cfg->aws_concurrency;
-	if (n_threads > t->n_todo)
-		n_threads = t->n_todo;
-	if (n_threads > 64)
-		n_threads = 64;
-	for (i = 0; i < n_threads; i++)
-		if (pthread_create(&threads[i], NULL, tag_worker, t) != 0)
-			break;
-	n_threads = i;
-	if (n_threads == 0 && t->n_todo > 0)
-		tag_worker(t);
-	for (i = 0; i < n_threads; i++)
-		pthread_join(threads[i], NULL);
-}
-
-static void role_tags_clear(struct role_tags *t)
-{
-	size_t i;
-
-	for (i = 0; t->value != NULL && t->error != NULL && i < t->all->n; i++) {
-		free(t->value[i]);
-		free(t->error[i]);
-	}
-	free(t->value);
-	free(t->error);
-	free(t->todo);
-}
-
-/* Whether role i of the listing is one to work on, and why: its trust
- * policy names a group, or (for a role that trusts a configured provider) a
- * revoke.role_mappings entry or its session-revoker:groups tag (read by
- * read_tags()) does. Fills r (zeroed by the caller) when it is. */
-static int select_role(struct account_run *run, const struct role_tags *tags, size_t i,
-		       struct sr_role_result *r)
-{
-	const struct sr_engine_request *req = run->req;
-	const struct sr_iam_role *role = &tags->all->items[i];
-	const char *why;
-
-	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
-				  &r->match, NULL) != SR_OK ||
-	    !r->match.federated)
-		return 0;
-	sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups, req->n_groups,
-			 &r->match);
-	if (!r->match.matched) {
-		if (tags->value == NULL || tags->error == NULL || tags->error[i] != NULL) {
-			r->outcome = "failed"; /* whether it is ours is unknown */
-			r->settled = 1;
-			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s",
-				 tags->error != NULL && tags->error[i] != NULL ? tags->error[i]
-									: "out of memory");
-		} else if (tags->value[i] == NULL ||
-			   !sr_match_tag(tags->value[i], req->groups, req->n_groups, &r->match)) {
-			return 0;
-		}
-	}
-	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
-	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
-	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);
-	if (r->settled)
-		return 1;
-	if ((why = sr_match_unmodifiable(role->path)) != NULL) {
-		r->outcome = "unmodifiable"; /* never tried, never a failure */
-		r->settled = 1;
-		snprintf(r->error, sizeof(r->error), "%s", why);
-		return 1;
-	}
-	r->outcome = req->mode == SR_ENGINE_PLAN ? "match" : "failed";
-	if (req->mode != SR_ENGINE_PLAN)
-		snprintf(r->error, sizeof(r->error), "not reached");
-	return 1;
-}
-
 static void run_account(struct account_run *run)
 {
 	struct sr_engine *e = run->e;
@@ -793,8 +545,7 @@ static void run_account(struct account_run *run)
 	struct sr_aws_conn *c = NULL;
 	struct sr_err err = {0};
 	unsigned long calls = 0;
-	pthread_t threads[64];
-	size_t i, n_threads = 0;
+	size_t i;
 
 	snprintf(ar->id, sizeof(ar->id), "%s", run->acct->id);
 	if (list_account(run, &all, &c, &calls, &err) != SR_OK) {
@@ -808,10 +559,10 @@ static void run_account(struct account_run *run)
 		snprintf(ar->error, sizeof(ar->error), "out of memory");
 		goto out;
 	}
-	read_tags(run, &all, &tags);
+	sr_revoke_read_tags(run, &all, &tags);
 	for (i = 0; i < all.n; i++) {
 		struct sr_role_result *r = &run->roles[run->n_roles];
-		if (!select_role(run, &tags, i, r)) {
+		if (!sr_revoke_select_role(run, &tags, i, r)) {
 			memset(r, 0, sizeof(*r));
 			continue;
 		}
@@ -820,10 +571,10 @@ static void run_account(struct account_run *run)
 		all.items[i].name[0] = '\0';     /* taken */
 		run->n_roles++;
 	}
-	role_tags_clear(&tags);
+	sr_revoke_tags_clear(&tags);
 	ar->matched = (int)run->n_roles;
 	if (run->req->mode == SR_ENGINE_CLEANUP &&
-	    add_visited(run, c, &all, &err) != SR_OK) {
+	    sr_revoke_add_visited(run, c, &all, &err) != SR_OK) {
 		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
 		goto out;
 	}
@@ -833,19 +584,7 @@ static void run_account(struct account_run *run)
 		if (!run->roles[i].settled)
 			run->roles[i].error[0] = '\0';
 	atomic_store(&run->next, 0);
-	n_threads = (size_t)e->cfg->aws_concurrency;
-	if (n_threads > run->n_roles)
-		n_threads = run->n_roles;
-	if (n_threads > 64)
-		n_threads = 64;
-	for (i = 0; i < n_threads; i++)
-		if (pthread_create(&threads[i], NULL, role_worker, run) != 0)
-			break;
-	n_threads = i;
-	if (n_threads == 0 && run->n_roles > 0)
-		role_worker(run);
-	for (i = 0; i < n_threads; i++)
-		pthread_join(threads[i], NULL);
+	sr_revoke_parallel(role_worker, run, e->cfg->aws_concurrency, run->n_roles);
 	for (i = 0; i < run->n_roles; i++)
 		if (strcmp(run->roles[i].outcome, "failed") == 0 && run->roles[i].error[0] == '\0')
 			snprintf(run->roles[i].error, sizeof(run->roles[i].error),
@@ -877,25 +616,6 @@ static void *account_worker(void *arg)
 	return NULL;
 }
 
-/* One log line per role whose policy was written (or that AWS refused to
- * let anyone write): the audit trail beside the report. */
-static void log_role(const struct sr_role_result *r)
-{
-	static const char *const logged[] = {"denied", "trimmed", "deleted", "unmodifiable", NULL};
-	char cut[32], quoted[300], rid[200];
-	size_t i;
-
-	for (i = 0; logged[i] != NULL && strcmp(logged[i], r->outcome) != 0; i++)
-		;
-	if (logged[i] == NULL)
-		return;
-	sr_log(SR_LOG_INFO, "engine.role", "account=%s role=%s outcome=%s cutoff=%s request_id=%s%s%s",
-	       r->account, r->role_name, r->outcome, r->cutoff ? sr_time_format(r->cutoff, cut) : "-",
-	       sr_log_quote(rid, sizeof(rid), r->request_id[0] ? r->request_id : "-"),
-	       r->error[0] ? " detail=" : "",
-	       r->error[0] ? sr_log_quote(quoted, sizeof(quoted), r->error) : "");
-}
-
 static const struct sr_account *find_account(const struct sr_config *cfg, const char *id)
 {
 	size_t i;
@@ -911,8 +631,7 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 {
 	const struct sr_config *cfg = e->cfg;
 	struct pool p = {0};
-	pthread_t threads[256];
-	size_t i, j, n_threads, total = 0;
+	size_t i, j, total = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->mode = req->mode;
@@ -945,19 +664,7 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 		p.runs[i].acct = a;
 		p.runs[i].result = &rep->accounts[i];
 	}
-	n_threads = (size_t)cfg->aws_parallel_accounts;
-	if (n_threads > p.n)
-		n_threads = p.n;
-	if (n_threads > 256)
-		n_threads = 256;
-	for (i = 0; i < n_threads; i++)
-		if (pthread_create(&threads[i], NULL, account_worker, &p) != 0)
-			break;
-	n_threads = i;
-	if (n_threads == 0)
-		account_worker(&p);
-	for (i = 0; i < n_threads; i++)
-		pthread_join(threads[i], NULL);
+	sr_revoke_parallel(account_worker, &p, cfg->aws_parallel_accounts, p.n);
 	for (i = 0; i < p.n; i++)
 		total += p.runs[i].n_roles;
 	rep->roles = calloc(total + 1, sizeof(*rep->roles));
@@ -966,7 +673,7 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 		for (j = 0; j < run->n_roles; j++) {
 			if (rep->roles != NULL)
 				rep->roles[rep->n_roles++] = run->roles[j];
-			log_role(&run->roles[j]);
+			sr_revoke_log_role(&run->roles[j]);
 			if (strcmp(run->roles[j].outcome, "failed") == 0)
 				rep->failed++;
 			free(run->iam[j].trust_policy);
@@ -981,55 +688,3 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 	return SR_OK;
 }
 
-void sr_engine_report_clear(struct sr_engine_report *rep)
-{
-	free(rep->roles);
-	free(rep->accounts);
-	memset(rep, 0, sizeof(*rep));
-}
-
-static json_t *time_or_null(int64_t t)
-{
-	char buf[32];
-
-	return t ? json_string(sr_time_format(t, buf)) : json_null();
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s[0] ? json_string(s) : json_null();
-}
-
-json_t *sr_engine_report_json(const struct sr_engine_report *rep)
-{
-	static const char *const modes[] = {"plan", "revoke", "cleanup"};
-	json_t *accounts = json_array(), *roles = json_array();
-	size_t i, j;
-
-	for (i = 0; i < rep->n_accounts; i++) {
-		const struct sr_account_result *a = &rep->accounts[i];
-		json_array_append_new(accounts, json_pack("{s:s, s:o, s:i, s:i, s:I}", "id", a->id,
-			"error", str_or_null(a->error), "roles_seen", a->roles_seen,
-			"matched", a->matched, "aws_calls", (json_int_t)a->aws_calls));
-	}
-	for (i = 0; i < rep->n_roles; i++) {
-		const struct sr_role_result *r = &rep->roles[i];
-		json_t *why = json_array();
-		for (j = 0; j < r->match.n_reasons; j++) {
-			const struct sr_match_reason *m = &r->match.reasons[j];
-			json_array_append_new(why, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-				"source", m->source, "statement", m->statement, "operator", m->op,
-				"key", m->key, "value", m->value, "group", m->group));
-		}
-		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-			"account", r->account, "role", r->role_name, "arn", r->role_arn,
-			"outcome", r->outcome, "cutoff", time_or_null(r->cutoff),
-			"due", time_or_null(r->due), "request_id", str_or_null(r->request_id),
-			"error", str_or_null(r->error), "reasons", why,
-			"visited", str_or_null(r->visited ? r->visited : ""),
-			"recheck", str_or_null(r->recheck ? r->recheck : ""),
-			"unsettled_until", time_or_null(r->unsettled)));
-	}
-	return json_pack("{s:s, s:o, s:o, s:i}", "mode", modes[rep->mode], "accounts", accounts,
-			 "roles", roles, "failed", rep->failed);
-}

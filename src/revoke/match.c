@@ -194,6 +194,9 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 	if (fed.which == 0)
 		return;
 	out->federated = 1;
+	for (i = 0; i < rules->n_providers && i < 64; i++)
+		if ((fed.which >> i & 1) && is_saml(rules->providers[i]))
+			out->federated_saml = 1;
 	cond = json_object_get(st, "Condition");
 	json_object_foreach(cond, op, ops_v) {
 		int ic, kind = operator_kind(op, &ic);

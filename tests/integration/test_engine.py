@@ -1508,6 +1508,40 @@ class SelectionTest(EngineCase):
         self.assertFalse([c for c in self.calls_since(fake, seq)
                           if c["role"] in (SSO_ROLE, SLR_ROLE)])
 
+    def test_role_tags_decides_whose_tags_are_read(self):
+        # revoke.role_tags: "saml" (the default) reads the groups tag of roles
+        # that trust a configured SAML provider only, "all" of every role
+        # that trusts a configured provider (one ListRoleTags call each),
+        # "off" of none.
+        seed = self.seed()
+        seed["accounts"]["111111111111"]["roles"].append(
+            {"RoleName": "OidcTaggedOps", "Path": "/",
+             "AssumeRolePolicyDocument": web_identity_trust("111111111111", "StringEquals",
+                                                            "team_other"),
+             "Tags": [{"Key": GROUPS_TAG, "Value": "team_opsec"}]})
+        fake = self.start_fake(seed)
+        oidc, saml = "111111111111/OidcTaggedOps", "111111111111/OktaOpsecAdmin"
+        for mode, selected in (("saml", {saml}), ("all", {oidc, saml}), ("off", set()), (None, {saml})):
+            revoke = {"providers": [PROVIDER, OKTA]}
+            if mode is not None:
+                revoke["role_tags"] = mode
+            config = self.write_config(revoke=revoke, name=f"config-{mode}.json")
+            seq = self.last_seq(fake)
+            run = self.run_cli(fake, "plan", "team_opsec", config, expect=0)
+            roles = run.roles()
+            self.assertEqual({oidc, saml} & set(roles), selected, (mode, run.describe()))
+            tagged = {f"{c['account']}/{c['role']}" for c in self.calls_since(fake, seq)
+                      if c["action"] == "ListRoleTags"}
+            self.assertEqual(oidc in tagged, mode == "all", (mode, tagged))
+            self.assertEqual(saml in tagged, mode in ("saml", "all", None), (mode, tagged))
+            if mode in ("saml", None):  # only roles that trust the SAML provider
+                self.assertFalse({k for k in tagged if not k.split("/")[1].startswith("Okta")},
+                                 (mode, tagged))
+        bad = self.write_config(revoke={"providers": [PROVIDER], "role_tags": "some"},
+                                name="config-bad.json")
+        run = self.run_cli(fake, "plan", "team_opsec", bad, as_json=False, expect=2)
+        self.assertIn("revoke.role_tags", run.stderr)
+
     def test_credentials_refused_while_tags_are_read_are_renewed(self):
         # AWS refusing the credentials (ExpiredToken) on a ListRoleTags call
         # gets them renewed and the tags read again, as for any other call
