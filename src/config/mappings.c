@@ -44,7 +44,7 @@ static void load_strings(json_t *arr, const char *at, const char *many, const ch
 			 int (*ok)(const char *), struct sr_strlist *l,
 			 struct sr_config_problems *pr)
 {
-	char path[160];
+	char path[160 + 24]; /* at (a path[160] of the caller) + "[%zu]" */
 	json_t *v;
 	size_t i;
 
