@@ -349,7 +349,8 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 			role_revoke(run, c, r, want);
 		else
 			role_cleanup(run, c, r, role);
-		r->recheck = "rewritten";
+		/* a rewrite that failed shows as failed, with its error */
+		r->recheck = strcmp(r->outcome, "failed") != 0 ? "rewritten" : NULL;
 	}
 	/* A failed write that did not land stays failed: the job's retry (or
 	 * the operator's next run) writes it. */
