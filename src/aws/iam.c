@@ -31,6 +31,56 @@ static int truncated(xmlNodePtr result)
 	return sr_xml_text(result, "IsTruncated", t, sizeof(t)) && strcmp(t, "true") == 0;
 }
 
+/* The end of a page of a paginated answer: marker gets the Marker of the next
+ * page, or "" when this page is the last. */
+static enum sr_rc page_end(xmlNodePtr result, const char *action, char *marker,
+			   size_t marker_cap, struct sr_err *err)
+{
+	marker[0] = '\0';
+	if (!truncated(result))
+		return SR_OK;
+	if (!sr_xml_text(result, "Marker", marker, marker_cap) || marker[0] == '\0')
+		return sr_err_set(err, SR_EINVAL, "IAM %s: truncated page without a Marker", action);
+	return SR_OK;
+}
+
+/* Reads one page's items into arg; *marker as page_end() sets it. */
+typedef enum sr_rc (*page_fn)(xmlDocPtr doc, void *arg, char *marker, size_t marker_cap,
+			      struct sr_err *err);
+
+/* Calls action page by page (Marker/IsTruncated), for role (NULL: none), fn
+ * reading each page. *calls (may be NULL) counts the pages fetched. */
+static enum sr_rc paginate(struct sr_aws_conn *c, const char *action, const char *role,
+			   page_fn fn, void *arg, int *calls, struct sr_err *err)
+{
+	struct sr_aws_response resp = {0};
+	char marker[1024] = "";
+	enum sr_rc rc = SR_OK;
+	int page;
+
+	for (page = 0; page < MAX_PAGES; page++) {
+		const char *params[7], **p = params;
+		if (role != NULL) {
+			*p++ = "RoleName";
+			*p++ = role;
+		}
+		*p++ = "MaxItems";
+		*p++ = "1000";
+		*p++ = marker[0] ? "Marker" : NULL;
+		*p++ = marker;
+		*p = NULL;
+		rc = sr_aws_call(c, SR_AWS_IAM, action, params, &resp, err);
+		if (calls != NULL)
+			(*calls)++;
+		if (rc == SR_OK)
+			rc = fn(resp.doc, arg, marker, sizeof(marker), err);
+		sr_aws_response_clear(&resp);
+		if (rc != SR_OK || marker[0] == '\0')
+			break;
+	}
+	return rc;
+}
+
 static enum sr_rc add_role(struct sr_iam_roles *roles, xmlNodePtr m, struct sr_err *err)
 {
 	struct sr_iam_role *r, *items;
@@ -74,83 +124,65 @@ enum sr_rc sr_iam_parse_roles_page(xmlDocPtr doc, struct sr_iam_roles *roles, ch
 	for (m = sr_xml_first(sr_xml_path(result, "Roles")); m != NULL && rc == SR_OK;
 	     m = sr_xml_next(m))
 		rc = add_role(roles, m, err);
-	if (rc != SR_OK || !truncated(result))
-		return rc;
-	if (!sr_xml_text(result, "Marker", marker, marker_cap) || marker[0] == '\0')
-		return sr_err_set(err, SR_EINVAL, "IAM ListRoles: truncated page without a Marker");
-	return SR_OK;
+	return rc != SR_OK ? rc : page_end(result, "ListRoles", marker, marker_cap, err);
+}
+
+static enum sr_rc roles_page(xmlDocPtr doc, void *roles, char *marker, size_t marker_cap,
+			     struct sr_err *err)
+{
+	return sr_iam_parse_roles_page(doc, roles, marker, marker_cap, err);
 }
 
 enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 			     int *calls, struct sr_err *err)
 {
-	struct sr_aws_response resp = {0};
-	char marker[1024] = "";
-	enum sr_rc rc = SR_OK;
-	int page;
+	return paginate(c, "ListRoles", NULL, roles_page, roles, calls, err);
+}
 
-	for (page = 0; page < MAX_PAGES; page++) {
-		const char *params[] = {"MaxItems", "1000", marker[0] ? "Marker" : NULL, marker, NULL};
+struct names {
+	char **v;
+	size_t n;
+};
 
-		rc = sr_aws_call(c, SR_AWS_IAM, "ListRoles", params, &resp, err);
-		if (calls != NULL)
-			(*calls)++;
-		if (rc == SR_OK)
-			rc = sr_iam_parse_roles_page(resp.doc, roles, marker, sizeof(marker), err);
-		sr_aws_response_clear(&resp);
-		if (rc != SR_OK || marker[0] == '\0')
-			break;
+static enum sr_rc policies_page(xmlDocPtr doc, void *arg, char *marker, size_t marker_cap,
+				struct sr_err *err)
+{
+	xmlNodePtr result = sr_xml_path(xmlDocGetRootElement(doc), "ListRolePoliciesResult"), m;
+	struct names *names = arg;
+
+	marker[0] = '\0';
+	if (result == NULL)
+		return sr_err_set(err, SR_EINVAL,
+				  "IAM ListRolePolicies: no ListRolePoliciesResult in the answer");
+	for (m = sr_xml_first(sr_xml_path(result, "PolicyNames")); m != NULL; m = sr_xml_next(m)) {
+		char **v = realloc(names->v, (names->n + 1) * sizeof(char *));
+		xmlChar *t;
+		if (v == NULL)
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+		names->v = v;
+		t = xmlNodeGetContent(m);
+		v[names->n] = strdup(t ? (const char *)t : "");
+		xmlFree(t);
+		if (v[names->n] == NULL)
+			return sr_err_set(err, SR_ENOMEM, "out of memory");
+		names->n++;
 	}
-	return rc;
+	return page_end(result, "ListRolePolicies", marker, marker_cap, err);
 }
 
 enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
 				     char ***names, size_t *n, struct sr_err *err)
 {
-	struct sr_aws_response resp = {0};
-	char marker[1024] = "";
-	enum sr_rc rc = SR_OK;
-	int page;
+	struct names got = {0};
+	enum sr_rc rc = paginate(c, "ListRolePolicies", role, policies_page, &got, NULL, err);
 
-	*names = NULL;
-	*n = 0;
-	for (page = 0; page < MAX_PAGES; page++) {
-		const char *params[] = {"RoleName", role, "MaxItems", "1000",
-					marker[0] ? "Marker" : NULL, marker, NULL};
-		xmlNodePtr result, m;
-
-		rc = sr_aws_call(c, SR_AWS_IAM, "ListRolePolicies", params, &resp, err);
-		if (rc != SR_OK)
-			break;
-		result = sr_xml_path(xmlDocGetRootElement(resp.doc), "ListRolePoliciesResult");
-		for (m = sr_xml_first(sr_xml_path(result, "PolicyNames")); m != NULL;
-		     m = sr_xml_next(m)) {
-			char **v = realloc(*names, (*n + 1) * sizeof(char *));
-			xmlChar *t;
-			if (v == NULL) {
-				rc = sr_err_set(err, SR_ENOMEM, "out of memory");
-				break;
-			}
-			*names = v;
-			t = xmlNodeGetContent(m);
-			v[*n] = strdup(t ? (const char *)t : "");
-			xmlFree(t);
-			(*n)++;
-		}
-		if (rc != SR_OK || !truncated(result))
-			break;
-		if (!sr_xml_text(result, "Marker", marker, sizeof(marker)) || marker[0] == '\0') {
-			rc = sr_err_set(err, SR_EINVAL, "IAM ListRolePolicies: truncated without a Marker");
-			break;
-		}
-		sr_aws_response_clear(&resp);
-	}
-	sr_aws_response_clear(&resp);
 	if (rc != SR_OK) {
-		sr_strv_free(*names, *n);
-		*names = NULL;
-		*n = 0;
+		sr_strv_free(got.v, got.n);
+		got.v = NULL;
+		got.n = 0;
 	}
+	*names = got.v;
+	*n = got.n;
 	return rc;
 }
 
@@ -173,37 +205,33 @@ enum sr_rc sr_iam_parse_tags_page(xmlDocPtr doc, const char *key, char **value, 
 		if (*value == NULL)
 			return sr_err_set(err, SR_ENOMEM, "out of memory");
 	}
-	if (!truncated(result))
-		return SR_OK;
-	if (!sr_xml_text(result, "Marker", marker, marker_cap) || marker[0] == '\0')
-		return sr_err_set(err, SR_EINVAL, "IAM ListRoleTags: truncated page without a Marker");
-	return SR_OK;
+	return page_end(result, "ListRoleTags", marker, marker_cap, err);
+}
+
+struct tag_query {
+	const char *key;
+	char *value;
+};
+
+static enum sr_rc tags_page(xmlDocPtr doc, void *arg, char *marker, size_t marker_cap,
+			    struct sr_err *err)
+{
+	struct tag_query *q = arg;
+
+	return sr_iam_parse_tags_page(doc, q->key, &q->value, marker, marker_cap, err);
 }
 
 enum sr_rc sr_iam_role_tag(struct sr_aws_conn *c, const char *role, const char *key,
 			   char **value, struct sr_err *err)
 {
-	struct sr_aws_response resp = {0};
-	char marker[1024] = "";
-	enum sr_rc rc = SR_OK;
-	int page;
+	struct tag_query q = {key, NULL};
+	enum sr_rc rc = paginate(c, "ListRoleTags", role, tags_page, &q, NULL, err);
 
-	*value = NULL;
-	for (page = 0; page < MAX_PAGES; page++) {
-		const char *params[] = {"RoleName", role, "MaxItems", "1000",
-					marker[0] ? "Marker" : NULL, marker, NULL};
-
-		rc = sr_aws_call(c, SR_AWS_IAM, "ListRoleTags", params, &resp, err);
-		if (rc == SR_OK)
-			rc = sr_iam_parse_tags_page(resp.doc, key, value, marker, sizeof(marker), err);
-		sr_aws_response_clear(&resp);
-		if (rc != SR_OK || marker[0] == '\0')
-			break;
-	}
 	if (rc != SR_OK) {
-		free(*value);
-		*value = NULL;
+		free(q.value);
+		q.value = NULL;
 	}
+	*value = q.value;
 	return rc;
 }
 

@@ -52,8 +52,8 @@ struct role_tags {
 	const struct sr_iam_roles *all;
 	char **value;
 	char **error;
-	size_t *todo; /* indexes into all->items of the roles to read */
-	size_t n_todo;
+	size_t *to_read; /* indexes into all->items of the roles to read */
+	size_t n_to_read;
 	atomic_size_t next;
 };
 

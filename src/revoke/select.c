@@ -119,8 +119,8 @@ static void *tag_worker(void *arg)
 	if (sr_aws_conn_new(&t->run->e->ep, &t->run->creds, &c, &err) != SR_OK)
 		c = NULL;
 	snprintf(key_id, sizeof(key_id), "%s", t->run->creds.access_key_id);
-	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_todo) {
-		size_t i = t->todo[k];
+	while ((k = atomic_fetch_add(&t->next, 1)) < t->n_to_read) {
+		size_t i = t->to_read[k];
 		enum sr_rc rc;
 		sr_err_clear(&err);
 		if (c == NULL) {
@@ -155,14 +155,14 @@ void sr_revoke_read_tags(struct account_run *run, const struct sr_iam_roles *all
 	t->all = all;
 	t->value = calloc(all->n + 1, sizeof(char *));
 	t->error = calloc(all->n + 1, sizeof(char *));
-	t->todo = calloc(all->n + 1, sizeof(size_t));
-	if (t->value == NULL || t->error == NULL || t->todo == NULL)
+	t->to_read = calloc(all->n + 1, sizeof(size_t));
+	if (t->value == NULL || t->error == NULL || t->to_read == NULL)
 		return;
 	for (i = 0; i < all->n; i++)
 		if (needs_tags(run, &all->items[i]))
-			t->todo[t->n_todo++] = i;
+			t->to_read[t->n_to_read++] = i;
 	atomic_store(&t->next, 0);
-	sr_revoke_parallel(tag_worker, t, run->e->cfg->aws_concurrency, t->n_todo);
+	sr_revoke_parallel(tag_worker, t, run->e->cfg->aws_concurrency, t->n_to_read);
 }
 
 void sr_revoke_tags_clear(struct role_tags *t)
@@ -175,7 +175,7 @@ void sr_revoke_tags_clear(struct role_tags *t)
 	}
 	free(t->value);
 	free(t->error);
-	free(t->todo);
+	free(t->to_read);
 }
 
 /* Whether role i of the listing is one to work on, and why: its trust

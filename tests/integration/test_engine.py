@@ -868,6 +868,27 @@ def paged_seed(n_roles=250, n_match=20, account="111111111111"):
 
 class CredentialRefreshTest(EngineCase):
 
+    def revoke_while_sessions_expire(self, fake, config, t, once):
+        """`revoke --time t`; once the fake has logged a call for which once(call)
+        is true, its clock moves two hours on: every session it issued so far
+        has expired."""
+        stop = threading.Event()
+
+        def expire_sessions():
+            while not stop.is_set():
+                if any(once(c) for c in fake.calls()):
+                    fake.set_clock(advance_seconds=7200)
+                    return
+                time.sleep(0.01)
+
+        mover = threading.Thread(target=expire_sessions)
+        mover.start()
+        try:
+            return self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t))
+        finally:
+            stop.set()
+            mover.join()
+
     def test_revoke_renews_credentials_that_expire_during_the_run(self):
         # The fake's clock moves two hours on once the first PutRolePolicy
         # has landed: every session it issued has expired and AWS answers
@@ -878,23 +899,9 @@ class CredentialRefreshTest(EngineCase):
         fake = self.start_fake(seed)
         config = self.write_config(aws={"concurrency_per_account": 1})
         before = fake.state()
-        stop = threading.Event()
-
-        def expire_sessions():
-            while not stop.is_set():
-                if any(c["action"] == "PutRolePolicy" for c in fake.calls()):
-                    fake.set_clock(advance_seconds=7200)
-                    return
-                time.sleep(0.01)
-
-        mover = threading.Thread(target=expire_sessions)
-        mover.start()
         t = now() - 600
-        try:
-            run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t))
-        finally:
-            stop.set()
-            mover.join()
+        run = self.revoke_while_sessions_expire(
+            fake, config, t, lambda c: c["action"] == "PutRolePolicy")
         expired = [c for c in fake.calls() if c.get("error_code") == "ExpiredToken"]
         self.assertTrue(expired, "the fake never refused an expired session")
         self.assertEqual(run.rc, 0, run.describe())
@@ -918,23 +925,9 @@ class CredentialRefreshTest(EngineCase):
         config = self.write_config(aws={"timeout_seconds": 1, "max_attempts": 3,
                                         "late_write_seconds": 4})
         before = fake.state()
-        stop = threading.Event()
-
-        def expire_sessions():
-            while not stop.is_set():
-                if any(c["fault"] == "latency" for c in fake.calls()):
-                    fake.set_clock(advance_seconds=7200)
-                    return
-                time.sleep(0.01)
-
-        mover = threading.Thread(target=expire_sessions)
-        mover.start()
         t = now() - 600
-        try:
-            run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t))
-        finally:
-            stop.set()
-            mover.join()
+        run = self.revoke_while_sessions_expire(fake, config, t,
+                                                lambda c: c["fault"] == "latency")
         self.assertTrue([c for c in fake.calls() if c.get("error_code") == "ExpiredToken"],
                         "the fake never refused an expired session")
         self.assertEqual(run.rc, 0, run.describe())

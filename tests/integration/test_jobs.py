@@ -573,19 +573,26 @@ class CleanupTest(JobsCase):
 
 class FailureTest(JobsCase):
 
-    def test_cleanup_removes_the_deny_of_a_role_whose_trust_changed(self):
-        # After the revocation the owner of a denied role edits its trust
-        # policy so that team_opsec no longer gets in. Cleanup still visits
-        # it (the store recorded the deny) and removes the policy.
+    def apply_then_untrust(self, key):
+        """DOC applied by a service that then stops; afterwards the owner of
+        role key edits its trust policy so that team_opsec no longer gets
+        in. Returns the revocation's id."""
         svc = self.start_service()
         rev_id = self.post(svc, DOC).json["id"]
         self.wait_state(svc, rev_id, "applied")
         self.stop_service(svc)
-        key = "111111111111/OpsecBreakGlass"
         acct, name = key.split("/")
         self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
             "Action": "sts:AssumeRole"}]})
+        return rev_id
+
+    def test_cleanup_removes_the_deny_of_a_role_whose_trust_changed(self):
+        # After the revocation the owner of a denied role edits its trust
+        # policy so that team_opsec no longer gets in. Cleanup still visits
+        # it (the store recorded the deny) and removes the policy.
+        key = "111111111111/OpsecBreakGlass"
+        rev_id = self.apply_then_untrust(key)
         seq = self.fake.state()["calls_total"]
         svc = self.start_service(offset=MAX_SESSION + 3600)
         rev = self.wait_state(svc, rev_id, "cleaned")
@@ -600,15 +607,8 @@ class FailureTest(JobsCase):
         # As above, but the deny policies are removed by a document with
         # "action": "cleanup" for the group: its jobs visit every role a
         # revocation of that group denied in their account, as the CLI does.
-        svc = self.start_service()
-        rev_id = self.post(svc, DOC).json["id"]
-        self.wait_state(svc, rev_id, "applied")
-        self.stop_service(svc)
         key = "111111111111/OpsecBreakGlass"
-        acct, name = key.split("/")
-        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]})
+        rev_id = self.apply_then_untrust(key)
         svc = self.start_service(offset=MAX_SESSION + 3600, jobs={"workers": 0})
         cleanup_id = self.post(svc, {"groups": ["team_opsec"], "action": "cleanup"}).json["id"]
         self.stop_service(svc)
