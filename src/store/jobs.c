@@ -485,6 +485,22 @@ fail:
 	return sr_store_db_error(c->db, "revocation detail", err);
 }
 
+/* Appends a copy of a column's text to the string vector *v of *n. */
+static enum sr_rc append_text(char ***v, size_t *n, const unsigned char *text,
+			      struct sr_err *err)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(char *));
+	char *copy;
+
+	if (grown == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	*v = grown;
+	if ((copy = strdup(text ? (const char *)text : "")) == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	grown[(*n)++] = copy;
+	return SR_OK;
+}
+
 enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, char ***groups,
 				    size_t *n_groups, int64_t *cutoff, char *action,
 				    size_t action_cap, struct sr_err *err)
@@ -506,13 +522,8 @@ enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, char ***gr
 	}
 	sqlite3_bind_int64(q, 1, seq);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		char **v = realloc(*groups, (*n_groups + 1) * sizeof(char *));
-		if (v == NULL) {
-			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		if ((rc = append_text(groups, n_groups, sqlite3_column_text(q, 2), err)) != SR_OK)
 			break;
-		}
-		*groups = v;
-		v[(*n_groups)++] = strdup((const char *)sqlite3_column_text(q, 2));
 		*cutoff = sqlite3_column_int64(q, 0);
 		snprintf(action, action_cap, "%s", (const char *)sqlite3_column_text(q, 1));
 	}
@@ -563,19 +574,9 @@ enum sr_rc sr_store_denied_roles(struct sr_store *st, const struct sr_denied_fil
 	sqlite3_bind_int64(q, 1, f->seq);
 	sqlite3_bind_text(q, 2, f->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, groups, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		char **v = realloc(*arns, (*n + 1) * sizeof(char *));
-		char *arn = strdup((const char *)sqlite3_column_text(q, 0));
-		if (v == NULL || arn == NULL) {
-			free(arn);
-			if (v != NULL)
-				*arns = v;
-			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
-			break;
-		}
-		*arns = v;
-		v[(*n)++] = arn;
-	}
+	while ((step = sqlite3_step(q)) == SQLITE_ROW &&
+	       (rc = append_text(arns, n, sqlite3_column_text(q, 0), err)) == SR_OK)
+		;
 	if (rc == SR_OK && step != SQLITE_DONE)
 		rc = sr_store_db_error(c->db, "denied roles", err);
 	sqlite3_reset(q);
