@@ -588,11 +588,17 @@ class Service:
 
     def raw_request(self, data, timeout=15):
         """Writes data as it is on a new (TLS when https) socket; returns what
-        came back until the server closed or timeout."""
+        came back until a complete answer, the server closed, or timeout."""
+        return self.raw_exchange(data, timeout)[0]
+
+    def raw_exchange(self, data, timeout=15, until_closed=False):
+        """Writes data as it is on a new (TLS when https) socket; returns (what
+        came back, whether the server closed the connection), reading until
+        the server closed, timeout, or (unless until_closed) a complete answer."""
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         if self.scheme == "https":
             sock = client_tls_context(self.ca_file).wrap_socket(sock, server_hostname=self.host)
-        chunks = []
+        chunks, closed = [], False
         try:
             try:
                 sock.sendall(data)
@@ -601,16 +607,21 @@ class Service:
             while True:
                 try:
                     chunk = sock.recv(65536)
-                except (ConnectionResetError, socket.timeout, ssl.SSLError):
+                except (ConnectionResetError, ssl.SSLEOFError):
+                    closed = True
+                    break
+                except (socket.timeout, ssl.SSLError):
                     break
                 if not chunk:
+                    closed = True
                     break
                 chunks.append(chunk)
-                if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                if (not until_closed and b"\r\n\r\n" in b"".join(chunks)
+                        and _complete(b"".join(chunks))):
                     break
         finally:
             sock.close()
-        return b"".join(chunks)
+        return b"".join(chunks), closed
 
 
 def _complete(data):

@@ -1023,7 +1023,7 @@ class CredentialsTest(EngineCase):
         fake = self.start_fake(example_seed())
         config = self.write_config()
         before = fake.state()
-        wrong = BASE_SECRET[:-4] + "XXXX"
+        wrong = BASE_SECRET[:-4] + "wxyz"
         run = self.run_cli(fake, "revoke", "team_opsec", config, at="1 hour ago",
                            secret=wrong, expect=1)
         self.assertEqual(run.report["roles"], [], run.describe())
@@ -1048,7 +1048,7 @@ class CredentialsTest(EngineCase):
         # <ErrorResponse><Errors><Error>: the operator still sees the code and
         # the message. An answer with no error code at all (a proxy's HTML page)
         # shows the status and the first bytes of the body, made printable.
-        wrong = BASE_SECRET[:-4] + "XXXX"
+        wrong = BASE_SECRET[:-4] + "wxyz"
         for shape, want in (
                 ("errors", r"STS AssumeRole: SignatureDoesNotMatch: The request signature we "
                            r"calculated does not match"),

@@ -686,33 +686,7 @@ class ServiceCase:
     def exchange(self, data, timeout=5):
         """Sends data on a new connection; (everything the server sent until
         it closed, whether it closed within timeout)."""
-        import socket
-        import ssl
-        sock = socket.create_connection((self.svc.host, self.svc.port), timeout=timeout)
-        if self.svc.scheme == "https":
-            sock = harness.client_tls_context(TLS[0]).wrap_socket(
-                sock, server_hostname=self.svc.host)
-        chunks, closed = [], False
-        try:
-            try:
-                sock.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except (ConnectionResetError, ssl.SSLEOFError):
-                    closed = True
-                    break
-                except (socket.timeout, ssl.SSLError):
-                    break
-                if not chunk:
-                    closed = True
-                    break
-                chunks.append(chunk)
-        finally:
-            sock.close()
-        return b"".join(chunks), closed
+        return self.svc.raw_exchange(data, timeout, until_closed=True)
 
     def assertRawError(self, raw, status, code, detail_has=None):
         got, headers, body = harness.parse_raw_response(raw)
