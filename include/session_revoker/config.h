@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "session_revoker/core.h"
 
 /* JWS algorithms an issuer may be allowed; bit flags. */
@@ -127,6 +129,13 @@ struct sr_config {
 	int64_t jobs_retry_base; /* seconds; doubles per attempt */
 	int64_t jobs_retry_max;
 	int64_t jobs_poll_ms;    /* how often an idle worker looks for due jobs */
+	/* outbound HTTPS to the identity providers (JWKS, management APIs) */
+	char *http_client_ca_file;     /* NULL: the system's CA store */
+	int64_t http_client_timeout;   /* seconds, whole request */
+	int64_t http_client_max_bytes; /* largest answer read */
+	/* the "sources" section as given (NULL: none), read by the sources
+	 * module (ingest.h: sr_sources_config_load) */
+	json_t *sources;
 	bool embedded_default; /* no file was given */
 };
 

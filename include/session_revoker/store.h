@@ -42,6 +42,15 @@ struct sr_revocation_in {
 	const char *token_id;
 	const char *idempotency_key; /* NULL: none; scoped to issuer+subject */
 	const char *request_hash;    /* hex digest of the request, with a key */
+	/* Event sources (events.h): whom the event is about, the rule that
+	 * fired, and a note (a failed lookup's fallback); NULL: none. With
+	 * replay_any, a source_event_id recorded before is a replay whatever
+	 * the groups resolve to now (a redelivered provider event), never a
+	 * conflict. */
+	const char *event_subject;
+	const char *rule;
+	const char *note;
+	bool replay_any;
 	char *const *targets;        /* accounts to get a job each (apply, or */
 	size_t n_targets;            /* cleanup for a cleanup document) */
 	int64_t now;
@@ -61,13 +70,40 @@ enum sr_rc sr_store_revocation_add(struct sr_store *store,
  * has run. */
 enum sr_store_op_kind {
 	SR_STORE_OP_REVOCATION,
+	SR_STORE_OP_REVOCATIONS, /* a batch: in[0..n_in-1], items[] (below) */
 	SR_STORE_OP_PING,
 	SR_STORE_OP_JOB, /* args: struct sr_job_op (jobs.c) */
 };
 
+/* What happened to one revocation of a batch. */
+struct sr_store_item {
+	json_t *result; /* new reference: the revocation as the API shows it */
+	int replayed;   /* the event was recorded before: nothing written */
+	enum sr_rc rc;  /* not SR_OK: this one was not written (err says why) */
+	struct sr_err err;
+};
+
+/* The user's groups as the provider's directory last told them: kept so a
+ * deleted user's last known groups still count. Strings borrowed. */
+struct sr_user_groups {
+	const char *source, *subject;
+	char *const *groups;
+	size_t n_groups;
+	int64_t at;
+};
+
 struct sr_store_op {
 	enum sr_store_op_kind kind;
-	const struct sr_revocation_in *in; /* SR_STORE_OP_REVOCATION */
+	/* SR_STORE_OP_REVOCATION: in; SR_STORE_OP_REVOCATIONS: in[0..n_in-1],
+	 * each in its own savepoint (one refused never spoils the others),
+	 * all in one transaction; items[] (the caller's, n_in of them) gets
+	 * each one's outcome; rc is SR_OK when the transaction committed. The
+	 * user group records in cache[] are written in the same transaction. */
+	const struct sr_revocation_in *in;
+	size_t n_in;
+	struct sr_store_item *items;
+	const struct sr_user_groups *cache;
+	size_t n_cache;
 	void *args;                        /* SR_STORE_OP_JOB */
 	void (*done)(struct sr_store_op *op); /* runs on the writer thread */
 	void *arg;
@@ -95,6 +131,7 @@ enum sr_rc sr_store_revocation_get(struct sr_store *store, const char *id,
 
 struct sr_revocation_filter {
 	const char *state; /* NULL: any */
+	const char *source; /* NULL: any */
 	const char *group; /* NULL: any */
 	int64_t before;    /* cursor: 0 for the first page */
 	int limit;         /* 1..200 */
@@ -105,6 +142,30 @@ struct sr_revocation_filter {
 enum sr_rc sr_store_revocation_list(struct sr_store *store,
 				    const struct sr_revocation_filter *filter,
 				    json_t **items, int64_t *next, struct sr_err *err);
+
+/* Submits op and waits for the COMMIT that holds it (blocking callers:
+ * the CLI, the poll thread). */
+enum sr_rc sr_store_submit_wait(struct sr_store *store, struct sr_store_op *op,
+				struct sr_err *err);
+
+/* Which of ids (n of them) source has recorded as revocations' event ids:
+ * seen[i] is set for each. */
+enum sr_rc sr_store_events_seen(struct sr_store *store, const char *source,
+				char *const *ids, size_t n, bool *seen, struct sr_err *err);
+
+/* The last known groups of source's user subject. OUT *groups: new strings
+ * (sr_strv_free), *at: when they were learned. SR_ENOTFOUND: none known. */
+enum sr_rc sr_store_user_groups_get(struct sr_store *store, const char *source,
+				    const char *subject, char ***groups, size_t *n_groups,
+				    int64_t *at, struct sr_err *err);
+
+/* A small durable value by key (the Auth0 poll's checkpoint). get: OUT
+ * *value new string, SR_ENOTFOUND when unset. put: written and committed
+ * before it returns. */
+enum sr_rc sr_store_meta_get(struct sr_store *store, const char *key, char **value,
+			     struct sr_err *err);
+enum sr_rc sr_store_meta_put(struct sr_store *store, const char *key, const char *value,
+			     struct sr_err *err);
 
 /* ---- jobs (README, "Jobs"): apply and cleanup work, one job per account ---- */
 

@@ -228,8 +228,9 @@ static void check_unknown(json_t *obj, const char *prefix,
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
 		plen = strlen(path);
+		/* sources: read and checked by the sources module */
 		if (strcmp(path, "auth.issuers") == 0 || strcmp(path, "aws.accounts") == 0 ||
-		    strcmp(path, "revoke.role_mappings") == 0)
+		    strcmp(path, "revoke.role_mappings") == 0 || strcmp(path, "sources") == 0)
 			continue;
 		for (i = 0; i < sr_config_n_fields; i++) {
 			const char *fp = sr_config_fields[i].path;
@@ -431,6 +432,13 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 	sr_config_load_accounts(cfg, json_is_object(root) ? root : NULL, problems);
 	sr_config_load_role_mappings(cfg, json_is_object(root) ? root : NULL, problems);
 	sr_config_check_providers(cfg, problems);
+	check_readable(problems, "http_client.ca_file", cfg->http_client_ca_file);
+	if (json_is_object(root) && json_object_get(root, "sources") != NULL) {
+		if (!json_is_object(json_object_get(root, "sources")))
+			sr_config_problem(problems, "sources", "must be an object");
+		else
+			cfg->sources = json_deep_copy(json_object_get(root, "sources"));
+	}
 	if (cfg->embedded_default && cfg->dev_key_file == NULL)
 		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
@@ -479,6 +487,7 @@ void sr_config_free(struct sr_config *cfg)
 		free(cfg->issuers[i].kid);
 	}
 	free(cfg->issuers);
+	json_decref(cfg->sources);
 	free(cfg);
 }
 
@@ -554,6 +563,8 @@ char *sr_config_dump(const struct sr_config *cfg)
 	json_object_set_new(json_object_get(root, "aws"), "accounts", sr_config_dump_accounts(cfg));
 	json_object_set_new(json_object_get(root, "revoke"), "role_mappings",
 			    sr_config_dump_role_mappings(cfg));
+	if (cfg->sources != NULL) /* secrets are file names here too */
+		json_object_set(root, "sources", cfg->sources);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
 	return text;

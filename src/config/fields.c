@@ -59,5 +59,9 @@ const struct sr_field sr_config_fields[] = {
 	INT("jobs.retry_max_seconds", "SR_JOBS_RETRY_MAX_SECONDS", jobs_retry_max, 900, 0, 86400),
 	INT("jobs.poll_ms", "SR_JOBS_POLL_MS", jobs_poll_ms, 1000, 10, 60000),
 	INT("revoke.max_session_seconds", "SR_REVOKE_MAX_SESSION_SECONDS", max_session_seconds, 43200, 900, 7 * 86400),
+	STR("http_client.ca_file", "SR_HTTP_CLIENT_CA_FILE", http_client_ca_file, NULL),
+	INT("http_client.timeout_seconds", "SR_HTTP_CLIENT_TIMEOUT_SECONDS", http_client_timeout, 5, 1, 120),
+	INT("http_client.max_response_bytes", "SR_HTTP_CLIENT_MAX_RESPONSE_BYTES", http_client_max_bytes,
+	    1 << 20, 1024, 64 << 20),
 };
 const size_t sr_config_n_fields = sizeof(sr_config_fields) / sizeof(sr_config_fields[0]);

@@ -95,9 +95,6 @@ enum sr_rc sr_store_insert_jobs(struct conn *c, int64_t seq, const char *kind,
 				char *const *accounts, size_t n, int64_t now,
 				struct sr_err *err);
 
-/* A blocking write through the writer (writer.c). */
-enum sr_rc sr_store_submit_wait(struct sr_store *st, struct sr_store_op *op,
-				struct sr_err *err);
 
 /* A read connection from the pool, and back (store.c). */
 struct conn *sr_store_reader_take(struct sr_store *st, int *slot);

@@ -1,0 +1,149 @@
+/*
+ * ingest.h - from a source's events to recorded revocations: each source's
+ * settings (config "sources"), the directory a "lookup" rule asks, the
+ * Auth0 Management API client, and the pipeline that applies the rules and
+ * commits a batch in one transaction.
+ */
+#ifndef SESSION_REVOKER_INGEST_H
+#define SESSION_REVOKER_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "session_revoker/config.h"
+#include "session_revoker/core.h"
+#include "session_revoker/events.h"
+#include "session_revoker/store.h"
+
+/* ---- the directory a "lookup" rule asks: the user's groups now ---- */
+
+struct sr_directory {
+	/* OUT *groups: new strings (sr_strv_free). SR_ENOTFOUND: the directory
+	 * has no such user (deleted); SR_EUNAVAIL: it did not answer usefully
+	 * (down, slow, throttled, refused our credentials): err says which. */
+	enum sr_rc (*groups)(struct sr_directory *dir, const char *subject, char ***groups,
+			     size_t *n_groups, struct sr_err *err);
+	void (*free)(struct sr_directory *dir);
+};
+
+/* Outbound HTTPS for the identity providers' APIs (JWKS, Auth0). */
+struct sr_http_client_config {
+	const char *ca_file;      /* NULL: the system's CA store */
+	int64_t timeout_seconds;  /* whole request */
+	int64_t max_bytes;        /* largest answer read */
+};
+
+/* sources.<name>.lookup */
+struct sr_lookup_config {
+	char *kind;               /* "auth0" or "http"; NULL: no lookup configured */
+	/* auth0: the tenant's Management API with client credentials */
+	char *domain;             /* base URL, "https://example.auth0.com" */
+	char *client_id;
+	char *client_secret_file;
+	char *audience;           /* NULL: <domain>/api/v2/ */
+	char *groups_from;        /* "roles" (default) or "app_metadata.<field>" */
+	/* http: GET url with {subject} replaced (percent-encoded); the answer is
+	 * a JSON array of group names or {"groups": [...]} */
+	char *url;
+	char *token_file;         /* sent as Authorization: Bearer (optional) */
+};
+
+/* Auth0 Management API client (src/sources/auth0_api.c): a client
+ * credentials token fetched and cached until shortly before it expires. */
+struct sr_auth0_api;
+
+enum sr_rc sr_auth0_api_new(const struct sr_lookup_config *lc,
+			    const struct sr_http_client_config *hc, struct sr_auth0_api **api,
+			    struct sr_err *err);
+void sr_auth0_api_free(struct sr_auth0_api *api);
+
+/* The api as a struct sr_directory (roles, or the app_metadata field);
+ * borrowed, lives as long as api. */
+struct sr_directory *sr_auth0_api_directory(struct sr_auth0_api *api);
+
+/* One page of GET /api/v2/logs?from=<from>&take=<take> (from NULL or "":
+ * the oldest retained). OUT *body (new string, *len bytes): the JSON array
+ * of log events as Auth0 sent it; *wait_seconds: how long to wait before the
+ * next call, from Auth0's rate-limit headers (X-RateLimit-Remaining/-Reset,
+ * Retry-After on 429), 0 when there is no need to wait. SR_EUNAVAIL with
+ * *wait_seconds set when throttled. */
+enum sr_rc sr_auth0_api_logs(struct sr_auth0_api *api, const char *from, int take,
+			     char **body, size_t *len, int64_t *wait_seconds,
+			     struct sr_err *err);
+
+/* A generic HTTP directory (lookup.kind "http"). OUT *dir: new,
+ * dir->free(dir). */
+enum sr_rc sr_directory_http_new(const struct sr_lookup_config *lc,
+				 const struct sr_http_client_config *hc, struct sr_directory **dir,
+				 struct sr_err *err);
+
+/* ---- each source's settings ---- */
+
+struct sr_poll_config {
+	bool enabled;
+	int64_t interval_seconds; /* between polls when caught up */
+	int64_t take;             /* events per page, 1..100 */
+};
+
+struct sr_source_config {
+	const char *name;          /* "auth0", "group-change" */
+	bool enabled;
+	char *secret_file;         /* the static Authorization value; NULL: a JWT
+				    * with events:write */
+	struct sr_rules rules;
+	struct sr_lookup_config lookup;
+	struct sr_poll_config poll;  /* auth0 only */
+	char **rename_from;        /* group_names: provider id -> group name */
+	char **rename_to;
+	size_t n_rename;
+};
+
+struct sr_sources_config {
+	struct sr_source_config auth0;
+	struct sr_source_config group_change;
+	struct sr_http_client_config http;
+};
+
+/* Reads cfg->sources (the "sources" section) and cfg->http_client_*; every
+ * problem goes to pr, named by its path ("sources.auth0.rules[2].on").
+ * OUT *sc: new, sr_sources_config_free(). */
+enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources_config **sc,
+				  struct sr_config_problems *pr, struct sr_err *err);
+void sr_sources_config_free(struct sr_sources_config *sc);
+
+/* The rules of a source as JSON (check-config, rules test). New reference. */
+json_t *sr_rules_to_json(const struct sr_rules *rules);
+
+/* The first rule of rules whose "on" names kind, or NULL. */
+const struct sr_rule *sr_rules_match(const struct sr_rules *rules, const char *kind);
+
+/* ---- the pipeline ---- */
+
+struct sr_ingest;
+
+/* Who delivered the batch (the verified token or the secret). Borrowed. */
+struct sr_ingest_sender {
+	const char *issuer;   /* token iss, or "secret:<source>" */
+	const char *subject;
+	const char *token_id;
+};
+
+/* OUT *ing: new, sr_ingest_free(). store may be NULL (rules test: nothing is
+ * recorded, no lookups are made). */
+enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_config *sc,
+			 struct sr_store *store, struct sr_ingest **ing, struct sr_err *err);
+void sr_ingest_free(struct sr_ingest *ing);
+
+/* Applies source's rules to batch, asks the directory for "lookup" rules
+ * (not for events already recorded), and commits every revocation in one
+ * transaction. Blocking. OUT *summary (new reference): {"received",
+ * "revocations": [...], "replayed", "dropped", "errors": [{"index",
+ * "event_id", "error"}]}. SR_ESTORE: nothing was committed. */
+enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config *source,
+			    struct sr_event_batch *batch, const struct sr_ingest_sender *sender,
+			    int64_t now, json_t **summary, struct sr_err *err);
+
+#endif
