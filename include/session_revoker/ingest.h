@@ -146,4 +146,25 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 			    struct sr_event_batch *batch, const struct sr_ingest_sender *sender,
 			    int64_t now, json_t **summary, struct sr_err *err);
 
+/* The Auth0 Management API client the ingest built from
+ * sources.auth0.lookup (kind "auth0"), or NULL. Borrowed. */
+struct sr_auth0_api *sr_ingest_auth0_api(struct sr_ingest *ing);
+
+/* ---- the Auth0 catch-up poll (sources.auth0.poll) ---- */
+
+struct sr_auth0_poll;
+
+/* Starts a thread that reads GET /api/v2/logs from the checkpoint kept in
+ * the store (meta key "auth0.poll.checkpoint"), hands each page to
+ * sr_ingest_commit() as source "auth0" (so a pushed and a polled event are
+ * one event by log_id), moves the checkpoint only after the page is
+ * committed, and honours Auth0's rate-limit headers. OUT *poll: new,
+ * sr_auth0_poll_stop(). */
+enum sr_rc sr_auth0_poll_start(struct sr_ingest *ing, const struct sr_source_config *src,
+			       struct sr_store *store, struct sr_auth0_poll **poll,
+			       struct sr_err *err);
+
+/* Stops the thread (a page being committed finishes first). NULL is safe. */
+void sr_auth0_poll_stop(struct sr_auth0_poll *poll);
+
 #endif
