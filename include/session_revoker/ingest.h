@@ -86,6 +86,7 @@ struct sr_poll_config {
 	bool enabled;
 	int64_t interval_seconds; /* between polls when caught up */
 	int64_t take;             /* events per page, 1..100 */
+	char *from;               /* first checkpoint when the store has none (NULL: start at the newest event) */
 };
 
 struct sr_source_config {
