@@ -51,9 +51,12 @@ From Python:
     fake.delete_user(user_id)
     fake.add_logs([event, ...]) -> [log_id, ...]
     fake.set_token_lifetime(seconds); fake.expire_tokens()
-    fake.set_rate_limit(limit=None, remaining=None, reset_in=None, window=None)
+    fake.set_rate_limit(limit=None, remaining=None, reset_in=None, window=None,
+                        retry_after=None)
+    fake.client_info(), fake.audience       # default audience: fake.url + /api/v2/
     # generic directory
     fake.set_groups(subject, [group, ...]); fake.set_directory_token(token_or_None)
+    fake.set_directory_shape("array"|"object")
     # faults, log, counters
     fake.set_faults([...]); fake.calls(since=0); fake.counts(); fake.count(path)
     fake.pause(); fake.resume()   # main port refuses connections / accepts again
@@ -75,14 +78,17 @@ Control API (JSON in, JSON out; on every listener, no authentication):
     POST /_fake/jwks/remove             {"kid"}
     POST /_fake/jwks/config             {"max_age": N|null, "cache_control": str|null,
                                          "body": str|null}  (body: served verbatim)
-    POST /_fake/auth0/client            {"client_id", "client_secret", "audience"?, "scope"?}
+    GET|POST /_fake/auth0/client        {"client_id"?, "client_secret"?, "audience"?, "scope"?}
+                                        (GET and the answer never show the secret)
     POST /_fake/auth0/users             {"user_id", "roles"?, "app_metadata"?, ...}
     POST /_fake/auth0/users/delete      {"user_id"}
-    POST /_fake/auth0/logs              [event, ...] -> {"log_ids": [...]}
+    GET|POST /_fake/auth0/logs          POST [event, ...] -> {"log_ids": [...]}
     POST /_fake/auth0/tokens            {"lifetime": S}? {"expire_all": true}?
-    POST /_fake/auth0/rate-limit        {"limit"?, "remaining"?, "reset_in"?, "window"?}
-    POST /_fake/directory/users         {"subject", "groups"}
+    POST /_fake/auth0/rate-limit        {"limit"?, "remaining"?, "reset_in"?, "window"?,
+                                         "retry_after"?}
+    POST /_fake/directory/users         {"subject", "groups"}  (groups null: unknown)
     POST /_fake/directory/token         {"token": str|null}
+    POST /_fake/directory/shape         {"shape": "array"|"object"}
     POST /_fake/pause  /_fake/resume    (control_url only stays reachable meanwhile)
 
 Faults (POST /_fake/faults or set_faults): a list of
@@ -95,7 +101,8 @@ matched by path prefix (the decoded path), first match wins, ``count`` limits a
 fault to the next N matching requests.  down: 503 with Auth0's error JSON;
 reset: the connection is closed with a TCP RST, no answer; slow: waits
 ``seconds`` then answers normally; throttled: 429 with x-ratelimit-* headers
-(remaining 0, reset ``reset_in`` seconds ahead); expired: 401 as for an expired
+(remaining 0, reset ``reset_in`` seconds ahead; Retry-After too when
+``"retry_after": true``); expired: 401 as for an expired
 access token; status: ``status`` with ``body`` verbatim.  (A refused connection is
 pause(): faults act on requests, and a refusal happens before any.)
 
@@ -145,6 +152,14 @@ KEY_KINDS = {"rsa": ("RSA", "RS256"), "ec256": ("EC", "ES256"),
              "ec384": ("EC", "ES384"), "ed25519": ("OKP", "EdDSA")}
 FAULT_KINDS = ("down", "reset", "slow", "throttled", "expired", "status")
 LISTENERS = ("main", "untrusted", "wrong_host", "expired", "plain", "control")
+DEFAULT_CLIENT_ID = "fake-idp-client"
+DEFAULT_CLIENT_SECRET = "fake-idp-client-secret-for-tests-only"
+DEFAULT_SCOPE = "read:users read:roles read:logs"
+LOG_ID_BASE = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+# Management API scopes a route accepts (any of them).
+SCOPES_USER = ("read:users",)
+SCOPES_ROLES = ("read:users", "read:roles")
+SCOPES_LOGS = ("read:logs", "read:logs_users")
 
 
 def _b64url(data):
@@ -367,6 +382,29 @@ class FakeIdp:
             self.jwks_max_age = self.seed.get("jwks_max_age", 300)
             self.jwks_cache_control = None
             self.jwks_body = None
+            client = self.seed.get("client") or {}
+            self.client = {"client_id": client.get("client_id", DEFAULT_CLIENT_ID),
+                           "client_secret": client.get("client_secret", DEFAULT_CLIENT_SECRET),
+                           "audience": client.get("audience"),
+                           "scope": client.get("scope", DEFAULT_SCOPE)}
+            self.tokens = {}
+            self.token_lifetime = int(self.seed.get("token_lifetime", 86400))
+            self.users = {}
+            self.roles = {}
+            for user in self.seed.get("users", []):
+                user = dict(user)
+                self._set_user_locked(user.pop("user_id"), **user)
+            self.logs = []
+            self.log_counter = 0
+            self._add_logs_locked(self.seed.get("logs", []))
+            rate = self.seed.get("rate_limit") or {}
+            self.rate = {"limit": int(rate.get("limit", 50)),
+                         "window": float(rate.get("window", 1.0)),
+                         "retry_after": bool(rate.get("retry_after", False)),
+                         "remaining": int(rate.get("limit", 50)), "reset_at": 0.0}
+            self.directory = {k: list(v) for k, v in (self.seed.get("directory") or {}).items()}
+            self.directory_token = self.seed.get("directory_token")
+            self.directory_shape = self.seed.get("directory_shape", "array")
             self.faults = []
             self.call_log = []
             self.call_seq = 0
@@ -442,6 +480,179 @@ class FakeIdp:
     def jwks_url(self):
         return self.url + JWKS_PATH
 
+    # -- Auth0: the client, tokens, users, logs, the rate limit -------------------
+
+    @property
+    def audience(self):
+        """The Management API audience the client may ask for (default <url>/api/v2/)."""
+        with self.lock:
+            return self.client["audience"] or f"{self.url}/api/v2/"
+
+    def set_client(self, client_id=None, client_secret=None, audience=..., scope=None):
+        with self.lock:
+            if client_id is not None:
+                self.client["client_id"] = client_id
+            if client_secret is not None:
+                self.client["client_secret"] = client_secret
+            if audience is not ...:
+                self.client["audience"] = audience
+            if scope is not None:
+                self.client["scope"] = scope
+            return self.client_info()
+
+    def client_info(self):
+        """The client without its secret."""
+        with self.lock:
+            return {"client_id": self.client["client_id"], "audience": self.audience,
+                    "scope": self.client["scope"]}
+
+    def set_token_lifetime(self, seconds):
+        """expires_in of the tokens granted from now on."""
+        with self.lock:
+            self.token_lifetime = int(seconds)
+
+    def expire_tokens(self):
+        """Every access token granted so far is expired from now on."""
+        with self.lock:
+            for tok in self.tokens.values():
+                tok["expires_at"] = 0.0
+
+    def tokens_granted(self):
+        with self.lock:
+            return len(self.tokens)
+
+    def _role(self, role):
+        """A role object from a name or {"name", "id"?, "description"?} (lock held)."""
+        if isinstance(role, str):
+            role = {"name": role}
+        name = role["name"]
+        known = self.roles.get(name)
+        if known is None:
+            known = {"id": role.get("id") or "rol_" + hashlib.sha256(name.encode())
+                     .hexdigest()[:16],
+                     "name": name, "description": role.get("description", f"{name} role")}
+            self.roles[name] = known
+        return dict(known)
+
+    def _set_user_locked(self, user_id, roles=None, app_metadata=None, **fields):
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        user = self.users.get(user_id, {}).get("user") or {
+            "user_id": user_id, "created_at": now, "user_metadata": {}, "app_metadata": {}}
+        user.update(fields)
+        user["updated_at"] = now
+        if app_metadata is not None:
+            user["app_metadata"] = app_metadata
+        old_roles = self.users.get(user_id, {}).get("roles", [])
+        self.users[user_id] = {"user": user,
+                               "roles": old_roles if roles is None
+                               else [self._role(r) for r in roles]}
+
+    def set_user(self, user_id, roles=None, app_metadata=None, **fields):
+        """Creates or updates a user: roles (names or role objects) replace the
+        user's roles, app_metadata replaces it, other fields are merged into the
+        user object (GET /api/v2/users/{id})."""
+        with self.lock:
+            self._set_user_locked(user_id, roles, app_metadata, **fields)
+            return {"user": dict(self.users[user_id]["user"]),
+                    "roles": list(self.users[user_id]["roles"])}
+
+    def delete_user(self, user_id):
+        with self.lock:
+            if self.users.pop(user_id, None) is None:
+                raise KeyError(f"no user {user_id!r}")
+
+    def _add_logs_locked(self, events):
+        ids = []
+        for event in events:
+            if not isinstance(event, dict):
+                raise ValueError("a log event is an object")
+            event = json.loads(json.dumps(event))
+            # The log stream's envelope {"log_id", "data": {...}}: the API
+            # serves the bare event.
+            if isinstance(event.get("data"), dict) and "type" not in event:
+                outer_id = event.get("log_id")
+                event = event["data"]
+                if outer_id and "log_id" not in event:
+                    event["log_id"] = outer_id
+            if not event.get("log_id"):
+                self.log_counter += 1
+                event["log_id"] = f"900{LOG_ID_BASE}{self.log_counter:039d}"
+            if any(e["log_id"] == event["log_id"] for e in self.logs):
+                raise ValueError(f"log_id {event['log_id']} is already in the log")
+            self.logs.append(event)
+            ids.append(event["log_id"])
+        self.logs.sort(key=lambda e: e["log_id"])
+        return ids
+
+    def add_logs(self, events):
+        """Appends log events (bare, or in the log stream's {"log_id", "data"}
+        envelope); an event without log_id gets the next one.  Returns the log_ids."""
+        with self.lock:
+            return self._add_logs_locked(events)
+
+    def set_rate_limit(self, limit=None, remaining=None, reset_in=None, window=None,
+                       retry_after=None):
+        """The Management API's bucket: `limit` requests per `window` seconds;
+        `remaining` and `reset_in` set the current window (remaining=0 with
+        reset_in=N: every call gets 429 for N seconds); retry_after: also send
+        Retry-After on 429 (Auth0's documents name only the x-ratelimit-* headers)."""
+        with self.lock:
+            r = self.rate
+            if limit is not None:
+                r["limit"] = int(limit)
+                r["remaining"] = min(r["remaining"], r["limit"])
+            if window is not None:
+                r["window"] = float(window)
+            if remaining is not None:
+                r["remaining"] = int(remaining)
+                if reset_in is None and r["reset_at"] <= time.time():
+                    r["reset_at"] = time.time() + r["window"]
+            if reset_in is not None:
+                r["reset_at"] = time.time() + float(reset_in)
+            if retry_after is not None:
+                r["retry_after"] = bool(retry_after)
+            return {k: r[k] for k in ("limit", "window", "remaining", "reset_at", "retry_after")}
+
+    def _rate_take(self):
+        """Takes one request from the bucket: (allowed, rate-limit headers)."""
+        with self.lock:
+            r = self.rate
+            now = time.time()
+            if now >= r["reset_at"]:
+                r["remaining"] = r["limit"]
+                r["reset_at"] = now + r["window"]
+            allowed = r["remaining"] > 0
+            if allowed:
+                r["remaining"] -= 1
+            headers = {"x-ratelimit-limit": str(r["limit"]),
+                       "x-ratelimit-remaining": str(r["remaining"]),
+                       "x-ratelimit-reset": str(int(-(-r["reset_at"] // 1)))}
+            if not allowed and r["retry_after"]:
+                headers["Retry-After"] = str(max(1, int(-(-(r["reset_at"] - now) // 1))))
+            return allowed, headers
+
+    # -- the generic directory ---------------------------------------------------
+
+    def set_groups(self, subject, groups):
+        """The directory's groups of subject (None: the subject is unknown, 404)."""
+        with self.lock:
+            if groups is None:
+                self.directory.pop(subject, None)
+            else:
+                self.directory[subject] = list(groups)
+
+    def set_directory_token(self, token):
+        """The Bearer token the directory requires (None: none required)."""
+        with self.lock:
+            self.directory_token = token
+
+    def set_directory_shape(self, shape):
+        """"array": ["g1", ...] (default); "object": {"groups": ["g1", ...]}."""
+        if shape not in ("array", "object"):
+            raise ValueError("directory shape is \"array\" or \"object\"")
+        with self.lock:
+            self.directory_shape = shape
+
     # -- faults and the call log ---------------------------------------------------
 
     def set_faults(self, faults):
@@ -462,6 +673,7 @@ class FakeIdp:
                      "body": f.get("body", ""),
                      "content_type": f.get("content_type", "application/json"),
                      "reset_in": int(f.get("reset_in", 30)),
+                     "retry_after": bool(f.get("retry_after", False)),
                      "count": int(f["count"]) if f.get("count") is not None else None,
                      "hits": 0}
             parsed.append(entry)
@@ -636,7 +848,8 @@ class FakeIdp:
     def info(self):
         return {"url": self.url, "port": self.port, "ca_file": self.ca_file,
                 "urls": dict(self.urls), "control_url": self.control_url,
-                "jwks_url": self.jwks_url, "tls_dir": self.tls_dir, "paused": self._paused}
+                "jwks_url": self.jwks_url, "tls_dir": self.tls_dir, "paused": self._paused,
+                "client": self.client_info()}
 
     # -- request handling ------------------------------------------------------
 
@@ -694,7 +907,7 @@ class FakeIdp:
                 429, {"statusCode": 429, "error": "Too Many Requests",
                       "message": "Global limit has been reached",
                       "errorCode": "too_many_requests"})
-            headers.update(self._throttle_headers(fault["reset_in"]))
+            headers.update(self._throttle_headers(fault))
             return status, headers, out
         if kind == "expired":
             return _mgmt_error(401, "Expired token received for JSON Web Token validation")
@@ -703,17 +916,222 @@ class FakeIdp:
         return (fault["status"], {"Content-Type": fault["content_type"]},
                 body.encode() if isinstance(body, str) else json.dumps(body).encode())
 
-    def _throttle_headers(self, reset_in):
-        return {"x-ratelimit-limit": "50", "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": str(int(time.time()) + int(reset_in)),
-                "Retry-After": str(int(reset_in))}
+    def _throttle_headers(self, fault):
+        with self.lock:
+            limit = self.rate["limit"]
+        headers = {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0",
+                   "x-ratelimit-reset": str(int(time.time()) + fault["reset_in"])}
+        if fault["retry_after"]:
+            headers["Retry-After"] = str(fault["reset_in"])
+        return headers
 
     def _answer(self, request, path, body, entry):
         """(status, headers, body bytes) for a request to the identity provider."""
-        if path == JWKS_PATH and request.method == "GET":
+        method = request.method
+        segments = [urllib.parse.unquote(seg) for seg in
+                    request.raw_path.split("?", 1)[0].split("/")[1:]]
+        if path == JWKS_PATH:
+            if method != "GET":
+                return _json_answer(405, {"error": "method not allowed"}, {"Allow": "GET"})
             return self._serve_jwks()
+        if path == "/oauth/token":
+            if method != "POST":
+                return _json_answer(405, {"error": "method not allowed"}, {"Allow": "POST"})
+            return self._token(request, body, entry)
+        if path.startswith("/api/v2/"):
+            return self._management(request, segments[2:], entry)
+        if len(segments) == 4 and segments[:2] == ["directory", "users"] and \
+                segments[3] == "groups" and method == "GET":
+            return self._directory(request, segments[2])
         return _json_answer(404, {"statusCode": 404, "error": "Not Found",
                                   "message": "Not Found"})
+
+    # -- Auth0 Authentication API: POST /oauth/token --------------------------------
+
+    def _token(self, request, body, entry):
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        try:
+            if ctype == "application/json":
+                form = json.loads(body or b"{}")
+                if not isinstance(form, dict):
+                    raise ValueError("not an object")
+            elif ctype == "application/x-www-form-urlencoded":
+                form = dict(urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            else:
+                return _oauth_error(400, "invalid_request",
+                                    "Content-Type must be application/json or "
+                                    "application/x-www-form-urlencoded")
+        except (ValueError, UnicodeDecodeError):
+            return _oauth_error(400, "invalid_request", "the request body could not be parsed")
+        form = {k: v for k, v in form.items() if isinstance(v, str)}
+        auth = request.headers.get("Authorization", "")
+        via_basic = False
+        if auth.lower().startswith("basic "):
+            try:
+                cid, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return _oauth_error(400, "invalid_request", "bad Basic authorization")
+            form.setdefault("client_id", urllib.parse.unquote(cid))
+            form["client_secret"] = urllib.parse.unquote(secret)
+            via_basic = True
+        entry["form"] = {k: ("present" if k == "client_secret" else v) for k, v in form.items()}
+        if via_basic:
+            entry["form"]["client_secret"] = "present (Basic)"
+        grant = form.get("grant_type")
+        if not grant:
+            return _oauth_error(400, "invalid_request", "Missing required parameter: grant_type")
+        if grant != "client_credentials":
+            return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+        with self.lock:
+            client = dict(self.client)
+            audience = self.audience
+            lifetime = self.token_lifetime
+        if not (hmac.compare_digest(form.get("client_id", ""), client["client_id"]) and
+                hmac.compare_digest(form.get("client_secret", "").encode(),
+                                    client["client_secret"].encode())):
+            return _oauth_error(401, "access_denied", "Unauthorized")
+        wanted = form.get("audience")
+        if not wanted:
+            return _oauth_error(403, "access_denied",
+                                "No audience parameter was provided, and no default audience "
+                                "has been configured")
+        if wanted != audience:
+            return _oauth_error(403, "access_denied",
+                                f"Service not enabled within domain: {wanted}")
+        token = secrets.token_urlsafe(48)
+        with self.lock:
+            self.tokens[token] = {"client_id": client["client_id"], "scope": client["scope"],
+                                  "expires_at": time.time() + lifetime}
+        return _json_answer(200, {"access_token": token, "token_type": "Bearer",
+                                  "expires_in": lifetime, "scope": client["scope"]},
+                            {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    # -- Auth0 Management API: /api/v2/... -------------------------------------------
+
+    def _management(self, request, segments, entry):
+        allowed, rate_headers = self._rate_take()
+        if not allowed:
+            return _mgmt_error(429, "Global limit has been reached", "too_many_requests",
+                               rate_headers)
+        status, headers, out = self._management_route(request, segments)
+        headers.update(rate_headers)
+        return status, headers, out
+
+    def _bearer(self, request, scopes):
+        """None when the request's token is good and has one of scopes, else the
+        error answer."""
+        auth = request.headers.get("Authorization")
+        if not auth:
+            return _mgmt_error(401, "Missing authentication")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _mgmt_error(401, "Bad HTTP authentication header format")
+        with self.lock:
+            tok = self.tokens.get(token.strip())
+            tok = dict(tok) if tok else None
+        if tok is None:
+            return _mgmt_error(401, "Invalid token")
+        if time.time() >= tok["expires_at"]:
+            return _mgmt_error(401, "Expired token received for JSON Web Token validation")
+        granted = set(tok["scope"].split())
+        if not granted.intersection(scopes):
+            return _mgmt_error(403, "Insufficient scope, expected any of: " + ",".join(scopes),
+                               "insufficient_scope")
+        return None
+
+    def _management_route(self, request, segments):
+        if request.method != "GET":
+            return _mgmt_error(405, f"{request.method} is not served by this fake")
+        query = request.query
+        if segments == ["logs"]:
+            return self._bearer(request, SCOPES_LOGS) or self._logs(request)
+        if len(segments) == 2 and segments[0] == "users" and segments[1]:
+            return self._bearer(request, SCOPES_USER) or self._user(segments[1], query)
+        if len(segments) == 3 and segments[0] == "users" and segments[2] == "roles":
+            return self._bearer(request, SCOPES_ROLES) or self._user_roles(segments[1], query)
+        return _mgmt_error(404, "Not Found")
+
+    def _user(self, user_id, query):
+        with self.lock:
+            record = self.users.get(user_id)
+            user = json.loads(json.dumps(record["user"])) if record else None
+        if user is None:
+            return _mgmt_error(404, "The user does not exist.", "inexistent_user")
+        fields = [f for f in query.get("fields", "").split(",") if f]
+        if fields:
+            include = query.get("include_fields", "true") != "false"
+            user = {k: v for k, v in user.items() if (k in fields) == include}
+        return _json_answer(200, user)
+
+    def _user_roles(self, user_id, query):
+        with self.lock:
+            record = self.users.get(user_id)
+            roles = [dict(r) for r in record["roles"]] if record else None
+        if roles is None:
+            return _mgmt_error(404, "The user does not exist.", "inexistent_user")
+        try:
+            per_page = int(query["per_page"]) if "per_page" in query else None
+            page = int(query.get("page", "0"))
+        except ValueError:
+            return _mgmt_error(400, "Query validation error: page and per_page are integers",
+                               "invalid_query_string")
+        if per_page is not None and not 1 <= per_page <= 100:
+            return _mgmt_error(400, "Query validation error: 'per_page' must be between 1 "
+                               "and 100", "invalid_query_string")
+        if page < 0:
+            return _mgmt_error(400, "Query validation error: 'page' must be 0 or more",
+                               "invalid_query_string")
+        total = len(roles)
+        start = page * per_page if per_page else 0
+        if per_page is not None:
+            roles = roles[start:start + per_page]
+        if query.get("include_totals") == "true":
+            return _json_answer(200, {"start": start, "limit": per_page or total,
+                                      "total": total, "roles": roles})
+        return _json_answer(200, roles)
+
+    def _logs(self, request):
+        query = request.query
+        try:
+            take = int(query.get("take", "50"))
+        except ValueError:
+            return _mgmt_error(400, "Query validation error: 'take' is an integer",
+                               "invalid_query_string")
+        if not 1 <= take <= 100:
+            return _mgmt_error(400, "Query validation error: 'take' must be between 1 and 100",
+                               "invalid_query_string")
+        start = query.get("from", "")
+        with self.lock:
+            events = [e for e in self.logs if e["log_id"] > start][:take]
+            events = json.loads(json.dumps(events))
+        # Auth0 answers a checkpoint page with a Link to the next one: after
+        # the last event served, or the same URL again when caught up.
+        next_from = events[-1]["log_id"] if events else start
+        next_query = urllib.parse.urlencode({"from": next_from, "take": take})
+        host = request.headers.get("Host") or f"127.0.0.1:{self.port}"
+        link = f'<{request.scheme}://{host}/api/v2/logs?{next_query}>; rel="next"'
+        return _json_answer(200, events, {"Link": link})
+
+    # -- the generic directory: GET /directory/users/{subject}/groups ---------------
+
+    def _directory(self, request, subject):
+        with self.lock:
+            token = self.directory_token
+            groups = self.directory.get(subject)
+            groups = list(groups) if groups is not None else None
+            shape = self.directory_shape
+        if token is not None:
+            auth = request.headers.get("Authorization", "")
+            scheme, _, given = auth.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                                    token.encode()):
+                return _json_answer(401, {"error": "unauthorized",
+                                          "message": "a valid Bearer token is required"},
+                                    {"WWW-Authenticate": 'Bearer realm="directory"'})
+        if groups is None:
+            return _json_answer(404, {"error": "not_found",
+                                      "message": f"no user {subject!r} in the directory"})
+        return _json_answer(200, groups if shape == "array" else {"groups": groups})
 
     def _serve_jwks(self):
         with self.lock:
@@ -771,6 +1189,46 @@ class FakeIdp:
                 return 200, self.set_jwks(**{k: data_obj[k] for k in
                                              ("max_age", "cache_control", "body")
                                              if k in data_obj})
+            if path == "/_fake/auth0/client" and method == "POST":
+                return 200, self.set_client(data_obj.get("client_id"),
+                                            data_obj.get("client_secret"),
+                                            data_obj.get("audience", ...),
+                                            data_obj.get("scope"))
+            if path == "/_fake/auth0/client" and method == "GET":
+                return 200, self.client_info()
+            if path == "/_fake/auth0/users" and method == "POST":
+                fields = dict(data_obj)
+                return 200, self.set_user(fields.pop("user_id"), **fields)
+            if path == "/_fake/auth0/users/delete" and method == "POST":
+                self.delete_user(data_obj["user_id"])
+                return 200, {"ok": True}
+            if path == "/_fake/auth0/logs":
+                if method == "POST":
+                    if not isinstance(data, list):
+                        raise ValueError("POST /_fake/auth0/logs takes a JSON array of events")
+                    return 200, {"log_ids": self.add_logs(data)}
+                with self.lock:
+                    return 200, json.loads(json.dumps(self.logs))
+            if path == "/_fake/auth0/tokens" and method == "POST":
+                if "lifetime" in data_obj:
+                    self.set_token_lifetime(data_obj["lifetime"])
+                if data_obj.get("expire_all"):
+                    self.expire_tokens()
+                with self.lock:
+                    return 200, {"lifetime": self.token_lifetime, "granted": len(self.tokens)}
+            if path == "/_fake/auth0/rate-limit" and method == "POST":
+                return 200, self.set_rate_limit(**{k: data_obj[k] for k in
+                                                   ("limit", "remaining", "reset_in", "window",
+                                                    "retry_after") if k in data_obj})
+            if path == "/_fake/directory/users" and method == "POST":
+                self.set_groups(data_obj["subject"], data_obj.get("groups"))
+                return 200, {"ok": True}
+            if path == "/_fake/directory/token" and method == "POST":
+                self.set_directory_token(data_obj.get("token"))
+                return 200, {"ok": True}
+            if path == "/_fake/directory/shape" and method == "POST":
+                self.set_directory_shape(data_obj.get("shape"))
+                return 200, {"ok": True}
             if path == "/_fake/pause" and method == "POST":
                 await self._pause(keep=transport)
                 return 200, {"ok": True}
@@ -801,10 +1259,16 @@ def _json_answer(status, obj, headers=None):
     return status, out, json.dumps(obj).encode()
 
 
+def _oauth_error(status, error, description):
+    """An Authentication API (token endpoint) error as Auth0 writes it."""
+    return _json_answer(status, {"error": error, "error_description": description})
+
+
 def _mgmt_error(status, message, error_code=None, headers=None):
     """A Management API error body as Auth0 writes it."""
     reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-              429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Error")
+              405: "Method Not Allowed", 429: "Too Many Requests",
+              503: "Service Unavailable"}.get(status, "Error")
     obj = {"statusCode": status, "error": reason, "message": message}
     if error_code:
         obj["errorCode"] = error_code
