@@ -1092,6 +1092,8 @@ class FakeIdp:
 
     def _logs(self, request):
         query = request.query
+        if "from" not in query and ("sort" in query or "per_page" in query):
+            return self._logs_search(query)
         try:
             take = int(query.get("take", "50"))
         except ValueError:
@@ -1111,6 +1113,30 @@ class FakeIdp:
         host = request.headers.get("Host") or f"127.0.0.1:{self.port}"
         link = f'<{request.scheme}://{host}/api/v2/logs?{next_query}>; rel="next"'
         return _json_answer(200, events, {"Link": link})
+
+    def _logs_search(self, query):
+        """The search form of GET /api/v2/logs (no checkpoint): page, per_page
+        and sort ("date:1" / "date:-1"; the fake orders by date, then log_id).
+        The service asks ?sort=date:-1&per_page=1 for the newest event, where a
+        first poll starts."""
+        try:
+            per_page = int(query.get("per_page", "50"))
+            page = int(query.get("page", "0"))
+        except ValueError:
+            return _mgmt_error(400, "Query validation error: page and per_page are integers",
+                               "invalid_query_string")
+        if not 1 <= per_page <= 100 or page < 0:
+            return _mgmt_error(400, "Query validation error: 'per_page' must be between 1 "
+                               "and 100", "invalid_query_string")
+        field, _, order = query.get("sort", "date:-1").partition(":")
+        if field != "date" or order not in ("1", "-1"):
+            return _mgmt_error(400, "Query validation error: sort must be date:1 or date:-1",
+                               "invalid_query_string")
+        with self.lock:
+            events = sorted(self.logs, key=lambda e: (str(e.get("date", "")), e["log_id"]),
+                            reverse=order == "-1")
+            events = json.loads(json.dumps(events[page * per_page:(page + 1) * per_page]))
+        return _json_answer(200, events)
 
     # -- the generic directory: GET /directory/users/{subject}/groups ---------------
 
