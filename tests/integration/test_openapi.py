@@ -360,6 +360,7 @@ def _sample_for(name):
         "groups": ["g"],
         "cutoff": "2026-01-01T00:00:00Z", "time": None, "accounts": None, "reason": None,
         "source": "document", "source_event_id": None,
+        "subject": None, "rule": None, "note": None,
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "requested_by": {"issuer": "i", "subject": "", "token_id": ""},
     }
