@@ -81,13 +81,9 @@ static enum sr_rc checkpoint(struct sr_auth0_poll *p, char **from, int64_t *wait
 	if (p->src->poll.from != NULL && p->src->poll.from[0] != '\0') {
 		if ((*from = strdup(p->src->poll.from)) == NULL)
 			return sr_err_set(err, SR_ENOMEM, "out of memory");
-		sr_log(SR_LOG_INFO, "auth0.poll.start", "from=%s reason=configured",
-		       sr_log_quote(q, sizeof(q), *from));
-		return SR_OK;
-	}
-	if ((rc = sr_auth0_api_newest_log(p->api, from, wait, err)) != SR_OK)
+	} else if ((rc = sr_auth0_api_newest_log(p->api, from, wait, err)) != SR_OK) {
 		return rc;
-	if (*from == NULL) {
+	} else if (*from == NULL) {
 		sr_log(SR_LOG_INFO, "auth0.poll.start", "from=oldest reason=no_logs_yet");
 		return SR_OK;
 	}
@@ -97,8 +93,8 @@ static enum sr_rc checkpoint(struct sr_auth0_poll *p, char **from, int64_t *wait
 		*from = NULL;
 		return rc;
 	}
-	sr_log(SR_LOG_INFO, "auth0.poll.start", "from=%s reason=newest_event",
-	       sr_log_quote(q, sizeof(q), *from));
+	sr_log(SR_LOG_INFO, "auth0.poll.start", "from=%s reason=%s", sr_log_quote(q, sizeof(q), *from),
+	       p->src->poll.from != NULL && p->src->poll.from[0] != '\0' ? "configured" : "newest_event");
 	return SR_OK;
 }
 
@@ -241,6 +237,8 @@ enum sr_rc sr_auth0_poll_start(struct sr_ingest *ing, const struct sr_source_con
 
 void sr_auth0_poll_stop(struct sr_auth0_poll *p)
 {
+	char q[160];
+
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
@@ -250,6 +248,7 @@ void sr_auth0_poll_stop(struct sr_auth0_poll *p)
 	pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
+	sr_log(SR_LOG_INFO, "auth0.poll.stopped", "domain=%s",
+	       sr_log_quote(q, sizeof(q), p->src->lookup.domain));
 	free(p);
-	sr_log(SR_LOG_INFO, "auth0.poll.stopped", "%s", "");
 }

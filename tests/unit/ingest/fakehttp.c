@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -114,6 +115,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	snprintf(req.auth, sizeof(req.auth), "%s", auth ? auth : "");
 	memcpy(req.body, cn->body, cn->len);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		req.ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
 
 	pthread_mutex_lock(&fh.mu);
 	if (fh.n_reqs < MAX_REQS)

@@ -26,6 +26,7 @@ struct fh_request {
 	char target[1024];
 	char auth[512];
 	char body[2048];
+	long long ms;          /* when it came (CLOCK_MONOTONIC, milliseconds) */
 };
 
 /* Starts the server (fails the test if it cannot). */
