@@ -40,6 +40,7 @@ static const struct {
 	{"revoke", 0},
 	{"cleanup", 0},
 	{"jobs", 0},
+	{"rules", 0},
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)
