@@ -73,6 +73,7 @@ enum sr_store_op_kind {
 	SR_STORE_OP_REVOCATIONS, /* a batch: in[0..n_in-1], items[] (below) */
 	SR_STORE_OP_PING,
 	SR_STORE_OP_JOB, /* args: struct sr_job_op (jobs.c) */
+	SR_STORE_OP_META, /* sr_store_meta_put's (store-internal args) */
 };
 
 /* What happened to one revocation of a batch. */
@@ -84,7 +85,8 @@ struct sr_store_item {
 };
 
 /* The user's groups as the provider's directory last told them: kept so a
- * deleted user's last known groups still count. Strings borrowed. */
+ * deleted user's last known groups still count. A record never replaces one
+ * with a later at (lookups committed out of order). Strings borrowed. */
 struct sr_user_groups {
 	const char *source, *subject;
 	char *const *groups;
@@ -98,7 +100,9 @@ struct sr_store_op {
 	 * each in its own savepoint (one refused never spoils the others),
 	 * all in one transaction; items[] (the caller's, n_in of them) gets
 	 * each one's outcome; rc is SR_OK when the transaction committed. The
-	 * user group records in cache[] are written in the same transaction. */
+	 * user group records in cache[] are written in the same transaction;
+	 * a record without source or subject fails the whole op (rc and every
+	 * item SR_EINVAL, nothing written). */
 	const struct sr_revocation_in *in;
 	size_t n_in;
 	struct sr_store_item *items;

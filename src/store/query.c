@@ -16,6 +16,7 @@ struct rev_row {
 	const char *id, *state, *action, *time_given, *reason, *source;
 	const char *source_event_id, *issuer, *subject, *token_id;
 	const char *state_reason; /* NULL: the state says it all */
+	const char *event_subject, *rule, *note; /* event sources; NULL: none */
 	json_t *groups, *accounts; /* stolen by rev_json */
 	int64_t cutoff, created_at, updated_at;
 };
@@ -35,7 +36,7 @@ static json_t *time_json(int64_t t)
 static json_t *rev_json(const struct rev_row *r)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-			 " s:{s:o, s:o, s:o}}",
+			 " s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
 			 "id", str_or_null(r->id),
 			 "state", str_or_null(r->state),
 			 "state_reason", str_or_null(r->state_reason),
@@ -47,6 +48,9 @@ static json_t *rev_json(const struct rev_row *r)
 			 "reason", str_or_null(r->reason),
 			 "source", str_or_null(r->source),
 			 "source_event_id", str_or_null(r->source_event_id),
+			 "subject", str_or_null(r->event_subject),
+			 "rule", str_or_null(r->rule),
+			 "note", str_or_null(r->note),
 			 "created_at", time_json(r->created_at),
 			 "updated_at", time_json(r->updated_at),
 			 "requested_by",
@@ -80,7 +84,8 @@ static const char select_sql[] =
 	"       (SELECT json_group_array(group_name) FROM (SELECT group_name"
 	"          FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position)),"
 	"       (SELECT count(*) FROM jobs WHERE revocation_seq = r.seq AND kind = 'cleanup'),"
-	"       (SELECT count(*) FROM role_results WHERE revocation_seq = r.seq)"
+	"       (SELECT count(*) FROM role_results WHERE revocation_seq = r.seq),"
+	"       r.event_subject, r.rule, r.note"
 	"  FROM revocations r WHERE (?1 IS NULL AND r.seq = ?2) OR r.id = ?1";
 
 static const char *text(sqlite3_stmt *q, int col)
@@ -118,6 +123,7 @@ enum sr_rc sr_store_revocation_json(struct conn *c, int64_t seq, const char *id,
 		.reason = text(q, 11), .state = text(q, 12),
 		.created_at = sqlite3_column_int64(q, 13),
 		.updated_at = sqlite3_column_int64(q, 14), .groups = json_text(text(q, 15)),
+		.event_subject = text(q, 18), .rule = text(q, 19), .note = text(q, 20),
 	};
 	r.state_reason = state_reason(r.state, sqlite3_column_int(q, 16),
 				      sqlite3_column_int(q, 17));
@@ -133,14 +139,14 @@ static const char find_key_sql[] =
 	" WHERE issuer = ?1 AND subject = ?2 AND key = ?3";
 
 /* 1: found (the earlier answer is in item->result), 0: not found, -1: error. */
-static int find_idempotent(struct conn *c, struct sr_store_op *it)
+static int find_idempotent(struct conn *c, const struct sr_revocation_in *in,
+			   struct sr_store_item *item)
 {
-	const struct sr_revocation_in *in = it->in;
 	sqlite3_stmt *q = sr_stmt(c, find_key_sql);
 	int step, found = 0;
 
 	if (q == NULL) {
-		sr_store_db_error(c->db, "idempotency lookup", &it->err);
+		sr_store_db_error(c->db, "idempotency lookup", &item->err);
 		return -1;
 	}
 	sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC);
@@ -151,15 +157,15 @@ static int find_idempotent(struct conn *c, struct sr_store_op *it)
 		const char *hash = text(q, 0);
 		if (hash == NULL || in->request_hash == NULL ||
 		    strcmp(hash, in->request_hash) != 0) {
-			sr_err_set(&it->err, SR_ECONFLICT,
+			sr_err_set(&item->err, SR_ECONFLICT,
 				   "Idempotency-Key was already used for a different request");
 			found = -1;
 		} else {
-			it->result = json_text(text(q, 1));
-			found = it->result ? 1 : -1;
+			item->result = json_text(text(q, 1));
+			found = item->result ? 1 : -1;
 		}
 	} else if (step != SQLITE_DONE) {
-		sr_store_db_error(c->db, "idempotency lookup", &it->err);
+		sr_store_db_error(c->db, "idempotency lookup", &item->err);
 		found = -1;
 	}
 	sqlite3_reset(q);
@@ -201,55 +207,61 @@ static bool same_document(json_t *rev, const struct sr_document *doc)
 static const char find_event_sql[] =
 	"SELECT seq FROM revocations WHERE source = ?1 AND source_event_id = ?2";
 
-/* 1: the event was recorded before (its revocation is in item->result). */
-static int find_event(struct conn *c, struct sr_store_op *it)
+/* The revocation already recorded for in's event (the insert found its
+ * (source, source_event_id) taken): a replay, its revocation in
+ * item->result, or SR_ECONFLICT when the same id came with another document
+ * (unless in->replay_any: a provider's redelivered event is the same event
+ * whatever its groups resolve to now). */
+static enum sr_rc recorded_event(struct conn *c, const struct sr_revocation_in *in,
+				 struct sr_store_item *item)
 {
 	sqlite3_stmt *q = sr_stmt(c, find_event_sql);
 	int64_t seq;
 	int step;
 
-	if (q == NULL) {
-		sr_store_db_error(c->db, "event lookup", &it->err);
-		return -1;
-	}
-	sqlite3_bind_text(q, 1, it->in->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, it->in->source_event_id, -1, SQLITE_STATIC);
+	if (q == NULL)
+		return sr_store_db_error(c->db, "event lookup", &item->err);
+	sqlite3_bind_text(q, 1, in->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, in->source_event_id, -1, SQLITE_STATIC);
 	step = sqlite3_step(q);
 	if (step == SQLITE_DONE)
-		return 0;
-	if (step != SQLITE_ROW) {
-		sr_store_db_error(c->db, "event lookup", &it->err);
-		return -1;
-	}
+		return sr_err_set(&item->err, SR_EINTERNAL,
+				  "the event id was taken but its revocation is not found");
+	if (step != SQLITE_ROW)
+		return sr_store_db_error(c->db, "event lookup", &item->err);
 	seq = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	if (sr_store_revocation_json(c, seq, NULL, &it->result, &it->err) != SR_OK)
-		return -1;
-	if (!same_document(it->result, it->in->doc)) {
+	if (sr_store_revocation_json(c, seq, NULL, &item->result, &item->err) != SR_OK)
+		return item->err.code;
+	if (!in->replay_any && !same_document(item->result, in->doc)) {
 		/* One event id, two documents: the sender reused its id (a jti on
 		 * another document). Nothing is written; the caller hears 422. */
-		json_decref(it->result);
-		it->result = NULL;
-		sr_err_set(&it->err, SR_ECONFLICT,
-			   "this event id (the token's jti) was already used for a different document");
-		return -1;
+		json_decref(item->result);
+		item->result = NULL;
+		return sr_err_set(&item->err, SR_ECONFLICT,
+				  "this event id (the token's jti) was already used for a different document");
 	}
-	return 1;
+	item->replayed = 1;
+	return SR_OK;
 }
 
+/* The UNIQUE (source, source_event_id) key decides whether an event is new,
+ * not a read before the insert: another process may share the file. */
 static const char insert_rev_sql[] =
 	"INSERT INTO revocations (id, source, source_event_id, issuer, subject,"
 	" token_id, action, cutoff, time_given, accounts, reason, state,"
-	" created_at, updated_at)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12)";
+	" created_at, updated_at, event_subject, rule, note)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15, ?16)"
+	" ON CONFLICT (source, source_event_id) DO NOTHING";
 static const char insert_group_sql[] =
 	"INSERT INTO revocation_groups (revocation_seq, position, group_name)"
 	" VALUES (?1, ?2, ?3)";
 
-/* Inserts the row and its groups; OUT it->result, the row as the API shows it. */
-static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *seq)
+/* Inserts the row and its groups; OUT item->result, the row as the API shows
+ * it. *seq is 0 (and nothing written) when the event was recorded before. */
+static enum sr_rc insert_row(struct conn *c, const struct sr_revocation_in *in,
+			     struct sr_store_item *item, int64_t *seq)
 {
-	const struct sr_revocation_in *in = it->in;
 	const struct sr_document *doc = in->doc;
 	sqlite3_stmt *q;
 	struct rev_row r = {0};
@@ -257,7 +269,8 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 	enum sr_rc rc = SR_OK;
 	size_t i;
 
-	if ((rc = sr_uuid4(id, &it->err)) != SR_OK)
+	*seq = 0;
+	if ((rc = sr_uuid4(id, &item->err)) != SR_OK)
 		return rc;
 	r = (struct rev_row){
 		/* No account to work in: there will never be a job. */
@@ -267,6 +280,7 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 		.source_event_id = in->source_event_id, .issuer = in->issuer,
 		.subject = in->subject ? in->subject : "",
 		.token_id = in->token_id ? in->token_id : "",
+		.event_subject = in->event_subject, .rule = in->rule, .note = in->note,
 		.groups = str_array(doc->groups, doc->n_groups),
 		.accounts = doc->accounts ? str_array(doc->accounts, doc->n_accounts) : NULL,
 		.cutoff = doc->cutoff, .created_at = in->now, .updated_at = in->now,
@@ -274,7 +288,7 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 	if (r.accounts != NULL)
 		accounts_text = json_dumps(r.accounts, JSON_COMPACT);
 	if ((q = sr_stmt(c, insert_rev_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "insert revocation", &it->err);
+		rc = sr_store_db_error(c->db, "insert revocation", &item->err);
 		goto out;
 	}
 	sqlite3_bind_text(q, 1, r.id, -1, SQLITE_STATIC);
@@ -290,14 +304,19 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 	sqlite3_bind_text(q, 11, r.reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 12, r.created_at);
 	sqlite3_bind_text(q, 13, r.state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 14, r.event_subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 15, r.rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 16, r.note, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) != SQLITE_DONE) {
-		rc = sr_store_db_error(c->db, "insert revocation", &it->err);
+		rc = sr_store_db_error(c->db, "insert revocation", &item->err);
 		goto out;
 	}
-	*seq = sqlite3_last_insert_rowid(c->db);
 	sqlite3_reset(q);
+	if (sqlite3_changes(c->db) == 0) /* the event's id is taken */
+		goto out;
+	*seq = sqlite3_last_insert_rowid(c->db);
 	if ((q = sr_stmt(c, insert_group_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "insert groups", &it->err);
+		rc = sr_store_db_error(c->db, "insert groups", &item->err);
 		goto out;
 	}
 	for (i = 0; i < doc->n_groups; i++) {
@@ -306,16 +325,16 @@ static enum sr_rc insert_row(struct conn *c, struct sr_store_op *it, int64_t *se
 		sqlite3_bind_int64(q, 2, (int64_t)i);
 		sqlite3_bind_text(q, 3, doc->groups[i], -1, SQLITE_STATIC);
 		if (sqlite3_step(q) != SQLITE_DONE) {
-			rc = sr_store_db_error(c->db, "insert groups", &it->err);
+			rc = sr_store_db_error(c->db, "insert groups", &item->err);
 			goto out;
 		}
 	}
 	sqlite3_reset(q);
 	r.state_reason = state_reason(r.state, 0, 0);
-	it->result = rev_json(&r);
+	item->result = rev_json(&r);
 	r.groups = r.accounts = NULL; /* stolen */
-	if (it->result == NULL)
-		rc = sr_err_set(&it->err, SR_ENOMEM, "out of memory");
+	if (item->result == NULL)
+		rc = sr_err_set(&item->err, SR_ENOMEM, "out of memory");
 out:
 	json_decref(r.groups);
 	json_decref(r.accounts);
@@ -327,15 +346,15 @@ static const char insert_key_sql[] =
 	"INSERT INTO idempotency_keys (issuer, subject, key, request_hash,"
 	" revocation_seq, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-static enum sr_rc remember_key(struct conn *c, struct sr_store_op *it, int64_t seq)
+static enum sr_rc remember_key(struct conn *c, const struct sr_revocation_in *in,
+			       struct sr_store_item *item, int64_t seq)
 {
-	const struct sr_revocation_in *in = it->in;
 	sqlite3_stmt *q = sr_stmt(c, insert_key_sql);
-	char *body = json_dumps(it->result, JSON_COMPACT);
+	char *body = json_dumps(item->result, JSON_COMPACT);
 	enum sr_rc rc = SR_OK;
 
 	if (body == NULL)
-		return sr_err_set(&it->err, SR_ENOMEM, "out of memory");
+		return sr_err_set(&item->err, SR_ENOMEM, "out of memory");
 	if (q == NULL ||
 	    sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(q, 2, in->subject ? in->subject : "", -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -345,42 +364,56 @@ static enum sr_rc remember_key(struct conn *c, struct sr_store_op *it, int64_t s
 	    sqlite3_bind_text(q, 6, body, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 7, in->now) != SQLITE_OK ||
 	    sqlite3_step(q) != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "remember idempotency key", &it->err);
+		rc = sr_store_db_error(c->db, "remember idempotency key", &item->err);
 	if (q != NULL)
 		sqlite3_reset(q);
 	free(body);
 	return rc;
 }
 
-enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *it)
+enum sr_rc sr_store_write_one(struct conn *c, const struct sr_revocation_in *in,
+			      struct sr_store_item *item)
 {
 	enum sr_rc rc;
 	int64_t seq = 0;
 	int found;
 
-	if (it->in->idempotency_key != NULL) {
-		found = find_idempotent(c, it);
+	if (in->doc == NULL || in->source == NULL || in->source[0] == '\0' ||
+	    in->issuer == NULL)
+		return sr_err_set(&item->err, SR_EINVAL,
+				  "a revocation to record needs a document, a source and an issuer");
+	if (in->idempotency_key != NULL) {
+		found = find_idempotent(c, in, item);
 		if (found != 0) {
-			it->replayed = found > 0;
-			return found > 0 ? SR_OK : it->err.code;
+			item->replayed = found > 0;
+			return found > 0 ? SR_OK : item->err.code;
 		}
 	}
-	if (it->in->source_event_id != NULL) {
-		found = find_event(c, it);
-		if (found != 0) {
-			it->replayed = found > 0;
-			return found > 0 ? SR_OK : it->err.code;
-		}
-	}
-	if ((rc = insert_row(c, it, &seq)) != SR_OK)
+	if ((rc = insert_row(c, in, item, &seq)) != SR_OK)
 		return rc;
+	if (seq == 0)
+		return recorded_event(c, in, item);
 	/* A 202 always has its jobs: they are written in the same transaction. */
-	if ((rc = sr_store_insert_jobs(c, seq, it->in->doc->action == SR_ACTION_CLEANUP
+	if ((rc = sr_store_insert_jobs(c, seq, in->doc->action == SR_ACTION_CLEANUP
 						       ? "cleanup" : "apply",
-				       it->in->targets, it->in->n_targets, it->in->now,
-				       &it->err)) != SR_OK)
+				       in->targets, in->n_targets, in->now,
+				       &item->err)) != SR_OK)
 		return rc;
-	if (it->in->idempotency_key != NULL)
-		return remember_key(c, it, seq);
+	if (in->idempotency_key != NULL)
+		return remember_key(c, in, item, seq);
 	return SR_OK;
+}
+
+enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *op)
+{
+	struct sr_store_item item;
+	enum sr_rc rc;
+
+	memset(&item, 0, sizeof(item));
+	rc = sr_store_write_one(c, op->in, &item);
+	op->result = item.result;
+	op->replayed = item.replayed;
+	if (rc != SR_OK)
+		sr_err_set(&op->err, rc, "%s", item.err.msg);
+	return rc;
 }

@@ -290,13 +290,17 @@ enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
 	return rc;
 }
 
-static const char list_sql[] =
-	"SELECT r.seq FROM revocations r"
-	" WHERE (?1 = 0 OR r.seq < ?1)"
-	"   AND (?2 IS NULL OR r.state = ?2)"
-	"   AND (?3 IS NULL OR EXISTS (SELECT 1 FROM revocation_groups g"
-	"        WHERE g.revocation_seq = r.seq AND g.group_name = ?3))"
-	" ORDER BY r.seq DESC LIMIT ?4";
+#define LIST_WHERE \
+	"   AND (?1 = 0 OR r.seq < ?1)" \
+	"   AND (?2 IS NULL OR r.state = ?2)" \
+	"   AND (?3 IS NULL OR EXISTS (SELECT 1 FROM revocation_groups g" \
+	"        WHERE g.revocation_seq = r.seq AND g.group_name = ?3))" \
+	" ORDER BY r.seq DESC LIMIT ?4"
+static const char list_sql[] = "SELECT r.seq FROM revocations r WHERE 1" LIST_WHERE;
+/* With a source, a statement of its own: "?5 IS NULL OR" would keep SQLite
+ * off the (source, seq) index. */
+static const char list_source_sql[] =
+	"SELECT r.seq FROM revocations r WHERE r.source = ?5" LIST_WHERE;
 
 enum sr_rc sr_store_revocation_list(struct sr_store *st,
 				    const struct sr_revocation_filter *f,
@@ -311,7 +315,8 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 
 	*items = json_array();
 	*next = 0;
-	if (sqlite3_prepare_v2(db, list_sql, -1, &q, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, f->source ? list_source_sql : list_sql, -1, &q,
+			       NULL) != SQLITE_OK) {
 		rc = sr_store_db_error(db, "list revocations", err);
 		goto out;
 	}
@@ -319,6 +324,8 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 	sqlite3_bind_text(q, 2, f->state, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, f->group, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 4, f->limit + 1);
+	if (f->source != NULL)
+		sqlite3_bind_text(q, 5, f->source, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
 		json_t *one = NULL;
 		int64_t seq = sqlite3_column_int64(q, 0);

@@ -10,7 +10,7 @@
 
 /* A connection and its prepared statements, keyed by the SQL text's
  * address (the statements are static strings). Used by one thread at a time. */
-#define STMT_CACHE 16
+#define STMT_CACHE 32 /* the writer alone uses 17 */
 struct conn {
 	sqlite3 *db;
 	const char *sql[STMT_CACHE];
@@ -68,6 +68,20 @@ void sr_store_health_note(struct sr_store *st, struct sr_store_op *batch,
 
 /* Runs on the writer connection inside a savepoint. */
 enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *op);
+
+/* One revocation's write (query.c): item gets its outcome (result, replayed,
+ * err); the return value is its rc. */
+enum sr_rc sr_store_write_one(struct conn *c, const struct sr_revocation_in *in,
+			      struct sr_store_item *item);
+
+/* SR_STORE_OP_REVOCATIONS and SR_STORE_OP_META (events.c), inside the op's
+ * savepoint; a database error of an item is noted in o. */
+enum sr_rc sr_store_write_batch(struct conn *c, struct sr_store_op *op,
+				struct store_outcome *o);
+enum sr_rc sr_store_write_meta(struct conn *c, struct sr_store_op *op);
+
+/* Every item of a batch op not written: what the op's failure says. */
+void sr_store_items_fail(struct sr_store_op *op);
 
 /* The revocation with this seq (or public id when id != NULL) as API JSON.
  * OUT *out: new reference. */

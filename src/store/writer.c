@@ -25,6 +25,8 @@ static void batch_fail(struct sr_store_op *batch, sqlite3 *db, const char *what)
 		it->rc = SR_ESTORE;
 		sr_err_clear(&it->err);
 		sr_store_db_error(db, what, &it->err);
+		if (it->kind == SR_STORE_OP_REVOCATIONS)
+			sr_store_items_fail(it);
 	}
 }
 
@@ -51,10 +53,16 @@ static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us
 	for (it = batch; it != NULL; it = it->next) {
 		if (sqlite3_exec(db, "SAVEPOINT item", NULL, NULL, NULL) != SQLITE_OK) {
 			it->rc = sr_store_db_error(db, "savepoint", &it->err);
+			if (it->kind == SR_STORE_OP_REVOCATIONS)
+				sr_store_items_fail(it);
 			continue;
 		}
 		if (it->kind == SR_STORE_OP_REVOCATION)
 			it->rc = sr_store_write_revocation(c, it);
+		else if (it->kind == SR_STORE_OP_REVOCATIONS)
+			it->rc = sr_store_write_batch(c, it, o);
+		else if (it->kind == SR_STORE_OP_META)
+			it->rc = sr_store_write_meta(c, it);
 		else if (it->kind == SR_STORE_OP_JOB)
 			it->rc = sr_store_write_job(c, it);
 		else
@@ -67,6 +75,8 @@ static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us
 			sqlite3_exec(db, "ROLLBACK TO item", NULL, NULL, NULL);
 			json_decref(it->result);
 			it->result = NULL;
+			if (it->kind == SR_STORE_OP_REVOCATIONS)
+				sr_store_items_fail(it);
 		}
 		sqlite3_exec(db, "RELEASE item", NULL, NULL, NULL);
 	}

@@ -360,6 +360,7 @@ def _sample_for(name):
         "groups": ["g"],
         "cutoff": "2026-01-01T00:00:00Z", "time": None, "accounts": None, "reason": None,
         "source": "document", "source_event_id": None,
+        "subject": None, "rule": None, "note": None,
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "requested_by": {"issuer": "i", "subject": "", "token_id": ""},
     }
@@ -759,18 +760,21 @@ class OpenApiServerTest(unittest.TestCase):
         r = self.request("GET", path + "?state=pending&limit=200", token=read)
         page = self.check_documented(path, "GET", r)
         self.assertTrue(all(i["state"] == "pending" for i in page["items"]))
+        r = self.request("GET", path + "?source=document&group=list-all", token=read)
+        page = self.check_documented(path, "GET", r)
+        self.assertEqual([i["groups"][0] for i in page["items"]], ["list-c", "list-b", "list-a"])
 
         params = {p["name"]: p for p in
                   (deref(self.spec, p) for p in self.op(path, "GET")["parameters"])
                   if p["in"] == "query"}
-        self.assertEqual(set(params), {"state", "group", "cursor", "limit"})
+        self.assertEqual(set(params), {"state", "group", "cursor", "limit", "source"})
         self.assertEqual(params["limit"]["schema"].get("default"), 50)
         for state in deref(self.spec, params["state"]["schema"])["enum"]:
             r = self.request("GET", path + "?state=" + state, token=read)
             self.assertEqual(r.status, 200, r)
             self.check_documented(path, "GET", r)
         for query in ("state=done", "limit=0", "limit=201", "limit=x", "cursor=abc",
-                      "cursor=0", "group=", "nothing=1", "Limit=5"):
+                      "cursor=0", "group=", "source=", "nothing=1", "Limit=5"):
             with self.subTest(query=query):
                 r = self.request("GET", path + "?" + query, token=read)
                 self.check_error(path, "GET", r, 400, "invalid_request")

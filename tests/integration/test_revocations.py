@@ -561,9 +561,34 @@ class ServiceCase:
         r = self.get("/v1/revocations?state=applied")
         self.assertEqual(r.json, {"items": [], "next_cursor": None})
 
+    def test_list_by_source(self):
+        group = "source-" + uuid.uuid4().hex[:8]
+        plain = self.assertAccepted(self.post(doc(groups=[group])))["id"]
+        signed = self.assertAccepted(self.post_jwt(tok(
+            "ES256", claims={"groups": [group]}, jti=uuid.uuid4().hex,
+            scope="revocations:write")))["id"]
+        for source, ids in (("document", [plain]), ("document-jwt", [signed]),
+                            ("auth0", [])):
+            with self.subTest(source=source):
+                r = self.get("/v1/revocations?source=%s&group=%s" % (source, group))
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual([it["id"] for it in r.json["items"]], ids, r)
+                for it in r.json["items"]:
+                    self.assertEqual(it["source"], source)
+                    # Documents are about no provider's user and no rule fired.
+                    self.assertEqual((it["subject"], it["rule"], it["note"]),
+                                     (None, None, None), it)
+        r = self.get("/v1/revocations?group=" + group)
+        self.assertEqual([it["id"] for it in r.json["items"]], [signed, plain])
+        # Every item of a page from one source is from that source.
+        r = self.get("/v1/revocations?source=document&limit=200")
+        self.assertTrue(r.json["items"])
+        self.assertEqual({it["source"] for it in r.json["items"]}, {"document"})
+
     def test_list_bad_query_is_400(self):
         for q, frag in (("state=done", "state"), ("limit=0", "limit"), ("limit=201", "limit"),
                         ("limit=x", "limit"), ("cursor=abc", "cursor"), ("group=", "group"),
+                        ("source=", "source"), ("source=a&source=b", "given twice"),
                         ("colour=red", "colour")):
             with self.subTest(q=q):
                 r = self.get("/v1/revocations?" + q)

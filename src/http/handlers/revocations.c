@@ -302,7 +302,7 @@ static enum MHD_Result list_arg(void *cls, enum MHD_ValueKind kind, const char *
 	char *end;
 	long long n;
 
-	static const char *const known[] = {"state", "group", "cursor", "limit"};
+	static const char *const known[] = {"state", "group", "cursor", "limit", "source"};
 	size_t k;
 
 	if (a->bad[0] != '\0')
@@ -331,6 +331,10 @@ static enum MHD_Result list_arg(void *cls, enum MHD_ValueKind kind, const char *
 		if (value[0] == '\0')
 			snprintf(a->bad, sizeof(a->bad), "group must not be empty");
 		a->f.group = value;
+	} else if (strcmp(key, "source") == 0) {
+		if (value[0] == '\0')
+			snprintf(a->bad, sizeof(a->bad), "source must not be empty");
+		a->f.source = value;
 	} else if (strcmp(key, "cursor") == 0) {
 		n = strtoll(value, &end, 10);
 		if (value[0] == '\0' || *end != '\0' || n <= 0)

@@ -1,6 +1,7 @@
 /*
  * test_store.c - the SQLite store: migrations, group commit from many
- * threads, idempotency, source events, reads and paging.
+ * threads, idempotency, source events, reads and paging; the event sources'
+ * batches, user groups, events seen and stored values.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -306,6 +307,488 @@ static void test_ready_without_a_write_per_call(void **state)
 	}
 }
 
+/* ---- event sources (issue 9): batches, user groups, events seen, meta ---- */
+
+#define ACCOUNT "111111111111"
+
+struct batch {
+	struct sr_document *docs[3];
+	struct sr_revocation_in in[3];
+	struct sr_store_item items[3];
+	char *targets[1];
+};
+
+/* Three Auth0 events: e-1 (group x), e-2 (group b), e-3 (group y, one
+ * account to work in). */
+static void batch_init(struct batch *b)
+{
+	static const char *const json[] = {"{\"groups\":[\"x\"]}", "{\"groups\":[\"b\"]}",
+					   "{\"groups\":[\"y\"]}"};
+	static const char *const ids[] = {"e-1", "e-2", "e-3"};
+	int i;
+
+	memset(b, 0, sizeof(*b));
+	b->targets[0] = ACCOUNT;
+	for (i = 0; i < 3; i++) {
+		b->docs[i] = doc_of(json[i]);
+		b->in[i] = in_of(b->docs[i]);
+		b->in[i].source = "auth0";
+		b->in[i].source_event_id = ids[i];
+		b->in[i].event_subject = "auth0|user-1";
+		b->in[i].rule = "user-deleted";
+	}
+	b->in[1].note = "lookup failed: timeout; fallback groups used";
+	b->in[2].targets = b->targets;
+	b->in[2].n_targets = 1;
+}
+
+static void batch_items_free(struct batch *b)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		json_decref(b->items[i].result);
+		b->items[i].result = NULL;
+	}
+}
+
+static void batch_free(struct batch *b)
+{
+	int i;
+
+	batch_items_free(b);
+	for (i = 0; i < 3; i++)
+		sr_document_free(b->docs[i]);
+}
+
+static enum sr_rc batch_submit(struct sr_store *st, struct batch *b,
+			       const struct sr_user_groups *cache, size_t n_cache)
+{
+	struct sr_store_op op;
+	struct sr_err err = {0};
+
+	memset(&op, 0, sizeof(op));
+	op.kind = SR_STORE_OP_REVOCATIONS;
+	op.in = b->in;
+	op.n_in = 3;
+	op.items = b->items;
+	op.cache = cache;
+	op.n_cache = n_cache;
+	return sr_store_submit_wait(st, &op, &err);
+}
+
+static const char *str_of(json_t *rev, const char *key)
+{
+	return json_string_value(json_object_get(rev, key));
+}
+
+/* e-2 was recorded before with another document (group a): without
+ * replay_any that is a conflict, refused alone; the other two commit. */
+static void record_e2_first(struct sr_store *st, json_t **first)
+{
+	struct sr_document *doc = doc_of("{\"groups\":[\"a\"]}");
+	struct sr_revocation_in in = in_of(doc);
+	struct sr_err err = {0};
+	int replayed = 1;
+
+	in.source = "auth0";
+	in.source_event_id = "e-2";
+	assert_int_equal(sr_store_revocation_add(st, &in, first, &replayed, &err), SR_OK);
+	assert_int_equal(replayed, 0);
+	sr_document_free(doc);
+}
+
+static void test_batch_one_refused_others_commit(void **state)
+{
+	struct sr_store *st = *state;
+	char *groups[] = {"x", "y"};
+	struct sr_user_groups cache = {.source = "auth0", .subject = "auth0|user-1",
+				       .groups = groups, .n_groups = 2, .at = NOW};
+	struct batch b;
+	json_t *first = NULL, *got = NULL;
+	char id0[40], id2[40];
+	struct sr_err err = {0};
+
+	record_e2_first(st, &first);
+	batch_init(&b);
+	assert_int_equal(batch_submit(st, &b, &cache, 1), SR_OK);
+	assert_int_equal(b.items[0].rc, SR_OK);
+	assert_int_equal(b.items[0].replayed, 0);
+	assert_int_equal(b.items[1].rc, SR_ECONFLICT);
+	assert_non_null(strstr(b.items[1].err.msg, "already used for a different document"));
+	assert_null(b.items[1].result);
+	assert_int_equal(b.items[2].rc, SR_OK);
+	assert_int_equal(b.items[2].replayed, 0);
+	/* What the API shows: whom the event was about, the rule, the note. */
+	assert_string_equal(str_of(b.items[0].result, "subject"), "auth0|user-1");
+	assert_string_equal(str_of(b.items[0].result, "rule"), "user-deleted");
+	assert_true(json_is_null(json_object_get(b.items[0].result, "note")));
+	assert_string_equal(str_of(b.items[0].result, "source_event_id"), "e-1");
+	assert_string_equal(str_of(b.items[2].result, "state"), "pending");
+	snprintf(id0, sizeof(id0), "%s", str_of(b.items[0].result, "id"));
+	snprintf(id2, sizeof(id2), "%s", str_of(b.items[2].result, "id"));
+	assert_int_equal(count("revocations"), 3);
+	assert_int_equal(count("revocation_groups"), 3);
+	assert_int_equal(count("jobs"), 1);
+	assert_int_equal(count("user_groups"), 1);
+	/* Read back, the row says the same as the answer did. */
+	assert_int_equal(sr_store_revocation_get(st, id0, &got, &err), SR_OK);
+	assert_string_equal(str_of(got, "subject"), "auth0|user-1");
+	assert_string_equal(str_of(got, "rule"), "user-deleted");
+	assert_true(json_is_null(json_object_get(got, "note")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "requested_by"),
+							      "subject")), "alice");
+	json_decref(got);
+
+	/* The same batch again (Auth0 retries whole batches): e-1 and e-3 are
+	 * the revocations recorded the first time, nothing is written. */
+	batch_items_free(&b);
+	assert_int_equal(batch_submit(st, &b, &cache, 1), SR_OK);
+	assert_int_equal(b.items[0].rc, SR_OK);
+	assert_int_equal(b.items[0].replayed, 1);
+	assert_string_equal(str_of(b.items[0].result, "id"), id0);
+	assert_int_equal(b.items[1].rc, SR_ECONFLICT);
+	assert_int_equal(b.items[2].rc, SR_OK);
+	assert_int_equal(b.items[2].replayed, 1);
+	assert_string_equal(str_of(b.items[2].result, "id"), id2);
+	assert_int_equal(count("revocations"), 3);
+	assert_int_equal(count("revocation_groups"), 3);
+	assert_int_equal(count("jobs"), 1);
+	assert_int_equal(count("user_groups"), 1);
+
+	/* With replay_any (a provider's redelivered event), e-2 is the event
+	 * recorded before whatever its groups resolve to now: no conflict. */
+	batch_items_free(&b);
+	b.in[1].replay_any = true;
+	assert_int_equal(batch_submit(st, &b, NULL, 0), SR_OK);
+	assert_int_equal(b.items[1].rc, SR_OK);
+	assert_int_equal(b.items[1].replayed, 1);
+	assert_string_equal(str_of(b.items[1].result, "id"), str_of(first, "id"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b.items[1].result,
+									     "groups"), 0)), "a");
+	assert_int_equal(count("revocations"), 3);
+	assert_int_equal(count("revocation_groups"), 3);
+	json_decref(first);
+	batch_free(&b);
+}
+
+/* One event twice in a batch is one revocation; a new event's note and
+ * rule are kept as given. */
+static void test_batch_same_event_twice(void **state)
+{
+	struct sr_store *st = *state;
+	struct batch b;
+
+	batch_init(&b);
+	b.in[0].source_event_id = "e-2";
+	b.in[0].replay_any = true;
+	b.in[1].replay_any = true;
+	assert_int_equal(batch_submit(st, &b, NULL, 0), SR_OK);
+	assert_int_equal(b.items[0].rc, SR_OK);
+	assert_int_equal(b.items[0].replayed, 0);
+	assert_int_equal(b.items[1].rc, SR_OK);
+	assert_int_equal(b.items[1].replayed, 1);
+	assert_string_equal(str_of(b.items[1].result, "id"), str_of(b.items[0].result, "id"));
+	assert_int_equal(count("revocations"), 2);
+	batch_items_free(&b);
+	b.in[0].source_event_id = "e-4";
+	b.in[0].note = "lookup failed: HTTP 503; fallback groups used";
+	assert_int_equal(batch_submit(st, &b, NULL, 0), SR_OK);
+	assert_int_equal(b.items[0].replayed, 0);
+	assert_string_equal(str_of(b.items[0].result, "note"),
+			    "lookup failed: HTTP 503; fallback groups used");
+	assert_int_equal(count("revocations"), 3);
+	batch_free(&b);
+}
+
+/* A bad record fails the whole op: every item says so, nothing is stored. */
+static void test_batch_bad_record_stores_nothing(void **state)
+{
+	struct sr_store *st = *state;
+	struct sr_user_groups cache[2] = {
+		{.source = "auth0", .subject = "auth0|user-1", .at = NOW},
+		{.source = "auth0", .subject = NULL, .at = NOW},
+	};
+	struct batch b;
+	int i;
+
+	batch_init(&b);
+	assert_int_equal(batch_submit(st, &b, cache, 2), SR_EINVAL);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(b.items[i].rc, SR_EINVAL);
+		assert_null(b.items[i].result);
+		assert_non_null(strstr(b.items[i].err.msg, "subject"));
+	}
+	assert_int_equal(count("revocations"), 0);
+	assert_int_equal(count("jobs"), 0);
+	assert_int_equal(count("user_groups"), 0);
+	batch_free(&b);
+}
+
+static void test_events_seen(void **state)
+{
+	struct sr_store *st = *state;
+	char *ids[] = {"e-1", "e-2", "e-3", "e-9"};
+	bool seen[4] = {true, true, true, true};
+	struct sr_err err = {0};
+	json_t *first = NULL;
+	struct batch b;
+
+	assert_int_equal(sr_store_events_seen(st, "auth0", ids, 4, seen, &err), SR_OK);
+	assert_false(seen[0] || seen[1] || seen[2] || seen[3]);
+	record_e2_first(st, &first);
+	batch_init(&b);
+	assert_int_equal(batch_submit(st, &b, NULL, 0), SR_OK);
+	assert_int_equal(sr_store_events_seen(st, "auth0", ids, 4, seen, &err), SR_OK);
+	assert_true(seen[0] && seen[1] && seen[2]);
+	assert_false(seen[3]);
+	/* Event ids are per source. */
+	assert_int_equal(sr_store_events_seen(st, "group-change", ids, 4, seen, &err), SR_OK);
+	assert_false(seen[0] || seen[1] || seen[2] || seen[3]);
+	json_decref(first);
+	batch_free(&b);
+}
+
+static void test_user_groups(void **state)
+{
+	struct sr_store *st = *state;
+	char *now_groups[] = {"aws-admins", "aws-ops"}, *later_groups[] = {"aws-ops"};
+	struct sr_user_groups u = {.source = "auth0", .subject = "auth0|user-1",
+				   .groups = now_groups, .n_groups = 2, .at = NOW};
+	struct sr_store_op op;
+	struct sr_err err = {0};
+	char **groups = NULL;
+	size_t n = 9;
+	int64_t at = 9;
+
+	assert_int_equal(sr_store_user_groups_get(st, "auth0", "auth0|user-1", &groups, &n, &at,
+						  &err), SR_ENOTFOUND);
+	assert_null(groups);
+	assert_int_equal(n, 0);
+	memset(&op, 0, sizeof(op));
+	op.kind = SR_STORE_OP_REVOCATIONS;
+	op.cache = &u;
+	op.n_cache = 1;
+	assert_int_equal(sr_store_submit_wait(st, &op, &err), SR_OK);
+	assert_int_equal(sr_store_user_groups_get(st, "auth0", "auth0|user-1", &groups, &n, &at,
+						  &err), SR_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(groups[0], "aws-admins");
+	assert_string_equal(groups[1], "aws-ops");
+	assert_int_equal(at, NOW);
+	sr_strv_free(groups, n);
+	/* Per source: the same subject elsewhere is unknown. */
+	assert_int_equal(sr_store_user_groups_get(st, "okta", "auth0|user-1", &groups, &n, &at,
+						  &err), SR_ENOTFOUND);
+	/* A later lookup replaces them; an older one committed late does not. */
+	u.groups = later_groups;
+	u.n_groups = 1;
+	u.at = NOW + 60;
+	assert_int_equal(sr_store_submit_wait(st, &op, &err), SR_OK);
+	u.groups = now_groups;
+	u.n_groups = 2;
+	u.at = NOW + 30;
+	assert_int_equal(sr_store_submit_wait(st, &op, &err), SR_OK);
+	assert_int_equal(sr_store_user_groups_get(st, "auth0", "auth0|user-1", &groups, &n, &at,
+						  &err), SR_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(groups[0], "aws-ops");
+	assert_int_equal(at, NOW + 60);
+	sr_strv_free(groups, n);
+	/* No groups at all is a known answer too. */
+	u.groups = NULL;
+	u.n_groups = 0;
+	u.at = NOW + 90;
+	assert_int_equal(sr_store_submit_wait(st, &op, &err), SR_OK);
+	assert_int_equal(sr_store_user_groups_get(st, "auth0", "auth0|user-1", &groups, &n, &at,
+						  &err), SR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(at, NOW + 90);
+	sr_strv_free(groups, n);
+	assert_int_equal(count("user_groups"), 1);
+}
+
+static void test_meta(void **state)
+{
+	struct sr_store *st = *state;
+	struct sr_err err = {0};
+	char *value = NULL;
+
+	assert_int_equal(sr_store_meta_get(st, "auth0.poll.checkpoint", &value, &err),
+			 SR_ENOTFOUND);
+	assert_null(value);
+	assert_int_equal(sr_store_meta_put(st, "auth0.poll.checkpoint", "900", &err), SR_OK);
+	assert_int_equal(sr_store_meta_put(st, "auth0.poll.checkpoint", "901", &err), SR_OK);
+	assert_int_equal(sr_store_meta_get(st, "auth0.poll.checkpoint", &value, &err), SR_OK);
+	assert_string_equal(value, "901");
+	free(value);
+	/* The readiness check's own row is not for callers; nor is an empty key. */
+	assert_int_equal(sr_store_meta_put(st, "ready_check", "0", &err), SR_EINVAL);
+	sr_err_clear(&err);
+	assert_int_equal(sr_store_meta_put(st, "", "0", &err), SR_EINVAL);
+	/* Committed: another store on the file sees it. */
+	sr_store_close(*state);
+	*state = NULL;
+	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_OK);
+	*state = st;
+	assert_int_equal(sr_store_meta_get(st, "auth0.poll.checkpoint", &value, &err), SR_OK);
+	assert_string_equal(value, "901");
+	free(value);
+	assert_int_equal(count("service_meta"), 1);
+}
+
+static void test_list_by_source(void **state)
+{
+	struct sr_store *st = *state;
+	struct sr_revocation_filter f = {.limit = 50, .source = "auth0"};
+	struct sr_err err = {0};
+	json_t *items = NULL, *first = NULL;
+	struct sr_document *doc = doc_of("{\"groups\":[\"x\"]}");
+	struct sr_revocation_in in = in_of(doc);
+	int64_t next = 0;
+	struct batch b;
+	int replayed;
+
+	assert_int_equal(sr_store_revocation_add(st, &in, &first, &replayed, &err), SR_OK);
+	json_decref(first);
+	record_e2_first(st, &first);
+	batch_init(&b);
+	b.in[1].source = "group-change";
+	assert_int_equal(batch_submit(st, &b, NULL, 0), SR_OK);
+	assert_int_equal(count("revocations"), 5);
+	/* auth0: e-3, e-1, e-2 (the first), newest first. */
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 3);
+	assert_string_equal(str_of(json_array_get(items, 0), "source_event_id"), "e-3");
+	assert_string_equal(str_of(json_array_get(items, 1), "source_event_id"), "e-1");
+	assert_string_equal(str_of(json_array_get(items, 2), "id"), str_of(first, "id"));
+	json_decref(items);
+	/* Paging within a source. */
+	f.limit = 2;
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 2);
+	assert_true(next != 0);
+	json_decref(items);
+	f.before = next;
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(str_of(json_array_get(items, 0), "id"), str_of(first, "id"));
+	assert_int_equal(next, 0);
+	json_decref(items);
+	/* Combined with another filter, and a source with none. */
+	f = (struct sr_revocation_filter){.limit = 50, .source = "auth0", .group = "y"};
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(str_of(json_array_get(items, 0), "source_event_id"), "e-3");
+	json_decref(items);
+	f = (struct sr_revocation_filter){.limit = 50, .source = "group-change"};
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(str_of(json_array_get(items, 0), "source_event_id"), "e-2");
+	json_decref(items);
+	f.source = "okta";
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	f.source = "document";
+	assert_int_equal(sr_store_revocation_list(st, &f, &items, &next, &err), SR_OK);
+	assert_int_equal(json_array_size(items), 1);
+	assert_true(json_is_null(json_object_get(json_array_get(items, 0), "subject")));
+	assert_true(json_is_null(json_object_get(json_array_get(items, 0), "rule")));
+	json_decref(items);
+	json_decref(first);
+	sr_document_free(doc);
+	batch_free(&b);
+}
+
+/* The migrations compiled into the binary (cmake/embed_sql.cmake). */
+struct sr_migration {
+	const char *name;
+	const char *sql;
+};
+extern const struct sr_migration sr_migrations[];
+extern const size_t sr_migrations_count;
+
+static int setup_path(void **state)
+{
+	snprintf(db_path, sizeof(db_path), "%s/test.db", tk_tmpdir());
+	*state = NULL;
+	return 0;
+}
+
+static int64_t query_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/* A database as a binary with migrations 001-005 left it keeps its rows;
+ * they have no subject, rule or note; the new table and index exist. */
+static void test_migration_from_version_5(void **state)
+{
+	static const char rows[] =
+		"INSERT INTO revocations (id, source, source_event_id, issuer, subject, action,"
+		" cutoff, state, created_at, updated_at) VALUES"
+		" ('6b1f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'document-jwt', 'iss#jti-5', 'iss',"
+		"  'alice', 'revoke', 1700000000, 'pending', 1700000000, 1700000000);"
+		"INSERT INTO revocation_groups VALUES (1, 0, 'team_old');"
+		"INSERT INTO jobs (revocation_seq, kind, account, run_at, created_at, updated_at)"
+		" VALUES (1, 'apply', '111111111111', 1, 1, 1);"
+		"INSERT INTO service_meta VALUES ('ready_check', '7');"
+		"PRAGMA user_version = 5;";
+	struct sr_store *st = NULL;
+	struct sr_err err = {0};
+	json_t *rev = NULL;
+	char **groups = NULL;
+	size_t i, n = 0;
+	int64_t at = 0;
+	sqlite3 *db;
+
+	assert_true(sr_migrations_count > 5);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(sqlite3_exec(db, sr_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_OK);
+	*state = st;
+	assert_int_equal(query_int("PRAGMA user_version"), (int64_t)sr_migrations_count);
+	assert_int_equal(sr_store_revocation_get(st, "6b1f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", &rev,
+						 &err), SR_OK);
+	assert_string_equal(str_of(rev, "source_event_id"), "iss#jti-5");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(rev, "groups"), 0)),
+			    "team_old");
+	assert_int_equal(json_array_size(json_object_get(rev, "jobs")), 1);
+	assert_true(json_is_null(json_object_get(rev, "subject")));
+	assert_true(json_is_null(json_object_get(rev, "rule")));
+	assert_true(json_is_null(json_object_get(rev, "note")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rev, "requested_by"),
+							      "subject")), "alice");
+	json_decref(rev);
+	assert_int_equal(query_int("SELECT value FROM service_meta WHERE key = 'ready_check'"), 7);
+	assert_int_equal(query_int("SELECT count(*) FROM sqlite_schema"
+				   " WHERE name = 'revocations_by_source'"), 1);
+	assert_int_equal(sr_store_user_groups_get(st, "auth0", "u", &groups, &n, &at, &err),
+			 SR_ENOTFOUND);
+	/* The old event id is still one revocation. */
+	{
+		bool seen = false;
+		char *ids[] = {"iss#jti-5"};
+		assert_int_equal(sr_store_events_seen(st, "document-jwt", ids, 1, &seen, &err), SR_OK);
+		assert_true(seen);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +799,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_paging_and_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ping_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ready_without_a_write_per_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_one_refused_others_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_same_event_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bad_record_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_by_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_version_5, setup_path, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
