@@ -48,6 +48,7 @@ struct sr_event *sr_event_batch_add(struct sr_event_batch *batch)
 void sr_event_fail(struct sr_event *ev, const char *fmt, ...)
 {
 	char msg[300];
+	struct sr_err clean = {0};
 	va_list ap;
 
 	if (ev->error != NULL)
@@ -55,5 +56,8 @@ void sr_event_fail(struct sr_event *ev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ev->error = strdup(msg);
+	/* The message may quote provider input (a jansson error quotes the
+	 * bytes near it): one line of valid UTF-8, as sr_err_set() makes it. */
+	sr_err_set(&clean, SR_EINVAL, "%s", msg);
+	ev->error = strdup(clean.msg);
 }

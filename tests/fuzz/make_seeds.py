@@ -3,7 +3,7 @@
 
 Run with the system Python (python3-jwt, python3-cryptography):
 
-    /usr/bin/python3 tests/fuzz/make_seeds.py
+    /usr/bin/python3 tests/fuzz/make_seeds.py [target...]   # default: every target
 
 Seeds are realistic inputs, one file each, so that the fuzzers start from the
 shapes real clients send: revocation documents, bearer tokens, JWK Sets and
@@ -217,14 +217,87 @@ def b64url_seeds():
         write("b64url", "seed-%02d" % i, s)
 
 
-def main():
-    for target in ("document", "verify", "jwks", "b64url"):
+# ---- fuzz_auth0: Auth0 log stream deliveries (POST /v1/events/auth0) ----
+
+AUTH0_DATA = os.path.join(HERE, "..", "data", "auth0")
+
+
+def sapi(log_id, method, path, body, date="2026-03-12T08:14:58.412Z"):
+    return {"log_id": log_id, "data": {
+        "date": date, "type": "sapi", "user_id": "auth0|admin", "log_id": log_id,
+        "details": {"request": {"method": method, "path": path, "query": {}, "body": body},
+                    "response": {"statusCode": 204, "body": {}}}}}
+
+
+def record(log_id, type_, user_id, date="2026-03-12T08:22:13.101Z"):
+    return {"log_id": log_id, "data": {"date": date, "type": type_, "user_id": user_id,
+                                       "details": {}, "log_id": log_id}}
+
+
+def auth0_seeds():
+    # The three content formats of the samples, as Auth0 sends them.
+    for name in sorted(os.listdir(AUTH0_DATA)):
+        if name.startswith("logstream-"):
+            with open(os.path.join(AUTH0_DATA, name), "rb") as f:
+                write("auth0", name, f.read())
+    calls = [
+        sapi("L1", "patch", "/api/v2/users/auth0|u1", {"blocked": False}),
+        sapi("L2", "PATCH", "/api/v2/users/auth0%7Cu1?fields=x", {"password": "x", "blocked": True}),
+        sapi("L3", "patch", "/api/v2/users/auth0|u1", {"password": "x"}),
+        sapi("L4", "delete", "/api/v2/users/auth0|u1/roles", {"roles": ["rol_A", "rol_B", "rol_A"]}),
+        sapi("L5", "delete", "/api/v2/roles/rol_A/users", {"users": ["auth0|u1", "auth0|u2"]}),
+        sapi("L6", "delete", "/api/v2/organizations/org_1/members", {"members": ["auth0|u1"]}),
+        sapi("L7", "delete", "/api/v2/users/samlp%7Ccorp%2Fidp%7Ck", {}),
+        sapi("L8", "post", "/api/v2/users/auth0|u1/roles", {"roles": ["rol_A"]}),
+    ]
+    write("auth0", "sapi-calls.json", json.dumps(calls, indent=1))
+    write("auth0", "sapi-calls.jsonl", "\n".join(compact(c) for c in calls) + "\n")
+    bare = [{"log_id": "B1", "date": "2026-03-12T08:22:13.101Z", "type": "sdu", "user_id": "auth0|b"},
+            {"_id": "B2", "log_id": "B2", "date": "2026-03-12T08:22:13Z", "type": "du", "user_id": "x"}]
+    write("auth0", "bare-log-events.json", json.dumps(bare))
+    bad = [record("M1", "scp", "auth0|c"), 5, {"log_id": "M2", "data": {"log_id": "M3"}},
+           {"data": {"date": "yesterday", "type": "s"}}, {"log_id": "M4", "data": []},
+           record("M5", "sdu", "")]
+    write("auth0", "malformed-records.json", json.dumps(bad))
+    write("auth0", "lines-broken.jsonl",
+          compact(record("X1", "s", "a")) + "\r\n{\"log_id\": oops\n\n" + compact(record("X2", "du", "b")))
+    write("auth0", "empty-array.json", "[]")
+    write("auth0", "not-json.txt", "hello")
+
+
+# ---- fuzz_group_change: group-change events ----
+
+def group_change_seeds():
+    events = {
+        "removed.json": {"event_id": "e1", "subject": "auth0|u1", "groups_removed": ["team_opsec"],
+                         "time": "2026-03-12T09:00:00Z"},
+        "subject-only.json": {"event_id": "e2", "subject": "auth0|u1", "time": "now"},
+        "current-groups.json": {"event_id": "e3", "subject": "u", "time": 1773300000,
+                                "groups": ["team_hr", "team_hr", "eng"]},
+        "claims.json": {"iss": "https://idp.example.com/", "sub": "wf", "aud": ["session-revoker"],
+                        "exp": FUZZ_NOW + 600, "iat": FUZZ_NOW, "jti": "j1", "scope": "events:write",
+                        "event_id": "e4", "subject": "samlp|corp|k", "time": "5 minutes ago",
+                        "groups_removed": ["a", "b"], "groups": []},
+        "future.json": {"event_id": "e5", "subject": "u", "time": "2027-01-01T00:00:00Z"},
+        "unknown-field.json": {"event_id": "e6", "subject": "u", "time": "now", "group_removed": ["a"]},
+        "unicode.json": {"event_id": "\u00e9v", "subject": "\u4e2d", "time": "yesterday",
+                         "groups_removed": ["\u00e9quipe", "team\u202e"]},
+    }
+    for name, ev in events.items():
+        write("group_change", name, json.dumps(ev, indent=1, ensure_ascii=False) + "\n")
+
+
+SEEDERS = {"document": document_seeds, "verify": verify_seeds, "jwks": jwks_seeds,
+           "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds}
+
+
+def main(targets):
+    """Rewrites the corpora of targets (default: all of SEEDERS)."""
+    for target in targets or SEEDERS:
         shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
-    document_seeds()
-    verify_seeds()
-    jwks_seeds()
-    b64url_seeds()
+        SEEDERS[target]()
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])

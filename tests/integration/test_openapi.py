@@ -343,6 +343,36 @@ class OpenApiStructureTest(unittest.TestCase):
                                 self.assertEqual(
                                     self.v.errors(media["schema"], media["example"]), [])
 
+    # components/examples -> the schema each must satisfy. A string value is
+    # a JSON lines body: every line one record.
+    EXAMPLE_SCHEMAS = {
+        "GroupChangeRemoved": "GroupChangeEvent",
+        "GroupChangeSubjectOnly": "GroupChangeEvent",
+        "GroupChangeClaimsRemoved": "GroupChangeJwtClaims",
+        "GroupChangeClaimsSubjectOnly": "GroupChangeJwtClaims",
+        "Auth0JsonObject": "Auth0LogStreamBody",
+        "Auth0JsonArray": "Auth0LogStreamBody",
+        "Auth0JsonLines": "Auth0LogRecord",
+    }
+
+    def test_component_examples_match_their_schemas(self):
+        examples = self.spec["components"].get("examples") or {}
+        self.assertEqual(set(examples), set(self.EXAMPLE_SCHEMAS))
+        for name, ex in examples.items():
+            schema = {"$ref": "#/components/schemas/" + self.EXAMPLE_SCHEMAS[name]}
+            values = [ex["value"]]
+            if isinstance(ex["value"], str):
+                values = [json.loads(line) for line in ex["value"].splitlines() if line.strip()]
+                self.assertGreater(len(values), 1)
+            for value in values:
+                with self.subTest(example=name):
+                    self.assertEqual(self.v.errors(schema, value), [])
+        # And the request bodies name only examples that exist.
+        for body in (self.spec["components"].get("requestBodies") or {}).values():
+            for media in body["content"].values():
+                for ex in (media.get("examples") or {}).values():
+                    deref(self.spec, ex)
+
     def test_error_codes_cover_the_server(self):
         codes = set(self.spec["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
         for code in ("invalid_request", "unauthorized", "invalid_token", "insufficient_scope",
@@ -364,6 +394,8 @@ def _sample_for(name):
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "requested_by": {"issuer": "i", "subject": "", "token_id": ""},
     }
+    auth0_bare = {"log_id": "L1", "date": "2026-03-12T08:22:13.101Z", "type": "sdu",
+                  "user_id": "auth0|u1", "details": {}}
     return {
         "Error": {"error": "not_found", "detail": "x"},
         "RevocationState": "applied",
@@ -384,6 +416,16 @@ def _sample_for(name):
                        "action": "apply", "outcome": "denied", "cutoff": "2026-01-01T00:00:00Z",
                        "due": None, "request_id": "r", "error": None,
                        "at": "2026-01-01T00:00:00Z"},
+        "GroupChangeEvent": {"event_id": "e1", "subject": "auth0|u1", "time": 1773306000,
+                             "groups_removed": ["team_opsec"], "groups": []},
+        "GroupChangeGroup": "team_opsec",
+        "GroupChangeTime": "2h ago",
+        "GroupChangeJwtClaims": {"event_id": "e1", "subject": "u", "time": "now", "iss": "i",
+                                 "aud": ["x"], "exp": 1, "scope": "events:write"},
+        "GroupChangeJws": "a.b.c",
+        "Auth0LogEvent": auth0_bare,
+        "Auth0LogRecord": {"log_id": "L1", "data": auth0_bare},
+        "Auth0LogStreamBody": [{"log_id": "L1", "data": auth0_bare}, auth0_bare],
     }[name]
 
 

@@ -439,6 +439,26 @@ static void test_record_limits(void **state)
 	sr_event_batch_free(&batch);
 }
 
+/* An error quoting provider bytes stays one line of valid UTF-8: jansson's
+ * message quotes the bytes near the fault. */
+static void test_error_is_one_clean_line(void **state)
+{
+	static const char body[] = REC("L1", "s", "auth0|a") "\n{\"log_id\": \x1b[31m\xc3}\n";
+	struct sr_event_batch batch = {0};
+	struct sr_err err = {0};
+	const char *p;
+
+	(void)state;
+	assert_int_equal(sr_auth0_parse(body, strlen(body), &batch, &err), SR_OK);
+	assert_int_equal(batch.n, 2);
+	assert_non_null(batch.v[1].error);
+	print_message("%s\n", batch.v[1].error);
+	assert_non_null(strstr(batch.v[1].error, "line 2: not JSON"));
+	for (p = batch.v[1].error; *p; p++)
+		assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80);
+	sr_event_batch_free(&batch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bodies),
 		cmocka_unit_test(test_batch_limit),
 		cmocka_unit_test(test_record_limits),
+		cmocka_unit_test(test_error_is_one_clean_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
