@@ -51,7 +51,7 @@ struct sr_lookup_config {
 	char *token_file;         /* sent as Authorization: Bearer (optional) */
 };
 
-/* Auth0 Management API client (src/sources/auth0_api.c): a client
+/* Auth0 Management API client (src/ingest/auth0_api.c): a client
  * credentials token fetched and cached until shortly before it expires. */
 struct sr_auth0_api;
 
@@ -73,6 +73,14 @@ struct sr_directory *sr_auth0_api_directory(struct sr_auth0_api *api);
 enum sr_rc sr_auth0_api_logs(struct sr_auth0_api *api, const char *from, int take,
 			     char **body, size_t *len, int64_t *wait_seconds,
 			     struct sr_err *err);
+
+/* The log_id of the tenant's newest log event, where a poll without a
+ * checkpoint starts (GET /api/v2/logs?sort=date:-1&per_page=1: the search
+ * form of the endpoint, since the checkpoint form only reads forwards).
+ * OUT *log_id: new string, NULL when the tenant has no logs; *wait_seconds
+ * as for sr_auth0_api_logs(). */
+enum sr_rc sr_auth0_api_newest_log(struct sr_auth0_api *api, char **log_id,
+				   int64_t *wait_seconds, struct sr_err *err);
 
 /* A generic HTTP directory (lookup.kind "http"). OUT *dir: new,
  * dir->free(dir). */
