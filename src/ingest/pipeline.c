@@ -219,6 +219,22 @@ static void add_error(json_t *errors, const struct sr_event *ev, const char *msg
 						"error", msg));
 }
 
+/* The cut-off of an event: its time, rounded up to the next whole second
+ * when the provider gave a fraction (Auth0 writes milliseconds), so a
+ * session issued in the event's own second, before the event, is denied
+ * too: IAM compares aws:TokenIssueTime in whole seconds. */
+static int64_t cutoff_of(const struct sr_event *ev)
+{
+	const char *t = ev->time_text, *dot;
+
+	if (t == NULL || (dot = strchr(t, '.')) == NULL || strchr(t, 'T') == NULL)
+		return ev->time;
+	for (dot++; *dot >= '0' && *dot <= '9'; dot++)
+		if (*dot != '0')
+			return ev->time + 1;
+	return ev->time;
+}
+
 /* Step 4: the store op for the fired events; fills items. */
 static enum sr_rc record(struct sr_ingest *ing, const struct sr_source_config *src,
 			 struct fired *fired, size_t n, const struct sr_ingest_sender *sender,
@@ -241,7 +257,7 @@ static enum sr_rc record(struct sr_ingest *ing, const struct sr_source_config *s
 	for (i = 0; i < n; i++) {
 		struct fired *f = &fired[i];
 		f->doc = (struct sr_document){
-			.groups = f->groups, .n_groups = f->n_groups, .cutoff = f->ev->time,
+			.groups = f->groups, .n_groups = f->n_groups, .cutoff = cutoff_of(f->ev),
 			.time_text = f->ev->time_text, .action = SR_ACTION_REVOKE, .reason = f->reason,
 		};
 		snprintf(f->reason, sizeof(f->reason), "%s event %s%s%s%s for %s", src->name,
