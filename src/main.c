@@ -22,6 +22,7 @@ static const struct {
 	{"revoke", sr_cli_revoke, "deny old sessions of the matching roles now"},
 	{"cleanup", sr_cli_cleanup, "remove deny policies whose sessions have all expired"},
 	{"jobs", sr_cli_jobs, "list the job table, retry a failed job"},
+	{"rules", sr_cli_rules, "show the sources' rules; test what a saved payload would revoke"},
 };
 
 static void usage(FILE *out)

@@ -89,6 +89,7 @@ struct sr_config {
 	char *tls_cert_file; /* both set: HTTPS */
 	char *tls_key_file;
 	int64_t max_body_bytes;
+	int64_t max_event_body_bytes; /* POST /v1/events/... (batches) */
 	int64_t max_header_bytes;
 	int64_t max_groups;
 	int64_t max_group_length;
@@ -149,6 +150,11 @@ struct sr_config_problems {
 	struct sr_config_problem items[32];
 	size_t n;
 };
+
+/* Records a problem at path (the module reading a section of its own, such
+ * as "sources", reports through this too). */
+void sr_config_problem(struct sr_config_problems *pr, const char *path, const char *fmt, ...)
+	SR_PRINTF(3, 4);
 
 /* What a command needs from the configuration beyond a valid file: each
  * command is validated for what it uses, nothing more. */

@@ -8,6 +8,7 @@
 #include "session_revoker/auth.h"
 #include "session_revoker/config.h"
 #include "session_revoker/core.h"
+#include "session_revoker/ingest.h"
 #include "session_revoker/jobs.h"
 #include "session_revoker/store.h"
 
@@ -17,6 +18,8 @@ struct sr_app {
 	struct sr_auth *auth;
 	struct sr_store *store;
 	struct sr_jobs *jobs; /* NULL: no workers in this process */
+	const struct sr_sources_config *sources;
+	struct sr_ingest *ingest;
 };
 
 struct sr_http;

@@ -155,6 +155,37 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 			    struct sr_event_batch *batch, const struct sr_ingest_sender *sender,
 			    int64_t now, json_t **summary, struct sr_err *err);
 
+/* A batch handed to the ingest's threads (callers that must not block: the
+ * HTTP event loop). The caller owns it and what it points to until done()
+ * has run. */
+struct sr_ingest_job {
+	const struct sr_source_config *source;
+	struct sr_event_batch *batch;
+	struct sr_ingest_sender sender;
+	int64_t now;
+	void (*done)(struct sr_ingest_job *job); /* runs on an ingest thread; must not block */
+	void *arg;
+	/* results, set before done() runs: as sr_ingest_commit() */
+	enum sr_rc rc;
+	struct sr_err err;
+	json_t *summary;
+	struct sr_ingest_job *next;
+};
+
+/* Queues job; SR_EUNAVAIL (and no done) when the ingest is stopping or
+ * offline. */
+enum sr_rc sr_ingest_submit(struct sr_ingest *ing, struct sr_ingest_job *job,
+			    struct sr_err *err);
+
+/* Whether src takes its deliveries with a static authorization value
+ * (authorization_file) rather than a JWT. */
+bool sr_ingest_uses_secret(const struct sr_ingest *ing, const struct sr_source_config *src);
+
+/* Whether value (an Authorization header, as sent) is src's configured
+ * value, compared in constant time (SHA-256 of both, CRYPTO_memcmp). */
+bool sr_ingest_secret_ok(const struct sr_ingest *ing, const struct sr_source_config *src,
+			 const char *value);
+
 /* The Auth0 Management API client the ingest built from
  * sources.auth0.lookup (kind "auth0"), or NULL. Borrowed. */
 struct sr_auth0_api *sr_ingest_auth0_api(struct sr_ingest *ing);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "session_revoker/ingest.h"
 #include "session_revoker/auth.h"
 
 json_t *sr_cli_split_list(const char *list)
@@ -39,6 +40,7 @@ static const struct {
 	{"revoke", 0},
 	{"cleanup", 0},
 	{"jobs", 0},
+	{"rules", 0},
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)
@@ -72,8 +74,14 @@ struct sr_config *sr_cli_load_config(const char *command, const char *path)
 
 	sr_cli_config_needs(command, &needs);
 	if (sr_config_load_for(path, needs, &cfg, &problems, &err) == SR_OK) {
-		set_clock(cfg);
-		return cfg;
+		/* The "sources" section is the sources module's to judge. */
+		struct sr_sources_config *sc = NULL;
+		if (sr_sources_config_load(cfg, &sc, &problems, &err) == SR_OK) {
+			sr_sources_config_free(sc);
+			set_clock(cfg);
+			return cfg;
+		}
+		sr_config_free(cfg);
 	}
 	fprintf(stderr, "session-revoker: configuration %s has %zu problem%s:\n",
 		path ? path : "(embedded default)", problems.n, problems.n == 1 ? "" : "s");

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "session_revoker/auth.h"
 #include "session_revoker/http.h"
+#include "session_revoker/ingest.h"
 #include "session_revoker/jobs.h"
 #include "session_revoker/revoke.h"
 #include "session_revoker/store.h"
@@ -80,6 +81,10 @@ int sr_cli_serve(int argc, char **argv)
 	struct sr_http *http = NULL;
 	struct sr_engine *engine = NULL;
 	struct sr_jobs *jobs = NULL;
+	struct sr_sources_config *sources = NULL;
+	struct sr_ingest *ingest = NULL;
+	struct sr_auth0_poll *poll = NULL;
+	struct sr_config_problems problems = {0};
 	struct sr_app app = {0};
 	struct sr_err err = {0};
 	sigset_t sigs;
@@ -135,10 +140,18 @@ int sr_cli_serve(int argc, char **argv)
 		       cfg->n_accounts == 0 ? "no aws.accounts configured: revocations are recorded only"
 					    : "jobs.workers is 0: another process applies them");
 	}
+	if (sr_sources_config_load(cfg, &sources, &problems, &err) != SR_OK ||
+	    sr_ingest_new(cfg, sources, store, &ingest, &err) != SR_OK)
+		goto out;
+	if (sources->auth0.enabled && sources->auth0.poll.enabled &&
+	    sr_auth0_poll_start(ingest, &sources->auth0, store, &poll, &err) != SR_OK)
+		goto out;
 	app.cfg = cfg;
 	app.auth = auth;
 	app.store = store;
 	app.jobs = jobs;
+	app.sources = sources;
+	app.ingest = ingest;
 	if (sr_http_start(&app, &http, &err) != SR_OK)
 		goto out;
 	sr_log(SR_LOG_INFO, "serve.listening", "address=%s port=%d tls=%s store=%s",
@@ -152,6 +165,9 @@ out:
 	if (err.code != SR_OK)
 		fprintf(stderr, "session-revoker: %s\n", err.msg);
 	sr_http_stop(http);
+	sr_auth0_poll_stop(poll);
+	sr_ingest_free(ingest); /* batches in flight are committed first */
+	sr_sources_config_free(sources);
 	sr_jobs_stop(jobs); /* running jobs finish and are recorded */
 	sr_engine_free(engine);
 	sr_store_close(store);

@@ -17,9 +17,6 @@ struct sr_field {
 	int64_t def_int, min, max; /* FIELD_STRLIST: def_str is comma-separated */
 };
 
-/* Records a problem at path (config.c). */
-void sr_config_problem(struct sr_config_problems *pr, const char *path, const char *fmt, ...)
-	SR_PRINTF(3, 4);
 
 /* The aws.accounts array (or SR_AWS_ACCOUNTS) into cfg (accounts.c). */
 void sr_config_load_accounts(struct sr_config *cfg, json_t *root,

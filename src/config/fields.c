@@ -27,6 +27,8 @@ const struct sr_field sr_config_fields[] = {
 	STR("listen.tls.key_file", "SR_LISTEN_TLS_KEY_FILE", tls_key_file, NULL),
 	STR("listen.public_url", "SR_LISTEN_PUBLIC_URL", public_url, NULL),
 	INT("limits.max_body_bytes", "SR_LIMITS_MAX_BODY_BYTES", max_body_bytes, 65536, 1024, 16 << 20),
+	INT("limits.max_event_body_bytes", "SR_LIMITS_MAX_EVENT_BODY_BYTES", max_event_body_bytes,
+	    4 << 20, 1024, 64 << 20),
 	INT("limits.max_header_bytes", "SR_LIMITS_MAX_HEADER_BYTES", max_header_bytes, 32768, 4096, 1 << 20),
 	INT("limits.max_groups", "SR_LIMITS_MAX_GROUPS", max_groups, 100, 1, 10000),
 	INT("limits.max_group_length", "SR_LIMITS_MAX_GROUP_LENGTH", max_group_length, 256, 1, 4096),

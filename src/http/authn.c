@@ -3,8 +3,62 @@
  */
 #include "http_int.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
+
+/* The 401 or 403 for a token sr_auth_verify() refused. */
+static enum MHD_Result refuse(struct sr_request *req, const struct sr_err *err,
+			      const char *permission)
+{
+	if (err->code == SR_EFORBIDDEN)
+		return sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope", err->msg,
+					NULL, permission);
+	return sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token", err->msg, NULL,
+				NULL);
+}
+
+enum sr_media sr_request_media(struct sr_request *req)
+{
+	const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_TYPE);
+	static const struct {
+		const char *name;
+		enum sr_media media;
+	} types[] = {
+		{"application/json", SR_MEDIA_JSON},
+		{"application/jwt", SR_MEDIA_JWT},
+		{"application/x-ndjson", SR_MEDIA_JSON_LINES},
+		{"application/jsonl", SR_MEDIA_JSON_LINES},
+		{"application/json-seq", SR_MEDIA_JSON_LINES},
+	};
+	size_t n, i;
+
+	if (ct == NULL)
+		return SR_MEDIA_OTHER;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; ");
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (n == strlen(types[i].name) && strncasecmp(ct, types[i].name, n) == 0)
+			return types[i].media;
+	return SR_MEDIA_OTHER;
+}
+
+bool sr_request_verify_body(struct sr_request *req, const char *permission,
+			    struct sr_principal *who, enum MHD_Result *result)
+{
+	struct sr_err err = {0};
+	size_t n = req->body.len;
+
+	while (n > 0 && isspace((unsigned char)req->body.data[n - 1]))
+		req->body.data[--n] = '\0';
+	if (sr_auth_verify(req->app->auth, req->body.data ? req->body.data : "", n, permission,
+			   sr_clock_now(), who, &err) == SR_OK)
+		return true;
+	*result = refuse(req, &err, permission);
+	return false;
+}
 
 bool sr_request_authenticate(struct sr_request *req, const char *permission,
 			     struct sr_principal *who, enum MHD_Result *result)
@@ -30,11 +84,6 @@ bool sr_request_authenticate(struct sr_request *req, const char *permission,
 	if (sr_auth_verify(req->app->auth, token, strlen(token), permission, sr_clock_now(),
 			   who, &err) == SR_OK)
 		return true;
-	if (err.code == SR_EFORBIDDEN)
-		*result = sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
-					   err.msg, NULL, permission);
-	else
-		*result = sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
-					   err.msg, NULL, NULL);
+	*result = refuse(req, &err, permission);
 	return false;
 }

@@ -19,6 +19,7 @@ struct sr_route {
 	const char *method;
 	const char *pattern; /* a trailing "{id}" segment captures req->param */
 	sr_handler handler;
+	bool batch; /* an identity provider's batch: limits.max_event_body_bytes */
 };
 
 /* Everything one request allocates; freed in the completion callback. */
@@ -50,6 +51,12 @@ struct sr_request {
 enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op *op,
 				      sr_handler then);
 
+/* Suspends the connection (the event loop goes on with others) until
+ * sr_request_wake(req) is called from any thread; then(req) runs next, on
+ * the event loop, to answer. */
+void sr_request_suspend(struct sr_request *req, sr_handler then);
+void sr_request_wake(struct sr_request *req);
+
 /* The route for method+path; NULL with *path_known set when only the method
  * is wrong (allow gets the methods that would work, comma-separated). */
 const struct sr_route *sr_route_find(const char *method, const char *path,
@@ -77,6 +84,19 @@ enum MHD_Result sr_handle_readyz(struct sr_request *req);
 enum MHD_Result sr_handle_revocation_post(struct sr_request *req);
 enum MHD_Result sr_handle_revocation_get(struct sr_request *req);
 enum MHD_Result sr_handle_revocation_list(struct sr_request *req);
+enum MHD_Result sr_handle_events_auth0(struct sr_request *req);
+enum MHD_Result sr_handle_events_group_change(struct sr_request *req);
+
+enum sr_media { SR_MEDIA_OTHER, SR_MEDIA_JSON, SR_MEDIA_JWT, SR_MEDIA_JSON_LINES };
+
+/* The media type of the request's Content-Type, parameters and case ignored. */
+enum sr_media sr_request_media(struct sr_request *req);
+
+/* The body is a compact JWT: its verified principal, or an answered 401/403
+ * (returns false: the handler then returns *result). Trailing white space of
+ * the body is cut off. */
+bool sr_request_verify_body(struct sr_request *req, const char *permission,
+			    struct sr_principal *who, enum MHD_Result *result);
 
 /* The Bearer token's verified principal, or an answered 401/403 (returns
  * false: the handler then returns *result). */

@@ -7,11 +7,13 @@
 #include <string.h>
 
 static const struct sr_route routes[] = {
-	{"GET", "/healthz", sr_handle_healthz},
-	{"GET", "/readyz", sr_handle_readyz},
-	{"POST", "/v1/revocations", sr_handle_revocation_post},
-	{"GET", "/v1/revocations", sr_handle_revocation_list},
-	{"GET", "/v1/revocations/{id}", sr_handle_revocation_get},
+	{"GET", "/healthz", sr_handle_healthz, false},
+	{"GET", "/readyz", sr_handle_readyz, false},
+	{"POST", "/v1/revocations", sr_handle_revocation_post, false},
+	{"GET", "/v1/revocations", sr_handle_revocation_list, false},
+	{"GET", "/v1/revocations/{id}", sr_handle_revocation_get, false},
+	{"POST", "/v1/events/auth0", sr_handle_events_auth0, true},
+	{"POST", "/v1/events/group-change", sr_handle_events_group_change, true},
 };
 
 /* Whether path fits pattern; a trailing "{id}" takes one non-empty segment. */

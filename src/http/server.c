@@ -152,15 +152,18 @@ static enum MHD_Result first_call(struct sr_http *http, struct sr_request *req,
 	if (req->route == NULL)
 		return sr_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found",
 					"no such route", NULL, NULL);
+	/* Identity providers' batches may be larger than a document. */
+	req->body.max = (size_t)(req->route->batch ? http->app->cfg->max_event_body_bytes
+						   : http->app->cfg->max_body_bytes);
 	cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (*end == '\0' && n > (unsigned long long)http->app->cfg->max_body_bytes) {
+		if (*end == '\0' && n > (unsigned long long)req->body.max) {
 			char detail[96];
-			snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
-				 (long long)http->app->cfg->max_body_bytes);
+			snprintf(detail, sizeof(detail), "the body is larger than %zu bytes",
+				 req->body.max);
 			return sr_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE,
 						"payload_too_large", detail, NULL, NULL);
 		}
@@ -252,8 +255,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->too_big) {
 		char detail[96];
-		snprintf(detail, sizeof(detail), "the body is larger than %lld bytes",
-			 (long long)http->app->cfg->max_body_bytes);
+		snprintf(detail, sizeof(detail), "the body is larger than %zu bytes",
+			 req->body.max);
 		return sr_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
 					detail, NULL, NULL);
 	}
@@ -300,11 +303,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+void sr_request_suspend(struct sr_request *req, sr_handler then)
+{
+	req->resume = then;
+	req->suspended = true;
+	atomic_fetch_add(&req->http->waiting, 1);
+	MHD_suspend_connection(req->conn);
+}
+
+void sr_request_wake(struct sr_request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
 static void store_done(struct sr_store_op *op)
 {
-	struct sr_request *req = op->arg;
-
-	MHD_resume_connection(req->conn);
+	sr_request_wake(op->arg);
 }
 
 enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op *op,
@@ -314,10 +328,7 @@ enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op
 
 	op->done = store_done;
 	op->arg = req;
-	req->resume = then;
-	req->suspended = true;
-	atomic_fetch_add(&req->http->waiting, 1);
-	MHD_suspend_connection(req->conn);
+	sr_request_suspend(req, then);
 	if (sr_store_submit(req->app->store, op, &err) != SR_OK) {
 		op->rc = err.code;
 		op->err = err;

@@ -19,25 +19,6 @@
 #define PERM_READ "revocations:read"
 #define MAX_IDEMPOTENCY_KEY 255
 
-enum media { MEDIA_OTHER, MEDIA_JSON, MEDIA_JWT };
-
-/* The media type of Content-Type, parameters and case ignored. */
-static enum media media_type(const char *ct)
-{
-	size_t n;
-
-	if (ct == NULL)
-		return MEDIA_OTHER;
-	while (*ct == ' ')
-		ct++;
-	n = strcspn(ct, "; ");
-	if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
-		return MEDIA_JSON;
-	if (n == 15 && strncasecmp(ct, "application/jwt", n) == 0)
-		return MEDIA_JWT;
-	return MEDIA_OTHER;
-}
-
 static void hex(const unsigned char *md, size_t len, char *out)
 {
 	size_t i;
@@ -47,7 +28,7 @@ static void hex(const unsigned char *md, size_t len, char *out)
 }
 
 /* SHA-256 of what was sent, hex: an Idempotency-Key retry must send the same. */
-static void request_hash(struct sr_request *req, enum media m, char out[65])
+static void request_hash(struct sr_request *req, enum sr_media m, char out[65])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
@@ -57,7 +38,7 @@ static void request_hash(struct sr_request *req, enum media m, char out[65])
 	if (ctx == NULL)
 		return;
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, m == MEDIA_JWT ? "jwt:" : "json:", 4 + (m != MEDIA_JWT)) == 1 &&
+	    EVP_DigestUpdate(ctx, m == SR_MEDIA_JWT ? "jwt:" : "json:", 4 + (m != SR_MEDIA_JWT)) == 1 &&
 	    EVP_DigestUpdate(ctx, req->body.data ? req->body.data : "", req->body.len) == 1 &&
 	    EVP_DigestFinal_ex(ctx, md, &len) == 1)
 		hex(md, len, out);
@@ -211,13 +192,12 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	struct post_state *ps;
 	struct sr_err err = {0};
 	enum MHD_Result ret;
-	enum media m;
+	enum sr_media m;
 	const char *key;
 	int64_t now = sr_clock_now();
 
-	m = media_type(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-						   MHD_HTTP_HEADER_CONTENT_TYPE));
-	if (m == MEDIA_OTHER)
+	m = sr_request_media(req);
+	if (m != SR_MEDIA_JSON && m != SR_MEDIA_JWT)
 		return sr_respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 					"unsupported_media_type",
 					"send application/json (with a Bearer token) or application/jwt",
@@ -227,23 +207,15 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		return MHD_NO;
 	req->state = ps;
 	req->state_free = post_state_free;
-	if (m == MEDIA_JSON) {
+	if (m == SR_MEDIA_JSON) {
 		if (!sr_request_authenticate(req, PERM_WRITE, &ps->who, &ret))
 			return ret;
 		sr_document_parse_text(req->body.data ? req->body.data : "", req->body.len, &lim, now,
 				       &ps->doc, &err);
 		ps->in.source = "document";
 	} else {
-		size_t n = req->body.len;
-		while (n > 0 && isspace((unsigned char)req->body.data[n - 1]))
-			req->body.data[--n] = '\0';
-		if (sr_auth_verify(req->app->auth, req->body.data ? req->body.data : "", n, PERM_WRITE,
-				   now, &ps->who, &err) != SR_OK)
-			return err.code == SR_EFORBIDDEN
-				       ? sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope",
-							  err.msg, NULL, PERM_WRITE)
-				       : sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
-							  err.msg, NULL, NULL);
+		if (!sr_request_verify_body(req, PERM_WRITE, &ps->who, &ret))
+			return ret;
 		lim.allow_jwt_claims = 1;
 		sr_document_parse(ps->who.claims, &lim, now, &ps->doc, &err);
 		ps->in.source = "document-jwt";
@@ -252,7 +224,7 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		return sr_respond_err(req, &err);
 	/* The same signed document sent twice is one revocation; the same jti on
 	 * a different document is refused by the store (422). */
-	if (m == MEDIA_JWT) {
+	if (m == SR_MEDIA_JWT) {
 		if (document_event_id(&ps->who, req->body.data, req->body.len, &ps->event,
 				      &err) != SR_OK)
 			return sr_respond_err(req, &err);

@@ -1,0 +1,35 @@
+/* ingest_int.h - inside the ingest module only. */
+#ifndef SESSION_REVOKER_INGEST_INT_H
+#define SESSION_REVOKER_INGEST_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "session_revoker/ingest.h"
+
+struct sr_ingest {
+	const struct sr_config *cfg;
+	const struct sr_sources_config *sc;
+	struct sr_store *store;          /* NULL: rules test (offline) */
+	struct sr_auth0_api *api[2];     /* per source (auth0, group-change): lookup kind auth0 */
+	struct sr_directory *dir[2];     /* per source: the directory a lookup asks */
+	unsigned char secret_md[2][32];  /* per source: SHA-256 of its authorization value */
+	bool has_secret[2];
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	struct sr_ingest_job *head, *tail;
+	bool stopping;
+	pthread_t threads[8];
+	int n_threads;
+};
+
+/* Reads each enabled source's authorization_file (secret.c). */
+enum sr_rc sr_ingest_load_secrets(struct sr_ingest *ing, struct sr_err *err);
+
+/* The index of src in ing->api, dir, secret_md: 0 auth0, 1 group-change. */
+int sr_ingest_slot(const struct sr_ingest *ing, const struct sr_source_config *src);
+
+/* The directory source's lookup rules ask, or NULL. */
+struct sr_directory *sr_ingest_directory(struct sr_ingest *ing, const struct sr_source_config *src);
+
+#endif

@@ -1,0 +1,531 @@
+/*
+ * pipeline.c - a source's batch of events to recorded revocations.
+ *
+ * DESIGN: sr_ingest_commit() works in four steps, and writes only in the
+ * last: (1) each well-formed event meets the source's rules, the first rule
+ * naming its kind fires, an event no rule names is counted and dropped; (2)
+ * the store says which fired events it recorded before (a redelivery), and
+ * those ask no directory again; (3) the groups are resolved: the event's
+ * own, the rule's, "*", or a lookup in the provider's directory (the user's
+ * groups now; a user the directory no longer has falls back to the last
+ * groups the store knew; a failed lookup uses those plus the rule's fallback
+ * and says so in the revocation's note; for a "user_changed" event, the
+ * groups the user had and lost); (4) every revocation of the batch, and the
+ * users' groups just learned, are committed in one transaction
+ * (SR_STORE_OP_REVOCATIONS), each revocation in its own savepoint: a batch
+ * retried after a lost answer changes nothing (replay_any, keyed by the
+ * provider's event id).
+ *
+ * HTTP threads never wait on a directory: they hand the batch to the small
+ * pool here (sr_ingest_submit) and are woken by its callback.
+ */
+#include "ingest_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_THREADS 4
+
+/* One fired event on its way to the store. */
+struct fired {
+	struct sr_event *ev;
+	const struct sr_rule *rule;
+	bool seen;
+	char **groups;
+	size_t n_groups;
+	char **learned; /* the user's groups now, to remember */
+	size_t n_learned;
+	bool learn;
+	char note[400];
+	struct sr_document doc;
+	char reason[600];
+};
+
+static enum sr_rc strv_add(char ***v, size_t *n, const char *s)
+{
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return SR_OK; /* a group once */
+	if ((grown = realloc(*v, (*n + 2) * sizeof(char *))) == NULL)
+		return SR_ENOMEM;
+	*v = grown;
+	if ((grown[*n] = strdup(s)) == NULL)
+		return SR_ENOMEM;
+	grown[++*n] = NULL;
+	return SR_OK;
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* The group name the source's group_names gives id, or id itself. */
+static const char *renamed(const struct sr_source_config *src, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < src->n_rename; i++)
+		if (strcmp(src->rename_from[i], id) == 0)
+			return src->rename_to[i];
+	return id;
+}
+
+static enum sr_rc add_all(struct fired *f, const struct sr_source_config *src,
+			  char *const *groups, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strv_add(&f->groups, &f->n_groups, renamed(src, groups[i])) != SR_OK)
+			return SR_ENOMEM;
+	return SR_OK;
+}
+
+static void note(struct fired *f, const char *fmt, ...) SR_PRINTF(2, 3);
+
+static void note(struct fired *f, const char *fmt, ...)
+{
+	size_t used = strlen(f->note);
+	va_list ap;
+
+	if (used > 0 && used + 2 < sizeof(f->note))
+		used += (size_t)snprintf(f->note + used, sizeof(f->note) - used, "; ");
+	va_start(ap, fmt);
+	if (used < sizeof(f->note))
+		vsnprintf(f->note + used, sizeof(f->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* Step 3 for a "lookup" rule. */
+static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_config *src,
+				 struct fired *f)
+{
+	struct sr_event *ev = f->ev;
+	struct sr_directory *dir = sr_ingest_directory(ing, src);
+	bool diff = ev->has_current || strcmp(ev->kind, "user_changed") == 0;
+	char **now = NULL, **last = NULL, ts[32];
+	size_t n_now = 0, n_last = 0, i;
+	int64_t last_at = 0;
+	enum sr_rc rc = SR_OK, looked = SR_EUNAVAIL;
+	struct sr_err lerr = {0};
+
+	if (ev->subject == NULL || ev->subject[0] == '\0') {
+		note(f, "the event names no user to look up: fallback groups used");
+		return add_all(f, src, f->rule->fallback, f->rule->n_fallback);
+	}
+	if (ev->has_current) {
+		looked = SR_OK;
+	} else if (dir == NULL) {
+		sr_err_set(&lerr, SR_EUNAVAIL, "no lookup is configured (sources.%s.lookup)",
+			   src->name);
+	} else {
+		looked = dir->groups(dir, ev->subject, &now, &n_now, &lerr);
+	}
+	if (ing->store != NULL &&
+	    sr_store_user_groups_get(ing->store, src->name, ev->subject, &last, &n_last, &last_at,
+				     &lerr) != SR_OK)
+		n_last = 0; /* none known (or unreadable: the note says the lookup's story) */
+	if (looked == SR_OK) {
+		char *const *cur = ev->has_current ? ev->current : now;
+		size_t n_cur = ev->has_current ? ev->n_current : n_now;
+		f->learn = true;
+		for (i = 0; i < n_cur && rc == SR_OK; i++)
+			rc = strv_add(&f->learned, &f->n_learned, cur[i]);
+		if (!diff) {
+			rc = rc == SR_OK ? add_all(f, src, cur, n_cur) : rc;
+		} else if (last == NULL && n_last == 0) {
+			note(f, "no earlier groups of %s are known, so none can be found removed:"
+				" fallback groups used", ev->subject);
+			rc = rc == SR_OK ? add_all(f, src, f->rule->fallback, f->rule->n_fallback) : rc;
+		} else {
+			for (i = 0; i < n_last && rc == SR_OK; i++)
+				if (!strv_has(cur, n_cur, last[i]))
+					rc = strv_add(&f->groups, &f->n_groups, renamed(src, last[i]));
+			if (f->n_groups == 0)
+				note(f, "%s lost no group since %s", ev->subject,
+				     sr_time_format(last_at, ts));
+		}
+	} else if (looked == SR_ENOTFOUND && n_last > 0 && !diff) {
+		note(f, "%s is no longer in the directory: the groups last known (%s) used",
+		     ev->subject, sr_time_format(last_at, ts));
+		rc = add_all(f, src, last, n_last);
+	} else {
+		note(f, "lookup of %s failed (%s): %sfallback groups used", ev->subject, lerr.msg,
+		     n_last > 0 && !diff ? "the groups last known and the " : "");
+		if (!diff)
+			rc = add_all(f, src, last, n_last);
+		if (rc == SR_OK)
+			rc = add_all(f, src, f->rule->fallback, f->rule->n_fallback);
+	}
+	sr_strv_free(now, n_now);
+	sr_strv_free(last, n_last);
+	return rc;
+}
+
+/* Step 3: the groups of one fired, not yet recorded, event. */
+static enum sr_rc resolve(struct sr_ingest *ing, const struct sr_source_config *src,
+			  struct fired *f)
+{
+	switch (f->rule->mode) {
+	case SR_RULE_FROM_EVENT:
+		if (f->ev->n_groups == 0)
+			note(f, "the event names no group");
+		return add_all(f, src, f->ev->groups, f->ev->n_groups);
+	case SR_RULE_FIXED:
+		return add_all(f, src, f->rule->groups, f->rule->n_groups);
+	case SR_RULE_ALL:
+		return strv_add(&f->groups, &f->n_groups, "*");
+	case SR_RULE_LOOKUP:
+		if (ing->store == NULL) { /* rules test: offline */
+			note(f, "the groups of %s would be looked up", f->ev->subject);
+			return SR_OK;
+		}
+		return resolve_lookup(ing, src, f);
+	}
+	return SR_OK;
+}
+
+static void fired_clear(struct fired *f)
+{
+	sr_strv_free(f->groups, f->n_groups);
+	sr_strv_free(f->learned, f->n_learned);
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static void add_error(json_t *errors, const struct sr_event *ev, const char *msg)
+{
+	json_array_append_new(errors, json_pack("{s:I, s:o, s:s}", "index", (json_int_t)ev->index,
+						"event_id", ev->event_id ? json_string(ev->event_id)
+									 : json_null(),
+						"error", msg));
+}
+
+/* The cut-off of an event: its time, rounded up to the next whole second
+ * when the provider gave a fraction (Auth0 writes milliseconds), so a
+ * session issued in the event's own second, before the event, is denied
+ * too: IAM compares aws:TokenIssueTime in whole seconds. */
+static int64_t cutoff_of(const struct sr_event *ev)
+{
+	const char *t = ev->time_text, *dot;
+
+	if (t == NULL || (dot = strchr(t, '.')) == NULL || strchr(t, 'T') == NULL)
+		return ev->time;
+	for (dot++; *dot >= '0' && *dot <= '9'; dot++)
+		if (*dot != '0')
+			return ev->time + 1;
+	return ev->time;
+}
+
+/* Step 4: the store op for the fired events; fills items. */
+static enum sr_rc record(struct sr_ingest *ing, const struct sr_source_config *src,
+			 struct fired *fired, size_t n, const struct sr_ingest_sender *sender,
+			 int64_t now, struct sr_store_item *items, struct sr_err *err)
+{
+	const struct sr_config *cfg = ing->cfg;
+	struct sr_revocation_in *ins = calloc(n + 1, sizeof(*ins));
+	struct sr_user_groups *cache = calloc(n + 1, sizeof(*cache));
+	char **targets = calloc(cfg->n_accounts + 1, sizeof(char *));
+	struct sr_store_op op = {0};
+	size_t i, n_cache = 0;
+	enum sr_rc rc;
+
+	if (ins == NULL || cache == NULL || targets == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cfg->n_accounts; i++)
+		targets[i] = (char *)cfg->accounts[i].id;
+	for (i = 0; i < n; i++) {
+		struct fired *f = &fired[i];
+		f->doc = (struct sr_document){
+			.groups = f->groups, .n_groups = f->n_groups, .cutoff = cutoff_of(f->ev),
+			.time_text = f->ev->time_text, .action = SR_ACTION_REVOKE, .reason = f->reason,
+		};
+		snprintf(f->reason, sizeof(f->reason), "%s event %s%s%s%s for %s", src->name,
+			 f->ev->kind, f->ev->type ? " (" : "", f->ev->type ? f->ev->type : "",
+			 f->ev->type ? ")" : "", f->ev->subject && f->ev->subject[0] ? f->ev->subject
+										: "no user");
+		ins[i] = (struct sr_revocation_in){
+			.doc = &f->doc, .source = src->name, .source_event_id = f->ev->event_id,
+			.issuer = sender->issuer, .subject = sender->subject,
+			.token_id = sender->token_id, .targets = targets,
+			/* no group: kept for the record, nothing to do in AWS */
+			.n_targets = f->n_groups > 0 ? cfg->n_accounts : 0,
+			.event_subject = f->ev->subject, .rule = f->rule->name,
+			.note = f->note[0] ? f->note : NULL, .replay_any = true, .now = now,
+		};
+		if (f->learn)
+			cache[n_cache++] = (struct sr_user_groups){
+				.source = src->name, .subject = f->ev->subject, .groups = f->learned,
+				.n_groups = f->n_learned, .at = now,
+			};
+	}
+	op.kind = SR_STORE_OP_REVOCATIONS;
+	op.in = ins;
+	op.n_in = n;
+	op.items = items;
+	op.cache = cache;
+	op.n_cache = n_cache;
+	rc = sr_store_submit_wait(ing->store, &op, err);
+out:
+	free(ins);
+	free(cache);
+	free(targets);
+	return rc;
+}
+
+enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config *src,
+			    struct sr_event_batch *batch, const struct sr_ingest_sender *sender,
+			    int64_t now, json_t **summary, struct sr_err *err)
+{
+	struct fired *fired = calloc(batch->n + 1, sizeof(*fired));
+	struct sr_store_item *items = calloc(batch->n + 1, sizeof(*items));
+	char **ids = calloc(batch->n + 1, sizeof(char *));
+	bool *seen = calloc(batch->n + 1, sizeof(bool));
+	json_t *revs = json_array(), *errors = json_array();
+	size_t i, n = 0, dropped = 0, replayed = 0, recorded = 0;
+	enum sr_rc rc = SR_OK;
+
+	*summary = NULL;
+	if (fired == NULL || items == NULL || ids == NULL || seen == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < batch->n; i++) { /* (1) the rules */
+		struct sr_event *ev = &batch->v[i];
+		const struct sr_rule *rule;
+		if (ev->error != NULL) {
+			add_error(errors, ev, ev->error);
+			continue;
+		}
+		if ((rule = sr_rules_match(&src->rules, ev->kind)) == NULL) {
+			dropped++;
+			continue;
+		}
+		fired[n].ev = ev;
+		fired[n].rule = rule;
+		ids[n++] = ev->event_id;
+	}
+	if (n > 0 && ing->store != NULL && /* (2) redeliveries */
+	    (rc = sr_store_events_seen(ing->store, src->name, ids, n, seen, err)) != SR_OK)
+		goto out;
+	for (i = 0; i < n; i++) { /* (3) the groups */
+		fired[i].seen = seen[i];
+		if (!seen[i] && (rc = resolve(ing, src, &fired[i])) != SR_OK) {
+			rc = sr_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		if (fired[i].n_groups > (size_t)ing->cfg->max_groups) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "%zu groups, more than limits.max_groups (%lld)",
+				 fired[i].n_groups, (long long)ing->cfg->max_groups);
+			add_error(errors, fired[i].ev, msg);
+			fired_clear(&fired[i]);
+			memmove(&fired[i], &fired[i + 1], (n - i - 1) * sizeof(*fired));
+			memmove(&seen[i], &seen[i + 1], (n - i - 1) * sizeof(*seen));
+			n--;
+			i--;
+		}
+	}
+	if (n > 0 && ing->store != NULL && /* (4) one transaction */
+	    (rc = record(ing, src, fired, n, sender, now, items, err)) != SR_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct fired *f = &fired[i];
+		json_t *one;
+		if (ing->store != NULL && items[i].rc != SR_OK) {
+			add_error(errors, f->ev, items[i].err.msg);
+			continue;
+		}
+		one = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "index", (json_int_t)f->ev->index,
+				"event_id", f->ev->event_id, "kind", f->ev->kind, "rule",
+				f->rule->name, "subject", json_string(f->ev->subject ? f->ev->subject : ""),
+				"groups", items[i].result ? json_incref(json_object_get(items[i].result,
+							"groups"))
+							  : strv_json(f->groups, f->n_groups));
+		if (items[i].result != NULL)
+			json_object_set(one, "id", json_object_get(items[i].result, "id"));
+		if (items[i].result != NULL && json_object_get(items[i].result, "note") != NULL)
+			json_object_set(one, "note", json_object_get(items[i].result, "note"));
+		else if (f->note[0] != '\0')
+			json_object_set_new(one, "note", json_string(f->note));
+		json_object_set_new(one, "replayed", json_boolean(items[i].replayed));
+		replayed += items[i].replayed != 0;
+		recorded += ing->store != NULL && !items[i].replayed;
+		json_array_append_new(revs, one);
+	}
+	*summary = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O, s:O}", "source", src->name,
+			     "received", (json_int_t)batch->n, "recorded", (json_int_t)recorded,
+			     "replayed", (json_int_t)replayed, "dropped", (json_int_t)dropped,
+			     "revocations", revs, "errors", errors);
+	sr_log(SR_LOG_INFO, "events.batch",
+	       "source=%s received=%zu recorded=%zu replayed=%zu dropped=%zu errors=%zu",
+	       src->name, batch->n, recorded, replayed, dropped, json_array_size(errors));
+out:
+	for (i = 0; fired != NULL && i < n; i++)
+		fired_clear(&fired[i]);
+	for (i = 0; items != NULL && i < batch->n; i++)
+		json_decref(items[i].result);
+	free(fired);
+	free(items);
+	free(ids);
+	free(seen);
+	json_decref(revs);
+	json_decref(errors);
+	return rc;
+}
+
+/* ---- the pool ---- */
+
+static void *pool_main(void *arg)
+{
+	struct sr_ingest *ing = arg;
+	struct sr_ingest_job *job;
+
+	pthread_mutex_lock(&ing->mu);
+	for (;;) {
+		while (ing->head == NULL && !ing->stopping)
+			pthread_cond_wait(&ing->wake, &ing->mu);
+		if (ing->head == NULL)
+			break;
+		job = ing->head;
+		ing->head = job->next;
+		if (ing->head == NULL)
+			ing->tail = NULL;
+		pthread_mutex_unlock(&ing->mu);
+		sr_err_clear(&job->err);
+		job->rc = sr_ingest_commit(ing, job->source, job->batch, &job->sender, job->now,
+					   &job->summary, &job->err);
+		job->done(job);
+		pthread_mutex_lock(&ing->mu);
+	}
+	pthread_mutex_unlock(&ing->mu);
+	return NULL;
+}
+
+enum sr_rc sr_ingest_submit(struct sr_ingest *ing, struct sr_ingest_job *job,
+			    struct sr_err *err)
+{
+	pthread_mutex_lock(&ing->mu);
+	if (ing->stopping || ing->n_threads == 0) {
+		pthread_mutex_unlock(&ing->mu);
+		return sr_err_set(err, SR_EUNAVAIL, "the service is shutting down");
+	}
+	job->next = NULL;
+	if (ing->tail != NULL)
+		ing->tail->next = job;
+	else
+		ing->head = job;
+	ing->tail = job;
+	pthread_cond_signal(&ing->wake);
+	pthread_mutex_unlock(&ing->mu);
+	return SR_OK;
+}
+
+/* ---- setting up ---- */
+
+static enum sr_rc directory_new(struct sr_ingest *ing, const struct sr_source_config *src,
+				struct sr_auth0_api **api, struct sr_directory **dir,
+				struct sr_err *err)
+{
+	enum sr_rc rc = SR_OK;
+
+	if (src->lookup.kind == NULL || !src->enabled)
+		return SR_OK;
+	if (strcmp(src->lookup.kind, "auth0") == 0) {
+		rc = sr_auth0_api_new(&src->lookup, &ing->sc->http, api, err);
+		if (rc == SR_OK)
+			*dir = sr_auth0_api_directory(*api);
+	} else {
+		rc = sr_directory_http_new(&src->lookup, &ing->sc->http, dir, err);
+	}
+	return rc;
+}
+
+enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_config *sc,
+			 struct sr_store *store, struct sr_ingest **out, struct sr_err *err)
+{
+	struct sr_ingest *ing = calloc(1, sizeof(*ing));
+	enum sr_rc rc = SR_OK;
+
+	*out = NULL;
+	if (ing == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	ing->cfg = cfg;
+	ing->sc = sc;
+	ing->store = store;
+	pthread_mutex_init(&ing->mu, NULL);
+	pthread_cond_init(&ing->wake, NULL);
+	if ((rc = sr_ingest_load_secrets(ing, err)) != SR_OK)
+		goto out;
+	if (store != NULL &&
+	    ((rc = directory_new(ing, &sc->auth0, &ing->api[0], &ing->dir[0], err)) != SR_OK ||
+	     (rc = directory_new(ing, &sc->group_change, &ing->api[1], &ing->dir[1], err)) != SR_OK))
+		goto out;
+	while (store != NULL && ing->n_threads < POOL_THREADS) {
+		if (pthread_create(&ing->threads[ing->n_threads], NULL, pool_main, ing) != 0) {
+			rc = sr_err_set(err, SR_EINTERNAL, "cannot start the ingest threads");
+			goto out;
+		}
+		ing->n_threads++;
+	}
+out:
+	if (rc != SR_OK) {
+		sr_ingest_free(ing);
+		return rc;
+	}
+	*out = ing;
+	return SR_OK;
+}
+
+void sr_ingest_free(struct sr_ingest *ing)
+{
+	int i;
+
+	if (ing == NULL)
+		return;
+	pthread_mutex_lock(&ing->mu);
+	ing->stopping = true; /* jobs queued still run: their requests wait */
+	pthread_cond_broadcast(&ing->wake);
+	pthread_mutex_unlock(&ing->mu);
+	for (i = 0; i < ing->n_threads; i++)
+		pthread_join(ing->threads[i], NULL);
+	for (i = 0; i < 2; i++) {
+		if (ing->api[i] != NULL)
+			sr_auth0_api_free(ing->api[i]);
+		else if (ing->dir[i] != NULL)
+			ing->dir[i]->free(ing->dir[i]);
+	}
+	pthread_cond_destroy(&ing->wake);
+	pthread_mutex_destroy(&ing->mu);
+	free(ing);
+}
+
+struct sr_directory *sr_ingest_directory(struct sr_ingest *ing, const struct sr_source_config *src)
+{
+	return ing->dir[sr_ingest_slot(ing, src)];
+}
+
+struct sr_auth0_api *sr_ingest_auth0_api(struct sr_ingest *ing)
+{
+	return ing->api[0];
+}
