@@ -12,8 +12,9 @@
  * rate-limit headers stretch any wait; failures back off from 2 s, doubling,
  * to 300 s (or the interval, if longer). With no checkpoint the poll starts
  * at poll.from if configured, else at the tenant's newest event at that
- * moment (not the whole retention period); that starting point is stored at
- * once, so a restart resumes from it. Waits are on a condition variable, so
+ * moment (not the whole retention period), or, when the tenant has no logs
+ * yet, at the oldest (stored as ""); that starting point is stored at once,
+ * so a restart resumes from it. Waits are on a condition variable, so
  * sr_auth0_poll_stop() returns as soon as the round in progress (at most one
  * request, capped by http_client.timeout_seconds, and one commit) is done.
  */
@@ -83,9 +84,10 @@ static enum sr_rc checkpoint(struct sr_auth0_poll *p, char **from, int64_t *wait
 			return sr_err_set(err, SR_ENOMEM, "out of memory");
 	} else if ((rc = sr_auth0_api_newest_log(p->api, from, wait, err)) != SR_OK) {
 		return rc;
-	} else if (*from == NULL) {
-		sr_log(SR_LOG_INFO, "auth0.poll.start", "from=oldest reason=no_logs_yet");
-		return SR_OK;
+	} else if (*from == NULL && (*from = strdup("")) == NULL) {
+		/* No logs yet: every event to come is new ("" reads from the
+		 * oldest retained). */
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	}
 	/* Kept at once: a restart before the first event resumes here. */
 	if ((rc = sr_store_meta_put(p->store, CHECKPOINT_KEY, *from, err)) != SR_OK) {
@@ -93,8 +95,10 @@ static enum sr_rc checkpoint(struct sr_auth0_poll *p, char **from, int64_t *wait
 		*from = NULL;
 		return rc;
 	}
-	sr_log(SR_LOG_INFO, "auth0.poll.start", "from=%s reason=%s", sr_log_quote(q, sizeof(q), *from),
-	       p->src->poll.from != NULL && p->src->poll.from[0] != '\0' ? "configured" : "newest_event");
+	sr_log(SR_LOG_INFO, "auth0.poll.start", "from=%s reason=%s",
+	       (*from)[0] ? sr_log_quote(q, sizeof(q), *from) : "oldest",
+	       p->src->poll.from != NULL && p->src->poll.from[0] != '\0' ? "configured" :
+	       (*from)[0] ? "newest_event" : "no_logs_yet");
 	return SR_OK;
 }
 

@@ -251,6 +251,32 @@ static void test_first_start_pages_and_restart(void **state)
 	close_fixture(&f);
 }
 
+/* A tenant without logs at the first start: whatever comes later is new, so
+ * the poll reads from the oldest, and keeps to it (the newest is not asked
+ * again: an event arriving meanwhile would be skipped). */
+static void test_first_start_without_logs(void **state)
+{
+	struct sr_auth0_poll *poll = NULL;
+	struct sr_err err = {0};
+	struct fixture f;
+
+	(void)state;
+	fh_reset();
+	fh_add(&(struct fh_canned){"/api/v2/logs?sort=date:-1&per_page=1", 200, "[]"});
+	fh_add(&(struct fh_canned){"/api/v2/logs?take=2", 200, "[]", {NULL}, 0, 1});
+	fh_add(&(struct fh_canned){"/api/v2/logs?take=2", 200, "[" EV("L001") "]", {NULL}, 0, 1});
+	fh_add(&(struct fh_canned){"/api/v2/logs?from=L001&take=2", 200, "[]"});
+	open_fixture(&f, NULL, 0);
+	f.src.poll.interval_seconds = 1;
+	assert_int_equal(sr_auth0_poll_start(&f.ing, &f.src, f.store, &poll, &err), SR_OK);
+	wait_calls(1, 5000);
+	stop_promptly(poll);
+	assert_string_equal(ids(), "L001");
+	assert_string_equal(checkpoint(&f), "L001");
+	assert_int_equal(fh_count("/api/v2/logs?sort"), 1);
+	close_fixture(&f);
+}
+
 /* poll.from is where a poll without a checkpoint starts. */
 static void test_configured_from(void **state)
 {
@@ -361,6 +387,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_start_pages_and_restart),
+		cmocka_unit_test(test_first_start_without_logs),
 		cmocka_unit_test(test_configured_from),
 		cmocka_unit_test(test_commit_failure_keeps_checkpoint),
 		cmocka_unit_test(test_throttled_waits),
