@@ -222,8 +222,9 @@ enum sr_rc sr_directory_parse_token(const char *body, size_t len, char **token,
 
 	*token = NULL;
 	*expires_in = 0;
-	if ((root = load(body, len, "Auth0's token answer", err)) == NULL)
-		return SR_EUNAVAIL;
+	/* Not load(): its message quotes the bytes, which here hold a token. */
+	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return sr_err_set(err, SR_EUNAVAIL, "Auth0's token answer is not JSON");
 	tok = json_object_get(root, "access_token");
 	exp = json_object_get(root, "expires_in");
 	s = json_string_value(tok);
