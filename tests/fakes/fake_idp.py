@@ -111,7 +111,9 @@ Call log entries: seq, time (Unix seconds), listener, method, path (decoded),
 raw_path, query (the raw query string), args (parsed query, first value of
 each), headers (all but Authorization, whose value is logged only as "present"
 or "Bearer <N chars>"), form (the token request's fields, client_secret only
-as "present"), status, fault, duration_ms.  No secret is ever logged.
+as "present"), status (0: no answer was sent, a reset fault), fault,
+duration_ms.  A call is logged when its answer is ready: a slow one when its
+delay is over, even if its client gave up meanwhile.  No secret is ever logged.
 """
 
 import argparse
@@ -895,7 +897,13 @@ class FakeIdp:
         if fault is not None:
             entry["fault"] = fault["kind"]
             if fault["kind"] == "slow":
-                await asyncio.sleep(fault["seconds"])
+                try:
+                    await asyncio.sleep(fault["seconds"])
+                except asyncio.CancelledError:  # the client gave up and went away
+                    entry["status"] = 0
+                    entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+                    self._record(entry)
+                    raise
             elif fault["kind"] == "reset":
                 entry["status"] = 0
                 entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)

@@ -243,6 +243,20 @@ class FaultTest(FakeIdpTestCase):
         faults = [c["fault"] for c in self.fake.calls()]
         self.assertEqual(faults, ["down", None, "slow", "reset", "status"])
 
+    def test_a_client_that_gives_up_on_a_slow_answer_is_logged(self):
+        self.fake.set_faults([{"path": "/api/", "kind": "slow", "seconds": 1.5}])
+        rc, _, err = self.curl(self.fake.url + "/api/v2/logs", "--max-time", "0.5")
+        self.assertEqual(rc, 28, err)  # CURLE_OPERATION_TIMEDOUT
+        # The call is logged once its delay is over, with the answer it would
+        # have had (no token: 401), or status 0 where aiohttp cancels the handler.
+        deadline = time.monotonic() + 10
+        while not self.fake.calls() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        call = self.fake.calls()[0]
+        self.assertEqual((call["path"], call["fault"]), ("/api/v2/logs", "slow"))
+        self.assertIn(call["status"], (0, 401))
+        self.assertGreaterEqual(call["duration_ms"], 500)
+
     def test_bad_fault_is_refused(self):
         status, _, body = self.request("POST", "/_fake/faults", [{"kind": "melt"}])
         self.assertEqual(status, 400)
