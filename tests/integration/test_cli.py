@@ -202,3 +202,58 @@ class NeedsTest(CliCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# --------------------------------------------------------------------------
+# 3. long-lived tokens (Auth0's log stream sends one Authorization value for
+#    as long as the stream exists)
+
+DAY = 86400
+
+
+class TokenTtlTest(CliCase):
+
+    def token_config(self):
+        return self.config("token.json", {"development": {
+            "signing_key_file": os.path.join(self.tmp, "dev.pem")}})
+
+    def test_a_year_long_events_token(self):
+        cfg = self.token_config()
+        proc, info = self.run_bin(["token", "--config", cfg, "--scope", "events:write",
+                                   "--ttl", "365d"], expect=0)
+        claims = harness.claims_of(proc.stdout.strip())
+        self.assertEqual(claims["exp"] - claims["iat"], 365 * DAY, info)
+        self.assertLessEqual(abs(claims["iat"] - now()), 5, info)
+        self.assertEqual(claims["scope"], "events:write", info)
+        # It says, on stderr, that such a token cannot be called back.
+        self.assertRegex(proc.stderr, r"warning: this token is valid for 365 days, until "
+                                      r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; it cannot be revoked "
+                                      r"before then except by rotating the signing key", info)
+        self.assertNotIn(proc.stdout.strip(), proc.stderr)
+
+    def test_durations_with_units(self):
+        cfg = self.token_config()
+        for text, seconds in (("3600", 3600), ("45s", 45), ("90m", 5400), ("8h", 8 * 3600),
+                              ("30d", 30 * DAY), ("31d", 31 * DAY), ("90d", 90 * DAY),
+                              ("52w", 52 * 7 * DAY), ("730d", 730 * DAY),
+                              ("63072000", 730 * DAY)):
+            with self.subTest(ttl=text):
+                proc, info = self.run_bin(["token", "--config", cfg, "--ttl", text], expect=0)
+                claims = harness.claims_of(proc.stdout.strip())
+                self.assertEqual(claims["exp"] - claims["iat"], seconds, info)
+                # warned about only beyond 30 days
+                self.assertEqual("cannot be revoked" in proc.stderr, seconds > 30 * DAY, info)
+
+    def test_bad_durations_and_the_two_year_cap_are_refused(self):
+        cfg = self.token_config()
+        not_durations = ("90x", "1y", "d", "", "-1", "+5", "1.5d", "8 h", " 8h", "8hh", "8H",
+                         "1d2h", "0x10")
+        over_cap = ("731d", "105w", "63072001", "17521h", "99999999999999999999",
+                    "99999999999999999999d")
+        for text, why in ([(t, "not a duration") for t in not_durations] +
+                          [(t, "longer than the cap of 2 years") for t in over_cap] +
+                          [("0", "at least 1 second"), ("0d", "at least 1 second")]):
+            with self.subTest(ttl=text):
+                proc, info = self.run_bin(["token", "--config", cfg, "--ttl", text], expect=2)
+                self.assertEqual(proc.stdout, "", info)
+                self.assertIn('--ttl "%s": %s' % (text, why), proc.stderr, info)
