@@ -235,9 +235,11 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 	for (i = 0; i < rules->n_providers && i < 64; i++)
 		if ((fed.which >> i & 1) && is_saml(rules->providers[i]))
 			out->federated_saml = 1;
-	if (all)
+	if (all) { /* every group: what the conditions name adds nothing */
 		add_reason(out, "trust", name, "federated", "Principal.Federated", fed.arn,
 			   SR_GROUP_ALL);
+		return;
+	}
 	cond = json_object_get(st, "Condition");
 	json_object_foreach(cond, op, ops_v) {
 		int ic, kind = operator_kind(op, &ic);
@@ -254,7 +256,7 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 				if (val == NULL)
 					continue;
 				for (g = 0; g < n_groups; g++) {
-					int hit = all ? 0 : kind == 1 ? (ic ? strcasecmp(val, groups[g]) == 0
+					int hit = kind == 1 ? (ic ? strcasecmp(val, groups[g]) == 0
 								  : strcmp(val, groups[g]) == 0)
 							    : sr_match_glob(val, groups[g], ic);
 					if (hit)
