@@ -8,6 +8,8 @@ the same way, sees the same clock, and asks only for what it uses.
      a trusted issuer; `serve` (and `check-config`, which checks for serve
      unless told --for) still refuses such a configuration, naming
      auth.issuers.
+  3. `token --ttl` takes units up to 2 years (a long-lived token for Auth0's
+     log stream), refuses anything else by name, and warns beyond 30 days.
 
 Each case runs the real binary against the fake AWS (tests/fakes/fake_aws.py)
 and checks what an operator sees: exit status, the printed token or report,
@@ -200,10 +202,6 @@ class NeedsTest(CliCase):
         self.assertEqual(proc.stdout, "", info)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 # --------------------------------------------------------------------------
 # 3. long-lived tokens (Auth0's log stream sends one Authorization value for
 #    as long as the stream exists)
@@ -257,3 +255,24 @@ class TokenTtlTest(CliCase):
                 proc, info = self.run_bin(["token", "--config", cfg, "--ttl", text], expect=2)
                 self.assertEqual(proc.stdout, "", info)
                 self.assertIn('--ttl "%s": %s' % (text, why), proc.stderr, info)
+
+    def test_the_service_takes_a_year_long_token(self):
+        # Verified as any other: its exp is far off, and nothing caps a
+        # token's lifetime on the way in.
+        cfg = self.config("serve.json", aws_config(
+            development={"signing_key_file": os.path.join(self.tmp, "dev.pem")},
+            listen={"address": "127.0.0.1", "port": 0},
+            store={"path": os.path.join(self.tmp, "sr.db")}))
+        proc, info = self.run_bin(["token", "--config", cfg, "--scope", "revocations:read",
+                                   "--ttl", "52w"], expect=0)
+        token = proc.stdout.strip()
+        svc = harness.Service(cfg, cwd=self.tmp, logdir=self.tmp)
+        svc.start()
+        self.addCleanup(harness.stop_quietly, svc)
+        r = svc.request("GET", "/v1/revocations", token=token)
+        self.assertEqual(r.status, 200, r)
+        svc.stop(check=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
