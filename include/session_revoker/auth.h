@@ -11,6 +11,13 @@
  * for HS/RS/ES; OpenSSL EVP for PS and EdDSA, which libjwt 1.10 lacks), then
  * checks exp (required), nbf, iat, aud and the permission. Every refusal
  * names the check that failed and never echoes the token.
+ *
+ * An issuer's keys come from a PEM, JWKS or secret file (loaded once), or
+ * from its jwks_url: fetched over HTTPS by a thread of its own, cached per
+ * the answer's Cache-Control, fetched early (rate limited) when a token names
+ * an unknown kid, the last good set kept through failures (src/auth/jwks.c,
+ * DESIGN). Key sets are swapped by reference count, so verifications never
+ * wait for a fetch, except the one request whose unknown kid asked for it.
  */
 #ifndef SESSION_REVOKER_AUTH_H
 #define SESSION_REVOKER_AUTH_H
@@ -40,10 +47,18 @@ struct sr_principal {
 			       * subject and token_id point into it */
 };
 
-/* Loads every configured issuer's keys. OUT *auth: new, sr_auth_free(). */
+/* Loads every configured issuer's keys from files, and starts fetching the
+ * jwks_url ones (an unreachable provider is no error here: see
+ * sr_auth_ready()). cfg is borrowed and must outlive auth. OUT *auth: new,
+ * sr_auth_free(). */
 enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **auth,
 		       struct sr_err *err);
 void sr_auth_free(struct sr_auth *auth);
+
+/* SR_OK when every issuer has keys (a jwks_url set kept past its lifetime
+ * counts: it is stale, not missing); else SR_EUNAVAIL, err naming the first
+ * issuer without keys and why its last fetch failed. Thread-safe. */
+enum sr_rc sr_auth_ready(struct sr_auth *auth, struct sr_err *err);
 
 /* Verifies the compact JWS token (len bytes) at time now. permission (may be
  * NULL) must appear in the "scope" string or the "permissions" array.

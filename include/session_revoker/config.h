@@ -48,6 +48,7 @@ enum sr_key_source {
 	SR_KEY_PEM_FILE = 1, /* PEM public key (or private key: public part) */
 	SR_KEY_JWKS_FILE,    /* a JWK Set document */
 	SR_KEY_HMAC_FILE,    /* a shared secret, the file's bytes */
+	SR_KEY_JWKS_URL,     /* a JWK Set fetched over HTTPS (auth.h: caching, refresh) */
 };
 
 struct sr_issuer {
@@ -55,8 +56,11 @@ struct sr_issuer {
 	char *audience; /* must be in "aud" */
 	unsigned algs;  /* allowed enum sr_alg flags */
 	enum sr_key_source key_source;
-	char *key_file;
+	char *key_file; /* the *_file sources; NULL for SR_KEY_JWKS_URL */
 	char *kid; /* PEM/HMAC: the kid a token must name (NULL: none asked) */
+	char *jwks_url; /* SR_KEY_JWKS_URL: https:// only */
+	int64_t jwks_min_refresh; /* SR_KEY_JWKS_URL: least seconds between two
+				   * fetches caused by unknown kids */
 };
 
 /* An account the engine works in: through sts:AssumeRole into role_arn

@@ -25,6 +25,25 @@ struct sr_match_rules {
 	size_t n_mappings;
 };
 
+/* The group of a revocation that is every group: every role that lets a
+ * configured provider in (trust policy, and so every role a mapping or a tag
+ * can reach). Only this exact string: a group such as "team_*" is a name,
+ * not a pattern. */
+#define SR_GROUP_ALL "*"
+
+/* Whether groups hold SR_GROUP_ALL. */
+int sr_match_names_all(char *const *groups, size_t n_groups);
+
+/* The groups whose revocations' denied roles a cleanup of groups visits
+ * (sr_denied_filter.groups): groups and "*", since a revocation of every
+ * group denied each group's roles; with "*" among groups, every revocation's
+ * (OUT *out NULL). Visiting more roles than matched never cuts a revocation
+ * short: a deny policy goes only once its own cut-off + the maximum session
+ * has passed. OUT *out: a new array of n_out borrowed strings (free() the
+ * array only). */
+enum sr_rc sr_match_cleanup_groups(char *const *groups, size_t n_groups, char ***out,
+				   size_t *n_out, struct sr_err *err);
+
 /* The role tag that names the groups reaching a role (spaces or commas
  * between them). */
 #define SR_GROUPS_TAG "session-revoker:groups"
@@ -55,7 +74,10 @@ struct sr_match {
 
 /* Whether the trust policy (JSON text) lets any of groups in through a
  * configured federated provider (Allow of sts:AssumeRoleWithWebIdentity for
- * an oidc-provider, of sts:AssumeRoleWithSAML for a saml-provider). out is
+ * an oidc-provider, of sts:AssumeRoleWithSAML for a saml-provider); with
+ * SR_GROUP_ALL among groups, whether any statement lets such a provider in
+ * (reason: op "federated", key "Principal.Federated", value the principal,
+ * group "*"). out is
  * reset first; out->federated says whether any statement lets a configured
  * provider in at all. SR_EINVAL when the policy is not a JSON policy
  * document. */
@@ -64,11 +86,12 @@ enum sr_rc sr_match_trust_policy(const char *policy, const struct sr_match_rules
 				 struct sr_err *err);
 
 /* Adds to out the groups that a SR_GROUPS_TAG value (groups separated by
- * spaces or commas, compared exactly) names. Returns whether any did. */
+ * spaces or commas, compared exactly) names; SR_GROUP_ALL among groups: any
+ * group it names. Returns whether any did. */
 int sr_match_tag(const char *value, char *const *groups, size_t n_groups, struct sr_match *out);
 
 /* Adds to out the revoke.role_mappings entries for account whose group is one
- * of groups and whose role name patterns (IAM-style globs, case-insensitive
+ * of groups (any, with SR_GROUP_ALL among groups) and whose role name patterns (IAM-style globs, case-insensitive
  * as IAM role names are) match role_name. Returns whether any did. */
 int sr_match_mapping(const struct sr_match_rules *rules, const char *account,
 		     const char *role_name, char *const *groups, size_t n_groups,

@@ -376,6 +376,8 @@ enum sr_rc sr_keys_load(enum sr_key_source src, const char *file,
 			rc = sr_keys_parse_jwks(text, len, set, err);
 		free(text);
 		return rc;
+	case SR_KEY_JWKS_URL:
+		break; /* fetched by jwks.c */
 	}
 	return sr_err_set(err, SR_EINTERNAL, "unknown key source");
 }

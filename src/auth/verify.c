@@ -22,7 +22,12 @@
 struct issuer_keys {
 	const struct sr_issuer *cfg;
 	struct sr_issuer owned; /* the development issuer lives here */
-	struct sr_key_set keys;
+	struct sr_key_set keys; /* the *_file sources: loaded once */
+	struct sr_jwks *jwks;   /* jwks_url: fetched, swapped at each change */
+	struct sr_auth *auth;
+	unsigned cache_serial;  /* under auth->cache_mu: the set the cached
+				 * tokens of this issuer must have been verified
+				 * with (0 for the file sources) */
 };
 
 /* Tokens whose signature held, by SHA-256 of the whole token: a sender
@@ -35,6 +40,7 @@ struct issuer_keys {
 struct cache_slot {
 	unsigned char hash[32];
 	const struct issuer_keys *ik;
+	unsigned serial; /* the key set that verified it */
 	json_t *claims; /* read-only once cached; refcounts are atomic */
 };
 
@@ -52,6 +58,8 @@ void sr_auth_free(struct sr_auth *auth)
 
 	if (auth == NULL)
 		return;
+	for (i = 0; i < auth->n; i++) /* no fetch thread may touch the cache now */
+		sr_jwks_free(auth->issuers[i].jwks);
 	for (i = 0; i < CACHE_SLOTS; i++)
 		json_decref(auth->cache[i].claims);
 	pthread_mutex_destroy(&auth->cache_mu);
@@ -59,6 +67,41 @@ void sr_auth_free(struct sr_auth *auth)
 		sr_key_set_clear(&auth->issuers[i].keys);
 	free(auth->issuers);
 	free(auth);
+}
+
+/* A jwks_url issuer's set changed (the fetching thread): tokens verified
+ * with the old set leave the cache, so a token whose key was withdrawn is
+ * checked again, and refused. */
+static void keys_changed(void *arg, unsigned serial)
+{
+	struct issuer_keys *ik = arg;
+	struct sr_auth *auth = ik->auth;
+	json_t *drop[CACHE_SLOTS];
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&auth->cache_mu);
+	ik->cache_serial = serial;
+	for (i = 0; i < CACHE_SLOTS; i++) {
+		if (auth->cache[i].ik == ik && auth->cache[i].claims != NULL) {
+			drop[n++] = auth->cache[i].claims;
+			auth->cache[i].claims = NULL;
+			auth->cache[i].ik = NULL;
+		}
+	}
+	pthread_mutex_unlock(&auth->cache_mu);
+	for (i = 0; i < n; i++)
+		json_decref(drop[i]);
+}
+
+enum sr_rc sr_auth_ready(struct sr_auth *auth, struct sr_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < auth->n; i++)
+		if (auth->issuers[i].jwks != NULL &&
+		    sr_jwks_ready(auth->issuers[i].jwks, err) != SR_OK)
+			return err ? err->code : SR_EUNAVAIL;
+	return SR_OK;
 }
 
 enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
@@ -82,7 +125,16 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 	for (i = 0; i < cfg->n_issuers; i++) {
 		struct issuer_keys *ik = &auth->issuers[auth->n++];
 		ik->cfg = &cfg->issuers[i];
+		ik->auth = auth;
 		struct sr_err kerr = {0};
+		if (ik->cfg->key_source == SR_KEY_JWKS_URL) {
+			/* Never fails for an unreachable provider: the thread
+			 * keeps trying, and sr_auth_ready() says so meanwhile. */
+			rc = sr_jwks_start(cfg, ik->cfg, keys_changed, ik, &ik->jwks, err);
+			if (rc != SR_OK)
+				goto out;
+			continue;
+		}
 		rc = sr_keys_load(ik->cfg->key_source, ik->cfg->key_file, &ik->keys, &kerr);
 		if (rc != SR_OK) {
 			sr_err_set(err, rc, "issuer %s: %s", ik->cfg->issuer, kerr.msg);
@@ -103,6 +155,7 @@ enum sr_rc sr_auth_new(const struct sr_config *cfg, struct sr_auth **out,
 		ik->owned.key_source = SR_KEY_PEM_FILE;
 		ik->owned.key_file = cfg->dev_key_file;
 		ik->cfg = &ik->owned;
+		ik->auth = auth;
 		rc = sr_keys_load_private_pem(cfg->dev_key_file, &ik->keys, err);
 		if (rc != SR_OK)
 			goto out;
@@ -316,7 +369,8 @@ static int cache_get(struct sr_auth *auth, const unsigned char hash[32],
 	int hit = 0;
 
 	pthread_mutex_lock(&auth->cache_mu);
-	if (slot->claims != NULL && memcmp(slot->hash, hash, 32) == 0) {
+	if (slot->claims != NULL && memcmp(slot->hash, hash, 32) == 0 &&
+	    slot->serial == slot->ik->cache_serial) {
 		*ik = slot->ik;
 		*claims = json_incref(slot->claims);
 		hit = 1;
@@ -325,14 +379,21 @@ static int cache_get(struct sr_auth *auth, const unsigned char hash[32],
 	return hit;
 }
 
+/* Caches a token verified with key set serial, unless the issuer's keys
+ * changed meanwhile. */
 static void cache_put(struct sr_auth *auth, const unsigned char hash[32],
-		      const struct issuer_keys *ik, json_t *claims)
+		      const struct issuer_keys *ik, unsigned serial, json_t *claims)
 {
 	struct cache_slot *slot = &auth->cache[(hash[0] | hash[1] << 8) % CACHE_SLOTS];
 	json_t *old;
 
 	pthread_mutex_lock(&auth->cache_mu);
+	if (serial != ik->cache_serial) {
+		pthread_mutex_unlock(&auth->cache_mu);
+		return;
+	}
 	old = slot->claims;
+	slot->serial = serial;
 	memcpy(slot->hash, hash, 32);
 	slot->ik = ik;
 	slot->claims = json_incref(claims);
@@ -340,17 +401,45 @@ static void cache_put(struct sr_auth *auth, const unsigned char hash[32],
 	json_decref(old);
 }
 
-/* Shape, header, issuer, algorithm, key and signature. OUT *ik, *claims. */
+/* Tries the keys of ks that kid and alg select on the token (signed part:
+ * signed_len bytes; signature after it). Returns how many were tried;
+ * *verified when one held. */
+static size_t try_keys(const struct sr_key_set *ks, const char *kid, unsigned alg,
+		       const char *token, size_t len, size_t signed_len, int *verified)
+{
+	size_t i, tried = 0;
+
+	*verified = 0;
+	for (i = 0; i < ks->n && !*verified; i++) {
+		const struct sr_key *key = &ks->keys[i];
+		if (kid != NULL && key->kid != NULL && strcmp(kid, key->kid) != 0)
+			continue;
+		if (kid != NULL && key->kid == NULL && ks->n > 1)
+			continue;
+		if (!sr_key_fits(key, alg))
+			continue;
+		tried++;
+		*verified = signature_ok(key, alg, token, signed_len, token + signed_len + 1,
+					 len - signed_len - 1);
+	}
+	return tried;
+}
+
+/* Shape, header, issuer, algorithm, key and signature. OUT *ik, *claims,
+ * *serial (the key set that verified it). */
 static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size_t len,
 				   const struct issuer_keys **out_ik, json_t **out_claims,
-				   struct sr_err *err)
+				   unsigned *out_serial, struct sr_err *err)
 {
+	static const struct sr_key_set no_keys = {NULL, 0};
+	struct sr_keys_ref *ref = NULL;
+	const struct sr_key_set *ks;
 	enum sr_rc rc;
 	json_t *header = NULL, *claims = NULL;
 	const char *dot1, *dot2, *iss, *alg_name, *kid;
 	const struct issuer_keys *ik = NULL;
 	unsigned alg;
-	size_t i, tried = 0;
+	size_t i, tried = 0, signed_len;
 	int verified = 0;
 
 	dot1 = memchr(token, '.', len);
@@ -402,17 +491,23 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 		rc = sr_err_set(err, SR_EAUTH, "token header has no kid; this issuer's key is named");
 		goto out;
 	}
-	for (i = 0; i < ik->keys.n && !verified; i++) {
-		const struct sr_key *key = &ik->keys.keys[i];
-		if (kid != NULL && key->kid != NULL && strcmp(kid, key->kid) != 0)
-			continue;
-		if (kid != NULL && key->kid == NULL && ik->keys.n > 1)
-			continue;
-		if (!sr_key_fits(key, alg))
-			continue;
-		tried++;
-		verified = signature_ok(key, alg, token, (size_t)(dot2 - token), dot2 + 1,
-					len - (size_t)(dot2 + 1 - token));
+	signed_len = (size_t)(dot2 - token);
+	if (ik->jwks != NULL)
+		ref = sr_jwks_get(ik->jwks);
+	ks = ik->jwks == NULL ? &ik->keys : ref != NULL ? &ref->set : &no_keys;
+	tried = try_keys(ks, kid, alg, token, len, signed_len, &verified);
+	/* A kid the fetched set lacks (a rotation, or no set yet): fetch again,
+	 * rate limited per issuer (jwks.c), and try the new set once. */
+	if (tried == 0 && ik->jwks != NULL && sr_jwks_refresh_for_kid(ik->jwks, ref)) {
+		sr_jwks_put(ik->jwks, ref);
+		ref = sr_jwks_get(ik->jwks);
+		ks = ref != NULL ? &ref->set : &no_keys;
+		tried = try_keys(ks, kid, alg, token, len, signed_len, &verified);
+	}
+	if (tried == 0 && ik->jwks != NULL && ref == NULL) {
+		rc = sr_err_set(err, SR_EAUTH, "this issuer's signing keys are not loaded yet "
+					       "(its jwks_url could not be fetched)");
+		goto out;
 	}
 	if (tried == 0) {
 		rc = sr_err_set(err, SR_EAUTH, kid ? "no key matches the token's kid and algorithm"
@@ -425,8 +520,11 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 	}
 	*out_ik = ik;
 	*out_claims = claims;
+	*out_serial = ref != NULL ? ref->serial : 0;
 	claims = NULL;
 out:
+	if (ref != NULL)
+		sr_jwks_put(ik->jwks, ref);
 	json_decref(header);
 	json_decref(claims);
 	return rc;
@@ -440,6 +538,7 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 	const struct issuer_keys *ik = NULL;
 	json_t *claims = NULL;
 	unsigned char hash[32];
+	unsigned serial = 0;
 
 	memset(who, 0, sizeof(*who));
 	who->issuer = who->subject = who->token_id = "";
@@ -451,10 +550,10 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		return sr_err_set(err, SR_EAUTH, "malformed token: NUL byte");
 	token_hash(token, len, hash);
 	if (!cache_get(auth, hash, &ik, &claims)) {
-		rc = verify_signature(auth, token, len, &ik, &claims, err);
+		rc = verify_signature(auth, token, len, &ik, &claims, &serial, err);
 		if (rc != SR_OK)
 			return rc;
-		cache_put(auth, hash, ik, claims);
+		cache_put(auth, hash, ik, serial, claims);
 	}
 	rc = check_claims(auth, ik->cfg, claims, now, err);
 	if (rc != SR_OK)

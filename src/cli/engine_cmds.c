@@ -108,7 +108,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	struct sr_engine_report rep = {0};
 	struct sr_engine_request req = {0};
 	struct sr_store *store = NULL;
-	char **visit = NULL;
+	char **visit = NULL, **cleanup_groups = NULL; /* cleanup_groups: borrowed strings */
 	size_t n_visit = 0;
 	struct sr_err err = {0};
 	int c, as_json = 0, status = 2;
@@ -173,8 +173,12 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	if (mode == SR_ENGINE_CLEANUP) {
 		/* The roles denied earlier, whatever their trust policy says now. */
 		if (access(cfg->store_path, F_OK) == 0) {
-			struct sr_denied_filter f = {.groups = d->groups, .n_groups = d->n_groups};
-			if (sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK ||
+			/* and what revocations of every group ("*") denied */
+			struct sr_denied_filter f = {0};
+			enum sr_rc rc = sr_match_cleanup_groups(d->groups, d->n_groups,
+								&cleanup_groups, &f.n_groups, &err);
+			f.groups = cleanup_groups;
+			if (rc != SR_OK || sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK ||
 			    sr_store_denied_roles(store, &f, &visit, &n_visit, &err) != SR_OK) {
 				fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
 				goto out;
@@ -201,6 +205,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	}
 	status = rep.failed ? 1 : 0;
 out:
+	free(cleanup_groups);
 	sr_strv_free(visit, n_visit);
 	sr_store_close(store);
 	sr_engine_report_clear(&rep);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -265,6 +266,30 @@ static bool printable_ascii(const char *s)
 	return true;
 }
 
+/* jwks_url: an absolute https:// URL. Plain http:// is refused by name: the
+ * keys decide who may revoke, and anyone on the path could swap them. */
+static void load_jwks_url(struct sr_issuer *is, json_t *v, const char *path,
+			  struct sr_config_problems *pr)
+{
+	const char *url = json_string_value(v);
+
+	if (url == NULL || url[0] == '\0') {
+		sr_config_problem(pr, path, "must be an https:// URL");
+		return;
+	}
+	if (strncasecmp(url, "http://", 7) == 0) {
+		sr_config_problem(pr, path, "http:// is refused: the keys must come over https:// (TLS verified)");
+		return;
+	}
+	if (strncasecmp(url, "https://", 8) != 0 || url[8] == '\0' || url[8] == '/' ||
+	    !printable_ascii(url) || strchr(url, ' ') != NULL) {
+		sr_config_problem(pr, path, "must be an https:// URL");
+		return;
+	}
+	is->key_source = SR_KEY_JWKS_URL;
+	is->jwks_url = strdup(url);
+}
+
 static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 			struct sr_config_problems *pr)
 {
@@ -275,6 +300,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		{"public_key_file", SR_KEY_PEM_FILE},
 		{"jwks_file", SR_KEY_JWKS_FILE},
 		{"hmac_secret_file", SR_KEY_HMAC_FILE},
+		{"jwks_url", SR_KEY_JWKS_URL},
 	};
 	char path[160];
 	const char *key;
@@ -287,7 +313,8 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 	}
 	json_object_foreach(o, key, v) {
 		int ok = strcmp(key, "issuer") == 0 || strcmp(key, "audience") == 0 ||
-			 strcmp(key, "algorithms") == 0 || strcmp(key, "kid") == 0;
+			 strcmp(key, "algorithms") == 0 || strcmp(key, "kid") == 0 ||
+			 strcmp(key, "jwks_min_refresh_seconds") == 0;
 		for (i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
 			ok |= strcmp(key, sources[i].key) == 0;
 		if (!ok) {
@@ -324,6 +351,10 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 			continue;
 		n_sources++;
 		snprintf(path, sizeof(path), "%s.%s", at, sources[i].key);
+		if (sources[i].src == SR_KEY_JWKS_URL) {
+			load_jwks_url(is, v, path, pr);
+			continue;
+		}
 		if (!json_is_string(v) || json_string_length(v) == 0) {
 			sr_config_problem(pr, path, "must be a file name");
 			continue;
@@ -332,17 +363,28 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		is->key_file = strdup(json_string_value(v));
 		check_readable(pr, path, is->key_file);
 	}
+	is->jwks_min_refresh = 60;
+	v = json_object_get(o, "jwks_min_refresh_seconds");
+	snprintf(path, sizeof(path), "%s.jwks_min_refresh_seconds", at);
+	if (v != NULL && json_object_get(o, "jwks_url") == NULL)
+		sr_config_problem(pr, path, "only with jwks_url");
+	else if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			       json_integer_value(v) > 86400))
+		sr_config_problem(pr, path, "must be an integer between 1 and 86400");
+	else if (v != NULL)
+		is->jwks_min_refresh = json_integer_value(v);
 	v = json_object_get(o, "kid");
 	snprintf(path, sizeof(path), "%s.kid", at);
 	if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0 ||
 			  json_string_length(v) > 255 || !printable_ascii(json_string_value(v))))
 		sr_config_problem(pr, path, "must be 1 to 255 printable ASCII characters");
-	else if (v != NULL && json_object_get(o, "jwks_file") != NULL)
+	else if (v != NULL && (json_object_get(o, "jwks_file") != NULL ||
+			       json_object_get(o, "jwks_url") != NULL))
 		sr_config_problem(pr, path, "only for public_key_file or hmac_secret_file: a JWK Set names its keys' kid itself");
 	else if (v != NULL)
 		is->kid = strdup(json_string_value(v));
 	if (n_sources != 1) {
-		sr_config_problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file");
+		sr_config_problem(pr, at, "needs exactly one of public_key_file, jwks_file, hmac_secret_file, jwks_url");
 		return;
 	}
 	if (is->key_source == SR_KEY_HMAC_FILE && (is->algs & ~SR_ALG_HMAC) != 0)
@@ -485,6 +527,7 @@ void sr_config_free(struct sr_config *cfg)
 		free(cfg->issuers[i].audience);
 		free(cfg->issuers[i].key_file);
 		free(cfg->issuers[i].kid);
+		free(cfg->issuers[i].jwks_url);
 	}
 	free(cfg->issuers);
 	json_decref(cfg->sources);
@@ -522,6 +565,7 @@ char *sr_config_dump(const struct sr_config *cfg)
 		[SR_KEY_PEM_FILE] = "public_key_file",
 		[SR_KEY_JWKS_FILE] = "jwks_file",
 		[SR_KEY_HMAC_FILE] = "hmac_secret_file",
+		[SR_KEY_JWKS_URL] = "jwks_url",
 	};
 	json_t *root = json_object(), *issuers = json_array();
 	char *text;
@@ -554,9 +598,13 @@ char *sr_config_dump(const struct sr_config *cfg)
 				json_array_append_new(algs, json_string(sr_alg_name(bit)));
 		json_t *one = json_pack("{s:s, s:s, s:o, s:s}",
 			"issuer", is->issuer, "audience", is->audience,
-			"algorithms", algs, sources[is->key_source], is->key_file);
+			"algorithms", algs, sources[is->key_source],
+			is->key_source == SR_KEY_JWKS_URL ? is->jwks_url : is->key_file);
 		if (one != NULL && is->kid != NULL)
 			json_object_set_new(one, "kid", json_string(is->kid));
+		if (one != NULL && is->key_source == SR_KEY_JWKS_URL)
+			json_object_set_new(one, "jwks_min_refresh_seconds",
+					    json_integer(is->jwks_min_refresh));
 		json_array_append_new(issuers, one);
 	}
 	json_object_set_new(json_object_get(root, "auth"), "issuers", issuers);

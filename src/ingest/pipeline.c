@@ -364,7 +364,7 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 							  : strv_json(f->groups, f->n_groups));
 		if (items[i].result != NULL)
 			json_object_set(one, "id", json_object_get(items[i].result, "id"));
-		if (items[i].result != NULL && json_object_get(items[i].result, "note") != NULL)
+		if (items[i].result != NULL && json_is_string(json_object_get(items[i].result, "note")))
 			json_object_set(one, "note", json_object_get(items[i].result, "note"));
 		else if (f->note[0] != '\0')
 			json_object_set_new(one, "note", json_string(f->note));

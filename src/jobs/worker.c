@@ -187,7 +187,8 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	struct sr_err err = {0};
 	char **groups = NULL, **visit = NULL, action[16], error[512], *accounts[1];
 	char quoted[600];
-	size_t n_groups = 0, n_visit = 0;
+	char **cleanup_groups = NULL; /* borrowed from groups */
+	size_t n_groups = 0, n_visit = 0, n_cleanup_groups = 0;
 	int64_t cutoff = 0;
 
 	accounts[0] = (char *)job->account;
@@ -202,17 +203,26 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	/* Cleanup visits every role this revocation denied there (a cleanup
 	 * document: that any revocation of its groups denied there), whatever
 	 * its trust policy says now. */
-	if (req.mode == SR_ENGINE_CLEANUP &&
-	    sr_store_denied_roles(j->store, strcmp(action, "cleanup") == 0
-		? &(struct sr_denied_filter){.account = job->account, .groups = groups,
-					     .n_groups = n_groups}
-		: &(struct sr_denied_filter){.seq = job->revocation_seq, .account = job->account},
-				  &visit, &n_visit, &err) != SR_OK) {
-		snprintf(error, sizeof(error), "%s", err.msg);
-		fin = (struct sr_job_finish){.job = job, .next = SR_JOB_RETRY, .error = error,
-					     .now = sr_clock_now(),
-					     .run_at = sr_clock_now() + j->cfg->jobs_retry_base};
-		goto finish;
+	if (req.mode == SR_ENGINE_CLEANUP) {
+		struct sr_denied_filter f = {.seq = job->revocation_seq, .account = job->account};
+		enum sr_rc rc = SR_OK;
+		if (strcmp(action, "cleanup") == 0) {
+			/* also what revocations of every group ("*") denied */
+			f.seq = 0;
+			rc = sr_match_cleanup_groups(groups, n_groups, &cleanup_groups,
+						     &n_cleanup_groups, &err);
+			f.groups = cleanup_groups;
+			f.n_groups = n_cleanup_groups;
+		}
+		if (rc == SR_OK)
+			rc = sr_store_denied_roles(j->store, &f, &visit, &n_visit, &err);
+		if (rc != SR_OK) {
+			snprintf(error, sizeof(error), "%s", err.msg);
+			fin = (struct sr_job_finish){.job = job, .next = SR_JOB_RETRY, .error = error,
+						     .now = sr_clock_now(),
+						     .run_at = sr_clock_now() + j->cfg->jobs_retry_base};
+			goto finish;
+		}
 	}
 	req.visit = visit;
 	req.n_visit = n_visit;
@@ -253,6 +263,7 @@ finish:
 		       error[0] ? " error=" : "",
 		       error[0] ? sr_log_quote(quoted, sizeof(quoted), error) : "");
 	free(roles);
+	free(cleanup_groups);
 	sr_engine_report_clear(&rep);
 	sr_strv_free(groups, n_groups);
 	sr_strv_free(visit, n_visit);

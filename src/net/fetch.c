@@ -72,6 +72,7 @@ enum sr_rc sr_fetch(const struct sr_fetch_req *req, struct sr_fetch_resp *resp,
 {
 	struct sink s = {.body = {.max = req->max_bytes}, .resp = resp};
 	struct curl_slist *hdrs = NULL;
+	char why[CURL_ERROR_SIZE] = "";
 	enum sr_rc rc = SR_OK;
 	CURLcode cc;
 	CURL *curl;
@@ -85,6 +86,7 @@ enum sr_rc sr_fetch(const struct sr_fetch_req *req, struct sr_fetch_resp *resp,
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, why); /* which certificate check failed */
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -105,10 +107,11 @@ enum sr_rc sr_fetch(const struct sr_fetch_req *req, struct sr_fetch_resp *resp,
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	}
 	cc = curl_easy_perform(curl);
+	why[strcspn(why, "\r\n")] = '\0';
 	if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED)
 		rc = sr_err_set(err, SR_ETOOBIG, "the answer is larger than %zu bytes", req->max_bytes);
 	else if (cc != CURLE_OK)
-		rc = sr_err_set(err, SR_EUNAVAIL, "%s", curl_easy_strerror(cc));
+		rc = sr_err_set(err, SR_EUNAVAIL, "%s", why[0] ? why : curl_easy_strerror(cc));
 	if (rc == SR_OK) {
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->len = s.body.len;

@@ -17,13 +17,46 @@
  * groups to roles), a role that trusts a configured provider is also reached
  * by the groups its session-revoker:groups tag names, and by the
  * revoke.role_mappings of the configuration (group -> role name patterns).
+ *
+ * The group "*" (SR_GROUP_ALL, and only that exact string: "team_*" is the
+ * name of a group, no pattern) is every group: every statement that lets a
+ * configured provider in counts, whatever its conditions, and so does every
+ * mapping and every group a tag names. Its reason names the federated
+ * principal that let the provider in.
  */
 #include "session_revoker/revoke.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+int sr_match_names_all(char *const *groups, size_t n_groups)
+{
+	size_t g;
+
+	for (g = 0; g < n_groups; g++)
+		if (strcmp(groups[g], SR_GROUP_ALL) == 0)
+			return 1;
+	return 0;
+}
+
+enum sr_rc sr_match_cleanup_groups(char *const *groups, size_t n_groups, char ***out,
+				   size_t *n_out, struct sr_err *err)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (sr_match_names_all(groups, n_groups))
+		return SR_OK;
+	if ((*out = calloc(n_groups + 1, sizeof(char *))) == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	if (n_groups > 0)
+		memcpy(*out, groups, n_groups * sizeof(char *));
+	(*out)[n_groups] = (char *)SR_GROUP_ALL;
+	*n_out = n_groups + 1;
+	return SR_OK;
+}
 
 int sr_match_glob(const char *p, const char *t, int ic)
 {
@@ -90,6 +123,7 @@ struct federated {
 	const struct sr_match_rules *rules;
 	int web, saml;            /* the statement allows that kind's action */
 	unsigned long long which; /* bit i: rules->providers[i] is federated */
+	const char *arn;          /* the first principal naming one of them */
 };
 
 static int names_provider(const char *arn, void *arg)
@@ -104,8 +138,11 @@ static int names_provider(const char *arn, void *arg)
 		const char *prov = f->rules->providers[i];
 		if (is_saml(prov) ? f->saml && saml != NULL && strcmp(saml + 1, prov) == 0
 				  : f->web && oidc != NULL &&
-					    strcmp(oidc + strlen(":oidc-provider/"), prov) == 0)
+					    strcmp(oidc + strlen(":oidc-provider/"), prov) == 0) {
 			f->which |= 1ull << i;
+			if (f->arn == NULL)
+				f->arn = arn;
+		}
 	}
 	return 0; /* look at every value */
 }
@@ -181,7 +218,8 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 	size_t i, g;
 
 	const char *effect = json_string_value(json_object_get(st, "Effect"));
-	struct federated fed = {rules, 0, 0, 0};
+	struct federated fed = {rules, 0, 0, 0, NULL};
+	int all = sr_match_names_all(groups, n_groups);
 
 	if (!json_is_object(st) || effect == NULL || strcmp(effect, "Allow") != 0)
 		return;
@@ -197,6 +235,11 @@ static void match_statement(json_t *st, const char *name, const struct sr_match_
 	for (i = 0; i < rules->n_providers && i < 64; i++)
 		if ((fed.which >> i & 1) && is_saml(rules->providers[i]))
 			out->federated_saml = 1;
+	if (all) { /* every group: what the conditions name adds nothing */
+		add_reason(out, "trust", name, "federated", "Principal.Federated", fed.arn,
+			   SR_GROUP_ALL);
+		return;
+	}
 	cond = json_object_get(st, "Condition");
 	json_object_foreach(cond, op, ops_v) {
 		int ic, kind = operator_kind(op, &ic);
@@ -269,6 +312,11 @@ int sr_match_tag(const char *value, char *const *groups, size_t n_groups, struct
 
 	while (p != NULL && *(p += strspn(p, " ,")) != '\0') {
 		len = strcspn(p, " ,");
+		if (sr_match_names_all(groups, n_groups)) {
+			/* every group: the tag names one */
+			add_reason(out, "tag", "tag", "tag", SR_GROUPS_TAG, value, SR_GROUP_ALL);
+			return 1;
+		}
 		for (g = 0; g < n_groups; g++)
 			if (strlen(groups[g]) == len && strncmp(p, groups[g], len) == 0) {
 				add_reason(out, "tag", "tag", "tag", SR_GROUPS_TAG, value, groups[g]);
@@ -302,7 +350,7 @@ int sr_match_mapping(const struct sr_match_rules *rules, const char *account,
 		if (m->accounts.n > 0 && !listed(&m->accounts, account))
 			continue;
 		for (g = 0; g < n_groups; g++) {
-			if (strcmp(m->group, groups[g]) != 0)
+			if (strcmp(m->group, groups[g]) != 0 && strcmp(groups[g], SR_GROUP_ALL) != 0)
 				continue;
 			for (j = 0; j < m->roles.n; j++)
 				if (sr_match_glob(m->roles.v[j], role_name, 1)) {

@@ -438,8 +438,8 @@ static int read_record(struct sr_event *ev, json_t *rec)
 			sr_event_fail(ev, "%suser_id: required for type \"%s\"", pfx, type);
 			return 1;
 		}
-		if (!set_str(&ev->kind, type[0] == 's' && type[1] == 'c' ? "password_changed"
-									: "user_deleted") ||
+		if (!set_str(&ev->kind, strcmp(type, "scp") == 0 ? "password_changed"
+								: "user_deleted") ||
 		    !set_str(&ev->subject, user))
 			return 0;
 	}

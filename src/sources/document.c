@@ -5,7 +5,10 @@
  * as "group" must not silently revoke nothing), every message names the field
  * at fault, and limits on counts and lengths are applied before anything is
  * copied. Duplicate groups are folded, since revoking a group twice is the
- * same as once.
+ * same as once. The group "*" is every group (the engine's SR_GROUP_ALL:
+ * every role that trusts a configured provider); only that exact string, so
+ * "*" padded with spaces, a typo that would revoke nothing, is refused, and
+ * "team_*" is a group name like any other.
  */
 #include "session_revoker/sources.h"
 
@@ -66,6 +69,14 @@ static enum sr_rc check_fields(json_t *obj, const struct sr_document_limits *lim
 	return SR_OK;
 }
 
+/* Whether s is "*" with spaces around it. */
+static int padded_star(const char *s, size_t len)
+{
+	size_t lead = strspn(s, " ");
+
+	return len > 1 && s[lead] == '*' && lead + 1 + strspn(s + lead + 1, " ") == len;
+}
+
 /* Copies an array of strings, folding duplicates. is_account: 12 digits. */
 static enum sr_rc string_list(json_t *arr, const char *name, size_t max_n,
 			      size_t max_len, int is_account, char ***out,
@@ -99,6 +110,10 @@ static enum sr_rc string_list(json_t *arr, const char *name, size_t max_n,
 			return sr_err_set(err, SR_EINVAL,
 					  "%s[%zu]: holds control characters (U+%04X, a Unicode control or format character)",
 					  name, i, (unsigned)cp);
+		if (!is_account && padded_star(s, len))
+			return sr_err_set(err, SR_EINVAL,
+					  "%s[%zu]: \"%.20s\" is not \"*\" (every group): remove the spaces",
+					  name, i, s);
 		if (is_account && (len != 12 || strspn(s, "0123456789") != 12))
 			return sr_err_set(err, SR_EINVAL, "%s[%zu]: \"%.20s\" is not a 12-digit AWS account id", name, i, s);
 		for (j = 0; j < *n_out && !dup; j++)

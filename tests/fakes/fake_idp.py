@@ -46,7 +46,8 @@ From Python:
     fake.sign(claims, kid=None, headers=None) -> compact JWT (PyJWT)
         a key is {"kid", "kty", "alg", "use", "kind", "private_pem", "jwk"}
     # Auth0
-    fake.set_client(client_id, client_secret, audience=None, scope=None)
+    fake.set_client(client_id=None, client_secret=None, audience=..., scope=None)
+                                        # None / ...: unchanged; audience None: the default
     fake.set_user(user_id, roles=[...], app_metadata={...}, **fields)
     fake.delete_user(user_id)
     fake.add_logs([event, ...]) -> [log_id, ...]
@@ -89,7 +90,7 @@ Control API (JSON in, JSON out; on every listener, no authentication):
     POST /_fake/directory/users         {"subject", "groups"}  (groups null: unknown)
     POST /_fake/directory/token         {"token": str|null}
     POST /_fake/directory/shape         {"shape": "array"|"object"}
-    POST /_fake/pause  /_fake/resume    (control_url only stays reachable meanwhile)
+    POST /_fake/pause  /_fake/resume    the main port only (send them to control_url)
 
 Faults (POST /_fake/faults or set_faults): a list of
 
@@ -110,7 +111,9 @@ Call log entries: seq, time (Unix seconds), listener, method, path (decoded),
 raw_path, query (the raw query string), args (parsed query, first value of
 each), headers (all but Authorization, whose value is logged only as "present"
 or "Bearer <N chars>"), form (the token request's fields, client_secret only
-as "present"), status, fault, duration_ms.  No secret is ever logged.
+as "present"), status (0: no answer was sent, a reset fault), fault,
+duration_ms.  A call is logged when its answer is ready: a slow one when its
+delay is over, even if its client gave up meanwhile.  No secret is ever logged.
 """
 
 import argparse
@@ -373,9 +376,16 @@ class FakeIdp:
     # -- state ------------------------------------------------------------------
 
     def _load(self):
-        """(Re)sets everything from the seed:
+        """(Re)sets everything from the seed, every key optional:
         {"keys": [{"kind", "kid"?, "alg"?}, ...]  (default: one rsa, one ec256),
-         "jwks_max_age": 300}"""
+         "jwks_max_age": 300,
+         "client": {"client_id", "client_secret", "audience", "scope"},
+         "token_lifetime": 86400,
+         "users": [{"user_id", "roles"?, "app_metadata"?, ...fields}],
+         "logs": [event, ...],
+         "rate_limit": {"limit": 50, "window": 1.0, "retry_after": false},
+         "directory": {subject: [group, ...]}, "directory_token": null,
+         "directory_shape": "array"}"""
         with self.lock:
             self.keys_ = [_Key(k.get("kind", "rsa"), k.get("kid"), k.get("alg"))
                           for k in self.seed.get("keys", [{"kind": "rsa"}, {"kind": "ec256"}])]
@@ -856,6 +866,12 @@ class FakeIdp:
     async def _on_request(self, request):
         started = time.monotonic()
         listener = self._listener_of(request)
+        expect = request.headers.get("Expect")
+        if expect is not None:  # libcurl sends it before larger bodies
+            if expect.lower() != "100-continue":
+                return web.Response(status=417, text=f"Expect: {expect} not understood\n")
+            if request.version >= (1, 1):
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -881,7 +897,13 @@ class FakeIdp:
         if fault is not None:
             entry["fault"] = fault["kind"]
             if fault["kind"] == "slow":
-                await asyncio.sleep(fault["seconds"])
+                try:
+                    await asyncio.sleep(fault["seconds"])
+                except asyncio.CancelledError:  # the client gave up and went away
+                    entry["status"] = 0
+                    entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+                    self._record(entry)
+                    raise
             elif fault["kind"] == "reset":
                 entry["status"] = 0
                 entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)

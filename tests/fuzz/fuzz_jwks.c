@@ -8,6 +8,10 @@
  * key's type; on failure the message is set and one line. The set is cleared
  * on both paths (a key may be half-built when a later member fails), so
  * LeakSanitizer checks the error paths too.
+ *
+ * The same bytes, as the answer's Cache-Control value, go to sr_jwks_ttl()
+ * (how long the fetched set is used): whatever they hold, the result stays
+ * within its bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,12 +49,27 @@ static void check_key(const struct sr_key *key)
 	FUZZ_CHECK(key->jwk_alg == 0 || sr_alg_name(key->jwk_alg)[0] != 'u');
 }
 
+static void check_ttl(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1);
+	int64_t ttl;
+
+	FUZZ_CHECK(text != NULL);
+	memcpy(text, data, size);
+	text[size] = '\0';
+	ttl = sr_jwks_ttl(text);
+	FUZZ_CHECK(ttl >= 300 && ttl <= 86400);
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sr_key_set set = {0};
 	struct sr_err err = {0};
 	enum sr_rc rc;
 	size_t i;
+
+	check_ttl(data, size);
 
 	rc = sr_keys_parse_jwks((const char *)data, size, &set, &err);
 	if (rc == SR_OK) {

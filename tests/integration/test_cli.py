@@ -8,6 +8,8 @@ the same way, sees the same clock, and asks only for what it uses.
      a trusted issuer; `serve` (and `check-config`, which checks for serve
      unless told --for) still refuses such a configuration, naming
      auth.issuers.
+  3. `token --ttl` takes units up to 2 years (a long-lived token for Auth0's
+     log stream), refuses anything else by name, and warns beyond 30 days.
 
 Each case runs the real binary against the fake AWS (tests/fakes/fake_aws.py)
 and checks what an operator sees: exit status, the printed token or report,
@@ -198,6 +200,78 @@ class NeedsTest(CliCase):
         proc, info = self.run_bin(["token", "--config", config], expect=1)
         self.assertIn("development.signing_key_file", proc.stderr, info)
         self.assertEqual(proc.stdout, "", info)
+
+
+# --------------------------------------------------------------------------
+# 3. long-lived tokens (Auth0's log stream sends one Authorization value for
+#    as long as the stream exists)
+
+DAY = 86400
+
+
+class TokenTtlTest(CliCase):
+
+    def token_config(self):
+        return self.config("token.json", {"development": {
+            "signing_key_file": os.path.join(self.tmp, "dev.pem")}})
+
+    def test_a_year_long_events_token(self):
+        cfg = self.token_config()
+        proc, info = self.run_bin(["token", "--config", cfg, "--scope", "events:write",
+                                   "--ttl", "365d"], expect=0)
+        claims = harness.claims_of(proc.stdout.strip())
+        self.assertEqual(claims["exp"] - claims["iat"], 365 * DAY, info)
+        self.assertLessEqual(abs(claims["iat"] - now()), 5, info)
+        self.assertEqual(claims["scope"], "events:write", info)
+        # It says, on stderr, that such a token cannot be called back.
+        self.assertRegex(proc.stderr, r"warning: this token is valid for 365 days, until "
+                                      r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; it cannot be revoked "
+                                      r"before then except by rotating the signing key", info)
+        self.assertNotIn(proc.stdout.strip(), proc.stderr)
+
+    def test_durations_with_units(self):
+        cfg = self.token_config()
+        for text, seconds in (("3600", 3600), ("45s", 45), ("90m", 5400), ("8h", 8 * 3600),
+                              ("30d", 30 * DAY), ("31d", 31 * DAY), ("90d", 90 * DAY),
+                              ("52w", 52 * 7 * DAY), ("730d", 730 * DAY),
+                              ("63072000", 730 * DAY)):
+            with self.subTest(ttl=text):
+                proc, info = self.run_bin(["token", "--config", cfg, "--ttl", text], expect=0)
+                claims = harness.claims_of(proc.stdout.strip())
+                self.assertEqual(claims["exp"] - claims["iat"], seconds, info)
+                # warned about only beyond 30 days
+                self.assertEqual("cannot be revoked" in proc.stderr, seconds > 30 * DAY, info)
+
+    def test_bad_durations_and_the_two_year_cap_are_refused(self):
+        cfg = self.token_config()
+        not_durations = ("90x", "1y", "d", "", "-1", "+5", "1.5d", "8 h", " 8h", "8hh", "8H",
+                         "1d2h", "0x10")
+        over_cap = ("731d", "105w", "63072001", "17521h", "99999999999999999999",
+                    "99999999999999999999d")
+        for text, why in ([(t, "not a duration") for t in not_durations] +
+                          [(t, "longer than the cap of 2 years") for t in over_cap] +
+                          [("0", "at least 1 second"), ("0d", "at least 1 second")]):
+            with self.subTest(ttl=text):
+                proc, info = self.run_bin(["token", "--config", cfg, "--ttl", text], expect=2)
+                self.assertEqual(proc.stdout, "", info)
+                self.assertIn('--ttl "%s": %s' % (text, why), proc.stderr, info)
+
+    def test_the_service_takes_a_year_long_token(self):
+        # Verified as any other: its exp is far off, and nothing caps a
+        # token's lifetime on the way in.
+        cfg = self.config("serve.json", aws_config(
+            development={"signing_key_file": os.path.join(self.tmp, "dev.pem")},
+            listen={"address": "127.0.0.1", "port": 0},
+            store={"path": os.path.join(self.tmp, "sr.db")}))
+        proc, info = self.run_bin(["token", "--config", cfg, "--scope", "revocations:read",
+                                   "--ttl", "52w"], expect=0)
+        token = proc.stdout.strip()
+        svc = harness.Service(cfg, cwd=self.tmp, logdir=self.tmp)
+        svc.start()
+        self.addCleanup(harness.stop_quietly, svc)
+        r = svc.request("GET", "/v1/revocations", token=token)
+        self.assertEqual(r.status, 200, r)
+        svc.stop(check=True)
 
 
 if __name__ == "__main__":

@@ -1501,6 +1501,88 @@ class SelectionTest(EngineCase):
         self.assertFalse([c for c in self.calls_since(fake, seq)
                           if c["role"] in (SSO_ROLE, SLR_ROLE)])
 
+    def test_star_revokes_every_federated_role_and_nothing_else(self):
+        # The group "*" is every group: every role whose trust policy lets a
+        # configured provider in (OIDC, whatever group its conditions name,
+        # or none; SAML), which includes every role a mapping or a tag can
+        # reach. Roles that trust a service, an account or an unconfigured
+        # provider are left alone; roles AWS lets no one write are reported.
+        fake = self.start_fake(self.seed())
+        config = self.config()
+        before = fake.state()
+        federated = {
+            "111111111111/OpsecBreakGlass", "111111111111/TeamWildcardReadOnly",
+            "111111111111/HrPayrollAdmin", "111111111111/OpsecAdminsOnly",
+            "111111111111/OpsecDenied",  # a Deny for one group, an Allow for others
+            "111111111111/OktaOpsecAdmin", "111111111111/OktaReadOnly",
+            "111111111111/OktaOpsecByTrust", "111111111111/OktaMappedOps",
+            "222222222222/OpsecAuditor", "222222222222/HrReadOnly",
+            "222222222222/TeamAnyIgnoreCase", "222222222222/OktaMappedOps",
+            "333333333333/OpsecDeploy", "333333333333/OpsecAdmins",
+            "333333333333/HrOnlyQuestion", "333333333333/ProtectedOpsec"}
+        unmodifiable = {f"111111111111/{SSO_ROLE}", f"333333333333/{SLR_ROLE}"}
+
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "plan", "*", config, expect=0)
+        self.assert_report_shape(run)
+        roles = run.roles()
+        self.assertEqual(set(roles), federated | unmodifiable, run.describe())
+        for key in ("111111111111/GithubDeploy", "111111111111/Ec2AppInstanceRole",
+                    "111111111111/UntrustedTagged", "222222222222/OtherIdpOpsec",
+                    "222222222222/CrossAccountSupport", "333333333333/LambdaExec",
+                    "333333333333/AssumeOnlyWithAmr", "333333333333/SessionRevokerAdmin"):
+            self.assertNotIn(key, roles)
+        first = roles["111111111111/OpsecBreakGlass"]["reasons"][0]
+        self.assertEqual((first["source"], first["operator"], first["key"], first["value"],
+                          first["group"]),
+                         ("trust", "federated", "Principal.Federated",
+                          "arn:aws:iam::111111111111:oidc-provider/auth.example.com/", "*"))
+        okta = roles["111111111111/OktaReadOnly"]["reasons"]
+        self.assertEqual([(w["source"], w["value"], w["group"]) for w in okta],
+                         [("trust", f"arn:aws:iam::111111111111:{OKTA}", "*"),
+                          ("mapping", "*", "*")])  # team_hr's mapping: roles ["*"]
+        mapped = roles["111111111111/OktaMappedOps"]["reasons"]
+        self.assertIn(("mapping", "oktamapped*", "*"),
+                      [(w["source"], w["value"], w["group"]) for w in mapped])
+        for key in unmodifiable:
+            self.assertEqual(roles[key]["outcome"], "unmodifiable", key)
+        # The trust policies decide alone: no role's tags are read.
+        calls = self.calls_since(fake, seq)
+        self.assertFalse([c for c in calls if c["action"] == "ListRoleTags"])
+        self.assert_no_writes(calls, run.describe())
+        text = self.run_cli(fake, "plan", "*", config, as_json=False, expect=0)
+        self.assertRegex(text.stdout, r"(?m)^111111111111\s+OpsecBreakGlass\s+match\s+"
+                                      r"\[trust Statement\[0\] federated Principal\.Federated = "
+                                      r"arn:aws:iam::111111111111:oidc-provider/auth\.example\.com/\]")
+
+        # revoke: every federated role gets the deny policy, the others nothing.
+        t = now() - 1800
+        seq = self.last_seq(fake)
+        run = self.run_cli(fake, "revoke", "*", config, at=rfc3339(t), expect=0)
+        roles = run.roles()
+        writable = federated - {"333333333333/ProtectedOpsec"}
+        self.assertEqual(set(roles), federated | unmodifiable, run.describe())
+        for key in writable:
+            self.assertEqual((roles[key]["outcome"], roles[key]["cutoff"]),
+                             ("denied", rfc3339(t)), key)
+        for key in unmodifiable | {"333333333333/ProtectedOpsec"}:
+            self.assertEqual(roles[key]["outcome"], "unmodifiable", key)
+        puts = {f"{c['account']}/{c['role']}" for c in self.calls_since(fake, seq)
+                if c["action"] == "PutRolePolicy"}
+        self.assertEqual(puts, federated, run.describe())
+        self.assert_revoked_exactly(before, fake.state(), writable, rfc3339(t), run)
+
+    def test_a_pattern_in_a_revocation_is_a_group_name(self):
+        # Only the exact "*" is every group: "team_*" is the name of a group,
+        # let in only where a trust pattern matches that very name.
+        fake = self.start_fake(self.seed())
+        run = self.run_cli(fake, "plan", "team_*", self.config(), expect=0)
+        roles = run.roles()
+        self.assertEqual(set(roles), {"111111111111/TeamWildcardReadOnly"}, run.describe())
+        self.assertEqual([(w["source"], w["value"], w["group"])
+                          for w in roles["111111111111/TeamWildcardReadOnly"]["reasons"]],
+                         [("trust", "team_*", "team_*")])
+
     def test_role_tags_decides_whose_tags_are_read(self):
         # revoke.role_tags: "saml" (the default) reads the groups tag of roles
         # that trust a configured SAML provider only, "all" of every role

@@ -652,6 +652,57 @@ class FailureTest(JobsCase):
         # The store named it: no role was searched by its inline policy names.
         self.assertFalse([c for c in self.fake.calls(seq) if c["action"] == "ListRolePolicies"])
 
+    def cli_cleanup(self, groups):
+        env = harness.clean_env({"AWS_ENDPOINT_URL": self.fake.url, "AWS_ACCESS_KEY_ID": BASE_KEY,
+                                 "AWS_SECRET_ACCESS_KEY": BASE_SECRET,
+                                 "AWS_EC2_METADATA_DISABLED": "true", "HOME": self.tmp})
+        env = {k: v for k, v in env.items() if k not in ("AWS_SESSION_TOKEN", "AWS_PROFILE")}
+        proc = subprocess.run([harness.binary_path(), "cleanup", "--config", self.write_config(),
+                               "--groups", groups, "--json"], env=env, cwd=self.tmp,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        return {"%s/%s" % (r["account"], r["role"]): r for r in json.loads(proc.stdout)["roles"]}
+
+    def test_cleanup_of_a_group_visits_what_a_star_revocation_denied(self):
+        # A revocation of "*" (every group) denied every federated role; one
+        # of them no longer trusts the provider at all. A later cleanup of
+        # one group visits it as well: "*" covered that group too, and a
+        # deny policy goes only once its own cut-off + the maximum session
+        # has passed, so visiting more roles never cuts a revocation short.
+        svc = self.start_service()
+        rev_id = self.post(svc, {"groups": ["*"], "time": "30 minutes ago"}).json["id"]
+        rev = self.wait_state(svc, rev_id, "applied")
+        denied = self.roles_of(rev, "apply")
+        self.assertIn("111111111111/OpsecBreakGlass", denied)
+        self.assertNotIn("111111111111/Ec2AppInstanceRole", denied)
+        self.stop_service(svc)
+        key = "111111111111/OpsecBreakGlass"  # not a team_hr role
+        acct, name = key.split("/")
+        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": []})
+        roles = self.cli_cleanup("team_hr")
+        self.assertEqual((roles[key]["outcome"], roles[key]["visited"], roles[key]["cutoff"]),
+                         ("not-due", "recorded", rev["cutoff"]), roles[key])
+        self.assertTrue(set(EXPECTED["team_hr"]) <= set(roles), sorted(roles))
+
+    def test_cleanup_of_star_visits_what_any_revocation_denied(self):
+        # And the other way round: a cleanup of "*" visits the roles every
+        # revocation denied, here one of team_opsec whose trust changed since.
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        rev = self.wait_state(svc, rev_id, "applied")
+        self.stop_service(svc)
+        key = "222222222222/OpsecAuditor"
+        acct, name = key.split("/")
+        self.fake.set_trust_policy(acct, name, {"Version": "2012-10-17", "Statement": []})
+        roles = self.cli_cleanup("*")
+        self.assertEqual((roles[key]["outcome"], roles[key]["visited"], roles[key]["cutoff"]),
+                         ("not-due", "recorded", rev["cutoff"]), roles[key])
+        # every other role trusting the provider is matched by "*" itself
+        for other in set(OPSEC) - {key}:
+            self.assertEqual((roles[other]["outcome"], roles[other]["visited"]),
+                             ("not-due", None), other)
+        self.assertEqual(roles["111111111111/HrPayrollAdmin"]["outcome"], "absent")
+
     def test_a_delete_answered_too_late_never_removes_a_newer_deny(self):
         # The cleanup's first three DeleteRolePolicy calls are carried out
         # 2.5 s after they arrive, after the client gave up and retried. A

@@ -382,6 +382,16 @@ class OpenApiStructureTest(unittest.TestCase):
             self.assertIn(code, codes)
 
 
+# A body each documented POST route takes, for the routing probes.
+PROBES = {
+    "/v1/events/auth0": [{"log_id": "probe-1", "data": {
+        "log_id": "probe-1", "date": "2026-03-12T08:00:00Z", "type": "s",
+        "user_id": "auth0|probe"}}],
+    "/v1/events/group-change": {"event_id": "probe-1", "subject": "probe@example.com",
+                                "groups_removed": ["probe"], "time": "2026-03-12T08:00:00Z"},
+}
+
+
 def _sample_for(name):
     """A value each component schema should accept (also exercises the
     validator over every keyword the schema uses)."""
@@ -397,6 +407,13 @@ def _sample_for(name):
     auth0_bare = {"log_id": "L1", "date": "2026-03-12T08:22:13.101Z", "type": "sdu",
                   "user_id": "auth0|u1", "details": {}}
     return {
+        "EventBatchResult": {
+            "source": "auth0", "received": 2, "recorded": 1, "replayed": 0, "dropped": 0,
+            "revocations": [{"index": 0, "event_id": "L1", "kind": "user_deleted",
+                             "rule": "user-lost-access", "subject": "auth0|u1", "groups": [],
+                             "id": str(uuid.uuid4()), "replayed": False,
+                             "note": "no lookup is configured"}],
+            "errors": [{"index": 1, "event_id": None, "error": "log_id: required"}]},
         "Error": {"error": "not_found", "detail": "x"},
         "RevocationState": "applied",
         "GroupName": "aws-admins",
@@ -563,7 +580,7 @@ class OpenApiServerTest(unittest.TestCase):
                 token = self.token(scope=self.permission(op)) if self.permission(op) else None
                 if method == "POST":
                     r = self.request(method, self.fill(path), token=token,
-                                     json_body={"groups": ["probe"]})
+                                     json_body=PROBES.get(path, {"groups": ["probe"]}))
                 else:
                     r = self.request(method, self.fill(path), token=token)
                 self.assertNotEqual(r.status, 405, r)
@@ -591,7 +608,7 @@ class OpenApiServerTest(unittest.TestCase):
         for url in ("/v1/nothing", "/", "/v1", "/v1/", "/v1/revocations/",
                     "/v1/revocations/%s/actions" % uuid.uuid4(), "/healthz/x",
                     "/readyz/", "/v1/revocation", "/v2/revocations", "/metrics",
-                    "/v1/events/auth0", "/openapi.yaml"):
+                    "/v1/events", "/v1/events/okta", "/openapi.yaml"):
             for method in ("GET", "POST", "DELETE"):
                 with self.subTest(url=url, method=method):
                     r = self.request(method, url, token=self.token())
@@ -616,6 +633,10 @@ class OpenApiServerTest(unittest.TestCase):
                     r = self.request(method, self.fill(path), token=self.token())
                     self.assertEqual(r.status, 405, r)
                     self.check_common(r, "%s %s" % (method, path))
+                    if method == "HEAD":  # a POST-only route: no body to a HEAD
+                        self.assertEqual(r.raw, b"")
+                        self.assertIn("POST", r.headers.get("Allow", ""))
+                        continue
                     body = json.loads(r.raw)
                     self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body),
                                      [])
@@ -835,7 +856,7 @@ class OpenApiServerTest(unittest.TestCase):
             if not perm:
                 continue
             url = self.fill(path)
-            kw = {"json_body": {"groups": ["auth"]}} if method == "POST" else {}
+            kw = {"json_body": PROBES.get(path, {"groups": ["auth"]})} if method == "POST" else {}
             with self.subTest(op="%s %s" % (method, path)):
                 r = self.request(method, url, **kw)
                 self.check_error(path, method, r, 401, "unauthorized")

@@ -1,6 +1,6 @@
 /*
  * health.c - GET /healthz (the process answers) and GET /readyz (config
- * loaded and the store takes writes).
+ * loaded, every trusted issuer's keys loaded, and the store takes writes).
  *
  * /readyz needs no authentication, so it must not cost a durable write per
  * call: it answers from what the store's writer last saw (sr_store_ready),
@@ -49,6 +49,11 @@ enum MHD_Result sr_handle_readyz(struct sr_request *req)
 	if (req->app->cfg == NULL || req->app->store == NULL)
 		return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "not_ready",
 					"configuration or store not loaded", NULL, NULL);
+	/* A jwks_url not fetched yet: no token of that issuer can verify. The
+	 * fetching thread logs each failure; nothing is logged per call. */
+	if (req->app->auth != NULL && sr_auth_ready(req->app->auth, &err) != SR_OK)
+		return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "not_ready",
+					err.msg, NULL, NULL);
 	rc = sr_store_ready(req->app->store, &check, &err);
 	if (!check)
 		return answer(req, rc, &err, false);

@@ -185,6 +185,71 @@ static void test_issuer_kid(void **state)
 	}
 }
 
+/* jwks_url: https:// only (http:// refused by name), no kid beside it, an
+ * optional jwks_min_refresh_seconds (default 60) that only it may carry. */
+static void test_issuer_jwks_url(void **state)
+{
+	static const struct {
+		const char *members; /* after "algorithms" */
+		const char *path, *problem; /* problem NULL: fine */
+		int64_t min_refresh;
+	} cases[] = {
+		{"\"jwks_url\": \"https://tenant.example/.well-known/jwks.json\"", NULL, NULL, 60},
+		{"\"jwks_url\": \"HTTPS://tenant.example/jwks\", \"jwks_min_refresh_seconds\": 5", NULL, NULL, 5},
+		{"\"jwks_url\": \"http://tenant.example/.well-known/jwks.json\"",
+		 "auth.issuers[0].jwks_url", "http:// is refused", 0},
+		{"\"jwks_url\": \"HTTP://tenant.example/jwks\"", "auth.issuers[0].jwks_url", "http:// is refused", 0},
+		{"\"jwks_url\": \"ftp://tenant.example/jwks\"", "auth.issuers[0].jwks_url", "https:// URL", 0},
+		{"\"jwks_url\": \"https://\"", "auth.issuers[0].jwks_url", "https:// URL", 0},
+		{"\"jwks_url\": \"https://a b/\"", "auth.issuers[0].jwks_url", "https:// URL", 0},
+		{"\"jwks_url\": 7", "auth.issuers[0].jwks_url", "https:// URL", 0},
+		{"\"jwks_url\": \"https://t.example/jwks\", \"kid\": \"k1\"", "auth.issuers[0].kid", "a JWK Set names", 0},
+		{"\"jwks_url\": \"https://t.example/jwks\", \"jwks_min_refresh_seconds\": 0",
+		 "auth.issuers[0].jwks_min_refresh_seconds", "between 1 and 86400", 0},
+		{"\"jwks_url\": \"https://t.example/jwks\", \"jwks_min_refresh_seconds\": \"5\"",
+		 "auth.issuers[0].jwks_min_refresh_seconds", "between 1 and 86400", 0},
+		{"\"public_key_file\": \"@PEM\", \"jwks_min_refresh_seconds\": 5",
+		 "auth.issuers[0].jwks_min_refresh_seconds", "only with jwks_url", 0},
+		{"\"public_key_file\": \"@PEM\", \"jwks_url\": \"https://t.example/jwks\"",
+		 "auth.issuers[0]", "exactly one of public_key_file, jwks_file, hmac_secret_file, jwks_url", 0},
+	};
+	char text[1024], members[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sr_config_problems pr;
+		struct sr_config *cfg;
+		const char *at = strstr(cases[i].members, "@PEM");
+
+		if (at != NULL)
+			snprintf(members, sizeof(members), "%.*s%s%s", (int)(at - cases[i].members),
+				 cases[i].members, pem, at + 4);
+		else
+			snprintf(members, sizeof(members), "%s", cases[i].members);
+		print_message("%s\n", members);
+		snprintf(text, sizeof(text),
+			 "{\"auth\": {\"issuers\": [{\"issuer\": \"i\", \"audience\": \"a\","
+			 " \"algorithms\": [\"RS256\"], %s}]}}", members);
+		cfg = load_text(text, &pr, cases[i].problem ? SR_ECONFIG : SR_OK);
+		if (cases[i].problem == NULL) {
+			char *dump = sr_config_dump(cfg);
+			assert_int_equal(cfg->issuers[0].key_source, SR_KEY_JWKS_URL);
+			assert_non_null(strstr(cfg->issuers[0].jwks_url, "://"));
+			assert_null(cfg->issuers[0].key_file);
+			assert_int_equal(cfg->issuers[0].jwks_min_refresh, cases[i].min_refresh);
+			assert_non_null(strstr(dump, "\"jwks_url\": \""));
+			assert_non_null(strstr(dump, "\"jwks_min_refresh_seconds\""));
+			free(dump);
+			sr_config_free(cfg);
+		} else {
+			for (size_t j = 0; j < pr.n; j++)
+				print_message("  %s: %s\n", pr.items[j].path, pr.items[j].msg);
+			assert_true(has_problem(&pr, cases[i].path, cases[i].problem));
+		}
+	}
+}
+
 static void test_not_json(void **state)
 {
 	struct sr_config_problems pr;
@@ -270,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
 		cmocka_unit_test(test_issuer_kid),
+		cmocka_unit_test(test_issuer_jwks_url),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_bad_env_override),
 		cmocka_unit_test(test_role_mappings_and_providers),

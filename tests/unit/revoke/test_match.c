@@ -77,6 +77,18 @@ static const struct mcase cases[] = {
 	{"SAML provider, action array with sts:TagSession",
 	 "{\"Statement\":{" ALLOW "," SAML_FED ",\"Action\":[\"sts:AssumeRoleWithSAML\",\"sts:TagSession\"],\"Condition\":{\"StringEquals\":{\"saml:amr\":\"team_opsec\"}}}}",
 	 "team_opsec", 1, "StringEquals", "team_opsec", "team_opsec"},
+	/* "*": every group, so every statement that lets a configured provider in */
+	{"* with a statement naming another group", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_hr\"}}"),
+	 "*", 1, "federated", "arn:aws:iam::111111111111:oidc-provider/auth.example.com/", "*"},
+	{"* with a statement without a condition", "{\"Statement\":[{" ALLOW "," FED "," WEB "}]}",
+	 "*", 1, "federated", "arn:aws:iam::111111111111:oidc-provider/auth.example.com/", "*"},
+	{"* with a SAML statement naming no group", "{\"Statement\":[{" ALLOW "," SAML_FED "," SAML_ACT "," SAML_AUD "}]}",
+	 "*", 1, "federated", "arn:aws:iam::111111111111:saml-provider/Okta", "*"},
+	{"* among other groups", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_hr\"}}"),
+	 "team_opsec,*", 1, "federated", "arn:aws:iam::111111111111:oidc-provider/auth.example.com/", "*"},
+	{"* with the second of two federated principals",
+	 "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":[\"arn:aws:iam::1:oidc-provider/other.example/\",\"arn:aws:iam::111111111111:oidc-provider/login.example.org\"]}," WEB "}]}",
+	 "*", 1, "federated", "arn:aws:iam::111111111111:oidc-provider/login.example.org", "*"},
 	/* near misses */
 	{"SAML provider with the web identity action",
 	 "{\"Statement\":[{" ALLOW "," SAML_FED "," WEB ",\"Condition\":{\"StringEquals\":{\"SAML:groups\":\"team_opsec\"}}}]}",
@@ -117,6 +129,22 @@ static const struct mcase cases[] = {
 	{"other claim", ST("{\"StringEquals\":{\"auth.example.com/:sub\":\"team_opsec\"}}"),
 	 "team_opsec", 0, NULL, NULL, NULL},
 	{"no condition at all", "{\"Statement\":[{" ALLOW "," FED "," WEB "}]}",
+	 "team_opsec", 0, NULL, NULL, NULL},
+	{"* and a service principal", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}",
+	 "*", 0, NULL, NULL, NULL},
+	{"* and a Deny statement", "{\"Statement\":[{\"Effect\":\"Deny\"," FED "," WEB "}]}",
+	 "*", 0, NULL, NULL, NULL},
+	{"* and an unconfigured provider", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"Federated\":\"arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com\"}," WEB "}]}",
+	 "*", 0, NULL, NULL, NULL},
+	{"* and a SAML provider with the web identity action", "{\"Statement\":[{" ALLOW "," SAML_FED "," WEB "}]}",
+	 "*", 0, NULL, NULL, NULL},
+	{"* and an account root principal", "{\"Statement\":[{" ALLOW ",\"Principal\":{\"AWS\":\"arn:aws:iam::111111111111:root\"},\"Action\":\"sts:AssumeRole\"}]}",
+	 "*", 0, NULL, NULL, NULL},
+	{"team_* is a group name, not a pattern", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_*", 0, NULL, NULL, NULL},
+	{"team_* is not a pattern under Like either", ST("{\"StringLike\":{\"auth.example.com/:amr\":\"team_opsec\"}}"),
+	 "team_*", 0, NULL, NULL, NULL},
+	{"a trust value * under Equals is no wildcard", ST("{\"StringEquals\":{\"auth.example.com/:amr\":\"*\"}}"),
 	 "team_opsec", 0, NULL, NULL, NULL},
 	{"key of a provider the statement does not federate", ST("{\"StringEquals\":{\"login.example.org:amr\":\"team_opsec\"}}"),
 	 "team_opsec", 0, NULL, NULL, NULL},
@@ -207,6 +235,11 @@ static void test_tag(void **state)
 		{"team_ops", "team_opsec", 0, NULL},
 		{"TEAM_OPSEC", "team_opsec", 0, NULL},
 		{"team_*", "team_opsec", 0, NULL}, /* a tag names groups, it is no pattern */
+		{"team_hr", "*", 1, "*"},          /* "*": any group the tag names */
+		{"team_hr", "team_opsec,*", 1, "*"},
+		{"team_opsec", "team_*", 0, NULL}, /* a revocation's group is no pattern */
+		{"", "*", 0, NULL},
+		{" , ", "*", 0, NULL},
 		{"", "team_opsec", 0, NULL},
 		{" , ", "team_opsec", 0, NULL},
 	};
@@ -255,6 +288,12 @@ static void test_mapping(void **state)
 		{"111111111111", "Okta-Opsec-Admin", "team_hr", 0, NULL, NULL},
 		{"111111111111", "BreakGlass2", "team_opsec", 0, NULL, NULL},
 		{"111111111111", "Okta-Opsec-Admin", "team_opsec_admins", 0, NULL, NULL},
+		/* "*": every mapping of the account */
+		{"111111111111", "Okta-Opsec-Admin", "*", 1, "revoke.role_mappings[0]", "Okta-Opsec-*"},
+		{"222222222222", "Okta-HR-1", "*", 1, "revoke.role_mappings[1]", "Okta-HR-?"},
+		{"111111111111", "Okta-HR-1", "*", 0, NULL, NULL}, /* not that account */
+		{"111111111111", "Unmapped", "*", 0, NULL, NULL},
+		{"111111111111", "Okta-Opsec-Admin", "team_*", 0, NULL, NULL}, /* no pattern */
 	};
 	size_t i;
 
@@ -271,6 +310,8 @@ static void test_mapping(void **state)
 		if (mcases2[i].hit) {
 			assert_string_equal(m.reasons[0].source, "mapping");
 			assert_string_equal(m.reasons[0].statement, mcases2[i].where);
+			if (strcmp(mcases2[i].groups, "*") == 0)
+				assert_string_equal(m.reasons[0].group, "*");
 			assert_string_equal(m.reasons[0].value, mcases2[i].pattern);
 		}
 	}
@@ -280,6 +321,41 @@ static void test_mapping(void **state)
 		struct sr_match m;
 		memset(&m, 0, sizeof(m));
 		assert_int_equal(sr_match_mapping(&rules, "111111111111", "Okta-Opsec-Admin", g, 1, &m), 0);
+	}
+}
+
+/* Which revocations' denied roles a cleanup visits: its groups' and those of
+ * "*" revocations; a cleanup of "*" every revocation's (no group filter). */
+static void test_cleanup_groups(void **state)
+{
+	static const struct {
+		const char *groups, *want; /* want: comma-separated, NULL: every group */
+	} ccases[] = {
+		{"team_opsec", "team_opsec,*"},
+		{"team_opsec,team_hr", "team_opsec,team_hr,*"},
+		{"team_*", "team_*,*"},
+		{"*", NULL},
+		{"team_hr,*", NULL},
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++) {
+		char buf[256], wbuf[256], *groups[8], *want[8], **out = (char **)&out;
+		size_t n = split(ccases[i].groups, groups, buf, sizeof(buf)), n_out = 99, n_want = 0;
+		struct sr_err err = {0};
+
+		assert_int_equal(sr_match_cleanup_groups(groups, n, &out, &n_out, &err), SR_OK);
+		if (ccases[i].want == NULL) {
+			assert_null(out);
+			assert_int_equal(n_out, 0);
+			continue;
+		}
+		n_want = split(ccases[i].want, want, wbuf, sizeof(wbuf));
+		assert_int_equal(n_out, n_want);
+		for (j = 0; j < n_want; j++)
+			assert_string_equal(out[j], want[j]);
+		free(out);
 	}
 }
 
@@ -405,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_federated),
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_mapping),
+		cmocka_unit_test(test_cleanup_groups),
 		cmocka_unit_test(test_unmodifiable),
 		cmocka_unit_test(test_bad_policy),
 		cmocka_unit_test(test_glob),

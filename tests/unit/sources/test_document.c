@@ -44,6 +44,10 @@ static const struct good goods[] = {
 	{"{\"groups\":[\"a\"],\"time\":\"2026-03-12T09:09:00Z\"}", 1, "a", NOW + 29,
 	 SR_ACTION_REVOKE, 0}, /* within the skew */
 	/* Letters of any script, and marks and spaces, are fine in a group. */
+	/* "*" is every group (the engine's SR_GROUP_ALL); "team_*" a group name */
+	{"{\"groups\":[\"*\"]}", 1, "*", NOW, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"*\",\"team_hr\",\"*\"]}", 2, "*", NOW, SR_ACTION_REVOKE, 0},
+	{"{\"groups\":[\"team_*\"]}", 1, "team_*", NOW, SR_ACTION_REVOKE, 0},
 	{"{\"groups\":[\"\\u00e9quipe \\u4e2d\\u6587\"]}", 1,
 	 "\xc3\xa9" "quipe \xe4\xb8\xad\xe6\x96\x87", NOW, SR_ACTION_REVOKE, 0},
 };
@@ -65,6 +69,9 @@ static const struct bad bads[] = {
 	{"{\"groups\":[\"a\",\"b\",\"c\",\"d\"]}", "more than 3"},
 	{"{\"groups\":[\"abcdefghijklmnopq\"]}", "groups[0]: longer than 16"},
 	{"{\"groups\":[\"a\\nb\"]}", "control characters"},
+	/* "*" with spaces is no group anyone has: a typo for every group */
+	{"{\"groups\":[\"a\",\" *\"]}", "groups[1]: \" *\" is not \"*\" (every group)"},
+	{"{\"groups\":[\"*  \"]}", "groups[0]: \"*  \" is not \"*\""},
 	/* Unicode categories Cc, Cf, Zl, Zp, not only ASCII controls. */
 	{"{\"groups\":[\"ok\",\"team\\u0085x\"]}", "groups[1]: holds control characters (U+0085"},
 	{"{\"groups\":[\"team\\u009b\"]}", "(U+009B"},
