@@ -5,7 +5,7 @@ One HTTPS server speaks what the service asks an identity provider for, in the
 provider's own wire formats: a JWK Set (/.well-known/jwks.json), Auth0's
 Authentication API token endpoint (POST /oauth/token, client credentials), the
 parts of Auth0's Management API the service reads (/api/v2/users/{id},
-/api/v2/users/{id}/roles, /api/v2/logs by checkpoint, with Auth0's rate-limit
+/api/v2/users/{id}/roles, /api/v2/logs by checkpoint or newest first, with Auth0's rate-limit
 headers), and a generic directory (/directory/users/{subject}/groups).  Tests
 start it (in process or as a subprocess), steer it through a control API, inject
 faults per path prefix, and read its call log.  Run with /usr/bin/python3

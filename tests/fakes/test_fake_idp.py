@@ -552,6 +552,19 @@ class LogsTest(Auth0TestCase):
         status, _, body = self.api("/api/v2/logs?from=&take=1", self.token())
         self.assertEqual((status, body["errorCode"]), (403, "insufficient_scope"))
 
+    def test_logs_search_form_newest_first(self):
+        token = self.token()
+        _, _, page = self.api("/api/v2/logs?sort=date:-1&per_page=1&page=0", token)
+        self.assertEqual(page, [])
+        ids = self.fake.add_logs([{"type": "s", "date": "2026-11-30T10:00:0%d.000Z" % i}
+                                  for i in range(3)])
+        status, _, page = self.api("/api/v2/logs?sort=date:-1&per_page=1&page=0", token)
+        self.assertEqual((status, [e["log_id"] for e in page]), (200, ids[2:]))
+        _, _, page = self.api("/api/v2/logs?sort=date:1&per_page=2&page=0", token)
+        self.assertEqual([e["log_id"] for e in page], ids[:2])
+        status, _, body = self.api("/api/v2/logs?sort=user_id:1&per_page=1", token)
+        self.assertEqual((status, body["errorCode"]), (400, "invalid_query_string"))
+
 
 class DirectoryTest(FakeIdpTestCase):
     def test_groups_of_a_subject(self):
