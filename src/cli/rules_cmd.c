@@ -87,15 +87,13 @@ static void print_text(json_t *summary)
 	json_array_foreach(json_object_get(summary, "revocations"), i, one) {
 		char *groups = json_dumps(json_object_get(one, "groups"), JSON_COMPACT);
 		const char *note = json_string_value(json_object_get(one, "note"));
-		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s\n",
+		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(one, "index")),
 		       json_string_value(json_object_get(one, "event_id")),
 		       json_string_value(json_object_get(one, "kind")),
 		       json_string_value(json_object_get(one, "subject")),
 		       json_string_value(json_object_get(one, "rule")), groups ? groups : "[]",
-		       note ? " (" : "", note ? note : "");
-		if (note != NULL)
-			printf(")\n");
+		       note ? " (" : "", note ? note : "", note ? ")" : "");
 		free(groups);
 	}
 	json_array_foreach(json_object_get(summary, "errors"), i, one)
