@@ -160,11 +160,17 @@ struct sr_config_problems {
 void sr_config_problem(struct sr_config_problems *pr, const char *path, const char *fmt, ...)
 	SR_PRINTF(3, 4);
 
+/* Records a problem at path unless file (may be NULL) can be read. */
+void sr_config_check_readable(struct sr_config_problems *pr, const char *path,
+			      const char *file);
+
 /* What a command needs from the configuration beyond a valid file: each
  * command is validated for what it uses, nothing more. */
 enum sr_config_need {
 	SR_CONFIG_NEED_ISSUER = 1u << 0, /* verifies tokens: a trusted issuer or
 					    the development key (serve) */
+	SR_CONFIG_NEED_SOURCES = 1u << 1, /* takes identity providers' events: the
+					     "sources" section (serve, rules) */
 };
 
 /* Loads path (NULL: the embedded default), applies environment overrides

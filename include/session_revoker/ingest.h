@@ -135,7 +135,7 @@ struct sr_ingest;
 
 /* Who delivered the batch (the verified token or the secret). Borrowed. */
 struct sr_ingest_sender {
-	const char *issuer;   /* token iss, or "secret:<source>" */
+	const char *issuer;   /* token iss, or "sources.<name>.authorization_file" */
 	const char *subject;
 	const char *token_id;
 };
@@ -176,6 +176,13 @@ struct sr_ingest_job {
  * offline. */
 enum sr_rc sr_ingest_submit(struct sr_ingest *ing, struct sr_ingest_job *job,
 			    struct sr_err *err);
+
+/* Stops taking batches: those queued and not begun are answered
+ * SR_EUNAVAIL (done() runs: the sender tries again), those being worked on
+ * start no new directory lookup (SR_EUNAVAIL, nothing committed) and finish
+ * within one lookup's timeout. Call before stopping the HTTP server, whose
+ * suspended requests then all come back. */
+void sr_ingest_stop(struct sr_ingest *ing);
 
 /* Whether src takes its deliveries with a static authorization value
  * (authorization_file) rather than a JWT. */

@@ -34,13 +34,13 @@ static const struct {
 	const char *command;
 	unsigned needs;
 } command_needs[] = {
-	{"serve", SR_CONFIG_NEED_ISSUER},
+	{"serve", SR_CONFIG_NEED_ISSUER | SR_CONFIG_NEED_SOURCES},
 	{"token", 0}, /* the development key: sr_cli_dev_token() says when it is missing */
 	{"plan", 0},
 	{"revoke", 0},
 	{"cleanup", 0},
 	{"jobs", 0},
-	{"rules", 0},
+	{"rules", SR_CONFIG_NEED_SOURCES},
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)
@@ -74,9 +74,11 @@ struct sr_config *sr_cli_load_config(const char *command, const char *path)
 
 	sr_cli_config_needs(command, &needs);
 	if (sr_config_load_for(path, needs, &cfg, &problems, &err) == SR_OK) {
-		/* The "sources" section is the sources module's to judge. */
+		/* The "sources" section is the sources module's to judge, for
+		 * the commands that take events. */
 		struct sr_sources_config *sc = NULL;
-		if (sr_sources_config_load(cfg, &sc, &problems, &err) == SR_OK) {
+		if (!(needs & SR_CONFIG_NEED_SOURCES) ||
+		    sr_sources_config_load(cfg, &sc, &problems, &err) == SR_OK) {
 			sr_sources_config_free(sc);
 			set_clock(cfg);
 			return cfg;

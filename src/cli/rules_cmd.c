@@ -53,8 +53,9 @@ static void print_rules(const struct sr_source_config *src)
 	json_decref(rules);
 }
 
-static int parse_payload(const struct sr_source_config *src, const char *text, size_t len,
-			 struct sr_event_batch *batch, struct sr_err *err)
+static int parse_payload(const struct sr_config *cfg, const struct sr_source_config *src,
+			 const char *text, size_t len, struct sr_event_batch *batch,
+			 struct sr_err *err)
 {
 	json_error_t jerr;
 	json_t *obj;
@@ -68,7 +69,7 @@ static int parse_payload(const struct sr_source_config *src, const char *text, s
 		json_decref(obj);
 		return -1;
 	}
-	rc = sr_group_change_parse(obj, sr_clock_now(), 0, batch, err);
+	rc = sr_group_change_parse(obj, sr_clock_now(), cfg->clock_skew, batch, err);
 	json_decref(obj);
 	return rc == SR_OK ? 0 : -1;
 }
@@ -86,15 +87,13 @@ static void print_text(json_t *summary)
 	json_array_foreach(json_object_get(summary, "revocations"), i, one) {
 		char *groups = json_dumps(json_object_get(one, "groups"), JSON_COMPACT);
 		const char *note = json_string_value(json_object_get(one, "note"));
-		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s\n",
+		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(one, "index")),
 		       json_string_value(json_object_get(one, "event_id")),
 		       json_string_value(json_object_get(one, "kind")),
 		       json_string_value(json_object_get(one, "subject")),
 		       json_string_value(json_object_get(one, "rule")), groups ? groups : "[]",
-		       note ? " (" : "", note ? note : "");
-		if (note != NULL)
-			printf(")\n");
+		       note ? " (" : "", note ? note : "", note ? ")" : "");
 		free(groups);
 	}
 	json_array_foreach(json_object_get(summary, "errors"), i, one)
@@ -175,7 +174,7 @@ int sr_cli_rules(int argc, char **argv)
 	}
 	src = pick(sc, source ? source : "auth0");
 	if (sr_file_read(argv[optind], MAX_PAYLOAD, &text, &len, &err) != SR_OK ||
-	    parse_payload(src, text, len, &batch, &err) != 0 ||
+	    parse_payload(cfg, src, text, len, &batch, &err) != 0 ||
 	    sr_ingest_new(cfg, sc, NULL, &ing, &err) != SR_OK ||
 	    sr_ingest_commit(ing, src, &batch, &(struct sr_ingest_sender){"rules-test", "", ""},
 			     sr_clock_now(), &summary, &err) != SR_OK)

@@ -164,9 +164,14 @@ int sr_cli_serve(int argc, char **argv)
 out:
 	if (err.code != SR_OK)
 		fprintf(stderr, "session-revoker: %s\n", err.msg);
-	sr_http_stop(http);
+	/* The poll's page in flight commits; then batches not begun are refused
+	 * (503: the provider sends them again) and those in flight end within a
+	 * lookup's timeout, so every suspended request is back before the HTTP
+	 * server waits for them. */
 	sr_auth0_poll_stop(poll);
-	sr_ingest_free(ingest); /* batches in flight are committed first */
+	sr_ingest_stop(ingest);
+	sr_http_stop(http);
+	sr_ingest_free(ingest);
 	sr_sources_config_free(sources);
 	sr_jobs_stop(jobs); /* running jobs finish and are recorded */
 	sr_engine_free(engine);

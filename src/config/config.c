@@ -251,8 +251,8 @@ static void check_unknown(json_t *obj, const char *prefix,
 	}
 }
 
-static void check_readable(struct sr_config_problems *pr, const char *path,
-			   const char *file)
+void sr_config_check_readable(struct sr_config_problems *pr, const char *path,
+			      const char *file)
 {
 	if (file != NULL && access(file, R_OK) != 0)
 		sr_config_problem(pr, path, "cannot read %s: %s", file, strerror(errno));
@@ -361,7 +361,7 @@ static void load_issuer(struct sr_issuer *is, json_t *o, const char *at,
 		}
 		is->key_source = sources[i].src;
 		is->key_file = strdup(json_string_value(v));
-		check_readable(pr, path, is->key_file);
+		sr_config_check_readable(pr, path, is->key_file);
 	}
 	is->jwks_min_refresh = 60;
 	v = json_object_get(o, "jwks_min_refresh_seconds");
@@ -474,7 +474,7 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 	sr_config_load_accounts(cfg, json_is_object(root) ? root : NULL, problems);
 	sr_config_load_role_mappings(cfg, json_is_object(root) ? root : NULL, problems);
 	sr_config_check_providers(cfg, problems);
-	check_readable(problems, "http_client.ca_file", cfg->http_client_ca_file);
+	sr_config_check_readable(problems, "http_client.ca_file", cfg->http_client_ca_file);
 	if (json_is_object(root) && json_object_get(root, "sources") != NULL) {
 		if (!json_is_object(json_object_get(root, "sources")))
 			sr_config_problem(problems, "sources", "must be an object");
@@ -485,8 +485,8 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
 		sr_config_problem(problems, "listen.tls", "needs both cert_file and key_file");
-	check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
-	check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
+	sr_config_check_readable(problems, "listen.tls.cert_file", cfg->tls_cert_file);
+	sr_config_check_readable(problems, "listen.tls.key_file", cfg->tls_key_file);
 	if (strcmp(cfg->role_tags, "off") != 0 && strcmp(cfg->role_tags, "saml") != 0 &&
 	    strcmp(cfg->role_tags, "all") != 0)
 		sr_config_problem(problems, "revoke.role_tags",

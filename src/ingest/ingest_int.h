@@ -23,6 +23,12 @@ struct sr_ingest {
 	int n_threads;
 };
 
+/* n strings as a JSON array (rules.c). New reference. */
+json_t *sr_strv_json(char *const *v, size_t n);
+
+/* Whether sr_ingest_stop() was called: no new directory lookup begins. */
+bool sr_ingest_stopping(struct sr_ingest *ing);
+
 /* Reads each enabled source's authorization_file (secret.c). */
 enum sr_rc sr_ingest_load_secrets(struct sr_ingest *ing, struct sr_err *err);
 

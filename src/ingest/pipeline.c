@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #define POOL_THREADS 4
 
 /* One fired event on its way to the store. */
@@ -80,18 +82,30 @@ static const char *renamed(const struct sr_source_config *src, const char *id)
 	return id;
 }
 
+static void note(struct fired *f, const char *fmt, ...) SR_PRINTF(2, 3);
+
+/* Adds groups (renamed) to f. A "*" that a provider sent (in the event or
+ * from its directory) is a name like any other and could only be meant
+ * literally: it is left out, with a note, since a revocation's "*" denies
+ * every federated role; only a rule's own "*" means that. */
 static enum sr_rc add_all(struct fired *f, const struct sr_source_config *src,
-			  char *const *groups, size_t n)
+			  char *const *groups, size_t n, bool from_provider)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (strv_add(&f->groups, &f->n_groups, renamed(src, groups[i])) != SR_OK)
+	for (i = 0; i < n; i++) {
+		const char *g = renamed(src, groups[i]);
+		if (from_provider && strcmp(g, "*") == 0) {
+			note(f, "a group named \"*\" from the provider was left out (only a rule's"
+				" \"*\" means every group)");
+			continue;
+		}
+		if (strv_add(&f->groups, &f->n_groups, g) != SR_OK)
 			return SR_ENOMEM;
+	}
 	return SR_OK;
 }
 
-static void note(struct fired *f, const char *fmt, ...) SR_PRINTF(2, 3);
 
 static void note(struct fired *f, const char *fmt, ...)
 {
@@ -106,35 +120,41 @@ static void note(struct fired *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Step 3 for a "lookup" rule. */
+/* Step 3 for a "lookup" rule. Whatever the directory says, the groups
+ * revoked are never fewer than the evidence allows: a user the directory
+ * no longer has, or a lookup that failed, falls back to the groups last
+ * known (all of them, also for "user_changed": which of them were lost
+ * cannot be told) plus the rule's fallback. */
 static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_config *src,
 				 struct fired *f)
 {
 	struct sr_event *ev = f->ev;
 	struct sr_directory *dir = sr_ingest_directory(ing, src);
-	bool diff = ev->has_current || strcmp(ev->kind, "user_changed") == 0;
+	bool diff = ev->has_current || strcmp(ev->kind, "user_changed") == 0, known;
 	char **now = NULL, **last = NULL, ts[32];
 	size_t n_now = 0, n_last = 0, i;
 	int64_t last_at = 0;
 	enum sr_rc rc = SR_OK, looked = SR_EUNAVAIL;
-	struct sr_err lerr = {0};
+	struct sr_err lerr = {0}, gerr = {0};
 
-	if (ev->subject == NULL || ev->subject[0] == '\0') {
-		note(f, "the event names no user to look up: fallback groups used");
-		return add_all(f, src, f->rule->fallback, f->rule->n_fallback);
+	if (ev->subject == NULL || ev->subject[0] == '\0' || strchr(ev->subject, ',') != NULL) {
+		note(f, "%s: fallback groups used", ev->subject && ev->subject[0]
+			? "the event is about several users, whose groups are not looked up"
+			: "the event names no user to look up");
+		return add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
 	}
 	if (ev->has_current) {
 		looked = SR_OK;
 	} else if (dir == NULL) {
 		sr_err_set(&lerr, SR_EUNAVAIL, "no lookup is configured (sources.%s.lookup)",
 			   src->name);
+	} else if (sr_ingest_stopping(ing)) {
+		return SR_EUNAVAIL; /* no new lookup while stopping: the batch is retried */
 	} else {
 		looked = dir->groups(dir, ev->subject, &now, &n_now, &lerr);
 	}
-	if (ing->store != NULL &&
-	    sr_store_user_groups_get(ing->store, src->name, ev->subject, &last, &n_last, &last_at,
-				     &lerr) != SR_OK)
-		n_last = 0; /* none known (or unreadable: the note says the lookup's story) */
+	known = sr_store_user_groups_get(ing->store, src->name, ev->subject, &last, &n_last,
+					 &last_at, &gerr) == SR_OK;
 	if (looked == SR_OK) {
 		char *const *cur = ev->has_current ? ev->current : now;
 		size_t n_cur = ev->has_current ? ev->n_current : n_now;
@@ -142,30 +162,33 @@ static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_c
 		for (i = 0; i < n_cur && rc == SR_OK; i++)
 			rc = strv_add(&f->learned, &f->n_learned, cur[i]);
 		if (!diff) {
-			rc = rc == SR_OK ? add_all(f, src, cur, n_cur) : rc;
-		} else if (last == NULL && n_last == 0) {
+			if (n_cur == 0)
+				note(f, "%s is in no group of the directory", ev->subject);
+			rc = rc == SR_OK ? add_all(f, src, cur, n_cur, true) : rc;
+		} else if (!known) {
 			note(f, "no earlier groups of %s are known, so none can be found removed:"
 				" fallback groups used", ev->subject);
-			rc = rc == SR_OK ? add_all(f, src, f->rule->fallback, f->rule->n_fallback) : rc;
+			rc = rc == SR_OK ? add_all(f, src, f->rule->fallback, f->rule->n_fallback,
+						   false) : rc;
 		} else {
 			for (i = 0; i < n_last && rc == SR_OK; i++)
 				if (!strv_has(cur, n_cur, last[i]))
-					rc = strv_add(&f->groups, &f->n_groups, renamed(src, last[i]));
+					rc = add_all(f, src, &last[i], 1, true);
 			if (f->n_groups == 0)
 				note(f, "%s lost no group since %s", ev->subject,
 				     sr_time_format(last_at, ts));
 		}
-	} else if (looked == SR_ENOTFOUND && n_last > 0 && !diff) {
+	} else if (looked == SR_ENOTFOUND && known) {
 		note(f, "%s is no longer in the directory: the groups last known (%s) used",
 		     ev->subject, sr_time_format(last_at, ts));
-		rc = add_all(f, src, last, n_last);
+		rc = add_all(f, src, last, n_last, true);
 	} else {
-		note(f, "lookup of %s failed (%s): %sfallback groups used", ev->subject, lerr.msg,
-		     n_last > 0 && !diff ? "the groups last known and the " : "");
-		if (!diff)
-			rc = add_all(f, src, last, n_last);
+		note(f, "lookup of %s failed (%s): %sfallback groups used", ev->subject,
+		     looked == SR_ENOTFOUND ? "no such user, and no groups of it known" : lerr.msg,
+		     known ? "the groups last known and the " : "");
+		rc = add_all(f, src, last, n_last, true);
 		if (rc == SR_OK)
-			rc = add_all(f, src, f->rule->fallback, f->rule->n_fallback);
+			rc = add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
 	}
 	sr_strv_free(now, n_now);
 	sr_strv_free(last, n_last);
@@ -180,9 +203,9 @@ static enum sr_rc resolve(struct sr_ingest *ing, const struct sr_source_config *
 	case SR_RULE_FROM_EVENT:
 		if (f->ev->n_groups == 0)
 			note(f, "the event names no group");
-		return add_all(f, src, f->ev->groups, f->ev->n_groups);
+		return add_all(f, src, f->ev->groups, f->ev->n_groups, true);
 	case SR_RULE_FIXED:
-		return add_all(f, src, f->rule->groups, f->rule->n_groups);
+		return add_all(f, src, f->rule->groups, f->rule->n_groups, false);
 	case SR_RULE_ALL:
 		return strv_add(&f->groups, &f->n_groups, "*");
 	case SR_RULE_LOOKUP:
@@ -199,16 +222,6 @@ static void fired_clear(struct fired *f)
 {
 	sr_strv_free(f->groups, f->n_groups);
 	sr_strv_free(f->learned, f->n_learned);
-}
-
-static json_t *strv_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
 }
 
 static void add_error(json_t *errors, const struct sr_event *ev, const char *msg)
@@ -330,25 +343,25 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 		goto out;
 	for (i = 0; i < n; i++) { /* (3) the groups */
 		fired[i].seen = seen[i];
+		/* limits.max_groups bounds what a caller sends, not what a
+		 * directory says a user is in: those groups are all revoked. */
 		if (!seen[i] && (rc = resolve(ing, src, &fired[i])) != SR_OK) {
-			rc = sr_err_set(err, rc, "out of memory");
+			rc = sr_err_set(err, rc, rc == SR_EUNAVAIL ? "the service is stopping: send"
+					" the batch again" : "out of memory");
 			goto out;
-		}
-		if (fired[i].n_groups > (size_t)ing->cfg->max_groups) {
-			char msg[160];
-			snprintf(msg, sizeof(msg), "%zu groups, more than limits.max_groups (%lld)",
-				 fired[i].n_groups, (long long)ing->cfg->max_groups);
-			add_error(errors, fired[i].ev, msg);
-			fired_clear(&fired[i]);
-			memmove(&fired[i], &fired[i + 1], (n - i - 1) * sizeof(*fired));
-			memmove(&seen[i], &seen[i + 1], (n - i - 1) * sizeof(*seen));
-			n--;
-			i--;
 		}
 	}
 	if (n > 0 && ing->store != NULL && /* (4) one transaction */
 	    (rc = record(ing, src, fired, n, sender, now, items, err)) != SR_OK)
 		goto out;
+	/* A revocation the store could not write (not one it refused) fails the
+	 * delivery: the provider sends it again, and what did commit replays. */
+	for (i = 0; ing->store != NULL && i < n; i++)
+		if (items[i].rc != SR_OK && items[i].rc != SR_ECONFLICT && items[i].rc != SR_EINVAL) {
+			rc = sr_err_set(err, SR_ESTORE, "event %s was not recorded (%s): send the"
+					" batch again", fired[i].ev->event_id, items[i].err.msg);
+			goto out;
+		}
 	for (i = 0; i < n; i++) {
 		struct fired *f = &fired[i];
 		json_t *one;
@@ -361,7 +374,7 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 				f->rule->name, "subject", json_string(f->ev->subject ? f->ev->subject : ""),
 				"groups", items[i].result ? json_incref(json_object_get(items[i].result,
 							"groups"))
-							  : strv_json(f->groups, f->n_groups));
+							  : sr_strv_json(f->groups, f->n_groups));
 		if (items[i].result != NULL)
 			json_object_set(one, "id", json_object_get(items[i].result, "id"));
 		if (items[i].result != NULL && json_is_string(json_object_get(items[i].result, "note")))
@@ -377,9 +390,10 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 			     "received", (json_int_t)batch->n, "recorded", (json_int_t)recorded,
 			     "replayed", (json_int_t)replayed, "dropped", (json_int_t)dropped,
 			     "revocations", revs, "errors", errors);
-	sr_log(SR_LOG_INFO, "events.batch",
-	       "source=%s received=%zu recorded=%zu replayed=%zu dropped=%zu errors=%zu",
-	       src->name, batch->n, recorded, replayed, dropped, json_array_size(errors));
+	if (ing->store != NULL) /* rules test prints its own answer */
+		sr_log(SR_LOG_INFO, "events.batch",
+		       "source=%s received=%zu recorded=%zu replayed=%zu dropped=%zu errors=%zu",
+		       src->name, batch->n, recorded, replayed, dropped, json_array_size(errors));
 out:
 	for (i = 0; fired != NULL && i < n; i++)
 		fired_clear(&fired[i]);
@@ -441,6 +455,35 @@ enum sr_rc sr_ingest_submit(struct sr_ingest *ing, struct sr_ingest_job *job,
 	return SR_OK;
 }
 
+bool sr_ingest_stopping(struct sr_ingest *ing)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&ing->mu);
+	stopping = ing->stopping;
+	pthread_mutex_unlock(&ing->mu);
+	return stopping;
+}
+
+void sr_ingest_stop(struct sr_ingest *ing)
+{
+	struct sr_ingest_job *job, *next;
+
+	if (ing == NULL)
+		return;
+	pthread_mutex_lock(&ing->mu);
+	ing->stopping = true;
+	job = ing->head;
+	ing->head = ing->tail = NULL;
+	pthread_cond_broadcast(&ing->wake);
+	pthread_mutex_unlock(&ing->mu);
+	for (; job != NULL; job = next) { /* not begun: refused, to be sent again */
+		next = job->next;
+		job->rc = sr_err_set(&job->err, SR_EUNAVAIL, "the service is stopping: send it again");
+		job->done(job);
+	}
+}
+
 /* ---- setting up ---- */
 
 static enum sr_rc directory_new(struct sr_ingest *ing, const struct sr_source_config *src,
@@ -475,7 +518,8 @@ enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_co
 	ing->store = store;
 	pthread_mutex_init(&ing->mu, NULL);
 	pthread_cond_init(&ing->wake, NULL);
-	if ((rc = sr_ingest_load_secrets(ing, err)) != SR_OK)
+	/* Offline (rules test) no secret is needed. */
+	if (store != NULL && (rc = sr_ingest_load_secrets(ing, err)) != SR_OK)
 		goto out;
 	if (store != NULL &&
 	    ((rc = directory_new(ing, &sc->auth0, &ing->api[0], &ing->dir[0], err)) != SR_OK ||
@@ -503,10 +547,7 @@ void sr_ingest_free(struct sr_ingest *ing)
 
 	if (ing == NULL)
 		return;
-	pthread_mutex_lock(&ing->mu);
-	ing->stopping = true; /* jobs queued still run: their requests wait */
-	pthread_cond_broadcast(&ing->wake);
-	pthread_mutex_unlock(&ing->mu);
+	sr_ingest_stop(ing);
 	for (i = 0; i < ing->n_threads; i++)
 		pthread_join(ing->threads[i], NULL);
 	for (i = 0; i < 2; i++) {
@@ -517,6 +558,7 @@ void sr_ingest_free(struct sr_ingest *ing)
 	}
 	pthread_cond_destroy(&ing->wake);
 	pthread_mutex_destroy(&ing->mu);
+	OPENSSL_cleanse(ing->secret_md, sizeof(ing->secret_md));
 	free(ing);
 }
 

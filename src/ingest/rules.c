@@ -1,7 +1,7 @@
 /*
  * rules.c - which rule fires for an event, and the rules as JSON.
  */
-#include "session_revoker/ingest.h"
+#include "ingest_int.h"
 
 #include <string.h>
 
@@ -23,7 +23,7 @@ const struct sr_rule *sr_rules_match(const struct sr_rules *rules, const char *k
 	return NULL;
 }
 
-static json_t *strv_json(char *const *v, size_t n)
+json_t *sr_strv_json(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -40,13 +40,13 @@ json_t *sr_rules_to_json(const struct sr_rules *rules)
 
 	for (i = 0; i < rules->n; i++) {
 		const struct sr_rule *r = &rules->v[i];
-		json_t *one = json_pack("{s:s, s:o}", "name", r->name, "on", strv_json(r->on, r->n_on));
+		json_t *one = json_pack("{s:s, s:o}", "name", r->name, "on", sr_strv_json(r->on, r->n_on));
 		if (r->mode == SR_RULE_FIXED)
-			json_object_set_new(one, "groups", strv_json(r->groups, r->n_groups));
+			json_object_set_new(one, "groups", sr_strv_json(r->groups, r->n_groups));
 		else
 			json_object_set_new(one, "groups", json_string(mode_names[r->mode]));
 		if (r->mode == SR_RULE_LOOKUP)
-			json_object_set_new(one, "fallback", strv_json(r->fallback, r->n_fallback));
+			json_object_set_new(one, "fallback", sr_strv_json(r->fallback, r->n_fallback));
 		json_array_append_new(a, one);
 	}
 	return a;

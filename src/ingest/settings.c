@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Paths in problems are cut at struct sr_config_problem's size anyway. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -83,14 +82,15 @@ static bool name_ok(const char *s)
 	return n > 0 && n <= MAX_NAME;
 }
 
+/* As a revocation document's group: no Unicode control or format
+ * character, no white space around it (" * " is not "*"). */
 static bool group_ok(const char *s, size_t max)
 {
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
+	uint32_t cp;
 
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return n > 0 && n <= max;
+	return n > 0 && n <= max && !sr_utf8_has_control(s, &cp) && s[0] != ' ' &&
+	       s[n - 1] != ' ';
 }
 
 /* An array of group names at path into *v (may be empty when allow_empty). */
@@ -113,8 +113,8 @@ static void load_groups(json_t *arr, const char *path, bool allow_empty, size_t 
 		if (s == NULL || !group_ok(s, max_len)) {
 			char at[200];
 			snprintf(at, sizeof(at), "%s[%zu]", path, i);
-			sr_config_problem(pr, at, "must be a group name (1 to %zu characters, no"
-				" control characters)", max_len);
+			sr_config_problem(pr, at, "must be a group name (1 to %zu bytes, no control or"
+				" format characters, no spaces around it)", max_len);
 			continue;
 		}
 		if (((*v)[*n] = strdup(s)) != NULL)
@@ -228,12 +228,6 @@ out:
 	json_decref(builtin);
 }
 
-static void check_file(struct sr_config_problems *pr, const char *path, const char *file)
-{
-	if (file != NULL && access(file, R_OK) != 0)
-		sr_config_problem(pr, path, "cannot read %s", file);
-}
-
 /* A string member of o at "<at>.<key>" into *out (NULL when absent). */
 static void opt_str(json_t *o, const char *key, const char *at, char **out,
 		    struct sr_config_problems *pr)
@@ -309,7 +303,7 @@ static void load_lookup(struct sr_lookup_config *lc, json_t *o, const char *at,
 		snprintf(path, sizeof(path), "%s.client_secret_file", at);
 		if (lc->client_secret_file == NULL)
 			sr_config_problem(pr, path, "required: a file holding the client secret");
-		check_file(pr, path, lc->client_secret_file);
+		sr_config_check_readable(pr, path, lc->client_secret_file);
 		snprintf(path, sizeof(path), "%s.groups_from", at);
 		if (lc->groups_from != NULL && strcmp(lc->groups_from, "roles") != 0 &&
 		    (strncmp(lc->groups_from, "app_metadata.", 13) != 0 || lc->groups_from[13] == '\0'))
@@ -319,7 +313,7 @@ static void load_lookup(struct sr_lookup_config *lc, json_t *o, const char *at,
 		if (!https_url(lc->url) || strstr(lc->url, "{subject}") == NULL)
 			sr_config_problem(pr, path, "required: an https:// URL with {subject} in it");
 		snprintf(path, sizeof(path), "%s.token_file", at);
-		check_file(pr, path, lc->token_file);
+		sr_config_check_readable(pr, path, lc->token_file);
 	}
 }
 
@@ -424,9 +418,11 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 		if (v != NULL && !json_is_boolean(v))
 			sr_config_problem(pr, path, "must be true or false");
 		src->enabled = v == NULL || json_is_true(v);
+		if (!src->enabled) /* off: nothing else of it is read, or checked */
+			return;
 		opt_str(o, "authorization_file", at, &src->secret_file, pr);
 		snprintf(path, sizeof(path), "%s.authorization_file", at);
-		check_file(pr, path, src->secret_file);
+		sr_config_check_readable(pr, path, src->secret_file);
 		snprintf(path, sizeof(path), "%s.lookup", at);
 		load_lookup(&src->lookup, json_object_get(o, "lookup"), path, pr);
 		snprintf(path, sizeof(path), "%s.group_names", at);

@@ -111,7 +111,8 @@ enum sr_rc sr_fetch(const struct sr_fetch_req *req, struct sr_fetch_resp *resp,
 	if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED)
 		rc = sr_err_set(err, SR_ETOOBIG, "the answer is larger than %zu bytes", req->max_bytes);
 	else if (cc != CURLE_OK)
-		rc = sr_err_set(err, SR_EUNAVAIL, "%s", why[0] ? why : curl_easy_strerror(cc));
+		rc = sr_err_set(err, SR_EUNAVAIL, "%s%s%s", curl_easy_strerror(cc), why[0] ? ": " : "",
+				why);
 	if (rc == SR_OK) {
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->len = s.body.len;

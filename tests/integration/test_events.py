@@ -19,10 +19,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
-import harness
+import harness  # puts tests/fakes on the path
+import fake_idp  # noqa: E402
 from harness import Key, Service, Store, make_token
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,7 +84,7 @@ class EventsCase(unittest.TestCase):
         self.store = Store(self.db)
         self.n = 0
 
-    def config(self, sources=None, accounts=True, aws_url=None):
+    def config(self, sources=None, accounts=True, aws_url=None, http_client=None):
         cfg = {
             "listen": {"address": "127.0.0.1", "port": 0},
             "store": {"path": self.db},
@@ -97,6 +99,8 @@ class EventsCase(unittest.TestCase):
                           "max_attempts": 3, "max_retry_seconds": 5}
         if sources is not None:
             cfg["sources"] = sources
+        if http_client is not None:
+            cfg["http_client"] = http_client
         self.n += 1
         path = os.path.join(self.tmp, "config-%d.json" % self.n)
         harness.write_config(path, cfg)
@@ -390,6 +394,125 @@ class GroupChange(EventsCase):
         self.assertEqual(second.status, 202, second)
         row = self.rows("group-change")[1]
         self.assertEqual((row[2], json.loads(row[5])), ("user-changed", ["team_opsec"]))
+
+
+class GroupChangeRules(GroupChange):
+
+    def test_a_star_from_the_sender_is_not_every_group(self):
+        svc = self.start()
+        r = self.post_json(svc, self.event(groups_removed=["*", "team_a"]))
+        self.assertEqual(r.status, 202, r)
+        one = r.json["revocations"][0]
+        self.assertEqual(one["groups"], ["team_a"])
+        self.assertIn('group named "*"', one["note"])
+
+    def test_known_empty_groups_are_known(self):
+        svc = self.start({"group-change": {"rules": [
+            {"name": "changed", "on": ["user_changed"], "groups": "lookup",
+             "fallback": ["team_fallback"]}]}})
+        first = self.post_json(svc, self.event(event_id="k1", groups_removed=None, groups=[]))
+        self.assertEqual(first.json["revocations"][0]["groups"], ["team_fallback"])
+        # Now known: in no group. In none again: nothing lost, no fallback.
+        second = self.post_json(svc, self.event(event_id="k2", groups_removed=None, groups=[]))
+        self.assertEqual(second.status, 202, second)
+        self.assertEqual(second.json["revocations"][0]["groups"], [])
+        self.assertIn("lost no group", second.json["revocations"][0]["note"])
+
+
+class GroupChangeDirectory(EventsCase):
+    """A subject-only group-change event, its groups asked from a directory
+    (lookup kind "http") served by tests/fakes/fake_idp.py over HTTPS."""
+
+    def setUp(self):
+        super().setUp()
+        self.idp = fake_idp.FakeIdp().start()
+        self.addCleanup(self.idp.stop)
+
+    def sources(self):
+        return {"group-change": {"lookup": {
+            "kind": "http", "url": self.idp.url + "/directory/users/{subject}/groups"},
+            "rules": [{"name": "changed", "on": ["user_changed"], "groups": "lookup",
+                       "fallback": ["team_fallback"]}]}}
+
+    def start_with_directory(self):
+        svc = Service(self.config(self.sources(), http_client={
+            "ca_file": self.idp.ca_file, "timeout_seconds": 3}),
+            cwd=self.tmp, logdir=self.tmp, name="service-%d" % self.n)
+        svc.start()
+        self.addCleanup(harness.stop_quietly, svc)
+        return svc
+
+    def changed(self, svc, event_id):
+        r = svc.request("POST", "/v1/events/group-change", token=self.token(),
+                        json_body={"event_id": event_id, "subject": "jane@example.com",
+                                   "time": "2026-03-12T08:00:00Z"})
+        self.assertEqual(r.status, 202, "%r\n%s" % (r, log_tail(svc)))
+        return r.json["revocations"][0]
+
+    def test_lost_groups_then_deleted_then_directory_down(self):
+        svc = self.start_with_directory()
+        self.idp.set_groups("jane@example.com", ["team_a", "team_b"])
+        first = self.changed(svc, "d1")   # nothing known before: the fallback
+        self.assertEqual(first["groups"], ["team_fallback"])
+        self.idp.set_groups("jane@example.com", ["team_a"])
+        self.assertEqual(self.changed(svc, "d2")["groups"], ["team_b"])
+        # Gone from the directory: every group last known counts.
+        self.idp.set_groups("jane@example.com", None)
+        gone = self.changed(svc, "d3")
+        self.assertEqual(gone["groups"], ["team_a"])
+        self.assertIn("no longer in the directory", gone["note"])
+        # The directory down: the groups last known and the fallback.
+        self.idp.set_groups("jane@example.com", ["team_a"])
+        self.idp.set_faults([{"path": "/directory/", "kind": "down"}])
+        down = self.changed(svc, "d4")
+        self.assertEqual(down["groups"], ["team_a", "team_fallback"])
+        self.assertIn("lookup of jane@example.com failed", down["note"])
+        # The same event again asks no directory: a replay.
+        before = self.idp.count("/directory/users/jane@example.com/groups")
+        self.assertTrue(self.changed(svc, "d4")["replayed"])
+        self.assertEqual(self.idp.count("/directory/users/jane@example.com/groups"), before)
+
+    def test_stopping_during_slow_lookups_loses_nothing(self):
+        """SIGTERM while an Auth0 batch waits on a slow directory, one lookup
+        after another (6 x 2 s, longer than the HTTP server waits for its
+        suspended requests): no new lookup starts, the batch is answered 503
+        with nothing of it written (Auth0 sends it again), and the process
+        exits cleanly instead of aborting on a still-suspended connection."""
+        sources = {"auth0": {
+            "lookup": {"kind": "http",
+                       "url": self.idp.url + "/directory/users/{subject}/groups"},
+            "rules": [{"name": "blocked", "on": ["user_blocked"], "groups": "lookup"}]}}
+        svc = Service(self.config(sources, http_client={"ca_file": self.idp.ca_file,
+                                                        "timeout_seconds": 2}),
+                      cwd=self.tmp, logdir=self.tmp, name="service-%d" % self.n)
+        svc.start()
+        self.addCleanup(harness.stop_quietly, svc)
+        self.idp.set_faults([{"path": "/directory/", "kind": "slow", "seconds": 5}])
+        base = [e for e in sample_events() if e["log_id"] == BLOCKED][0]
+        events = []
+        for i in range(6):
+            e = copy.deepcopy(base)
+            e["log_id"] = e["data"]["log_id"] = "9004%052d" % i
+            e["data"]["details"]["request"]["path"] = "/api/v2/users/auth0|slow%d" % i
+            events.append(e)
+        answers = []
+
+        def post():
+            try:
+                answers.append(self.post_auth0(svc, json.dumps(events), self.token()))
+            except OSError:
+                answers.append(None)  # the connection was cut
+
+        t = threading.Thread(target=post)
+        t.start()
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        svc.stop(check=True)  # exit 0, no sanitizer report, no abort
+        self.assertLess(time.monotonic() - t0, 9, "stopping waited for every lookup")
+        t.join(20)
+        self.assertTrue(answers and answers[0] is not None, "no answer before the stop")
+        self.assertEqual(answers[0].status, 503, answers[0])
+        self.assertEqual(self.rows(), [])
 
 
 class RulesCli(EventsCase):

@@ -23,6 +23,7 @@ struct event_state {
 	struct sr_event_batch batch;
 	struct sr_principal who;
 	json_t *obj; /* group-change: the JSON body */
+	char issuer[96]; /* who sent it, when a source's authorization value did */
 };
 
 static void event_state_free(void *p)
@@ -63,8 +64,8 @@ static bool authenticate(struct sr_request *req, const struct sr_source_config *
 					" this source", NULL, NULL);
 		return false;
 	}
-	es->who.issuer = src->name; /* "secret:<source>" would need a buffer: the source */
-	es->who.subject = "authorization_file";
+	snprintf(es->issuer, sizeof(es->issuer), "sources.%s.authorization_file", src->name);
+	es->who.issuer = es->issuer;
 	return true;
 }
 
@@ -210,12 +211,12 @@ enum MHD_Result sr_handle_events_group_change(struct sr_request *req)
 					" application/json with a Bearer token", NULL, NULL);
 	if ((es = state_new(req)) == NULL)
 		return MHD_NO;
+	if (!authenticate(req, src, es, m == SR_MEDIA_JWT, &ret))
+		return ret;
 	if (m == SR_MEDIA_JWT && sr_ingest_uses_secret(req->app->ingest, src))
 		return sr_respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 					"this source takes its configured Authorization value:"
 					" send application/json", NULL, NULL);
-	if (!authenticate(req, src, es, m == SR_MEDIA_JWT, &ret))
-		return ret;
 	if (m == SR_MEDIA_JWT) {
 		obj = json_incref(es->who.claims);
 	} else {
