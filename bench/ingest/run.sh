@@ -14,7 +14,9 @@
 #
 # usage: bench/ingest/run.sh [--documents|--auth0|--all] [seconds per run (15)] [connections (64)]
 # env: WRK_THREADS (2), SR_BENCH_PORT (18080), NGINX_BENCH_PORT (18081),
-#      SR_BENCH_KEEP=1 keeps the work directory (wrk outputs, database, logs)
+#      SR_BENCH_KEEP=1 keeps the work directory (wrk outputs, database, logs),
+#      SR_BENCH_LOG_LEVEL=debug (--auth0): the store.batch lines (writes per
+#      commit, commit time) in its sr.err
 set -eu
 cd "$(dirname "$0")/../.."
 mode=documents
