@@ -11,7 +11,7 @@ libssl-dev libxml2-dev libcmocka-dev
 python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python3-uvloop
 python3-yaml"
 [ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
-[ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk"
+[ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk time"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
 pkgs="$pkgs util-linux mount"
 missing=""

@@ -7,6 +7,12 @@
 
 #include "session_revoker/ingest.h"
 
+/* Threads that turn batches into revocations. Each waits out its batch's
+ * directory lookups and COMMIT, so this is how many deliveries can wait at
+ * once: enough that deliveries stuck on a slow directory do not hold up the
+ * others, and that many batches share one group commit under load. */
+#define SR_INGEST_THREADS 32
+
 struct sr_ingest {
 	const struct sr_config *cfg;
 	const struct sr_sources_config *sc;
@@ -19,7 +25,7 @@ struct sr_ingest {
 	pthread_cond_t wake;
 	struct sr_ingest_job *head, *tail;
 	bool stopping;
-	pthread_t threads[8];
+	pthread_t threads[SR_INGEST_THREADS];
 	int n_threads;
 };
 

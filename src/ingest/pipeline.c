@@ -16,8 +16,9 @@
  * retried after a lost answer changes nothing (replay_any, keyed by the
  * provider's event id).
  *
- * HTTP threads never wait on a directory: they hand the batch to the small
- * pool here (sr_ingest_submit) and are woken by its callback.
+ * HTTP threads never wait on a directory: they hand the batch to the pool
+ * here (sr_ingest_submit, SR_INGEST_THREADS threads) and are woken by its
+ * callback.
  */
 #include "ingest_int.h"
 
@@ -26,8 +27,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-
-#define POOL_THREADS 4
 
 /* One fired event on its way to the store. */
 struct fired {
@@ -525,7 +524,7 @@ enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_co
 	    ((rc = directory_new(ing, &sc->auth0, &ing->api[0], &ing->dir[0], err)) != SR_OK ||
 	     (rc = directory_new(ing, &sc->group_change, &ing->api[1], &ing->dir[1], err)) != SR_OK))
 		goto out;
-	while (store != NULL && ing->n_threads < POOL_THREADS) {
+	while (store != NULL && ing->n_threads < SR_INGEST_THREADS) {
 		if (pthread_create(&ing->threads[ing->n_threads], NULL, pool_main, ing) != 0) {
 			rc = sr_err_set(err, SR_EINTERNAL, "cannot start the ingest threads");
 			goto out;
