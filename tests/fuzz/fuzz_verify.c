@@ -59,11 +59,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct sr_issuer issuers[4] = {
-	{"fuzz-hs", AUDIENCE, SR_ALG_HS256 | SR_ALG_HS384, SR_KEY_HMAC_FILE, NULL, NULL},
-	{"fuzz-jwks", AUDIENCE, SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_PS256 | SR_ALG_ES256,
-	 SR_KEY_JWKS_FILE, NULL, NULL},
-	{"fuzz-pem", AUDIENCE, SR_ALG_EDDSA | SR_ALG_RS256, SR_KEY_PEM_FILE, NULL, NULL},
-	{"fuzz-hs-kid", AUDIENCE, SR_ALG_HS256 | SR_ALG_HS384, SR_KEY_HMAC_FILE, NULL, "hs-kid"},
+	{.issuer = "fuzz-hs", .audience = AUDIENCE, .algs = SR_ALG_HS256 | SR_ALG_HS384,
+	 .key_source = SR_KEY_HMAC_FILE},
+	{.issuer = "fuzz-jwks", .audience = AUDIENCE,
+	 .algs = SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_PS256 | SR_ALG_ES256,
+	 .key_source = SR_KEY_JWKS_FILE},
+	{.issuer = "fuzz-pem", .audience = AUDIENCE, .algs = SR_ALG_EDDSA | SR_ALG_RS256,
+	 .key_source = SR_KEY_PEM_FILE},
+	{.issuer = "fuzz-hs-kid", .audience = AUDIENCE, .algs = SR_ALG_HS256 | SR_ALG_HS384,
+	 .key_source = SR_KEY_HMAC_FILE, .kid = "hs-kid"},
 };
 static struct sr_config cfg;
 static struct sr_auth *auth;
