@@ -10,7 +10,7 @@
  * "*" padded with spaces, a typo that would revoke nothing, is refused, and
  * "team_*" is a group name like any other.
  */
-#include "session_revoker/sources.h"
+#include "sources_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,21 +77,20 @@ static int padded_star(const char *s, size_t len)
 	return len > 1 && s[lead] == '*' && lead + 1 + strspn(s + lead + 1, " ") == len;
 }
 
-/* Copies an array of strings, folding duplicates. is_account: 12 digits. */
-static enum sr_rc string_list(json_t *arr, const char *name, size_t max_n,
-			      size_t max_len, int is_account, char ***out,
-			      size_t *n_out, struct sr_err *err)
+enum sr_rc sr_sources_string_list(json_t *arr, const char *name, size_t max_n, size_t max_len,
+				  int is_account, int allow_empty, char ***out, size_t *n_out,
+				  struct sr_err *err)
 {
 	json_t *v;
 	size_t i, j;
 
 	if (!json_is_array(arr))
 		return sr_err_set(err, SR_EINVAL, "%s: must be an array of strings", name);
-	if (json_array_size(arr) == 0)
+	if (json_array_size(arr) == 0 && !allow_empty)
 		return sr_err_set(err, SR_EINVAL, "%s: must not be empty", name);
 	if (json_array_size(arr) > max_n)
 		return sr_err_set(err, SR_EINVAL, "%s: more than %zu entries", name, max_n);
-	*out = calloc(json_array_size(arr), sizeof(char *));
+	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
 	if (*out == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	json_array_foreach(arr, i, v) {
@@ -181,7 +180,7 @@ enum sr_rc sr_document_parse(json_t *obj, const struct sr_document_limits *lim,
 		rc = sr_err_set(err, SR_EINVAL, "groups: required");
 		goto out;
 	}
-	rc = string_list(v, "groups", lim->max_groups, lim->max_group_length, 0,
+	rc = sr_sources_string_list(v, "groups", lim->max_groups, lim->max_group_length, 0, 0,
 			 &doc->groups, &doc->n_groups, err);
 	if (rc != SR_OK)
 		goto out;
@@ -202,7 +201,7 @@ enum sr_rc sr_document_parse(json_t *obj, const struct sr_document_limits *lim,
 	}
 	v = json_object_get(obj, "accounts");
 	if (v != NULL && !json_is_null(v)) {
-		rc = string_list(v, "accounts", SR_MAX_ACCOUNTS, 12, 1, &doc->accounts,
+		rc = sr_sources_string_list(v, "accounts", SR_MAX_ACCOUNTS, 12, 1, 0, &doc->accounts,
 				 &doc->n_accounts, err);
 		if (rc != SR_OK)
 			goto out;

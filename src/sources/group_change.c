@@ -10,7 +10,7 @@
  * except the registered JWT claims; every message names the field at fault;
  * limits apply before anything is copied; duplicate groups are folded.
  */
-#include "session_revoker/events.h"
+#include "sources_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,47 +90,12 @@ static enum sr_rc req_string(json_t *obj, const char *name, size_t max, char **o
 static enum sr_rc group_list(json_t *obj, const char *name, bool *present, char ***out,
 			     size_t *n_out, struct sr_err *err)
 {
-	json_t *arr = json_object_get(obj, name), *v;
-	size_t i, j;
+	json_t *arr = json_object_get(obj, name);
 
-	*present = false;
-	if (arr == NULL || json_is_null(arr))
+	*present = arr != NULL && !json_is_null(arr);
+	if (!*present)
 		return SR_OK;
-	if (!json_is_array(arr))
-		return sr_err_set(err, SR_EINVAL, "%s: must be an array of strings", name);
-	if (json_array_size(arr) > MAX_GROUPS)
-		return sr_err_set(err, SR_EINVAL, "%s: more than %d entries", name, MAX_GROUPS);
-	*present = true;
-	if (json_array_size(arr) == 0)
-		return SR_OK;
-	if ((*out = calloc(json_array_size(arr), sizeof(char *))) == NULL)
-		return sr_err_set(err, SR_ENOMEM, "out of memory");
-	json_array_foreach(arr, i, v) {
-		const char *s = json_string_value(v);
-		size_t len = json_string_length(v);
-		uint32_t cp = 0;
-		int dup = 0;
-
-		if (s == NULL || len == 0)
-			return sr_err_set(err, SR_EINVAL, "%s[%zu]: must be a non-empty string", name, i);
-		if (len > MAX_GROUP_LEN)
-			return sr_err_set(err, SR_EINVAL, "%s[%zu]: longer than %d bytes", name, i,
-					  MAX_GROUP_LEN);
-		if (strlen(s) != len)
-			return sr_err_set(err, SR_EINVAL, "%s[%zu]: holds control characters", name, i);
-		if (sr_utf8_has_control(s, &cp))
-			return sr_err_set(err, SR_EINVAL,
-					  "%s[%zu]: holds control characters (U+%04X, a Unicode control or format character)",
-					  name, i, (unsigned)cp);
-		for (j = 0; j < *n_out && !dup; j++)
-			dup = strcmp((*out)[j], s) == 0;
-		if (dup)
-			continue;
-		if (((*out)[*n_out] = strdup(s)) == NULL)
-			return sr_err_set(err, SR_ENOMEM, "out of memory");
-		(*n_out)++;
-	}
-	return SR_OK;
+	return sr_sources_string_list(arr, name, MAX_GROUPS, MAX_GROUP_LEN, 0, 1, out, n_out, err);
 }
 
 /* "time": a string sr_time_parse() reads, or whole Unix seconds; never
