@@ -217,6 +217,64 @@ static enum sr_rc resolve(struct sr_ingest *ing, const struct sr_source_config *
 	return SR_OK;
 }
 
+/* Step 3 for the fired events not recorded before. The lookups of a batch
+ * run side by side, at most LOOKUPS_AT_ONCE at a time, so a batch costs its
+ * slowest lookup rather than their sum (each one is bounded by
+ * http_client.timeout_seconds). Every resolve() writes only its own event. */
+#define LOOKUPS_AT_ONCE 8
+
+struct resolve_task {
+	struct sr_ingest *ing;
+	const struct sr_source_config *src;
+	struct fired *f;
+	enum sr_rc rc;
+	pthread_t thread;
+	bool started;
+};
+
+static void *resolve_main(void *arg)
+{
+	struct resolve_task *t = arg;
+
+	t->rc = resolve(t->ing, t->src, t->f);
+	return NULL;
+}
+
+static enum sr_rc resolve_all(struct sr_ingest *ing, const struct sr_source_config *src,
+			      struct fired *fired, size_t n)
+{
+	struct resolve_task tasks[LOOKUPS_AT_ONCE];
+	size_t i, k = 0, j;
+	enum sr_rc rc = SR_OK;
+
+	for (i = 0; i <= n; i++) {
+		bool lookup = i < n && !fired[i].seen && fired[i].rule->mode == SR_RULE_LOOKUP &&
+			      ing->store != NULL;
+		if (i < n && !fired[i].seen && !lookup) {
+			enum sr_rc one = resolve(ing, src, &fired[i]);
+			rc = rc == SR_OK ? one : rc;
+			continue;
+		}
+		if (lookup) {
+			tasks[k] = (struct resolve_task){.ing = ing, .src = src, .f = &fired[i]};
+			tasks[k].started = pthread_create(&tasks[k].thread, NULL, resolve_main,
+							  &tasks[k]) == 0;
+			if (!tasks[k].started) /* no thread to spare: here, in turn */
+				resolve_main(&tasks[k]);
+			k++;
+		}
+		if (k == LOOKUPS_AT_ONCE || (i == n && k > 0)) {
+			for (j = 0; j < k; j++) {
+				if (tasks[j].started)
+					pthread_join(tasks[j].thread, NULL);
+				rc = rc == SR_OK ? tasks[j].rc : rc;
+			}
+			k = 0;
+		}
+	}
+	return rc;
+}
+
 static void fired_clear(struct fired *f)
 {
 	sr_strv_free(f->groups, f->n_groups);
@@ -340,15 +398,20 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 	if (n > 0 && ing->store != NULL && /* (2) redeliveries */
 	    (rc = sr_store_events_seen(ing->store, src->name, ids, n, seen, err)) != SR_OK)
 		goto out;
-	for (i = 0; i < n; i++) { /* (3) the groups */
+	for (i = 0; i < n; i++) {
+		size_t j;
 		fired[i].seen = seen[i];
-		/* limits.max_groups bounds what a caller sends, not what a
-		 * directory says a user is in: those groups are all revoked. */
-		if (!seen[i] && (rc = resolve(ing, src, &fired[i])) != SR_OK) {
-			rc = sr_err_set(err, rc, rc == SR_EUNAVAIL ? "the service is stopping: send"
-					" the batch again" : "out of memory");
-			goto out;
-		}
+		/* The same event twice in one delivery: the store keeps the first,
+		 * the second replays it, and needs no lookup of its own. */
+		for (j = 0; j < i && !fired[i].seen; j++)
+			fired[i].seen = strcmp(ids[j], ids[i]) == 0;
+	}
+	/* (3) the groups. limits.max_groups bounds what a caller sends, not what
+	 * a directory says a user is in: those groups are all revoked. */
+	if ((rc = resolve_all(ing, src, fired, n)) != SR_OK) {
+		rc = sr_err_set(err, rc, rc == SR_EUNAVAIL ? "the service is stopping: send"
+				" the batch again" : "out of memory");
+		goto out;
 	}
 	if (n > 0 && ing->store != NULL && /* (4) one transaction */
 	    (rc = record(ing, src, fired, n, sender, now, items, err)) != SR_OK)

@@ -472,12 +472,61 @@ class GroupChangeDirectory(EventsCase):
         self.assertTrue(self.changed(svc, "d4")["replayed"])
         self.assertEqual(self.idp.count("/directory/users/jane@example.com/groups"), before)
 
+    def auth0_with_directory(self):
+        sources = {"auth0": {
+            "lookup": {"kind": "http",
+                       "url": self.idp.url + "/directory/users/{subject}/groups"},
+            "rules": [{"name": "blocked", "on": ["user_blocked"], "groups": "lookup"}]}}
+        svc = Service(self.config(sources, http_client={"ca_file": self.idp.ca_file,
+                                                        "timeout_seconds": 5}),
+                      cwd=self.tmp, logdir=self.tmp, name="service-%d" % self.n)
+        svc.start()
+        self.addCleanup(harness.stop_quietly, svc)
+        return svc
+
+    def blocked_events(self, n, prefix="9005"):
+        base = [e for e in sample_events() if e["log_id"] == BLOCKED][0]
+        events = []
+        for i in range(n):
+            e = copy.deepcopy(base)
+            e["log_id"] = e["data"]["log_id"] = prefix + "%052d" % i
+            e["data"]["details"]["request"]["path"] = "/api/v2/users/auth0|u%d" % i
+            self.idp.set_groups("auth0|u%d" % i, ["team_%d" % i])
+            events.append(e)
+        return events
+
+    def test_a_batch_looks_its_users_up_side_by_side(self):
+        svc = self.auth0_with_directory()
+        events = self.blocked_events(4)
+        self.idp.set_faults([{"path": "/directory/", "kind": "slow", "seconds": 1.5}])
+        r = self.post_auth0(svc, json.dumps(events), self.token())
+        self.assertEqual((r.status, r.json["recorded"]), (202, 4), r)
+        self.assertEqual(sorted(x["groups"][0] for x in r.json["revocations"]),
+                         ["team_0", "team_1", "team_2", "team_3"])
+        calls = [c for c in self.idp.calls() if c["path"].startswith("/directory/")]
+        self.assertEqual(len(calls), 4)
+        # Each call's interval, as the fake saw it: they all overlap.
+        spans = [(c["time"] - c["duration_ms"] / 1000.0, c["time"]) for c in calls]
+        self.assertLess(max(a for a, _ in spans), min(b for _, b in spans),
+                        "the lookups ran one after another: %r" % spans)
+
+    def test_the_same_event_twice_in_one_delivery(self):
+        svc = self.auth0_with_directory()
+        events = self.blocked_events(1, prefix="9006")
+        r = self.post_auth0(svc, json.dumps(events + events), self.token())
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual((r.json["recorded"], r.json["replayed"]), (1, 1), r.json)
+        ids = {x["id"] for x in r.json["revocations"]}
+        self.assertEqual(len(ids), 1)
+        self.assertEqual(self.idp.count("/directory/users/auth0|u0/groups"), 1)
+        self.assertEqual(len(self.rows()), 1)
+
     def test_stopping_during_slow_lookups_loses_nothing(self):
-        """SIGTERM while an Auth0 batch waits on a slow directory, one lookup
-        after another (6 x 2 s, longer than the HTTP server waits for its
-        suspended requests): no new lookup starts, the batch is answered 503
-        with nothing of it written (Auth0 sends it again), and the process
-        exits cleanly instead of aborting on a still-suspended connection."""
+        """SIGTERM while an Auth0 batch waits on a slow directory (20 users:
+        eight lookups at a time, 2 s each, three rounds): no new lookup
+        starts, the batch is answered 503 with nothing of it written (Auth0
+        sends it again), and the process exits cleanly instead of aborting on
+        a still-suspended connection."""
         sources = {"auth0": {
             "lookup": {"kind": "http",
                        "url": self.idp.url + "/directory/users/{subject}/groups"},
@@ -490,7 +539,7 @@ class GroupChangeDirectory(EventsCase):
         self.idp.set_faults([{"path": "/directory/", "kind": "slow", "seconds": 5}])
         base = [e for e in sample_events() if e["log_id"] == BLOCKED][0]
         events = []
-        for i in range(6):
+        for i in range(20):
             e = copy.deepcopy(base)
             e["log_id"] = e["data"]["log_id"] = "9004%052d" % i
             e["data"]["details"]["request"]["path"] = "/api/v2/users/auth0|slow%d" % i
