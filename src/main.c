@@ -23,6 +23,7 @@ static const struct {
 	{"cleanup", sr_cli_cleanup, "remove deny policies whose sessions have all expired"},
 	{"jobs", sr_cli_jobs, "list the job table, retry a failed job"},
 	{"rules", sr_cli_rules, "show the sources' rules; test what a saved payload would revoke"},
+	{"status", sr_cli_status, "the store, jobs due and failed, last AWS errors (read-only)"},
 };
 
 static void usage(FILE *out)

@@ -271,4 +271,16 @@ enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);
  * has 1 MiB free again. Never blocks on the disk. */
 enum sr_rc sr_store_ready(struct sr_store *store, int *check, struct sr_err *err);
 
+/* What `session-revoker status` shows (README, "CLI"), read from the file
+ * at path alone: opened read-only and never created, no migrations, nothing
+ * written, safe beside a running `serve`. OUT *status: new reference,
+ * {"store": {path, size_bytes, wal_bytes, free_bytes, writable,
+ * not_writable_because, schema_version, schema_expected}, "now",
+ * "jobs": {by_kind_and_state, due_now, failed, oldest_due}, "aws_errors": [...],
+ * "revocations": {by_state, by_source}}. SR_ENOTFOUND: no file at path
+ * (*status NULL). SR_ESTORE: the file is not a readable store; *status then
+ * holds only "store" (the file's facts). */
+enum sr_rc sr_store_status(const char *path, int64_t now, json_t **status,
+			   struct sr_err *err);
+
 #endif

@@ -41,6 +41,7 @@ static const struct {
 	{"cleanup", 0},
 	{"jobs", 0},
 	{"rules", SR_CONFIG_NEED_SOURCES},
+	{"status", 0}, /* the store file alone */
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)
