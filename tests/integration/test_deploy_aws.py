@@ -14,7 +14,14 @@
   condition names something defined, and cfn-lint (npm, tools/cfn-lint/,
   installed by scripts/install-deps.sh) passes.
 
-Run with Debian's /usr/bin/python3 (python3-yaml).
+- live, against the fake AWS: the role as the template makes it (its trust
+  and its Deny statements, with ExcludedRolePattern set) is assumed by the
+  real binary with the external id; `revoke` denies the roles it may write
+  and reports the excluded break-glass role `failed` with AccessDenied; every
+  call the binary made is a permission the template grants; and the alert
+  rule stays quiet for every write the engine made.
+
+Run with Debian's /usr/bin/python3 (python3-yaml, botocore for the fake).
 """
 
 import copy
@@ -24,6 +31,9 @@ import subprocess
 import unittest
 
 import yaml
+
+import harness
+from test_engine import ADMIN_ROLE, EXTERNAL_ID, EngineCase, example_seed, seed_role
 
 ROOT = os.environ.get("SR_SOURCE_DIR") or os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -351,6 +361,117 @@ class AlertRuleTest(unittest.TestCase):
         self.assertFalse(pattern_matches(pattern, self.event("AttachRolePolicy", "Admin")))
         targets = rule["Targets"]
         self.assertEqual(len(targets), 1)
+
+
+def render(value, params, conditions):
+    """The value with !Ref / !Sub of parameters and pseudo parameters filled
+    and every Fn::If decided: what CloudFormation would create."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return params[value["Ref"]]
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: params[m.group(1)], value["Fn::Sub"])
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return render(yes if conditions[name] else no, params, conditions)
+        out = {}
+        for k, v in value.items():
+            v = render(v, params, conditions)
+            if v is not NO_VALUE:
+                out[k] = v
+        return out
+    if isinstance(value, list):
+        return [v for v in (render(x, params, conditions) for x in value) if v is not NO_VALUE]
+    return value
+
+
+NO_VALUE = object()
+
+
+def condition_value(expr, params, conditions):
+    if isinstance(expr, dict) and set(expr) == {"Condition"}:
+        return conditions[expr["Condition"]]
+    (fn, args), = expr.items()
+    if fn == "Fn::Equals":
+        return render(args[0], params, conditions) == render(args[1], params, conditions)
+    if fn == "Fn::Not":
+        return not condition_value(args[0], params, conditions)
+    if fn == "Fn::And":
+        return all(condition_value(a, params, conditions) for a in args)
+    if fn == "Fn::Or":
+        return any(condition_value(a, params, conditions) for a in args)
+    raise AssertionError("condition function %s is not modelled" % fn)
+
+
+class LiveTemplateTest(EngineCase):
+    """The role the template makes, in the fake AWS, used by the real binary."""
+
+    ACCOUNT = "111111111111"
+
+    def test_revoke_through_the_templates_role_and_its_narrowing(self):
+        t = load(TARGET)
+        seed = example_seed()
+        service_arn = seed["base_credentials"][0]["arn"]
+        params = {k: v.get("Default") for k, v in t["Parameters"].items()}
+        params.update({"ServicePrincipalArn": service_arn, "ExternalId": EXTERNAL_ID,
+                       "RoleName": ADMIN_ROLE, "ExcludedRolePattern": "/*BreakGlass*",
+                       "AWS::Partition": "aws", "AWS::AccountId": self.ACCOUNT,
+                       "AWS::NoValue": NO_VALUE})
+        conditions = {}
+        for name, expr in t["Conditions"].items():
+            conditions[name] = condition_value(expr, params, conditions)
+        role_props = render(t["Resources"]["ServiceRole"]["Properties"], params, conditions)
+        role = seed_role(seed, self.ACCOUNT, ADMIN_ROLE)
+        role["AssumeRolePolicyDocument"] = role_props["AssumeRolePolicyDocument"]
+        # The fake models explicit denies only: the template's Deny statements
+        # are what keeps the break-glass role (and the role itself) unwritten.
+        role["inline_policies"] = {p["PolicyName"]: p["PolicyDocument"]
+                                   for p in role_props["Policies"]}
+        role["MaxSessionDuration"] = role_props["MaxSessionDuration"]
+        fake = self.start_fake(seed)
+        config = self.write_config(accounts=[{"id": self.ACCOUNT, "role_name": ADMIN_ROLE,
+                                              "external_id": EXTERNAL_ID}])
+
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at="30 minutes ago", expect=1)
+        roles = run.roles()
+        glass = roles[self.ACCOUNT + "/OpsecBreakGlass"]
+        self.assertEqual(glass["outcome"], "failed", run.describe())
+        self.assertIn("AccessDenied", glass["error"], run.describe())
+        self.assertEqual(roles[self.ACCOUNT + "/TeamWildcardReadOnly"]["outcome"], "denied",
+                         run.describe())
+        state = fake.state()["accounts"][self.ACCOUNT]["roles"]
+        self.assertNotIn(POLICY_NAME, state["OpsecBreakGlass"]["inline_policies"])
+        self.assertIn(POLICY_NAME, state["TeamWildcardReadOnly"]["inline_policies"])
+
+        # Every call the binary made is one the templates grant (or one that
+        # needs no permission), by the principal that holds it.
+        table = action_table().values()
+        target = {r[1] for r in table if r[3] == "TARGET"}
+        service = {r[1] for r in table if r[3] in ("SERVICE", "NONE")}
+        calls = fake.calls()
+        self.assertTrue(calls)
+        role_arn = state[ADMIN_ROLE]["Arn"]
+        for c in calls:
+            if c.get("caller_arn") == service_arn:
+                self.assertIn(c["action"], service, c)
+            else:
+                self.assertIn(":assumed-role/%s/" % ADMIN_ROLE, c.get("caller_arn", ""), c)
+                self.assertIn(c["action"], target, c)
+
+        # The alert stays quiet for the engine's own writes, and would fire for
+        # the same write of another policy.
+        rule = t["Resources"]["ForeignInlinePolicyRule"]["Properties"]
+        pattern = resolve(rule["EventPattern"], params, role_arn)
+        writes = [c for c in calls if c["action"] in ("PutRolePolicy", "DeleteRolePolicy")]
+        self.assertTrue(writes)
+        for c in writes:
+            ev = AlertRuleTest().event(c["action"], c["policy"], role_arn)
+            self.assertFalse(pattern_matches(pattern, ev), c)
+            self.assertTrue(pattern_matches(pattern, AlertRuleTest().event(
+                c["action"], "AdministratorAccess", role_arn)), c)
+
+
+POLICY_NAME = "session-revoker-deny"
 
 
 class TemplateValidTest(unittest.TestCase):
