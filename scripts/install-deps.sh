@@ -14,11 +14,22 @@ python3-yaml"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk time"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
 pkgs="$pkgs util-linux mount"
+# npm: the linters kept in tools/<name>/ (package.json + package-lock.json); Debian's
+# npm, unless an npm is already there (NodeSource's nodejs ships its own and conflicts)
+command -v npm >/dev/null || pkgs="$pkgs npm"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# cfn-lint (npm) for deploy/aws/, at the version tools/cfn-lint/package-lock.json pins
+npm_tools() {
+	for t in cfn-lint; do
+		[ -x "tools/$t/node_modules/.bin/$t" ] ||
+			(cd "tools/$t" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	done
+}
+cd "$(dirname "$0")/.."
+[ -z "$missing" ] && { npm_tools; exit 0; }
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || { echo "install-deps.sh: missing:$missing (run as root, or install sudo)" >&2; exit 1; }
@@ -27,3 +38,4 @@ fi
 echo "installing:$missing" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+npm_tools

@@ -25,6 +25,42 @@
 
 enum sr_aws_service { SR_AWS_IAM, SR_AWS_STS };
 
+/* Every AWS API action the service can call, and nothing else: sr_aws_call()
+ * takes one of these, so a call the table does not hold does not compile. The
+ * table (src/aws/actions.c) says per action which IAM permission it needs and
+ * who must hold it; deploy/aws/'s CloudFormation template grants exactly the
+ * SR_AWS_GRANT_TARGET ones (tests/integration/test_deploy_aws.py holds them to it). */
+enum sr_aws_action {
+	SR_AWS_LIST_ROLES,
+	SR_AWS_LIST_ROLE_TAGS,
+	SR_AWS_LIST_ROLE_POLICIES,
+	SR_AWS_GET_ROLE_POLICY,
+	SR_AWS_PUT_ROLE_POLICY,
+	SR_AWS_DELETE_ROLE_POLICY,
+	SR_AWS_ASSUME_ROLE,
+	SR_AWS_ASSUME_ROLE_WITH_WEB_IDENTITY,
+	SR_AWS_GET_CALLER_IDENTITY,
+	SR_AWS_N_ACTIONS
+};
+
+/* Who must be allowed an action's permission. */
+enum sr_aws_grant {
+	SR_AWS_GRANT_TARGET,  /* the role the service assumes in each account (or the
+			       * base credentials, for a base_credentials account) */
+	SR_AWS_GRANT_SERVICE, /* the service's own principal in the central account */
+	SR_AWS_GRANT_NONE     /* nobody: AWS asks no permission for it */
+};
+
+struct sr_aws_action_info {
+	enum sr_aws_service svc;
+	const char *name;       /* the Query API's Action=, e.g. "ListRoles" */
+	const char *permission; /* the IAM policy action, e.g. "iam:ListRoles" */
+	enum sr_aws_grant grant;
+};
+
+/* The table's row for a (borrowed, static); NULL for a value out of range. */
+const struct sr_aws_action_info *sr_aws_action_info(enum sr_aws_action a);
+
 /* Credentials. secret and token are cleansed by sr_aws_creds_clear(). */
 struct sr_aws_creds {
 	char access_key_id[128];
@@ -83,20 +119,20 @@ struct sr_aws_response {
 
 void sr_aws_response_clear(struct sr_aws_response *r);
 
-/* Calls action on svc with params (name, value pairs, NULL-terminated; the
- * Version is added). On an AWS error the response is filled, err names the
- * code, and the rc is: SR_ENOTFOUND (NoSuchEntity), SR_EFORBIDDEN
- * (AccessDenied and other permanent refusals, bad credentials), SR_ECONFLICT
+/* Calls action (its service from the table) with params (name, value pairs,
+ * NULL-terminated; the Version is added). On an AWS error the response is
+ * filled, err names the code, and the rc is: SR_ENOTFOUND (NoSuchEntity),
+ * SR_EFORBIDDEN (AccessDenied and other permanent refusals, bad credentials), SR_ECONFLICT
  * (LimitExceeded, MalformedPolicyDocument and other request errors),
  * SR_EUNAVAIL (still throttled or failing after every retry), SR_EIO
  * (no connection). unsigned_call: send without a signature
  * (AssumeRoleWithWebIdentity). */
-enum sr_rc sr_aws_call(struct sr_aws_conn *conn, enum sr_aws_service svc,
-		       const char *action, const char *const *params,
-		       struct sr_aws_response *resp, struct sr_err *err);
-enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *conn, enum sr_aws_service svc,
-				const char *action, const char *const *params,
-				struct sr_aws_response *resp, struct sr_err *err);
+enum sr_rc sr_aws_call(struct sr_aws_conn *conn, enum sr_aws_action action,
+		       const char *const *params, struct sr_aws_response *resp,
+		       struct sr_err *err);
+enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *conn, enum sr_aws_action action,
+				const char *const *params, struct sr_aws_response *resp,
+				struct sr_err *err);
 
 /* How many requests this connection has sent (retries included). */
 unsigned long sr_aws_conn_requests(const struct sr_aws_conn *conn);

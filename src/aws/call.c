@@ -397,18 +397,35 @@ static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const cha
 	return rc;
 }
 
-enum sr_rc sr_aws_call(struct sr_aws_conn *c, enum sr_aws_service svc, const char *action,
+/* The table's row for action, or an error naming the value (a bad cast). */
+static const struct sr_aws_action_info *action_info(enum sr_aws_action action,
+						    struct sr_aws_response *resp,
+						    struct sr_err *err)
+{
+	const struct sr_aws_action_info *a = sr_aws_action_info(action);
+
+	memset(resp, 0, sizeof(*resp));
+	if (a == NULL)
+		sr_err_set(err, SR_EINVAL, "AWS action %d is not in the table of actions", (int)action);
+	return a;
+}
+
+enum sr_rc sr_aws_call(struct sr_aws_conn *c, enum sr_aws_action action,
 		       const char *const *params, struct sr_aws_response *resp,
 		       struct sr_err *err)
 {
-	return call(c, svc, action, params, 1, resp, err);
+	const struct sr_aws_action_info *a = action_info(action, resp, err);
+
+	return a ? call(c, a->svc, a->name, params, 1, resp, err) : SR_EINVAL;
 }
 
-enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *c, enum sr_aws_service svc,
-				const char *action, const char *const *params,
-				struct sr_aws_response *resp, struct sr_err *err)
+enum sr_rc sr_aws_call_unsigned(struct sr_aws_conn *c, enum sr_aws_action action,
+				const char *const *params, struct sr_aws_response *resp,
+				struct sr_err *err)
 {
-	return call(c, svc, action, params, 0, resp, err);
+	const struct sr_aws_action_info *a = action_info(action, resp, err);
+
+	return a ? call(c, a->svc, a->name, params, 0, resp, err) : SR_EINVAL;
 }
 
 enum sr_rc sr_aws_endpoints_init(struct sr_aws_endpoints *e, struct sr_aws_endpoint_bufs *bufs,

@@ -50,7 +50,7 @@ typedef enum sr_rc (*page_fn)(xmlDocPtr doc, void *arg, char *marker, size_t mar
 
 /* Calls action page by page (Marker/IsTruncated), for role (NULL: none), fn
  * reading each page. *calls (may be NULL) counts the pages fetched. */
-static enum sr_rc paginate(struct sr_aws_conn *c, const char *action, const char *role,
+static enum sr_rc paginate(struct sr_aws_conn *c, enum sr_aws_action action, const char *role,
 			   page_fn fn, void *arg, int *calls, struct sr_err *err)
 {
 	struct sr_aws_response resp = {0};
@@ -69,7 +69,7 @@ static enum sr_rc paginate(struct sr_aws_conn *c, const char *action, const char
 		*p++ = marker[0] ? "Marker" : NULL;
 		*p++ = marker;
 		*p = NULL;
-		rc = sr_aws_call(c, SR_AWS_IAM, action, params, &resp, err);
+		rc = sr_aws_call(c, action, params, &resp, err);
 		if (calls != NULL)
 			(*calls)++;
 		if (rc == SR_OK)
@@ -136,7 +136,7 @@ static enum sr_rc roles_page(xmlDocPtr doc, void *roles, char *marker, size_t ma
 enum sr_rc sr_iam_list_roles(struct sr_aws_conn *c, struct sr_iam_roles *roles,
 			     int *calls, struct sr_err *err)
 {
-	return paginate(c, "ListRoles", NULL, roles_page, roles, calls, err);
+	return paginate(c, SR_AWS_LIST_ROLES, NULL, roles_page, roles, calls, err);
 }
 
 struct names {
@@ -174,7 +174,8 @@ enum sr_rc sr_iam_list_role_policies(struct sr_aws_conn *c, const char *role,
 				     char ***names, size_t *n, struct sr_err *err)
 {
 	struct names got = {0};
-	enum sr_rc rc = paginate(c, "ListRolePolicies", role, policies_page, &got, NULL, err);
+	enum sr_rc rc = paginate(c, SR_AWS_LIST_ROLE_POLICIES, role, policies_page, &got, NULL,
+				 err);
 
 	if (rc != SR_OK) {
 		sr_strv_free(got.v, got.n);
@@ -225,7 +226,7 @@ enum sr_rc sr_iam_role_tag(struct sr_aws_conn *c, const char *role, const char *
 			   char **value, struct sr_err *err)
 {
 	struct tag_query q = {key, NULL};
-	enum sr_rc rc = paginate(c, "ListRoleTags", role, tags_page, &q, NULL, err);
+	enum sr_rc rc = paginate(c, SR_AWS_LIST_ROLE_TAGS, role, tags_page, &q, NULL, err);
 
 	if (rc != SR_OK) {
 		free(q.value);
@@ -244,7 +245,7 @@ enum sr_rc sr_iam_get_role_policy(struct sr_aws_conn *c, const char *role,
 	char *enc;
 
 	*document = NULL;
-	rc = sr_aws_call(c, SR_AWS_IAM, "GetRolePolicy", params, &resp, err);
+	rc = sr_aws_call(c, SR_AWS_GET_ROLE_POLICY, params, &resp, err);
 	if (rc == SR_OK) {
 		enc = sr_xml_strdup(xmlDocGetRootElement(resp.doc), "GetRolePolicyResult/PolicyDocument");
 		*document = enc ? sr_url_decode(enc) : NULL;
@@ -256,11 +257,11 @@ enum sr_rc sr_iam_get_role_policy(struct sr_aws_conn *c, const char *role,
 	return rc;
 }
 
-static enum sr_rc simple(struct sr_aws_conn *c, const char *action, const char *const *params,
-			 char *request_id, struct sr_err *err)
+static enum sr_rc simple(struct sr_aws_conn *c, enum sr_aws_action action,
+			 const char *const *params, char *request_id, struct sr_err *err)
 {
 	struct sr_aws_response resp = {0};
-	enum sr_rc rc = sr_aws_call(c, SR_AWS_IAM, action, params, &resp, err);
+	enum sr_rc rc = sr_aws_call(c, action, params, &resp, err);
 
 	if (request_id != NULL)
 		snprintf(request_id, 80, "%s", resp.request_id);
@@ -275,7 +276,7 @@ enum sr_rc sr_iam_put_role_policy(struct sr_aws_conn *c, const char *role,
 	const char *params[] = {"RoleName", role, "PolicyName", policy,
 				"PolicyDocument", document, NULL};
 
-	return simple(c, "PutRolePolicy", params, request_id, err);
+	return simple(c, SR_AWS_PUT_ROLE_POLICY, params, request_id, err);
 }
 
 enum sr_rc sr_iam_delete_role_policy(struct sr_aws_conn *c, const char *role,
@@ -284,7 +285,7 @@ enum sr_rc sr_iam_delete_role_policy(struct sr_aws_conn *c, const char *role,
 {
 	const char *params[] = {"RoleName", role, "PolicyName", policy, NULL};
 
-	return simple(c, "DeleteRolePolicy", params, request_id, err);
+	return simple(c, SR_AWS_DELETE_ROLE_POLICY, params, request_id, err);
 }
 
 /* Reads Credentials/{AccessKeyId,SecretAccessKey,SessionToken,Expiration}. */
@@ -322,7 +323,7 @@ enum sr_rc sr_sts_assume_role(struct sr_aws_conn *c, const char *role_arn,
 	enum sr_rc rc;
 
 	snprintf(dur, sizeof(dur), "%d", duration);
-	rc = sr_aws_call(c, SR_AWS_STS, "AssumeRole", params, &resp, err);
+	rc = sr_aws_call(c, SR_AWS_ASSUME_ROLE, params, &resp, err);
 	if (rc == SR_OK)
 		rc = read_creds(sr_xml_path(xmlDocGetRootElement(resp.doc), "AssumeRoleResult"),
 				"AssumeRole", creds, err);
@@ -339,7 +340,7 @@ enum sr_rc sr_sts_assume_role_web_identity(struct sr_aws_conn *c, const char *ro
 				"WebIdentityToken", token, NULL};
 	enum sr_rc rc;
 
-	rc = sr_aws_call_unsigned(c, SR_AWS_STS, "AssumeRoleWithWebIdentity", params, &resp, err);
+	rc = sr_aws_call_unsigned(c, SR_AWS_ASSUME_ROLE_WITH_WEB_IDENTITY, params, &resp, err);
 	if (rc == SR_OK)
 		rc = read_creds(sr_xml_path(xmlDocGetRootElement(resp.doc),
 					    "AssumeRoleWithWebIdentityResult"),
@@ -352,7 +353,7 @@ enum sr_rc sr_sts_get_caller_identity(struct sr_aws_conn *c, char *account, char
 				      struct sr_err *err)
 {
 	struct sr_aws_response resp = {0};
-	enum sr_rc rc = sr_aws_call(c, SR_AWS_STS, "GetCallerIdentity", NULL, &resp, err);
+	enum sr_rc rc = sr_aws_call(c, SR_AWS_GET_CALLER_IDENTITY, NULL, &resp, err);
 
 	account[0] = arn[0] = '\0';
 	if (rc == SR_OK) {
