@@ -200,7 +200,8 @@ struct sr_job_finish {
 	const char *owner;       /* the lease must still be ours */
 	enum sr_job_next next;
 	int64_t run_at;
-	int64_t cleanup_at;      /* SR_JOB_DONE of an apply job; 0: no cleanup */
+	int64_t cleanup_at;      /* an apply job DONE, or FAILED after denying some roles:
+				  * when its cleanup is due; 0: no cleanup */
 	/* A write of this job got no answer and may still land until then (0:
 	 * none): no other job of the account is claimed before (kept if an
 	 * earlier run's is later). */

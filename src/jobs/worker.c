@@ -131,6 +131,10 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 	if (error[0] != '\0') {
 		if (permanent(error) || job->attempts >= cfg->jobs_max_attempts) {
 			fin->next = SR_JOB_FAILED;
+			/* The roles it did deny keep their deny until someone removes
+			 * it: an apply that failed on other roles still gets its
+			 * cleanup (0 when it wrote nothing). */
+			fin->cleanup_at = cleanup_at;
 		} else {
 			fin->next = SR_JOB_RETRY;
 			/* not before a write that got no answer can no longer land */

@@ -257,7 +257,7 @@ static enum sr_rc finish(struct conn *c, struct job_op *j, struct sr_err *err)
 				  (long long)f->job->id);
 	if ((rc = put_roles(c, f, err)) != SR_OK)
 		return rc;
-	if (f->next == SR_JOB_DONE && f->cleanup_at > 0) {
+	if ((f->next == SR_JOB_DONE || f->next == SR_JOB_FAILED) && f->cleanup_at > 0) {
 		if ((q = sr_stmt(c, cleanup_sql)) == NULL)
 			return sr_store_db_error(c->db, "schedule cleanup", err);
 		sqlite3_bind_int64(q, 1, f->job->revocation_seq);

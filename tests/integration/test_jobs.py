@@ -1041,6 +1041,53 @@ if __name__ == "__main__":
 
 
 # --------------------------------------------------------------------------
+# an apply job that fails on one role still gets the cleanup of the others
+
+class FailedApplyCleanupTest(JobsCase):
+
+    def setUp(self):
+        super().setUp()
+        self.fake.stop()
+        seed = copy.deepcopy(EXAMPLE_SEED)
+        # The role the service assumes in 111111111111 may not write to the
+        # break-glass role (as deploy/aws's ExcludedRolePattern makes it).
+        for role in seed["accounts"]["111111111111"]["roles"]:
+            if role["RoleName"] == ADMIN_ROLE:
+                role.setdefault("inline_policies", {})["keep-off-break-glass"] = {
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Deny", "Action": ["iam:PutRolePolicy",
+                                                     "iam:DeleteRolePolicy"],
+                        "Resource": "arn:aws:iam::111111111111:role/OpsecBreakGlass"}]}
+        self.fake = fake_aws.FakeAws(seed).start()
+        self.addCleanup(self.fake.stop)
+        st = self.fake.state()
+        self.seed_policies = self.policies(st)
+        self.arn_key = {role["Arn"]: "%s/%s" % (acct, name)
+                        for acct, a in st["accounts"].items()
+                        for name, role in a["roles"].items()}
+
+    def test_denies_written_by_a_failed_apply_are_cleaned_up(self):
+        svc = self.start_service()
+        rev_id = self.post(svc, DOC).json["id"]
+        rev = self.wait_state(svc, rev_id, "partial")
+        apply = self.jobs_of(rev, "apply")["111111111111"]
+        self.assertEqual(apply["state"], "failed", apply)
+        self.assertIn("AccessDenied", apply["last_error"])
+        roles = self.roles_of(rev, "apply")
+        self.assertEqual(roles["111111111111/TeamWildcardReadOnly"]["outcome"], "denied")
+        self.assertIn("111111111111", self.jobs_of(rev, "cleanup"),
+                      "no cleanup for the roles the failed job denied: %s" % rev["jobs"])
+        self.stop_service(svc)
+        # 13 hours later every deny it wrote is gone, in that account too.
+        svc = self.start_service(offset=MAX_SESSION + 3600)
+        self.wait_for(svc, rev_id, lambda r: all(
+            j["state"] == "done" for j in r["jobs"] if j["kind"] == "cleanup"),
+            "cleanups done")
+        self.assert_no_deny_anywhere()
+        self.stop_service(svc)
+
+
+# --------------------------------------------------------------------------
 # roles AWS lets no one edit, and a cleanup that trims: what the GET shows
 
 SLR = "AWSServiceRoleForOpsecTools"

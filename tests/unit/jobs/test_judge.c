@@ -187,6 +187,26 @@ static void test_unsettled_writes_hold_the_job(void **state)
 	assert_int_equal(fin.run_at, NOW + 30);
 }
 
+/* An apply job that gives up on some roles still denied others: those
+ * get their cleanup, or their deny would stay for ever. */
+static void test_failed_apply_still_cleans_what_it_denied(void **state)
+{
+	struct sr_role_result r[2];
+	struct sr_job_finish fin;
+	char error[512];
+
+	(void)state;
+	role(&r[0], "denied", CUT, 0, "");
+	role(&r[1], "failed", 0, 0, "IAM PutRolePolicy: AccessDenied: explicit deny");
+	judge("apply", 1, r, 2, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_FAILED);
+	assert_int_equal(fin.cleanup_at, CUT + 43200 + 60);
+	role(&r[0], "failed", 0, 0, "IAM PutRolePolicy: AccessDenied: explicit deny");
+	judge("apply", 1, r, 2, NULL, &fin, error); /* nothing written: nothing to clean */
+	assert_int_equal(fin.next, SR_JOB_FAILED);
+	assert_int_equal(fin.cleanup_at, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_permanent_refusals_fail_at_once),
 		cmocka_unit_test(test_cleanup_not_due_runs_later),
 		cmocka_unit_test(test_unsettled_writes_hold_the_job),
+		cmocka_unit_test(test_failed_apply_still_cleans_what_it_denied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
