@@ -14,6 +14,9 @@ python3-yaml"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk time"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
 pkgs="$pkgs util-linux mount"
+# promtool (Debian ships it in prometheus): test_metrics.py checks a live
+# /metrics and deploy/prometheus/alerts.yml with it
+pkgs="$pkgs prometheus"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

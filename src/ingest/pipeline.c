@@ -22,6 +22,8 @@
  */
 #include "ingest_int.h"
 
+#include "session_revoker/metrics.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +392,9 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 			     "replayed", (json_int_t)replayed, "dropped", (json_int_t)dropped,
 			     "revocations", revs, "errors", errors);
 	if (ing->store != NULL) /* rules test prints its own answer */
+		sr_metric_events(src->name, batch->n, recorded, replayed, dropped,
+				 json_array_size(errors));
+	if (ing->store != NULL)
 		sr_log(SR_LOG_INFO, "events.batch",
 		       "source=%s received=%zu recorded=%zu replayed=%zu dropped=%zu errors=%zu",
 		       src->name, batch->n, recorded, replayed, dropped, json_array_size(errors));
