@@ -310,12 +310,5 @@ class AlertRules(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
-class Escaping(unittest.TestCase):
-
-    def test_parse_unescapes_as_the_format_says(self):
-        s = parse('m{a="x\\\\y\\"z\\nw"} 1\n')
-        self.assertEqual(value(s, "m", a='x\\y"z\nw'), 1)
-
-
 if __name__ == "__main__":
     unittest.main()

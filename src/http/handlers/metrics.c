@@ -46,8 +46,14 @@ static enum MHD_Result answer(struct sr_request *req)
 {
 	struct scrape *s = req->state;
 
-	if (s->rc != SR_OK)
-		return sr_respond_err(req, &s->err);
+	if (s->rc != SR_OK) {
+		/* The store's own words stay in the log, not on the wire. */
+		char quoted[300];
+		sr_log(SR_LOG_ERROR, "metrics.failed", "request_id=%s error=%s", req->id,
+		       sr_log_quote(quoted, sizeof(quoted), s->err.msg));
+		return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					"the metrics could not be read; try again", NULL, NULL);
+	}
 	return sr_respond_body(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 			       s->text.data ? s->text.data : "", s->text.len);
 }
