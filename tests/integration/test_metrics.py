@@ -96,22 +96,25 @@ class MetricsCase(unittest.TestCase):
         self.db = os.path.join(self.tmp, "metrics.db")
         self.fake = fake_aws.FakeAws(copy.deepcopy(harness.EXAMPLE_SEED)).start()
         self.addCleanup(self.fake.stop)
+        self.start()
+
+    def start(self, workers=2):
         cfg = {
             "listen": {"address": "127.0.0.1", "port": 0},
             "store": {"path": self.db},
             "auth": {"issuers": [{"issuer": ISS, "audience": AUD, "algorithms": ["RS256"],
                                   "public_key_file": os.path.join(self.tmp, "issuer.pub.pem")}]},
             "revoke": {"providers": ["auth.example.com/"], "policy_name": POLICY},
-            "jobs": {"workers": 2, "poll_ms": 100},
+            "jobs": {"workers": workers, "poll_ms": 100},
             "aws": {"accounts": [{"id": a, "role_name": harness.ADMIN_ROLE,
                                   "external_id": harness.EXTERNAL_ID} for a in ACCOUNTS],
                     "max_attempts": 4, "max_retry_seconds": 10},
             "sources": {"auth0": {"rules": [
                 {"name": "blocked", "on": ["user_blocked"], "groups": ["team_opsec"]}]}},
         }
-        path = os.path.join(self.tmp, "config.json")
+        path = os.path.join(self.tmp, "config-%d.json" % workers)
         harness.write_config(path, cfg)
-        self.svc = Service(path, cwd=self.tmp, logdir=self.tmp, name="service")
+        self.svc = Service(path, cwd=self.tmp, logdir=self.tmp, name="service-%d" % workers)
         self.svc.env = {k: v for k, v in self.svc.env.items() if not k.startswith("AWS_")}
         self.svc.env.update({"AWS_ENDPOINT_URL": self.fake.url,
                              "AWS_ACCESS_KEY_ID": harness.EXAMPLE_BASE_KEY,
@@ -264,6 +267,31 @@ class MetricsCase(unittest.TestCase):
         # HEAD: the headers of a GET, no body.
         r = self.svc.request("HEAD", "/metrics")
         self.assertEqual((r.status, r.raw), (200, b""))
+
+    def test_job_lag_is_the_age_of_the_oldest_due_job(self):
+        self.svc.stop()
+        self.start(workers=0)  # no worker: every job stays due
+        r = self.svc.request("POST", "/v1/revocations", token=self.token(),
+                             json_body={"groups": ["team_opsec"], "time": "2 minutes ago"})
+        self.assertEqual(r.status, 202, r)
+        time.sleep(2.2)
+        s = parse(self.scrape())
+        self.assertEqual(value(s, "session_revoker_jobs", kind="apply", state="pending"),
+                         len(ACCOUNTS))
+        self.assertEqual(value(s, "session_revoker_revocations", source="document",
+                               state="pending"), 1)
+        lag = value(s, "session_revoker_job_lag_seconds")
+        self.assertGreaterEqual(lag, 2)
+        self.assertLessEqual(lag, 10)
+        # A worker takes them: the lag is 0 again and the jobs done.
+        self.svc.stop()
+        self.start(workers=2)
+        self.wait_jobs_idle()
+        s = parse(self.scrape())
+        self.assertEqual(value(s, "session_revoker_job_lag_seconds"), 0)
+        self.assertEqual(value(s, "session_revoker_jobs", kind="apply", state="done"),
+                         len(ACCOUNTS))
+        self.assertEqual(value(s, "session_revoker_jobs", kind="apply", state="pending"), 0)
 
     def test_the_dashboard_uses_only_metrics_the_service_exposes(self):
         text = self.scrape()
