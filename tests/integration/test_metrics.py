@@ -268,6 +268,41 @@ class MetricsCase(unittest.TestCase):
         r = self.svc.request("HEAD", "/metrics")
         self.assertEqual((r.status, r.raw), (200, b""))
 
+    def test_each_refused_token_counts_under_its_reason(self):
+        good = self.token()
+        t = harness.now()
+        cases = [
+            ("signature", harness.flip_signature_char(good)),
+            ("audience", make_token(self.key, "RS256", iss=ISS, aud="someone-else")),
+            ("issuer", make_token(self.key, "RS256", iss="https://nobody.test/", aud=AUD)),
+            ("not_yet_valid", self.token(nbf=t + 3600)),
+            ("not_yet_valid", self.token(iat=t + 3600)),
+            ("expired", self.token(exp=t - 3600, iat=t - 7200)),
+            ("algorithm", harness.forge_unsigned(harness.claims_of(good))),
+            ("malformed", "not-a-jwt"),
+            ("claims", self.token(exp=None)),
+            ("insufficient_scope", self.token(scope="revocations:read")),
+        ]
+        for reason, token in cases:
+            r = self.svc.request("POST", "/v1/revocations", token=token,
+                                 json_body={"groups": ["team_opsec"]})
+            self.assertIn(r.status, (401, 403), (reason, r))
+        r = self.svc.request("POST", "/v1/revocations", json_body={"groups": ["team_opsec"]},
+                             headers={"Authorization": "Basic dXNlcjpwYXNz"})
+        self.assertEqual(r.status, 401, r)
+        s = parse(self.scrape())
+        want = {}
+        for reason, _ in cases + [("malformed", None)]:
+            want[reason] = want.get(reason, 0) + 1
+        got = {dict(ls)["reason"]: v for (n, ls), v in s.items()
+               if n == "session_revoker_token_refusals_total"}
+        self.assertEqual(got, want)
+        self.assertEqual(value(s, "session_revoker_http_requests_total", method="POST",
+                               route="/v1/revocations", status="401"), len(cases))
+        self.assertEqual(value(s, "session_revoker_http_requests_total", method="POST",
+                               route="/v1/revocations", status="403"), 1)
+        self.assertEqual(total(s, "session_revoker_revocations"), 0)
+
     def test_job_lag_is_the_age_of_the_oldest_due_job(self):
         self.svc.stop()
         self.start(workers=0)  # no worker: every job stays due
