@@ -262,7 +262,8 @@ struct sr_metrics;
 /* Sets the store's gauges in m (revocations by source and state, jobs by
  * kind and state, the age of the oldest due job at now) from a read
  * connection. Reads every revocation and job row: call it off the HTTP
- * event loop. */
+ * event loop. A family is zeroed and then set afresh: one caller at a time
+ * (and print m only after it returned). */
 enum sr_rc sr_store_metrics(struct sr_store *store, struct sr_metrics *m, int64_t now,
 			    struct sr_err *err);
 

@@ -11,8 +11,6 @@
 
 #include "session_revoker/metrics.h"
 
-static pthread_mutex_t scrape_mu = PTHREAD_MUTEX_INITIALIZER;
-
 /* Every (a, b, count) row of sql into the gauge family, zeroed first. */
 static enum sr_rc counts(struct conn *c, const char *sql, struct sr_metrics *m, size_t family,
 			 const char *what, struct sr_err *err)
@@ -53,7 +51,6 @@ enum sr_rc sr_store_metrics(struct sr_store *st, struct sr_metrics *m, int64_t n
 	sqlite3_stmt *q;
 	enum sr_rc rc;
 
-	pthread_mutex_lock(&scrape_mu); /* zero-then-set is one scrape's at a time */
 	c = sr_store_reader_take(st, &slot);
 	if ((rc = counts(c, revs_sql, m, SR_M_REVOCATIONS, "count revocations", err)) != SR_OK ||
 	    (rc = counts(c, jobs_sql, m, SR_M_JOBS, "count jobs", err)) != SR_OK)
@@ -75,6 +72,5 @@ enum sr_rc sr_store_metrics(struct sr_store *st, struct sr_metrics *m, int64_t n
 	sqlite3_reset(q);
 out:
 	sr_store_reader_give(st, slot);
-	pthread_mutex_unlock(&scrape_mu);
 	return rc;
 }

@@ -29,15 +29,21 @@ static void scrape_free(void *p)
 	free(s);
 }
 
+/* One scrape at a time reads the store and prints: the store's gauges are
+ * zeroed and set afresh, and another scrape must never print them between. */
+static pthread_mutex_t scrape_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void *scrape_main(void *arg)
 {
 	struct scrape *s = arg;
 	struct sr_metrics *m = sr_metrics_service();
 
+	pthread_mutex_lock(&scrape_mu);
 	if (m == NULL)
 		s->rc = sr_err_set(&s->err, SR_ENOMEM, "the metrics registry is not available");
 	else if ((s->rc = sr_store_metrics(s->req->app->store, m, sr_clock_now(), &s->err)) == SR_OK)
 		s->rc = sr_metrics_format(m, &s->text, &s->err);
+	pthread_mutex_unlock(&scrape_mu);
 	sr_request_wake(s->req);
 	return NULL;
 }
