@@ -17,6 +17,9 @@ pkgs="$pkgs util-linux mount"
 # npm: the linters kept in tools/<name>/ (package.json + package-lock.json); Debian's
 # npm, unless an npm is already there (NodeSource's nodejs ships its own and conflicts)
 command -v npm >/dev/null || pkgs="$pkgs npm"
+# promtool (Debian ships it in prometheus): test_metrics.py checks a live
+# /metrics and deploy/prometheus/alerts.yml with it
+pkgs="$pkgs prometheus"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -258,6 +258,16 @@ struct sr_denied_filter {
 enum sr_rc sr_store_denied_roles(struct sr_store *store, const struct sr_denied_filter *filter,
 				 char ***arns, size_t *n, struct sr_err *err);
 
+struct sr_metrics;
+
+/* Sets the store's gauges in m (revocations by source and state, jobs by
+ * kind and state, the age of the oldest due job at now) from a read
+ * connection. Reads every revocation and job row: call it off the HTTP
+ * event loop. A family is zeroed and then set afresh: one caller at a time
+ * (and print m only after it returned). */
+enum sr_rc sr_store_metrics(struct sr_store *store, struct sr_metrics *m, int64_t now,
+			    struct sr_err *err);
+
 /* Whether a write transaction commits now: the readiness check write, which
  * waits for its COMMIT. */
 enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);

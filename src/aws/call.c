@@ -3,6 +3,7 @@
  * retries with full jitter, the XML answer and its error code.
  */
 #include "session_revoker/aws.h"
+#include "session_revoker/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,6 +357,32 @@ static int attempt(struct sr_aws_conn *c, enum sr_aws_service svc, const char *b
 	return resp->status >= 500 || resp->status == 429 || retryable_code(resp->code);
 }
 
+/* session_revoker_aws_* for one call: its outcome from a fixed set, its
+ * time with retries, and the retries themselves. */
+static void count_call(const char *action, enum sr_rc rc, CURLcode cc,
+		       const struct sr_aws_response *resp, int64_t start_ms)
+{
+	const char *outcome = "error";
+
+	if (rc == SR_OK)
+		outcome = "ok";
+	else if (cc != CURLE_OK)
+		outcome = "network_error";
+	else if (resp->status == 429 || retryable_code(resp->code))
+		outcome = "throttled";
+	else if (resp->status >= 500)
+		outcome = "server_error";
+	else if (rc == SR_EFORBIDDEN)
+		outcome = "denied";
+	else if (rc == SR_ENOTFOUND)
+		outcome = "not_found";
+	sr_metric_add(SR_M_AWS_CALLS, (const char *[]){action, outcome}, 1);
+	sr_metric_observe(SR_M_AWS_DURATION, (const char *[]){action},
+			  (double)(now_ms() - start_ms) / 1e3);
+	if (resp->attempts > 1)
+		sr_metric_add(SR_M_AWS_RETRIES, (const char *[]){action}, resp->attempts - 1);
+}
+
 static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const char *action,
 		       const char *const *params, int sign, struct sr_aws_response *resp,
 		       struct sr_err *err)
@@ -392,6 +419,7 @@ static enum sr_rc call(struct sr_aws_conn *c, enum sr_aws_service svc, const cha
 				again ? " (gave up retrying)" : "");
 	else if (resp->doc == NULL)
 		rc = sr_err_set(err, SR_EINVAL, "%s %s: the answer is not XML", what, action);
+	count_call(action, rc, cc, resp, start);
 	sr_secret_free(body, strlen(body)); /* may hold a web identity token */
 	sr_buf_free(&b);
 	return rc;

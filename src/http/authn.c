@@ -7,10 +7,49 @@
 #include <string.h>
 #include <strings.h>
 
+#include "session_revoker/metrics.h"
+
+/* A refusal's reason for session_revoker_token_refusals_total: a code from
+ * a fixed set, derived from sr_auth_verify()'s message (never the token). The
+ * first row whose text the message holds wins. */
+static const char *refusal_reason(const struct sr_err *err)
+{
+	static const struct {
+		const char *text, *reason;
+	} rows[] = {
+		{"token expired", "expired"},
+		{"not yet valid", "not_yet_valid"},
+		{"issued in the future", "not_yet_valid"},
+		{"signature is invalid", "signature"},
+		{"audience", "audience"},
+		{"issuer is not trusted", "issuer"},
+		{"no iss claim", "issuer"},
+		{"kid", "key"},
+		{"keys are not loaded", "key"},
+		{"algorithm", "algorithm"},
+		{"unsigned", "algorithm"},
+		{"no token", "missing"},
+		{"malformed", "malformed"},
+		{"longer than", "malformed"},
+		{"crit", "malformed"},
+		{"claim", "claims"},
+		{"is not a number", "claims"},
+	};
+	size_t i;
+
+	if (err->code == SR_EFORBIDDEN)
+		return "insufficient_scope";
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strstr(err->msg, rows[i].text) != NULL)
+			return rows[i].reason;
+	return "other";
+}
+
 /* The 401 or 403 for a token sr_auth_verify() refused. */
 static enum MHD_Result refuse(struct sr_request *req, const struct sr_err *err,
 			      const char *permission)
 {
+	sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){refusal_reason(err)}, 1);
 	if (err->code == SR_EFORBIDDEN)
 		return sr_respond_error(req, MHD_HTTP_FORBIDDEN, "insufficient_scope", err->msg,
 					NULL, permission);
@@ -69,11 +108,13 @@ bool sr_request_authenticate(struct sr_request *req, const char *permission,
 	const char *token;
 
 	if (h == NULL) {
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"missing"}, 1);
 		*result = sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 					   "an Authorization: Bearer token is required", NULL, NULL);
 		return false;
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"malformed"}, 1);
 		*result = sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
 					   "the Authorization header must be \"Bearer <token>\"",
 					   NULL, NULL);

@@ -124,3 +124,23 @@ enum MHD_Result sr_respond_err(struct sr_request *req, const struct sr_err *err)
 	}
 	return sr_respond_error(req, status, code, err->msg, NULL, NULL);
 }
+
+enum MHD_Result sr_respond_body(struct sr_request *req, unsigned status, const char *media,
+				const char *data, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, media);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	req->status = status;
+	req->answered = true;
+	ret = MHD_queue_response(req->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}

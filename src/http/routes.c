@@ -9,6 +9,7 @@
 static const struct sr_route routes[] = {
 	{"GET", "/healthz", sr_handle_healthz, false},
 	{"GET", "/readyz", sr_handle_readyz, false},
+	{"GET", "/metrics", sr_handle_metrics, false},
 	{"POST", "/v1/revocations", sr_handle_revocation_post, false},
 	{"GET", "/v1/revocations", sr_handle_revocation_list, false},
 	{"GET", "/v1/revocations/{id}", sr_handle_revocation_get, false},

@@ -34,6 +34,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "session_revoker/metrics.h"
+
 struct sr_http {
 	struct MHD_Daemon *daemon;
 	struct sr_cidr *trusted; /* listen.trusted_proxies */
@@ -332,6 +334,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return req->route->handler(req);
 }
 
+/* Counts the request under its route pattern (never the raw path) and a
+ * method from a fixed list, so the label values stay bounded. */
+static void count_request(const struct sr_request *req, unsigned status, double seconds)
+{
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
+					      "OPTIONS", NULL};
+	const char *method = "other", *route = req->route ? req->route->pattern : "unmatched";
+	char code[8];
+	size_t i;
+
+	for (i = 0; req->method != NULL && methods[i] != NULL; i++)
+		if (strcmp(req->method, methods[i]) == 0)
+			method = methods[i];
+	snprintf(code, sizeof(code), "%u", status);
+	sr_metric_add(SR_M_HTTP_REQUESTS, (const char *[]){method, route, code}, 1);
+	sr_metric_observe(SR_M_HTTP_DURATION, (const char *[]){method, route}, seconds);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -354,6 +374,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		       req->client, sr_log_quote(path, sizeof(path), req->line_path),
 		       ci ? ci->http_status : 0, ms,
 		       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+		count_request(req, ci ? ci->http_status : 0, ms / 1e3);
 		free(req);
 		*con_cls = NULL;
 		return;
@@ -366,6 +387,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	       req->status, req->outcome ? req->outcome : req->status == 0 ? "-" : req->status < 400 ? "ok" : "error",
 	       req->body.len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+	count_request(req, req->status, ms / 1e3);
 	if (req->suspended) /* closed before its answer was sent */
 		atomic_fetch_sub(&req->http->waiting, 1);
 	if (req->state_free != NULL)

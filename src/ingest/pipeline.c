@@ -22,6 +22,8 @@
  */
 #include "ingest_int.h"
 
+#include "session_revoker/metrics.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,10 +454,13 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 			     "received", (json_int_t)batch->n, "recorded", (json_int_t)recorded,
 			     "replayed", (json_int_t)replayed, "dropped", (json_int_t)dropped,
 			     "revocations", revs, "errors", errors);
-	if (ing->store != NULL) /* rules test prints its own answer */
+	if (ing->store != NULL) { /* rules test prints its own answer */
+		sr_metric_events(src->name, batch->n, recorded, replayed, dropped,
+				 json_array_size(errors));
 		sr_log(SR_LOG_INFO, "events.batch",
 		       "source=%s received=%zu recorded=%zu replayed=%zu dropped=%zu errors=%zu",
 		       src->name, batch->n, recorded, replayed, dropped, json_array_size(errors));
+	}
 out:
 	for (i = 0; fired != NULL && i < n; i++)
 		fired_clear(&fired[i]);

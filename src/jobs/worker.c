@@ -12,6 +12,7 @@
  * account) fail the job at once.
  */
 #include "session_revoker/jobs.h"
+#include "session_revoker/metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -182,6 +183,17 @@ static int stopping(void *arg)
 	return stop;
 }
 
+/* session_revoker_job_runs_total and _roles_total for a finished run. */
+static void count_run(const struct sr_job *job, const struct sr_job_finish *fin)
+{
+	static const char *const results[] = {"done", "retry", "later", "failed"};
+	size_t i;
+
+	sr_metric_add(SR_M_JOB_RUNS, (const char *[]){job->kind, results[fin->next]}, 1);
+	for (i = 0; i < fin->n_roles; i++)
+		sr_metric_add(SR_M_ROLES, (const char *[]){job->kind, fin->roles[i].outcome}, 1);
+}
+
 static void run_job(struct sr_jobs *j, const struct sr_job *job)
 {
 	struct sr_engine_request req = {0};
@@ -258,7 +270,8 @@ finish:
 	if (sr_store_job_finish(j->store, &fin, &err) != SR_OK)
 		sr_log(SR_LOG_WARN, "job.finish_failed", "job=%lld error=%s", (long long)job->id,
 		       sr_log_quote(quoted, sizeof(quoted), err.msg));
-	else
+	else {
+		count_run(job, &fin);
 		sr_log(fin.next == SR_JOB_FAILED ? SR_LOG_WARN : SR_LOG_INFO, "job.finished",
 		       "job=%lld revocation_id=%s kind=%s account=%s attempt=%d roles=%zu next=%s%s%s",
 		       (long long)job->id, job->revocation_id, job->kind, job->account,
@@ -266,6 +279,7 @@ finish:
 		       (const char *[]){"done", "retry", "later", "failed"}[fin.next],
 		       error[0] ? " error=" : "",
 		       error[0] ? sr_log_quote(quoted, sizeof(quoted), error) : "");
+	}
 	free(roles);
 	free(cleanup_groups);
 	sr_engine_report_clear(&rep);

@@ -15,6 +15,8 @@
  */
 #include "store_int.h"
 
+#include "session_revoker/metrics.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +138,8 @@ static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct 
 		"     WHEN 'cleanup' THEN 'cleanup' ELSE 'apply' END AS first) k"
 		" WHERE r.seq = ?1";
 	static const char set_sql[] =
-		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2";
+		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
+		" RETURNING created_at";
 	sqlite3_stmt *q = sr_stmt(c, count_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;
@@ -170,7 +173,15 @@ static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct 
 	sqlite3_bind_int64(q, 1, seq);
 	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, now);
-	if (sqlite3_step(q) != SQLITE_DONE) {
+	switch (sqlite3_step(q)) {
+	case SQLITE_ROW: /* the state changed: from the 202 to applied is measured */
+		if (strcmp(state, "applied") == 0)
+			sr_metric_observe(SR_M_APPLY_SECONDS, NULL,
+					  (double)(now - sqlite3_column_int64(q, 0)));
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
 		sqlite3_reset(q);
 		return sr_store_db_error(c->db, "revocation state", err);
 	}

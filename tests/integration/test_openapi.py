@@ -505,7 +505,7 @@ class OpenApiServerTest(unittest.TestCase):
     def request(self, method, path, **kw):
         return self.svc.request(method, path, **kw)
 
-    def check_common(self, r, what):
+    def check_common(self, r, what, media="application/json"):
         """What the file's top says every response carries."""
         rid = r.headers.get("X-Request-Id")
         self.assertIsNotNone(rid, "%s: no X-Request-Id" % what)
@@ -513,20 +513,22 @@ class OpenApiServerTest(unittest.TestCase):
         self.assertEqual(self.v.errors(hdr["schema"], rid), [], what)
         self.assertEqual(r.headers.get("Cache-Control"), "no-store", what)
         self.assertEqual(r.headers.get("X-Content-Type-Options"), "nosniff", what)
-        self.assertTrue((r.headers.get("Content-Type") or "").startswith("application/json"),
-                        what)
+        self.assertTrue((r.headers.get("Content-Type") or "").startswith(media), what)
 
     def check_documented(self, path, method, r, head=False):
         """r is an answer the file documents for path+method: its status is
         listed, its required headers are there and fit their schemas, and
         its body fits the response schema."""
         what = "%s %s -> %d %r" % (method, path, r.status, r.raw[:300])
-        self.check_common(r, what)
         self.assertNotEqual(r.status, 500, what)
         op = self.op(path, "GET" if method == "HEAD" else method)
         responses = op["responses"]
         self.assertIn(str(r.status), responses, "undocumented status: " + what)
         resp = deref(self.spec, responses[str(r.status)])
+        # The one documented media type other than JSON (GET /metrics: the
+        # Prometheus text format) is checked as the exact type it names.
+        text = [t for t in (resp.get("content") or {}) if t.startswith("text/")]
+        self.check_common(r, what, text[0] if text else "application/json")
         for name, h in (resp.get("headers") or {}).items():
             h = deref(self.spec, h)
             value = r.headers.get(name)
@@ -538,6 +540,10 @@ class OpenApiServerTest(unittest.TestCase):
         if head:
             self.assertEqual(r.raw, b"", "HEAD with a body: " + what)
             return None
+        if text:
+            self.assertEqual(self.v.errors(content[text[0]]["schema"], r.raw.decode()), [],
+                             what)
+            return r.raw.decode()
         self.assertIn("application/json", content, what)
         body = json.loads(r.raw)
         self.assertEqual(self.v.errors(content["application/json"]["schema"], body), [], what)
@@ -607,7 +613,7 @@ class OpenApiServerTest(unittest.TestCase):
     def test_undocumented_paths_are_404(self):
         for url in ("/v1/nothing", "/", "/v1", "/v1/", "/v1/revocations/",
                     "/v1/revocations/%s/actions" % uuid.uuid4(), "/healthz/x",
-                    "/readyz/", "/v1/revocation", "/v2/revocations", "/metrics",
+                    "/readyz/", "/v1/revocation", "/v2/revocations", "/metrics/",
                     "/v1/events", "/v1/events/okta", "/openapi.yaml"):
             for method in ("GET", "POST", "DELETE"):
                 with self.subTest(url=url, method=method):

@@ -12,6 +12,8 @@
  */
 #include "../http_int.h"
 
+#include "session_revoker/metrics.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,12 +55,14 @@ static bool authenticate(struct sr_request *req, const struct sr_source_config *
 	}
 	h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h == NULL) {
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"missing"}, 1);
 		*ret = sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 					"the Authorization header this source is configured with is"
 					" required", NULL, NULL);
 		return false;
 	}
 	if (!sr_ingest_secret_ok(req->app->ingest, src, h)) {
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"source_secret"}, 1);
 		*ret = sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token",
 					"the Authorization header is not the value configured for"
 					" this source", NULL, NULL);
