@@ -226,6 +226,21 @@ class OpenApiStructureTest(unittest.TestCase):
                                 self.assertEqual(
                                     self.v.errors(media["schema"], media["example"]), [])
 
+    def test_every_answer_and_request_body_has_an_example(self):
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                blocks = [("request", deref(self.spec, op["requestBody"]))] \
+                    if "requestBody" in op else []
+                blocks += [(code, deref(self.spec, r)) for code, r in op["responses"].items()]
+                for what, block in blocks:
+                    for media, m in (block.get("content") or {}).items():
+                        if media == "application/jwt":  # a signed token: see the claims' examples
+                            continue
+                        with self.subTest(op="%s %s" % (method, path), part=what, media=media):
+                            self.assertTrue("example" in m or m.get("examples"))
+
     # components/examples -> the schema each must satisfy. A string value is
     # a JSON lines body: every line one record.
     EXAMPLE_SCHEMAS = {
