@@ -358,6 +358,8 @@ class Contract:
                        % (status, method, template, ", ".join(sorted(responses))))
             return out
         self._response(deref(self.spec, resp), method, status, headers, body, out)
+        if 200 <= status < 300:
+            self._query(op, template, target, status, out)
         if 200 <= status < 300 and "requestBody" in op and request_headers is not None:
             sent = media_type(_header(request_headers, "Content-Type"))
             content = deref(self.spec, op["requestBody"]).get("content") or {}
@@ -366,6 +368,27 @@ class Contract:
                            " request body documents (%s)" % (sent, status,
                                                               ", ".join(sorted(content))))
         return out
+
+    def _query(self, op, template, target, status, out):
+        """A request the server took (2xx): its query parameters are ones the
+        operation lists, with values their schemas take."""
+        params = {}
+        for p in op.get("parameters") or []:
+            p = deref(self.spec, p)
+            if p.get("in") == "query":
+                params[p["name"]] = p
+        query = urllib.parse.urlsplit(target).query
+        for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            p = params.get(name)
+            if p is None:
+                out.append("the query parameter %r was taken (%d) but %s lists no such"
+                           " parameter" % (name, status, template))
+                continue
+            schema = deref(self.spec, p.get("schema") or {})
+            typed = value
+            if schema.get("type") == "integer" and re.match(r"^-?[0-9]+$", value):
+                typed = int(value)
+            out.extend(self.v.errors(schema, typed, "query " + name))
 
     def _any_request(self, method, template, status, headers, body, out):
         """An answer to a path the file does not list, or to a method the

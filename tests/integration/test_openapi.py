@@ -216,7 +216,7 @@ class OpenApiStructureTest(unittest.TestCase):
                 if method not in HTTP_METHODS:
                     continue
                 body = op.get("requestBody")
-                blocks = [(op.get("requestBody") or {}).get("content", {})] if body else []
+                blocks = [deref(self.spec, body).get("content", {})] if body else []
                 for resp in op["responses"].values():
                     blocks.append(deref(self.spec, resp).get("content", {}))
                 for content in blocks:
@@ -225,6 +225,13 @@ class OpenApiStructureTest(unittest.TestCase):
                             with self.subTest(op="%s %s" % (method, path)):
                                 self.assertEqual(
                                     self.v.errors(media["schema"], media["example"]), [])
+        anyreq = self.spec["x-any-request"]["responses"]
+        self.assertEqual(set(anyreq), {"400", "404", "405", "413", "431", "503"})
+        for code, resp in anyreq.items():
+            for media in deref(self.spec, resp).get("content", {}).values():
+                with self.subTest(any_request=code):
+                    self.assertIn("example", media)
+                    self.assertEqual(self.v.errors(media["schema"], media["example"]), [])
 
     def test_every_answer_and_request_body_has_an_example(self):
         for path, item in self.spec["paths"].items():
@@ -1100,6 +1107,17 @@ class OpenApiServerTest(unittest.TestCase):
             ("an error code the file does not know",
              lambda s: schemas(s)["Error"]["properties"]["error"]["enum"].remove("not_found"),
              lambda: self.request("GET", "/v1/nothing"), "'not_found' is not one of"),
+            ("a query parameter the file does not list",
+             lambda s: ops(s)["/v1/revocations"]["get"]["parameters"].pop(0),
+             lambda: self.request("GET", "/v1/revocations?state=pending",
+                                  token=self.token("revocations:read")),
+             "the query parameter 'state' was taken (200)"),
+            ("a query value the file does not allow",
+             lambda s: ops(s)["/v1/revocations"]["get"]["parameters"][4]["schema"].update(
+                 maximum=100),
+             lambda: self.request("GET", "/v1/revocations?limit=150",
+                                  token=self.token("revocations:read")),
+             "query limit: 150 above 100"),
             ("a method in the file the server does not take",
              lambda s: ops(s)["/healthz"].update(put=copy.deepcopy(ops(s)["/healthz"]["get"])),
              lambda: self.request("DELETE", "/healthz"), "Allow is 'GET, HEAD'"),
