@@ -3,7 +3,7 @@
 # benchmark: the one list of everything the README commands, .ci/run and
 # bench/ use beyond a minimal Debian (debootstrap --variant=minbase);
 # scripts/fresh-root-check.sh proves it. Safe to run again: it only calls
-# apt-get when something is missing.
+# apt-get when something is missing. Then the npm tools pinned in tools/*/.
 set -eu
 pkgs="build-essential cmake pkg-config git curl ca-certificates openssl sqlite3
 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libjwt-dev libsqlite3-dev
@@ -14,9 +14,10 @@ python3-yaml"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk time"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
 pkgs="$pkgs util-linux mount"
-# npm: the linters kept in tools/<name>/ (package.json + package-lock.json); Debian's
-# npm, unless an npm is already there (NodeSource's nodejs ships its own and conflicts)
-command -v npm >/dev/null || pkgs="$pkgs npm"
+# npm, for the npm tools in tools/<name>/ (package.json + package-lock.json),
+# unless the machine has Node.js and npm already (NodeSource's nodejs ships its
+# own npm and conflicts with Debian's)
+command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
 # promtool (Debian ships it in prometheus): test_metrics.py checks a live
 # /metrics and deploy/prometheus/alerts.yml with it
 pkgs="$pkgs prometheus"
@@ -24,21 +25,25 @@ missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# cfn-lint (npm) for deploy/aws/, at the version tools/cfn-lint/package-lock.json pins
-npm_tools() {
-	for t in cfn-lint; do
-		[ -x "tools/$t/node_modules/.bin/$t" ] ||
-			(cd "tools/$t" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	done
-}
-cd "$(dirname "$0")/.."
-[ -z "$missing" ] && { npm_tools; exit 0; }
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null || { echo "install-deps.sh: missing:$missing (run as root, or install sudo)" >&2; exit 1; }
-	sudo=sudo
+if [ -n "$missing" ]; then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || { echo "install-deps.sh: missing:$missing (run as root, or install sudo)" >&2; exit 1; }
+		sudo=sudo
+	fi
+	echo "installing:$missing" >&2
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "installing:$missing" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-npm_tools
+
+# npm tools, each pinned in its own folder (package.json + package-lock.json):
+# `npm ci` when node_modules is missing or older than the lock file.
+cd "$(dirname "$0")/.."
+for lock in tools/*/package-lock.json; do
+	[ -f "$lock" ] || continue
+	dir=$(dirname "$lock")
+	if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$lock" -nt "$dir/node_modules/.package-lock.json" ]; then
+		echo "npm ci in $dir" >&2
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+done

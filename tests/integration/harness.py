@@ -42,6 +42,9 @@ import sys  # noqa: E402
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "fakes")))
 import fake_aws  # noqa: E402,F401
 
+# openapi.yaml as the contract every answer of the service is checked against.
+import openapi_contract  # noqa: E402
+
 EXAMPLE_SEED_FILE = os.path.normpath(os.path.join(HERE, "..", "fakes", "example-seed.json"))
 with open(EXAMPLE_SEED_FILE, encoding="utf-8") as _fh:
     EXAMPLE_SEED = json.load(_fh)
@@ -413,10 +416,14 @@ class Service:
 
     config_file None runs the embedded default (in cwd). stdout and stderr go
     to files in logdir; the port is read from the first stdout line.
+
+    Every answer that request() and raw_exchange() get is held to
+    openapi.yaml (openapi_contract.Contract): an answer the file does not
+    describe raises openapi_contract.ContractError, which fails the test.
     """
 
     def __init__(self, config_file=None, *, cwd=None, env=None, logdir=None,
-                 ca_file=None, args=None, name="service", prefix=None):
+                 ca_file=None, args=None, name="service", prefix=None, contract=None):
         self.config_file = config_file
         self.prefix = list(prefix or [])  # a command that execs the binary (same pid)
         self.cwd = cwd or os.getcwd()
@@ -433,6 +440,7 @@ class Service:
         self.stdout_path = os.path.join(self.logdir, name + ".stdout")
         self.stderr_path = os.path.join(self.logdir, name + ".stderr")
         self.returncode = None
+        self.contract = contract or openapi_contract.default_contract()
 
     # -- lifecycle
 
@@ -582,9 +590,10 @@ class Service:
                 conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             raw = resp.read()
-            return Response(resp.status, resp.reason, resp.headers, raw)
         finally:
             conn.close()
+        self.contract.check(method, path, resp.status, resp.headers, raw, hdrs)
+        return Response(resp.status, resp.reason, resp.headers, raw)
 
     def raw_request(self, data, timeout=15):
         """Writes data as it is on a new (TLS when https) socket; returns what
@@ -621,7 +630,41 @@ class Service:
                     break
         finally:
             sock.close()
-        return b"".join(chunks), closed
+        raw = b"".join(chunks)
+        self._check_raw(data, raw)
+        return raw, closed
+
+    def _check_raw(self, data, raw):
+        """Holds the first answer in raw to openapi.yaml, as the answer to the
+        first request line of data (when both parse: a request line this
+        client made up is no operation, a cut-off answer no answer)."""
+        m = re.match(rb"([A-Z]+) (\S+) HTTP/\d\.\d\r\n", data)
+        if m is None or not raw.startswith(b"HTTP/"):
+            return
+        method, target = m.group(1).decode(), m.group(2).decode("latin-1")
+        reqhead = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+        reqheaders = {}
+        for line in reqhead:
+            k, _, v = line.partition(":")
+            reqheaders.setdefault(k.strip(), v.strip())
+        resp = http.client.HTTPResponse(_BytesSocket(raw), method=method)
+        try:
+            resp.begin()
+            body = resp.read()
+        except (http.client.HTTPException, ValueError):
+            return
+        self.contract.check(method, target, resp.status, resp.headers, body, reqheaders)
+
+
+class _BytesSocket:
+    """What http.client.HTTPResponse reads an answer from: bytes already read."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def makefile(self, *args, **kw):
+        import io
+        return io.BytesIO(self.data)
 
 
 def _complete(data):

@@ -1,10 +1,13 @@
 """test_openapi.py - openapi.yaml (repo root) against the running server.
 
-The file must be a structurally sound OpenAPI 3.0 document, and it must say
+The file must be a structurally sound OpenAPI 3.1 document, and it must say
 what the binary does: every documented path+method is routed, nothing else
 is, 405 answers list exactly the documented methods, and every answer the
 server gives in these probes has a status the file documents for that
 operation, the headers it promises, and a body that its schema accepts.
+(harness.Service holds every answer of every integration test to the file
+too, with openapi_contract.Contract; the last tests here show that it
+catches a file and a server that drift apart.)
 
 Run with Debian's /usr/bin/python3 (python3-yaml, python3-jwt,
 python3-cryptography):
@@ -13,11 +16,13 @@ python3-cryptography):
         /usr/bin/python3 -m unittest -v test_openapi
 """
 
+import copy
 import datetime
 import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unittest
 import uuid
@@ -25,60 +30,18 @@ import uuid
 import yaml
 
 import harness
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SPEC_PATH = os.path.normpath(os.path.join(HERE, "..", "..", "openapi.yaml"))
+from openapi_contract import (HTTP_METHODS, JSON_TYPES, SUPPORTED_KEYWORDS, Contract,
+                              ContractError, Validator, deref, load_spec, media_type,
+                              resolve_pointer)
 
 ISSUER = "https://issuer.openapi.test/"
 AUDIENCE = "session-revoker"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Methods probed for 405 on every documented path.
 PROBE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                     r"[0-9a-fA-F]{12}$")
-DATE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?"
-                          r"(Z|[+-]\d{2}:\d{2})$")
-
-
-def load_spec():
-    with open(SPEC_PATH) as f:
-        return yaml.safe_load(f)
 
 
 # --------------------------------------------------------------------------
-# $ref resolution and a validator for the subset of JSON Schema the file uses
-
-def resolve_pointer(doc, ref):
-    """The object a local $ref ("#/a/b~1c") points at; KeyError if none."""
-    if not ref.startswith("#"):
-        raise KeyError("not a local reference: %s" % ref)
-    node = doc
-    pointer = ref[1:]
-    if pointer == "":
-        return node
-    if not pointer.startswith("/"):
-        raise KeyError("bad JSON pointer: %s" % ref)
-    for part in pointer[1:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            raise KeyError("%s: no %r" % (ref, part))
-    return node
-
-
-def deref(doc, obj):
-    """obj with $ref chains followed."""
-    seen = 0
-    while isinstance(obj, dict) and "$ref" in obj:
-        obj = resolve_pointer(doc, obj["$ref"])
-        seen += 1
-        if seen > 50:
-            raise KeyError("$ref loop")
-    return obj
-
+# walking the file (the validator and $ref resolution: openapi_contract.py)
 
 def all_refs(node, path="#"):
     if isinstance(node, dict):
@@ -100,7 +63,7 @@ def schema_nodes(spec):
             return
         for name, sub in (schema.get("properties") or {}).items():
             yield from walk(sub, "%s/properties/%s" % (where, name))
-        for key in ("items", "additionalProperties"):
+        for key in ("items", "additionalProperties", "contentSchema"):
             if isinstance(schema.get(key), dict):
                 yield from walk(schema[key], "%s/%s" % (where, key))
         for i, sub in enumerate(schema.get("oneOf") or []):
@@ -124,110 +87,6 @@ def schema_nodes(spec):
     yield from find(spec["paths"], "#/paths")
 
 
-SUPPORTED_KEYWORDS = {
-    "$ref", "type", "nullable", "required", "properties", "additionalProperties",
-    "enum", "items", "pattern", "format", "minLength", "maxLength", "minItems",
-    "maxItems", "minimum", "maximum", "oneOf", "default", "description", "example",
-}
-
-
-class Validator:
-    """type, nullable, required, properties, additionalProperties, enum,
-    items, pattern, format (uuid, date-time), min/maxLength, min/maxItems,
-    minimum/maximum, oneOf, $ref. Any other keyword is an error, so the file
-    cannot silently use something this check ignores."""
-
-    def __init__(self, spec):
-        self.spec = spec
-
-    def errors(self, schema, value, where="$"):
-        out = []
-        self._check(schema, value, where, out)
-        return out
-
-    def _check(self, schema, value, where, out):
-        schema = deref(self.spec, schema)
-        unknown = set(schema) - SUPPORTED_KEYWORDS
-        if unknown:
-            out.append("%s: schema uses keywords this validator does not know: %s"
-                       % (where, sorted(unknown)))
-            return
-        if value is None:
-            if schema.get("nullable") is True and "type" in schema:
-                return
-            if "oneOf" in schema:
-                pass  # a branch may be nullable
-            elif "type" in schema or "enum" in schema:
-                out.append("%s: null is not allowed" % where)
-                return
-        if "oneOf" in schema:
-            matches = [b for b in schema["oneOf"] if not self.errors(b, value, where)]
-            if len(matches) != 1:
-                out.append("%s: %r matches %d of the oneOf branches, not exactly 1"
-                           % (where, value, len(matches)))
-                return
-        t = schema.get("type")
-        if t is not None and not self._type_ok(t, value):
-            out.append("%s: %r is not of type %s" % (where, value, t))
-            return
-        if "enum" in schema and value not in schema["enum"]:
-            out.append("%s: %r is not one of %r" % (where, value, schema["enum"]))
-        if isinstance(value, str):
-            if "minLength" in schema and len(value) < schema["minLength"]:
-                out.append("%s: shorter than %d" % (where, schema["minLength"]))
-            if "maxLength" in schema and len(value) > schema["maxLength"]:
-                out.append("%s: longer than %d" % (where, schema["maxLength"]))
-            if "pattern" in schema and re.search(schema["pattern"], value) is None:
-                out.append("%s: %r does not match /%s/" % (where, value, schema["pattern"]))
-            fmt = schema.get("format")
-            if fmt == "uuid" and not UUID_RE.match(value):
-                out.append("%s: %r is not a uuid" % (where, value))
-            if fmt == "date-time" and not DATE_TIME_RE.match(value):
-                out.append("%s: %r is not an RFC 3339 date-time" % (where, value))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if "minimum" in schema and value < schema["minimum"]:
-                out.append("%s: %r below %r" % (where, value, schema["minimum"]))
-            if "maximum" in schema and value > schema["maximum"]:
-                out.append("%s: %r above %r" % (where, value, schema["maximum"]))
-        if isinstance(value, list):
-            if "minItems" in schema and len(value) < schema["minItems"]:
-                out.append("%s: fewer than %d items" % (where, schema["minItems"]))
-            if "maxItems" in schema and len(value) > schema["maxItems"]:
-                out.append("%s: more than %d items" % (where, schema["maxItems"]))
-            if "items" in schema:
-                for i, v in enumerate(value):
-                    self._check(schema["items"], v, "%s[%d]" % (where, i), out)
-        if isinstance(value, dict):
-            props = schema.get("properties", {})
-            for name in schema.get("required", []):
-                if name not in value:
-                    out.append("%s: required property %r missing" % (where, name))
-            extra = schema.get("additionalProperties", True)
-            for k, v in value.items():
-                if k in props:
-                    self._check(props[k], v, "%s.%s" % (where, k), out)
-                elif extra is False:
-                    out.append("%s: property %r is not allowed" % (where, k))
-                elif isinstance(extra, dict):
-                    self._check(extra, v, "%s.%s" % (where, k), out)
-
-    @staticmethod
-    def _type_ok(t, value):
-        if t == "object":
-            return isinstance(value, dict)
-        if t == "array":
-            return isinstance(value, list)
-        if t == "string":
-            return isinstance(value, str)
-        if t == "boolean":
-            return isinstance(value, bool)
-        if t == "integer":
-            return isinstance(value, int) and not isinstance(value, bool)
-        if t == "number":
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-        raise AssertionError("unknown type %r in the spec" % t)
-
-
 # --------------------------------------------------------------------------
 # the structure of the file
 
@@ -239,7 +98,7 @@ class OpenApiStructureTest(unittest.TestCase):
 
     def test_version_and_info(self):
         self.assertIsInstance(self.spec, dict)
-        self.assertRegex(str(self.spec.get("openapi")), r"^3\.0\.\d+$")
+        self.assertRegex(str(self.spec.get("openapi")), r"^3\.1\.\d+$")
         info = self.spec.get("info")
         self.assertIsInstance(info, dict)
         self.assertTrue(info.get("title"))
@@ -314,13 +173,38 @@ class OpenApiStructureTest(unittest.TestCase):
             count += 1
             with self.subTest(at=where):
                 self.assertIsInstance(schema, dict)
+                # 3.0's nullable and a schema's single example are not 3.1
+                # (type arrays with "null"; examples): unknown keywords here.
                 self.assertEqual(set(schema) - SUPPORTED_KEYWORDS, set())
-                if "$ref" in schema:
-                    self.assertEqual(set(schema), {"$ref"},
-                                     "OpenAPI 3.0 ignores siblings of $ref")
-                if "nullable" in schema:
-                    self.assertIn("type", schema, "nullable without type means nothing")
+                types = schema.get("type", [])
+                for t in types if isinstance(types, list) else [types]:
+                    self.assertIn(t, JSON_TYPES)
+                if "enum" in schema and "type" in schema:
+                    for value in schema["enum"]:
+                        self.assertEqual(self.v.errors({"type": schema["type"]}, value), [],
+                                         "an enum value the type refuses")
+                for i, example in enumerate(schema.get("examples") or []):
+                    self.assertEqual(self.v.errors(schema, example, "examples[%d]" % i), [])
+                if "contentSchema" in schema:
+                    self.assertEqual(schema.get("contentMediaType"), "application/jwt")
         self.assertGreater(count, 20)
+
+    def test_nullable_fields_take_null_and_their_type(self):
+        """The 3.0 nullable fields, in 3.1 spelling: null and a value of the
+        type are taken, another type is not."""
+        cases = [("Revocation", "state_reason", "x"), ("Revocation", "time", "2h ago"),
+                 ("Revocation", "accounts", ["123456789012"]), ("Revocation", "reason", "r"),
+                 ("Revocation", "cleanup_due", "2026-01-01T00:00:00Z"),
+                 ("Job", "last_error", "e"), ("RoleResult", "cutoff", "2026-01-01T00:00:00Z"),
+                 ("RevocationList", "next_cursor", "5"), ("RevocationDocument", "time", 5),
+                 ("RevocationDocument", "accounts", ["123456789012"]),
+                 ("RevocationDocument", "reason", "r")]
+        for name, prop, good in cases:
+            with self.subTest(schema=name, property=prop):
+                schema = self.spec["components"]["schemas"][name]["properties"][prop]
+                self.assertEqual(self.v.errors(schema, None), [])
+                self.assertEqual(self.v.errors(schema, good), [])
+                self.assertNotEqual(self.v.errors(schema, True), [])
 
     def test_component_schemas_accept_samples(self):
         for name, schema in self.spec["components"]["schemas"].items():
@@ -333,7 +217,7 @@ class OpenApiStructureTest(unittest.TestCase):
                 if method not in HTTP_METHODS:
                     continue
                 body = op.get("requestBody")
-                blocks = [(op.get("requestBody") or {}).get("content", {})] if body else []
+                blocks = [deref(self.spec, body).get("content", {})] if body else []
                 for resp in op["responses"].values():
                     blocks.append(deref(self.spec, resp).get("content", {}))
                 for content in blocks:
@@ -342,14 +226,34 @@ class OpenApiStructureTest(unittest.TestCase):
                             with self.subTest(op="%s %s" % (method, path)):
                                 self.assertEqual(
                                     self.v.errors(media["schema"], media["example"]), [])
+        anyreq = self.spec["x-any-request"]["responses"]
+        self.assertEqual(set(anyreq), {"400", "404", "405", "413", "431", "503"})
+        for code, resp in anyreq.items():
+            for media in deref(self.spec, resp).get("content", {}).values():
+                with self.subTest(any_request=code):
+                    self.assertIn("example", media)
+                    self.assertEqual(self.v.errors(media["schema"], media["example"]), [])
+
+    def test_every_answer_and_request_body_has_an_example(self):
+        for path, item in self.spec["paths"].items():
+            for method, op in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                blocks = [("request", deref(self.spec, op["requestBody"]))] \
+                    if "requestBody" in op else []
+                blocks += [(code, deref(self.spec, r)) for code, r in op["responses"].items()]
+                for what, block in blocks:
+                    for media, m in (block.get("content") or {}).items():
+                        if media == "application/jwt":  # a signed token: see the claims' examples
+                            continue
+                        with self.subTest(op="%s %s" % (method, path), part=what, media=media):
+                            self.assertTrue("example" in m or m.get("examples"))
 
     # components/examples -> the schema each must satisfy. A string value is
     # a JSON lines body: every line one record.
     EXAMPLE_SCHEMAS = {
         "GroupChangeRemoved": "GroupChangeEvent",
         "GroupChangeSubjectOnly": "GroupChangeEvent",
-        "GroupChangeClaimsRemoved": "GroupChangeJwtClaims",
-        "GroupChangeClaimsSubjectOnly": "GroupChangeJwtClaims",
         "Auth0JsonObject": "Auth0LogStreamBody",
         "Auth0JsonArray": "Auth0LogStreamBody",
         "Auth0JsonLines": "Auth0LogRecord",
@@ -373,6 +277,44 @@ class OpenApiStructureTest(unittest.TestCase):
                 for ex in (media.get("examples") or {}).values():
                     deref(self.spec, ex)
 
+    def test_validator_follows_json_schema_2020_12(self):
+        """The keywords as OpenAPI 3.1 (JSON Schema 2020-12) means them."""
+        nullable = {"type": ["string", "null"], "minLength": 2}
+        cases = [
+            (nullable, None, True), (nullable, "ab", True), (nullable, "a", False),
+            (nullable, 5, False),
+            ({"type": "integer"}, 1.0, True), ({"type": "integer"}, 1.5, False),
+            ({"type": "integer"}, True, False), ({"type": "number"}, 3, True),
+            ({"enum": [1, None]}, None, True), ({"enum": [1]}, True, False),
+            ({"const": False}, 0, False), ({"const": False}, False, True),
+            ({"oneOf": [{"type": "string"}, {"type": "null"}]}, None, True),
+            ({"oneOf": [{"type": "string"}, {"type": "null"}]}, 3, False),
+            ({"oneOf": [{"type": "number"}, {"type": "integer"}]}, 3, False),
+            # $ref siblings apply as well (2020-12), unlike in OpenAPI 3.0.
+            ({"$ref": "#/components/schemas/AccountId", "enum": ["123456789012"]},
+             "123456789012", True),
+            ({"$ref": "#/components/schemas/AccountId", "enum": ["123456789012"]},
+             "000000000000", False),
+            ({"type": "object", "additionalProperties": False, "properties": {"a": True}},
+             {"a": 1}, True),
+            ({"type": "object", "additionalProperties": False}, {"a": 1}, False),
+            ({"type": "object", "additionalProperties": {"type": "string"}}, {"a": 1}, False),
+            ({"type": "string", "contentMediaType": "application/jwt",
+              "contentSchema": {"type": "object", "required": ["iss"]}},
+             _jws({"iss": "i"}), True),
+            ({"type": "string", "contentMediaType": "application/jwt",
+              "contentSchema": {"type": "object", "required": ["iss"]}},
+             _jws({"sub": "s"}), False),
+            ({"type": "string", "contentMediaType": "application/jwt"}, "a.b.c", False),
+            ({"nullable": True, "type": "string"}, None, False),
+            ({"type": "string", "example": "x"}, "x", False),
+            ({"type": "string", "format": "email"}, "a@b", False),
+        ]
+        for schema, value, ok in cases:
+            with self.subTest(schema=schema, value=value):
+                self.assertEqual(self.v.errors(schema, value) == [], ok,
+                                 self.v.errors(schema, value))
+
     def test_error_codes_cover_the_server(self):
         codes = set(self.spec["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
         for code in ("invalid_request", "unauthorized", "invalid_token", "insufficient_scope",
@@ -380,6 +322,49 @@ class OpenApiStructureTest(unittest.TestCase):
                      "unsupported_media_type", "idempotency_key_reused", "unavailable",
                      "not_ready", "header_too_large"):
             self.assertIn(code, codes)
+
+
+class OpenApiLintTest(unittest.TestCase):
+    """scripts/lint-openapi.sh (Redocly CLI, the ctest test openapi_lint)
+    passes the file, and fails it for what it is there to catch."""
+
+    LINT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                         "..", "scripts", "lint-openapi.sh"))
+
+    def lint(self, spec):
+        tmp = tempfile.mkdtemp(prefix="sr-lint-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        path = os.path.join(tmp, "openapi.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(spec, f, sort_keys=False, allow_unicode=True)
+        proc = subprocess.run([self.LINT, path], capture_output=True, text=True, timeout=120)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def test_the_file_lints_clean_and_drift_does_not(self):
+        spec = load_spec()
+        rc, out = self.lint(spec)
+        self.assertEqual(rc, 0, out)
+        schemas = lambda s: s["components"]["schemas"]  # noqa: E731
+        cases = [
+            ("3.0's nullable", lambda s: schemas(s)["Job"]["properties"]["last_error"].update(
+                type="string", nullable=True), "nullable"),
+            ("an example its schema refuses",
+             lambda s: s["paths"]["/v1/events/auth0"]["post"]["responses"]["202"]["content"][
+                 "application/json"]["example"].update(received="three"), "example"),
+            ("a schema example its schema refuses",
+             lambda s: schemas(s)["GroupChangeJwtClaims"]["examples"][0].update(extra=1),
+             "extra"),
+            ("a $ref to nothing",
+             lambda s: schemas(s)["Revocation"]["properties"].update(
+                 state={"$ref": "#/components/schemas/NoSuchState"}), "no-unresolved-refs"),
+        ]
+        for name, mutate, expect in cases:
+            with self.subTest(name):
+                bad = copy.deepcopy(spec)
+                mutate(bad)
+                rc, out = self.lint(bad)
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn(expect, out)
 
 
 # A body each documented POST route takes, for the routing probes.
@@ -390,6 +375,12 @@ PROBES = {
     "/v1/events/group-change": {"event_id": "probe-1", "subject": "probe@example.com",
                                 "groups_removed": ["probe"], "time": "2026-03-12T08:00:00Z"},
 }
+
+
+def _jws(claims):
+    """A compact JWS carrying claims (the signature is not a real one)."""
+    return "%s.%s.%s" % (harness.b64url(json.dumps({"alg": "RS256", "typ": "JWT"})),
+                         harness.b64url(json.dumps(claims)), harness.b64url(b"signature"))
 
 
 def _sample_for(name):
@@ -423,7 +414,7 @@ def _sample_for(name):
                                "accounts": ["123456789012"], "reason": None},
         "RevocationJwtClaims": {"groups": ["a"], "iss": "i", "aud": ["x"], "exp": 1,
                                 "scope": "revocations:write"},
-        "CompactJws": "a.b.c",
+        "CompactJws": _jws({"groups": ["a"], "iss": "i", "aud": "x", "exp": 1}),
         "Revocation": rev,
         "RevocationList": {"items": [rev], "next_cursor": None},
         "Job": {"id": 1, "kind": "apply", "account": "123456789012", "state": "pending",
@@ -439,7 +430,10 @@ def _sample_for(name):
         "GroupChangeTime": "2h ago",
         "GroupChangeJwtClaims": {"event_id": "e1", "subject": "u", "time": "now", "iss": "i",
                                  "aud": ["x"], "exp": 1, "scope": "events:write"},
-        "GroupChangeJws": "a.b.c",
+        "GroupChangeJws": _jws({"event_id": "e1", "subject": "u", "time": "now", "iss": "i",
+                                "aud": "x", "exp": 1}),
+        "Auth0JsonLinesBody": "%s\n%s\n" % (json.dumps({"log_id": "L1", "data": auth0_bare}),
+                                             json.dumps(auth0_bare)),
         "Auth0LogEvent": auth0_bare,
         "Auth0LogRecord": {"log_id": "L1", "data": auth0_bare},
         "Auth0LogStreamBody": [{"log_id": "L1", "data": auth0_bare}, auth0_bare],
@@ -462,6 +456,8 @@ class OpenApiServerTest(unittest.TestCase):
             "aws": {"accounts": [{"id": a, "role_name": "SessionRevokerAdmin"}
                                  for a in ("123456789012", "000000000000", "999999999999")]},
             "jobs": {"workers": 0},
+            # The event routes' own body limit, small enough to pass cheaply.
+            "limits": {"max_event_body_bytes": 131072},
             "auth": {"issuers": [{
                 "issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
                 "public_key_file": cls.key.write_public_pem(),
@@ -505,7 +501,7 @@ class OpenApiServerTest(unittest.TestCase):
     def request(self, method, path, **kw):
         return self.svc.request(method, path, **kw)
 
-    def check_common(self, r, what, media="application/json"):
+    def check_common(self, r, what, json_body=True):
         """What the file's top says every response carries."""
         rid = r.headers.get("X-Request-Id")
         self.assertIsNotNone(rid, "%s: no X-Request-Id" % what)
@@ -513,40 +509,29 @@ class OpenApiServerTest(unittest.TestCase):
         self.assertEqual(self.v.errors(hdr["schema"], rid), [], what)
         self.assertEqual(r.headers.get("Cache-Control"), "no-store", what)
         self.assertEqual(r.headers.get("X-Content-Type-Options"), "nosniff", what)
-        self.assertTrue((r.headers.get("Content-Type") or "").startswith(media), what)
+        if json_body:
+            self.assertTrue((r.headers.get("Content-Type") or "").startswith(
+                "application/json"), what)
 
     def check_documented(self, path, method, r, head=False):
         """r is an answer the file documents for path+method: its status is
-        listed, its required headers are there and fit their schemas, and
-        its body fits the response schema."""
+        listed, its required headers are there and fit their schemas, its
+        Content-Type is one the status lists and its body fits that schema
+        (openapi_contract.Contract, as harness.Service checks every answer).
+        Returns the body (parsed when JSON)."""
         what = "%s %s -> %d %r" % (method, path, r.status, r.raw[:300])
+        self.check_common(r, what, json_body=r.status >= 400)
         self.assertNotEqual(r.status, 500, what)
         op = self.op(path, "GET" if method == "HEAD" else method)
-        responses = op["responses"]
-        self.assertIn(str(r.status), responses, "undocumented status: " + what)
-        resp = deref(self.spec, responses[str(r.status)])
-        # The one documented media type other than JSON (GET /metrics: the
-        # Prometheus text format) is checked as the exact type it names.
-        text = [t for t in (resp.get("content") or {}) if t.startswith("text/")]
-        self.check_common(r, what, text[0] if text else "application/json")
-        for name, h in (resp.get("headers") or {}).items():
-            h = deref(self.spec, h)
-            value = r.headers.get(name)
-            if h.get("required"):
-                self.assertIsNotNone(value, "%s: header %s missing" % (what, name))
-            if value is not None:
-                self.assertEqual(self.v.errors(h["schema"], value, name), [], what)
-        content = resp.get("content") or {}
+        self.assertIn(str(r.status), op["responses"], "undocumented status: " + what)
+        self.assertEqual(self.svc.contract.problems(method, path, r.status, r.headers, r.raw),
+                         [], what)
         if head:
             self.assertEqual(r.raw, b"", "HEAD with a body: " + what)
             return None
-        if text:
-            self.assertEqual(self.v.errors(content[text[0]]["schema"], r.raw.decode()), [],
-                             what)
-            return r.raw.decode()
-        self.assertIn("application/json", content, what)
+        if media_type(r.headers.get("Content-Type")) != "application/json":
+            return r.raw.decode("utf-8")
         body = json.loads(r.raw)
-        self.assertEqual(self.v.errors(content["application/json"]["schema"], body), [], what)
         if r.status >= 400:
             self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body), [],
                              what)
@@ -886,6 +871,58 @@ class OpenApiServerTest(unittest.TestCase):
                 self.assertIn(r.status, (200, 202, 404), r)
                 self.check_documented(path, method, r)
 
+    def test_oversize_body_is_413_on_every_operation(self):
+        """"A body larger than the limit is 413, on any route": each
+        operation lists it."""
+        big = json.dumps({"groups": ["a"], "reason": "x" * 200000})
+        for path, method, op in self.operations():
+            with self.subTest(op="%s %s" % (method, path)):
+                r = self.request(method, self.fill(path), token=self.token(),
+                                 headers={"Content-Type": "application/json"}, body=big)
+                self.check_error(path, method, r, 413, "payload_too_large")
+
+    def request_bodies(self, path, media):
+        """(body, headers) of a request to path in media that the server takes."""
+        tok = self.token(scope="revocations:write events:write")
+        event = PROBES.get(path, {"groups": ["media"]})
+        if path == "/v1/events/auth0":
+            event = [dict(e, log_id="media-" + uuid.uuid4().hex) for e in event]
+            for e in event:
+                e["data"] = dict(e["data"], log_id=e["log_id"])
+        if media == "application/jwt":
+            claims = dict(event, event_id="media-" + uuid.uuid4().hex) \
+                if path == "/v1/events/group-change" else event
+            return (self.token(scope="revocations:write events:write", claims=claims),
+                    {"Content-Type": media})
+        headers = {"Content-Type": media, "Authorization": "Bearer " + tok}
+        if media in ("application/x-ndjson", "application/jsonl"):
+            return "\n".join(json.dumps(e) for e in event) + "\n", headers
+        return json.dumps(event), headers
+
+    def test_request_media_types_are_the_documented_ones(self):
+        """Each media type a request body lists is taken; the others of these
+        candidates are 415."""
+        candidates = ("application/json", "application/jwt", "application/x-ndjson",
+                      "application/jsonl", "text/plain", "application/xml",
+                      "application/x-www-form-urlencoded")
+        for path, method, op in self.operations():
+            if "requestBody" not in op:
+                continue
+            documented = set(deref(self.spec, op["requestBody"])["content"])
+            self.assertLessEqual(documented, set(candidates))
+            for media in candidates:
+                with self.subTest(op="%s %s" % (method, path), media=media):
+                    body, headers = self.request_bodies(path, media)
+                    if media not in documented:  # the sender is checked first
+                        headers["Authorization"] = "Bearer " + self.token(
+                            scope="revocations:write events:write")
+                    r = self.request(method, path, headers=headers, body=body)
+                    if media in documented:
+                        self.assertEqual(r.status, 202, r)
+                        self.check_documented(path, method, r)
+                    else:
+                        self.check_error(path, method, r, 415, "unsupported_media_type")
+
     def test_post_media_and_size_errors(self):
         path = "/v1/revocations"
         tok = self.token()
@@ -982,6 +1019,108 @@ class OpenApiServerTest(unittest.TestCase):
             r = self.request("GET", "/healthz", headers={"X-Request-Id": junk})
             self.assertNotEqual(r.headers["X-Request-Id"], junk)
             self.assertRegex(r.headers["X-Request-Id"], r"^[0-9a-f]{32}$")
+
+    # -- the contract in harness.Service catches a file and a server apart
+
+    def assertDrift(self, mutate, send, expect):
+        """send() passes against openapi.yaml as it is, and raises
+        ContractError naming expect against the file changed by mutate."""
+        send()
+        spec = copy.deepcopy(self.spec)
+        mutate(spec)
+        saved = self.svc.contract
+        self.svc.contract = Contract(spec)
+        try:
+            with self.assertRaises(ContractError) as cm:
+                send()
+        finally:
+            self.svc.contract = saved
+        self.assertIn(expect, str(cm.exception))
+
+    def test_every_service_holds_answers_to_the_file(self):
+        self.assertIsInstance(self.svc.contract, Contract)
+        self.assertEqual(self.svc.contract.spec, self.spec)
+
+    def test_drift_is_caught(self):
+        schemas = lambda s: s["components"]["schemas"]  # noqa: E731
+        post = self.spec["paths"]["/v1/revocations"]["post"]
+        self.assertIn("202", post["responses"])
+
+        def post_doc():
+            self.post_doc({"groups": ["drift"]})
+
+        def post_jwt():
+            tok = self.token(scope="revocations:write", claims={"groups": ["drift-jwt"]})
+            self.request("POST", "/v1/revocations", body=tok,
+                         headers={"Content-Type": "application/jwt"})
+
+        def healthz():
+            self.request("GET", "/healthz")
+
+        def raw_healthz():
+            self.svc.raw_request(b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                 b"Connection: close\r\n\r\n")
+
+        def ops(s):
+            return s["paths"]
+
+        cases = [
+            ("a property the server does not send",
+             lambda s: schemas(s)["Revocation"]["required"].append("nonexistent"),
+             post_doc, "required property 'nonexistent' missing"),
+            ("a state the file does not know",
+             lambda s: schemas(s)["RevocationState"]["enum"].remove("pending"),
+             post_doc, "'pending' is not one of"),
+            ("a status the file does not list",
+             lambda s: ops(s)["/v1/revocations"]["post"]["responses"].pop("202"),
+             post_doc, "status 202 is not documented for POST /v1/revocations"),
+            ("a header pattern the server breaks",
+             lambda s: s["components"]["headers"]["X-Request-Id"]["schema"].update(
+                 pattern="^[0-9]+$"),
+             healthz, "header X-Request-Id"),
+            ("another content type",
+             lambda s: ops(s)["/healthz"]["get"]["responses"]["200"].update(content={
+                 "application/problem+json": {"schema": {"type": "object"}}}),
+             healthz, "Content-Type 'application/json' is not documented for 200"),
+            ("a route the file does not list",
+             lambda s: ops(s).pop("/healthz"),
+             healthz, "the path is not documented"),
+            ("a method the file does not list",
+             lambda s: ops(s)["/v1/revocations"].pop("post"),
+             post_doc, "POST is not documented for /v1/revocations"),
+            ("a request media type the file does not list",
+             lambda s: ops(s)["/v1/revocations"]["post"]["requestBody"]["content"].pop(
+                 "application/jwt"),
+             post_jwt, "the request's Content-Type 'application/jwt' was taken"),
+            ("a Location the server breaks",
+             lambda s: ops(s)["/v1/revocations"]["post"]["responses"]["202"]["headers"][
+                 "Location"]["schema"].update(pattern="^/v2/"),
+             post_doc, "header Location"),
+            ("a raw answer's body",
+             lambda s: ops(s)["/healthz"]["get"]["responses"]["200"]["content"][
+                 "application/json"]["schema"]["required"].append("uptime"),
+             raw_healthz, "required property 'uptime' missing"),
+            ("an error code the file does not know",
+             lambda s: schemas(s)["Error"]["properties"]["error"]["enum"].remove("not_found"),
+             lambda: self.request("GET", "/v1/nothing"), "'not_found' is not one of"),
+            ("a query parameter the file does not list",
+             lambda s: ops(s)["/v1/revocations"]["get"]["parameters"].pop(0),
+             lambda: self.request("GET", "/v1/revocations?state=pending",
+                                  token=self.token("revocations:read")),
+             "the query parameter 'state' was taken (200)"),
+            ("a query value the file does not allow",
+             lambda s: ops(s)["/v1/revocations"]["get"]["parameters"][4]["schema"].update(
+                 maximum=100),
+             lambda: self.request("GET", "/v1/revocations?limit=150",
+                                  token=self.token("revocations:read")),
+             "query limit: 150 above 100"),
+            ("a method in the file the server does not take",
+             lambda s: ops(s)["/healthz"].update(put=copy.deepcopy(ops(s)["/healthz"]["get"])),
+             lambda: self.request("DELETE", "/healthz"), "Allow is 'GET, HEAD'"),
+        ]
+        for name, mutate, send, expect in cases:
+            with self.subTest(name):
+                self.assertDrift(mutate, send, expect)
 
 
 if __name__ == "__main__":
