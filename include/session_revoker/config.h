@@ -106,8 +106,12 @@ struct sr_config {
 	char *dev_issuer;
 	char *dev_audience;
 	char *log_level;
+	char *log_format; /* "text" (logfmt) or "json" */
 	int64_t clock_offset; /* development: shift the clock (tests) */
 	char *public_url; /* how clients reach us; used in printed examples */
+	/* listen.trusted_proxies: peers whose Forwarded / X-Forwarded-For name
+	 * the client (IP addresses or CIDRs, checked by sr_cidr_parse) */
+	struct sr_strlist trusted_proxies;
 	/* AWS and the engine */
 	char *aws_partition;
 	char *aws_region;

@@ -49,20 +49,37 @@ void sr_err_clear(struct sr_err *err);
 /* A short stable name for code ("invalid", "unauthorized", ...). */
 const char *sr_rc_name(enum sr_rc code);
 
-/* ---- logging: one logfmt line per event on stderr ---- */
+/* ---- logging: one line per event on stderr, logfmt or JSON ---- */
 enum sr_log_level { SR_LOG_DEBUG, SR_LOG_INFO, SR_LOG_WARN, SR_LOG_ERROR };
+enum sr_log_format { SR_LOG_TEXT, SR_LOG_JSON };
 
 void sr_log_set_level(enum sr_log_level level);
+void sr_log_set_format(enum sr_log_format format);
+enum sr_log_format sr_log_get_format(void);
 
-/* Logs "ts=... level=... msg=<event> <fields>". fields is a printf format
- * for already-escaped key=value pairs; use sr_log_quote() for values that
- * may hold spaces or quotes. */
+/* Logs "ts=... level=... msg=<event> <fields>" (text), or the JSON object
+ * {"time", "level", "msg", <field>: <value>, ...} (json). fields is a printf
+ * format for key=value pairs separated by spaces: a value is a bare word
+ * (no space, no '"') or a string quoted by sr_log_quote() / sr_log_value(),
+ * so the JSON form can take the pairs apart again; every value becomes a
+ * JSON string. */
 void sr_log(enum sr_log_level level, const char *event, const char *fmt, ...)
 	SR_PRINTF(3, 4);
 
 /* Writes value into out (cap bytes) as a logfmt-safe quoted string,
  * truncating if needed. Returns out. */
 char *sr_log_quote(char *out, size_t cap, const char *value);
+
+/* value as is when it is a plain word (printable ASCII, no space, '"', '\\'
+ * or '='), else quoted as sr_log_quote() does. Returns out. */
+char *sr_log_value(char *out, size_t cap, const char *value);
+
+/* The members of the JSON form of one line: "fields" (the formatted
+ * key=value pairs) taken apart into obj, each value a string; a piece that
+ * is not key=value lands in the member "unparsed". A key that obj already
+ * holds gets a '_' appended. (Exposed for the unit test.) */
+struct json_t;
+void sr_log_fields_to_json(struct json_t *obj, const char *fields);
 
 /* ---- Unicode: control and format characters (unicode.c) ---- */
 
@@ -150,5 +167,39 @@ enum sr_rc sr_random_hex(char *out, size_t n, struct sr_err *err);
 
 /* A random RFC 4122 version 4 UUID, out[37]. */
 enum sr_rc sr_uuid4(char out[37], struct sr_err *err);
+
+/* ---- IP addresses, networks, the client behind a proxy (net.c) ---- */
+
+/* An IPv4 or IPv6 address or network; IPv4 is kept as ::ffff:a.b.c.d (and
+ * its prefix length plus 96), so one comparison serves both. */
+struct sr_cidr {
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+/* Parses "10.1.2.3", "10.0.0.0/8", "2001:db8::1" or "2001:db8::/32" into
+ * out (an address alone is a /32 or /128). Returns NULL, or why text is not
+ * one (a network with host bits set is refused). */
+const char *sr_cidr_parse(const char *text, struct sr_cidr *out);
+
+/* Whether ip (16 bytes, IPv4 mapped) is in net. */
+bool sr_cidr_contains(const struct sr_cidr *net, const unsigned char ip[16]);
+
+/* ip (16 bytes, IPv4 mapped) as text: dotted IPv4, or RFC 5952 IPv6. */
+void sr_ip_format(const unsigned char ip[16], char *out, size_t cap);
+
+/* The client address of a request whose TCP peer is peer: peer itself
+ * unless peer is in trusted (n networks); then the chain the proxies wrote
+ * is read from right to left, from forwarded (the Forwarded field lines,
+ * RFC 7239, joined by ",": the for= of each element) and from xff (the
+ * X-Forwarded-For lines joined by ","), and the client is the right-most
+ * address that is not itself trusted (every one trusted: the left-most).
+ * A node that is not an address ("unknown", "_hidden", junk) ends the walk
+ * at the last trusted hop. A Forwarded field that breaks RFC 7239's syntax,
+ * or two fields that name different clients, are not believed at all: the
+ * client is then peer. Either field may be NULL (not sent).
+ * OUT client: 16 bytes. */
+void sr_client_addr(const unsigned char peer[16], const struct sr_cidr *trusted, size_t n,
+		    const char *forwarded, const char *xff, unsigned char client[16]);
 
 #endif

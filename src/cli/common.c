@@ -55,6 +55,17 @@ int sr_cli_config_needs(const char *command, unsigned *needs)
 	return -1;
 }
 
+static enum sr_log_level level_of(const char *name)
+{
+	if (strcmp(name, "debug") == 0)
+		return SR_LOG_DEBUG;
+	if (strcmp(name, "warn") == 0)
+		return SR_LOG_WARN;
+	if (strcmp(name, "error") == 0)
+		return SR_LOG_ERROR;
+	return SR_LOG_INFO;
+}
+
 /* development.clock_offset_seconds: one clock for every command. */
 static void set_clock(const struct sr_config *cfg)
 {
@@ -80,6 +91,10 @@ struct sr_config *sr_cli_load_config(const char *command, const char *path)
 		if (!(needs & SR_CONFIG_NEED_SOURCES) ||
 		    sr_sources_config_load(cfg, &sc, &problems, &err) == SR_OK) {
 			sr_sources_config_free(sc);
+			/* log.level and log.format hold for every command from here */
+			sr_log_set_level(level_of(cfg->log_level));
+			sr_log_set_format(strcmp(cfg->log_format, "json") == 0 ? SR_LOG_JSON
+									    : SR_LOG_TEXT);
 			set_clock(cfg);
 			return cfg;
 		}
@@ -123,7 +138,8 @@ int sr_cli_prepare_files(const struct sr_config *cfg)
 		return -1;
 	}
 	if (created)
-		sr_log(SR_LOG_INFO, "devkey.created", "file=%s", cfg->dev_key_file);
+		sr_log(SR_LOG_INFO, "devkey.created", "file=%s",
+		       sr_log_value((char[300]){0}, 300, cfg->dev_key_file));
 	return 0;
 }
 

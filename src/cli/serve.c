@@ -56,17 +56,6 @@ static void print_banner(const struct sr_config *cfg, int port)
 	fflush(stdout);
 }
 
-static enum sr_log_level level_of(const char *name)
-{
-	if (strcmp(name, "debug") == 0)
-		return SR_LOG_DEBUG;
-	if (strcmp(name, "warn") == 0)
-		return SR_LOG_WARN;
-	if (strcmp(name, "error") == 0)
-		return SR_LOG_ERROR;
-	return SR_LOG_INFO;
-}
-
 int sr_cli_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -117,7 +106,6 @@ int sr_cli_serve(int argc, char **argv)
 	cfg = sr_cli_load_config("serve", path);
 	if (cfg == NULL)
 		return 1;
-	sr_log_set_level(level_of(cfg->log_level));
 	if (sr_cli_prepare_files(cfg) != 0)
 		goto out;
 	if (sr_store_open(cfg->store_path, (int)cfg->store_readers, &store, &err) != SR_OK ||
@@ -156,14 +144,19 @@ int sr_cli_serve(int argc, char **argv)
 		goto out;
 	sr_log(SR_LOG_INFO, "serve.listening", "address=%s port=%d tls=%s store=%s",
 	       cfg->listen_address, sr_http_port(http), cfg->tls_cert_file ? "true" : "false",
-	       cfg->store_path);
+	       sr_log_value((char[300]){0}, 300, cfg->store_path));
 	print_banner(cfg, sr_http_port(http));
 	sigwait(&sigs, &sig);
 	sr_log(SR_LOG_INFO, "serve.stopping", "signal=%d", sig);
 	status = 0;
 out:
-	if (err.code != SR_OK)
+	if (err.code != SR_OK && sr_log_get_format() == SR_LOG_JSON) {
+		char quoted[300];
+		sr_log(SR_LOG_ERROR, "serve.failed", "error=%s",
+		       sr_log_quote(quoted, sizeof(quoted), err.msg));
+	} else if (err.code != SR_OK) {
 		fprintf(stderr, "session-revoker: %s\n", err.msg);
+	}
 	/* The poll's page in flight commits; then batches not begun are refused
 	 * (503: the provider sends them again) and those in flight end within a
 	 * lookup's timeout, so every suspended request is back before the HTTP

@@ -494,6 +494,19 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
 		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");
+	if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0)
+		sr_config_problem(problems, "log.format",
+				  "must be text (logfmt lines) or json (one JSON object per line)");
+	for (i = 0; i < cfg->trusted_proxies.n; i++) {
+		struct sr_cidr net;
+		char at[64];
+		const char *why = sr_cidr_parse(cfg->trusted_proxies.v[i], &net);
+		snprintf(at, sizeof(at), "listen.trusted_proxies[%zu]", i);
+		if (why != NULL)
+			sr_config_problem(problems, at,
+					  "%s: \"%.60s\" (an IP address or a CIDR such as 10.0.0.0/8 or 2001:db8::/32)",
+					  why, cfg->trusted_proxies.v[i]);
+	}
 	if ((needs & SR_CONFIG_NEED_ISSUER) && cfg->n_issuers == 0 && cfg->dev_key_file == NULL)
 		sr_config_problem(problems, "auth.issuers",
 			"no trusted issuer: add one, or development.signing_key_file");

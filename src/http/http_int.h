@@ -41,6 +41,8 @@ struct sr_request {
 	void (*state_free)(void *state);
 	struct sr_http *http;
 	unsigned status;
+	const char *outcome;   /* the error code answered (static), NULL: none */
+	char client[48];       /* the client address (listen.trusted_proxies) */
 	struct timespec start;
 };
 

@@ -101,6 +101,7 @@ enum MHD_Result sr_respond_error(struct sr_request *req, unsigned status,
 	}
 	/* Through sr_err_set: one line of valid UTF-8, whatever detail quotes. */
 	sr_err_set(&clean, SR_EINVAL, "%s", detail);
+	req->outcome = code;
 	return sr_respond_json(req, status,
 			       json_pack("{s:s, s:s}", "error", code, "detail", clean.msg),
 			       headers);

@@ -36,6 +36,8 @@
 
 struct sr_http {
 	struct MHD_Daemon *daemon;
+	struct sr_cidr *trusted; /* listen.trusted_proxies */
+	size_t n_trusted;
 	atomic_int waiting;  /* requests suspended on the store */
 	atomic_int stopping; /* shutting down: answer 503 */
 	struct sr_app *app;
@@ -59,6 +61,70 @@ static void request_id(struct sr_request *req)
 	}
 	if (sr_random_hex(req->id, 16, NULL) != SR_OK)
 		snprintf(req->id, sizeof(req->id), "unknown");
+}
+
+/* Every line of one header field, joined by ", " as RFC 9110 §5.3 allows
+ * for a list, or NULL when it is not sent. */
+struct joined {
+	const char *name;
+	char *text;
+	bool failed;
+};
+
+static enum MHD_Result join_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct joined *j = cls;
+	size_t have = j->text ? strlen(j->text) : 0, add = strlen(value);
+	char *t;
+
+	(void)kind;
+	if (strcasecmp(key, j->name) != 0)
+		return MHD_YES;
+	t = realloc(j->text, have + add + 3);
+	if (t == NULL) {
+		j->failed = true;
+		return MHD_NO;
+	}
+	if (have > 0)
+		memcpy(t + have, ", ", 2), have += 2;
+	memcpy(t + have, value, add + 1);
+	j->text = t;
+	return MHD_YES;
+}
+
+/* req->client: the TCP peer, or, when the peer is a trusted proxy, the
+ * client its Forwarded / X-Forwarded-For name (sr_client_addr). */
+static void client_address(struct sr_http *http, struct sr_request *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	unsigned char peer[16] = {0}, client[16];
+	struct joined fwd = {"Forwarded", NULL, false}, xff = {"X-Forwarded-For", NULL, false};
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(req->client, sizeof(req->client), "-");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		peer[10] = peer[11] = 0xff;
+		memcpy(peer + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(peer, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	} else {
+		return;
+	}
+	memcpy(client, peer, 16);
+	if (http->n_trusted > 0 && req->method != NULL) {
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_field, &fwd);
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_field, &xff);
+		if (!fwd.failed && !xff.failed)
+			sr_client_addr(peer, http->trusted, http->n_trusted, fwd.text, xff.text,
+				       client);
+		free(fwd.text);
+		free(xff.text);
+	}
+	sr_ip_format(client, req->client, sizeof(req->client));
 }
 
 /* Header fields whose repetition changes how a request is framed or who
@@ -232,6 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->method = method;
 		req->path = url;
 		request_id(req);
+		client_address(http, req);
 		return first_call(http, req, version);
 	}
 	if (req->suspended) { /* resumed: the store has answered */
@@ -268,7 +335,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct sr_request *req = *con_cls;
 	struct timespec end;
-	char path[200], method[40];
+	char path[200], method[40], route[80];
 	double ms;
 
 	if (req == NULL)
@@ -279,9 +346,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req->method == NULL) { /* answered by libmicrohttpd itself */
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		client_address(req->http, req); /* headers unread: the peer */
 		sr_log(SR_LOG_INFO, "http.request",
-		       "request_id=- method=\"\" path=%s status=%u answered_by=libmicrohttpd ms=%.2f%s",
-		       sr_log_quote(path, sizeof(path), req->line_path),
+		       "request_id=- client=%s method=\"\" path=%s status=%u answered_by=libmicrohttpd ms=%.2f%s",
+		       req->client, sr_log_quote(path, sizeof(path), req->line_path),
 		       ci ? ci->http_status : 0, ms,
 		       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 		free(req);
@@ -289,10 +357,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	sr_log(SR_LOG_INFO, "http.request",
-	       "request_id=%s method=%s path=%s status=%u bytes_in=%zu ms=%.2f%s",
-	       req->id, sr_log_quote(method, sizeof(method), req->method),
+	       "request_id=%s client=%s method=%s path=%s route=%s status=%u outcome=%s bytes_in=%zu ms=%.2f%s",
+	       req->id, req->client, sr_log_quote(method, sizeof(method), req->method),
 	       sr_log_quote(path, sizeof(path), req->path),
-	       req->status, req->body.len, ms,
+	       sr_log_value(route, sizeof(route), req->route ? req->route->pattern : "-"),
+	       req->status, req->outcome ? req->outcome : req->status == 0 ? "-" : req->status < 400 ? "ok" : "error",
+	       req->body.len, ms,
 	       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 	if (req->suspended) /* closed before its answer was sent */
 		atomic_fetch_sub(&req->http->waiting, 1);
@@ -397,6 +467,17 @@ enum sr_rc sr_http_start(struct sr_app *app, struct sr_http **out, struct sr_err
 	if (http == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	http->app = app;
+	if (cfg->trusted_proxies.n > 0) {
+		size_t i;
+		http->trusted = calloc(cfg->trusted_proxies.n, sizeof(*http->trusted));
+		if (http->trusted == NULL) {
+			rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < cfg->trusted_proxies.n; i++)
+			if (sr_cidr_parse(cfg->trusted_proxies.v[i], &http->trusted[i]) == NULL)
+				http->n_trusted++;
+	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert_file != NULL) {
@@ -463,5 +544,6 @@ void sr_http_stop(struct sr_http *http)
 	}
 	sr_secret_free(http->key_pem, http->key_len);
 	free(http->cert_pem);
+	free(http->trusted);
 	free(http);
 }

@@ -13,7 +13,7 @@
 void sr_revoke_log_role(const struct sr_role_result *r)
 {
 	static const char *const logged[] = {"denied", "trimmed", "deleted", "unmodifiable", NULL};
-	char cut[32], quoted[300], rid[200];
+	char cut[32], quoted[300], rid[200], role[200];
 	size_t i;
 
 	for (i = 0; logged[i] != NULL && strcmp(logged[i], r->outcome) != 0; i++)
@@ -21,7 +21,7 @@ void sr_revoke_log_role(const struct sr_role_result *r)
 	if (logged[i] == NULL)
 		return;
 	sr_log(SR_LOG_INFO, "engine.role", "account=%s role=%s outcome=%s cutoff=%s request_id=%s%s%s",
-	       r->account, r->role_name, r->outcome, r->cutoff ? sr_time_format(r->cutoff, cut) : "-",
+	       r->account, sr_log_value(role, sizeof(role), r->role_name), r->outcome, r->cutoff ? sr_time_format(r->cutoff, cut) : "-",
 	       sr_log_quote(rid, sizeof(rid), r->request_id[0] ? r->request_id : "-"),
 	       r->error[0] ? " detail=" : "",
 	       r->error[0] ? sr_log_quote(quoted, sizeof(quoted), r->error) : "");
