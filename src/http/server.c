@@ -86,8 +86,10 @@ static enum MHD_Result join_field(void *cls, enum MHD_ValueKind kind, const char
 		j->failed = true;
 		return MHD_NO;
 	}
-	if (have > 0)
-		memcpy(t + have, ", ", 2), have += 2;
+	if (have > 0) {
+		memcpy(t + have, ", ", 2);
+		have += 2;
+	}
 	memcpy(t + have, value, add + 1);
 	j->text = t;
 	return MHD_YES;

@@ -144,6 +144,59 @@ static void test_problems_by_path(void **state)
 	assert_true(has_problem(&pr, "auth.issuers[4]", "exactly one of"));
 }
 
+/* listen.trusted_proxies (IP addresses or CIDRs) and log.format, each
+ * problem named by its path; valid entries load in order. */
+static void test_trusted_proxies_and_log_format(void **state)
+{
+	static const struct {
+		const char *json;  /* the "listen" and "log" members */
+		const char *path, *msg; /* NULL: loads */
+		size_t n;           /* proxies loaded */
+	} cases[] = {
+		{"\"listen\": {\"trusted_proxies\": [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\", \"2001:db8::/32\"]}",
+		 NULL, NULL, 4},
+		{"\"log\": {\"format\": \"json\"}", NULL, NULL, 0},
+		{"\"log\": {\"format\": \"text\"}, \"listen\": {\"trusted_proxies\": []}", NULL, NULL, 0},
+		{"\"log\": {\"format\": \"JSON\"}", "log.format", "must be text", 0},
+		{"\"log\": {\"format\": \"auto\"}", "log.format", "or json", 0},
+		{"\"listen\": {\"trusted_proxies\": [\"10.0.0.0/8\", \"10.0.0.1/8\"]}",
+		 "listen.trusted_proxies[1]", "host bits are set", 0},
+		{"\"listen\": {\"trusted_proxies\": [\"lb.internal\"]}",
+		 "listen.trusted_proxies[0]", "not an IP address: \"lb.internal\"", 0},
+		{"\"listen\": {\"trusted_proxies\": [\"10.0.0.0/33\"]}",
+		 "listen.trusted_proxies[0]", "at most 32", 0},
+		{"\"listen\": {\"trusted_proxies\": [\"::/129\"]}",
+		 "listen.trusted_proxies[0]", "at most 128", 0},
+		{"\"listen\": {\"trusted_proxies\": [\"10.0.0.0/x\"]}",
+		 "listen.trusted_proxies[0]", "must be a number", 0},
+		{"\"listen\": {\"trusted_proxies\": [7]}",
+		 "listen.trusted_proxies[0]", "non-empty string", 0},
+		{"\"listen\": {\"trusted_proxies\": \"10.0.0.0/8\"}",
+		 "listen.trusted_proxies", "array of strings", 0},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct sr_config_problems pr;
+		struct sr_config *cfg;
+		snprintf(text, sizeof(text),
+			 "{\"auth\": {\"issuers\": [{\"issuer\": \"a\", \"audience\": \"b\","
+			 " \"algorithms\": [\"RS256\"], \"public_key_file\": \"%s\"}]}, %s}",
+			 pem, cases[i].json);
+		cfg = load_text(text, &pr, cases[i].path ? SR_ECONFIG : SR_OK);
+		if (cases[i].path == NULL) {
+			assert_int_equal(cfg->trusted_proxies.n, cases[i].n);
+			sr_config_free(cfg);
+			continue;
+		}
+		if (!has_problem(&pr, cases[i].path, cases[i].msg))
+			fail_msg("case %zu: want %s: %s; got %s: %s", i, cases[i].path, cases[i].msg,
+				 pr.n ? pr.items[0].path : "-", pr.n ? pr.items[0].msg : "-");
+	}
+}
+
 /* An issuer's optional kid: a printable string, for PEM and HMAC keys only. */
 static void test_issuer_kid(void **state)
 {
@@ -335,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
 		cmocka_unit_test(test_issuer_kid),
+		cmocka_unit_test(test_trusted_proxies_and_log_format),
 		cmocka_unit_test(test_issuer_jwks_url),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_bad_env_override),
