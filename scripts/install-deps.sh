@@ -12,6 +12,8 @@ python3 python3-botocore python3-jwt python3-cryptography python3-aiohttp python
 python3-yaml"
 [ "${SR_WITH_FUZZ:-0}" = 1 ] && pkgs="$pkgs clang libclang-rt-14-dev"
 [ "${SR_WITH_BENCH:-0}" = 1 ] && pkgs="$pkgs nginx-light wrk time"
+# the container image behind a load balancer (scripts/lb-test.sh)
+[ "${SR_WITH_CONTAINERS:-0}" = 1 ] && pkgs="$pkgs podman runc debootstrap haproxy"
 # unshare and mount: the full-disk test mounts a small tmpfs in its own namespace
 pkgs="$pkgs util-linux mount"
 # npm, for the npm tools in tools/<name>/ (package.json + package-lock.json),
