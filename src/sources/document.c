@@ -90,6 +90,8 @@ enum sr_rc sr_sources_string_list(json_t *arr, const char *name, size_t max_n, s
 		return sr_err_set(err, SR_EINVAL, "%s: must not be empty", name);
 	if (json_array_size(arr) > max_n)
 		return sr_err_set(err, SR_EINVAL, "%s: more than %zu entries", name, max_n);
+	if (json_array_size(arr) == 0)
+		return SR_OK; /* no list: *out stays NULL */
 	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
 	if (*out == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
