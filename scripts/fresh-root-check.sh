@@ -104,6 +104,19 @@ mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"
 mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
 
+# The network this machine is on may inspect TLS with a CA of its own (an
+# egress proxy): the host trusts it through /usr/local/share/ca-certificates,
+# and a machine on that network would too. Carried into the root (the root's
+# ca-certificates package adds it to its bundle), and Node.js (npm) is told of
+# the bundle as the host's environment tells it: not a dependency of the
+# project, the network's, like the mirror above.
+nodeca=""
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	nodeca="NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"
+fi
+
 echo "== git clone of $(git -C "$repo" rev-parse --short HEAD) into the root"
 git clone -q --no-hardlinks "$repo" "$root/root/session-revoker"
 
@@ -219,7 +232,7 @@ exit $fail
 EOF
 rc=0
 chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	/bin/sh /root/fresh-check.sh || rc=$?
+	$nodeca /bin/sh /root/fresh-check.sh || rc=$?
 if [ $rc = 0 ]; then
 	echo "== fresh root check PASSED in $(( $(date +%s) - start )) s"
 else
