@@ -115,14 +115,22 @@ class JobsCase(unittest.TestCase):
             self.addCleanup(shutil.rmtree, self.tmp, True)
         self.db = os.path.join(self.tmp, "jobs.db")
         self.store = Store(self.db)
-        self.fake = fake_aws.FakeAws(copy.deepcopy(EXAMPLE_SEED)).start()
+        self.fake = None
+        self.use_fake(copy.deepcopy(EXAMPLE_SEED))
+        self.n_services = 0
+
+    def use_fake(self, seed):
+        """A fake AWS holding seed (in place of the one running), and what
+        the tests compare with: its policies as seeded, its roles by ARN."""
+        if self.fake is not None:
+            self.fake.stop()
+        self.fake = fake_aws.FakeAws(seed).start()
         self.addCleanup(self.fake.stop)
         st = self.fake.state()
         self.seed_policies = self.policies(st)
         self.arn_key = {role["Arn"]: "%s/%s" % (acct, name)
                         for acct, a in st["accounts"].items()
                         for name, role in a["roles"].items()}
-        self.n_services = 0
 
     # -- the service ---------------------------------------------------------
 
@@ -1047,7 +1055,6 @@ class FailedApplyCleanupTest(JobsCase):
 
     def setUp(self):
         super().setUp()
-        self.fake.stop()
         seed = copy.deepcopy(EXAMPLE_SEED)
         # The role the service assumes in 111111111111 may not write to the
         # break-glass role (as deploy/aws's ExcludedRolePattern makes it).
@@ -1058,13 +1065,7 @@ class FailedApplyCleanupTest(JobsCase):
                         "Effect": "Deny", "Action": ["iam:PutRolePolicy",
                                                      "iam:DeleteRolePolicy"],
                         "Resource": "arn:aws:iam::111111111111:role/OpsecBreakGlass"}]}
-        self.fake = fake_aws.FakeAws(seed).start()
-        self.addCleanup(self.fake.stop)
-        st = self.fake.state()
-        self.seed_policies = self.policies(st)
-        self.arn_key = {role["Arn"]: "%s/%s" % (acct, name)
-                        for acct, a in st["accounts"].items()
-                        for name, role in a["roles"].items()}
+        self.use_fake(seed)
 
     def test_denies_written_by_a_failed_apply_are_cleaned_up(self):
         svc = self.start_service()
@@ -1097,7 +1098,6 @@ class UnmodifiableAndTrimmedTest(JobsCase):
 
     def setUp(self):
         super().setUp()
-        self.fake.stop()
         seed = copy.deepcopy(EXAMPLE_SEED)
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow",
@@ -1116,13 +1116,7 @@ class UnmodifiableAndTrimmedTest(JobsCase):
             if role["RoleName"] == "OpsecAuditor":
                 role["inline_policies"] = {POLICY: {"Version": "2012-10-17",
                                                     "Statement": [self.foreign]}}
-        self.fake = fake_aws.FakeAws(seed).start()
-        self.addCleanup(self.fake.stop)
-        st = self.fake.state()
-        self.seed_policies = self.policies(st)
-        self.arn_key = {role["Arn"]: "%s/%s" % (acct, name)
-                        for acct, a in st["accounts"].items()
-                        for name, role in a["roles"].items()}
+        self.use_fake(seed)
 
     def test_get_shows_unmodifiable_roles_and_trimmed_policies(self):
         svc = self.start_service()
