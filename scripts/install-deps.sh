@@ -23,6 +23,9 @@ command -v npm >/dev/null || pkgs="$pkgs nodejs npm"
 # promtool (Debian ships it in prometheus): test_metrics.py checks a live
 # /metrics and deploy/prometheus/alerts.yml with it
 pkgs="$pkgs prometheus"
+# PostgreSQL (issue 11, in progress): the server scripts/pg-test-server.sh
+# starts for the tests, psql, and libpq for the PostgreSQL store to come
+pkgs="$pkgs postgresql postgresql-client libpq-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
