@@ -51,6 +51,9 @@ git -C "$repo" diff --quiet HEAD -- 2>/dev/null ||
 	echo "note: uncommitted changes are not checked (the root gets a clone of HEAD)" >&2
 
 root=$(mktemp -d /var/tmp/sr-fresh-root.XXXXXX)
+# mktemp makes it 0700; a machine's / is 0755, and users other than root (the
+# PostgreSQL test server runs as postgres) must reach the libraries under it.
+chmod 0755 "$root"
 cleanup() {
 	umount "$root/dev/shm" 2>/dev/null || true
 	umount -l "$root/proc" 2>/dev/null || true
