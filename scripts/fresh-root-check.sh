@@ -51,9 +51,6 @@ git -C "$repo" diff --quiet HEAD -- 2>/dev/null ||
 	echo "note: uncommitted changes are not checked (the root gets a clone of HEAD)" >&2
 
 root=$(mktemp -d /var/tmp/sr-fresh-root.XXXXXX)
-# mktemp makes it 0700; a machine's / is 0755, and users other than root (the
-# PostgreSQL test server runs as postgres) must reach the libraries under it.
-chmod 0755 "$root"
 cleanup() {
 	umount "$root/dev/shm" 2>/dev/null || true
 	umount -l "$root/proc" 2>/dev/null || true
@@ -95,6 +92,10 @@ else
 	echo "== the root from $cache"
 	tar -C "$root" -xf "$cache"
 fi
+# mktemp made it 0700 (and the cached tarball's "." kept that); a machine's / is
+# 0755, and users other than root (the PostgreSQL test server runs as postgres)
+# must reach the libraries under it.
+chmod 0755 "$root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # debootstrap writes no /etc/hosts; every installed machine and every container
 # (podman, docker) has one that names localhost, and the tests ask for it.
