@@ -16,11 +16,11 @@
 #include "directory_int.h"
 
 #define WHO "the HTTP directory"
-#define PLACEHOLDER "{subject}"
+#define SUBJECT_TOKEN "{subject}"
 
 struct http_dir {
 	struct sr_directory dir; /* first */
-	char *url;               /* with PLACEHOLDER */
+	char *url;               /* with SUBJECT_TOKEN */
 	char *auth;              /* "Authorization: Bearer <token>" or NULL; cleansed */
 	size_t auth_size;
 	char *ca_file;
@@ -35,11 +35,11 @@ static char *expand(const char *url, const char *esc)
 	const char *p = url, *q;
 	char *out;
 
-	while ((q = strstr(p, PLACEHOLDER)) != NULL) {
+	while ((q = strstr(p, SUBJECT_TOKEN)) != NULL) {
 		if (sr_buf_append(&b, p, (size_t)(q - p)) != SR_OK ||
 		    sr_buf_append(&b, esc, strlen(esc)) != SR_OK)
 			goto fail;
-		p = q + strlen(PLACEHOLDER);
+		p = q + strlen(SUBJECT_TOKEN);
 	}
 	if (sr_buf_append(&b, p, strlen(p) + 1) != SR_OK)
 		goto fail;
@@ -110,7 +110,7 @@ enum sr_rc sr_directory_http_new(const struct sr_lookup_config *lc,
 	*out = NULL;
 	if (lc->url == NULL || lc->url[0] == '\0')
 		return sr_err_set(err, SR_ECONFIG, "lookup.url: required for an HTTP directory");
-	if (strstr(lc->url, PLACEHOLDER) == NULL)
+	if (strstr(lc->url, SUBJECT_TOKEN) == NULL)
 		return sr_err_set(err, SR_ECONFIG,
 				  "lookup.url: must contain {subject} (where the user goes)");
 	if (strncmp(lc->url, "https://", 8) != 0 && strncmp(lc->url, "http://", 7) != 0)
