@@ -97,8 +97,11 @@ struct sr_config {
 	int64_t max_header_bytes;
 	int64_t max_groups;
 	int64_t max_group_length;
-	char *store_path;
+	char *store_path;     /* older name of store_url, for a file */
+	char *store_url;      /* after loading: the store, a file path or postgres://... */
+	char *store_password_file; /* NULL: libpq's own (PGPASSWORD, ~/.pgpass) */
 	int64_t store_readers;
+	int64_t store_reconnect_seconds;
 	int64_t clock_skew;
 	struct sr_issuer *issuers;
 	size_t n_issuers;

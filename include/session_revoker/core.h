@@ -162,6 +162,11 @@ void sr_secret_free(void *p, size_t len);
 /* Frees n strings and the array holding them. NULL is safe. */
 void sr_strv_free(char **v, size_t n);
 
+/* url as it may be shown (logs, dumps, errors): a password in its user part
+ * (scheme://user:PASSWORD@host) or in a password= parameter replaced by
+ * "***". Anything else is copied as it is. Returns out. */
+char *sr_url_redact(const char *url, char *out, size_t cap);
+
 /* Fills out with 2*n lowercase hex characters of n random bytes plus NUL. */
 enum sr_rc sr_random_hex(char *out, size_t n, struct sr_err *err);
 

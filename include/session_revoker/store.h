@@ -1,13 +1,15 @@
 /*
- * store.h - the durable record: SQLite in WAL mode.
+ * store.h - the durable record: an SQLite file in WAL mode, or PostgreSQL.
  *
- * DESIGN: one writer thread owns the only write connection and commits
- * whatever writes are waiting as one transaction (group commit), each inside
- * its own savepoint so one bad write never spoils its neighbours; every caller
- * still waits for the COMMIT (synchronous=FULL) that holds its own write
- * before it returns. Reads use a small pool of read-only connections, which
- * WAL lets run beside the writer. Migrations in sql/ are compiled in and
- * applied at open, numbered by PRAGMA user_version.
+ * DESIGN: one writer thread owns this process's only write connection and
+ * commits whatever writes are waiting as one transaction (group commit),
+ * each inside its own savepoint so one bad write never spoils its
+ * neighbours; every caller still waits for the COMMIT (synchronous=FULL on
+ * SQLite) that holds its own write before it returns. A transaction lost to
+ * a dropped connection or a deadlock runs again; a COMMIT whose answer was
+ * lost is asked about before anyone is answered. Reads use a small pool of
+ * read connections. Migrations in sql/ (SQLite) and sql/postgres/ are
+ * compiled in and applied at open. Which database: src/store/db.h.
  */
 #ifndef SESSION_REVOKER_STORE_H
 #define SESSION_REVOKER_STORE_H
@@ -24,9 +26,25 @@
 
 struct sr_store;
 
-/* Opens (creating if needed) the database at path, applies migrations,
- * starts the writer. OUT *store: new, sr_store_close(). */
-enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **store,
+/* Where the store is and how to reach it (README, "Store"). */
+struct sr_store_config {
+	const char *url;           /* an SQLite file's path, or postgres://... */
+	const char *password_file; /* NULL: libpq's own (PGPASSWORD, ~/.pgpass) */
+	int readers;               /* read connections */
+	int reconnect_seconds;     /* how long a write waits for a lost server; 0: 30 */
+};
+
+/* Opens (creating an SQLite file if needed) the store, applies migrations
+ * (once across every process), starts the writer. OUT *store: new,
+ * sr_store_close(). */
+enum sr_rc sr_store_open_config(const struct sr_store_config *cfg, struct sr_store **store,
+				struct sr_err *err);
+
+/* Whether url names a database server (postgres://...), not a file. */
+bool sr_store_url_is_server(const char *url);
+
+/* sr_store_open_config with url and readers alone. */
+enum sr_rc sr_store_open(const char *url, int readers, struct sr_store **store,
 			 struct sr_err *err);
 
 /* Finishes the writes in flight, stops the writer, closes. NULL is safe. */
@@ -282,16 +300,17 @@ enum sr_rc sr_store_ping(struct sr_store *store, struct sr_err *err);
  * has 1 MiB free again. Never blocks on the disk. */
 enum sr_rc sr_store_ready(struct sr_store *store, int *check, struct sr_err *err);
 
-/* What `session-revoker status` shows (README, "CLI"), read from the file
- * at path alone: opened read-only and never created, no migrations, nothing
- * written, safe beside a running `serve`. OUT *status: new reference,
- * {"store": {path, size_bytes, wal_bytes, free_bytes, writable,
- * not_writable_because, schema_version, schema_expected}, "now",
+/* What `session-revoker status` shows (README, "CLI"), read from the store
+ * alone: an SQLite file opened read-only and never created, no migrations,
+ * nothing written, safe beside a running `serve`. OUT *status: new
+ * reference, {"store": {path, size_bytes, wal_bytes, free_bytes, writable,
+ * not_writable_because, schema_version, schema_expected} (PostgreSQL: url,
+ * server_version, writable, not_writable_because, schema_*), "now",
  * "jobs": {by_kind_and_state, due_now, failed, oldest_due}, "aws_errors": [...],
  * "revocations": {by_state, by_source}}. SR_ENOTFOUND: no file at path
  * (*status NULL). SR_ESTORE: the file is not a readable store; *status then
  * holds only "store" (the file's facts). */
-enum sr_rc sr_store_status(const char *path, int64_t now, json_t **status,
+enum sr_rc sr_store_status(const struct sr_store_config *cfg, int64_t now, json_t **status,
 			   struct sr_err *err);
 
 #endif

@@ -27,8 +27,14 @@ struct sr_config *sr_cli_load_config(const char *command, const char *path);
  * -1 when there is no such command. */
 int sr_cli_config_needs(const char *command, unsigned *needs);
 
-/* Makes sure the development key and the store's folder exist. */
+/* Makes sure the development key and an SQLite store's folder exist. */
 int sr_cli_prepare_files(const struct sr_config *cfg);
+
+struct sr_store_config;
+
+/* The store's settings of cfg (strings borrowed from cfg); readers: 0 for
+ * store.readers. */
+void sr_cli_store_config(const struct sr_config *cfg, int readers, struct sr_store_config *out);
 
 /* "a,b,c" as a JSON array of strings (empty items skipped). New reference. */
 json_t *sr_cli_split_list(const char *list);

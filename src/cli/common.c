@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "session_revoker/store.h"
 #include "session_revoker/ingest.h"
 #include "session_revoker/auth.h"
 
@@ -128,7 +129,7 @@ int sr_cli_prepare_files(const struct sr_config *cfg)
 	struct sr_err err = {0};
 	int created = 0;
 
-	if (parent_dir(cfg->store_path) != 0)
+	if (!sr_store_url_is_server(cfg->store_url) && parent_dir(cfg->store_url) != 0)
 		return -1;
 	if (cfg->dev_key_file == NULL)
 		return 0;
@@ -166,3 +167,13 @@ char *sr_cli_dev_token(const struct sr_config *cfg, const char *subject,
 	return token;
 }
 
+
+void sr_cli_store_config(const struct sr_config *cfg, int readers, struct sr_store_config *out)
+{
+	*out = (struct sr_store_config){
+		.url = cfg->store_url,
+		.password_file = cfg->store_password_file,
+		.readers = readers > 0 ? readers : (int)cfg->store_readers,
+		.reconnect_seconds = (int)cfg->store_reconnect_seconds,
+	};
+}

@@ -172,13 +172,15 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	req.max_wait = cfg->aws_late_write_seconds + 5;
 	if (mode == SR_ENGINE_CLEANUP) {
 		/* The roles denied earlier, whatever their trust policy says now. */
-		if (access(cfg->store_path, F_OK) == 0) {
+		if (sr_store_url_is_server(cfg->store_url) || access(cfg->store_url, F_OK) == 0) {
 			/* and what revocations of every group ("*") denied */
 			struct sr_denied_filter f = {0};
 			enum sr_rc rc = sr_match_cleanup_groups(d->groups, d->n_groups,
 								&cleanup_groups, &f.n_groups, &err);
 			f.groups = cleanup_groups;
-			if (rc != SR_OK || sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK ||
+			struct sr_store_config sc;
+			sr_cli_store_config(cfg, 1, &sc);
+			if (rc != SR_OK || sr_store_open_config(&sc, &store, &err) != SR_OK ||
 			    sr_store_denied_roles(store, &f, &visit, &n_visit, &err) != SR_OK) {
 				fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
 				goto out;

@@ -44,6 +44,7 @@ int sr_cli_jobs(int argc, char **argv)
 	const char *path = getenv("SR_CONFIG"), *state = NULL;
 	struct sr_config *cfg = NULL;
 	struct sr_store *store = NULL;
+	struct sr_store_config store_cfg;
 	struct sr_err err = {0};
 	json_t *jobs = NULL;
 	long long retry = 0, limit = 50;
@@ -98,7 +99,8 @@ int sr_cli_jobs(int argc, char **argv)
 	cfg = sr_cli_load_config("jobs", path);
 	if (cfg == NULL)
 		return 2;
-	if (sr_store_open(cfg->store_path, 1, &store, &err) != SR_OK)
+	sr_cli_store_config(cfg, 1, &store_cfg);
+	if (sr_store_open_config(&store_cfg, &store, &err) != SR_OK)
 		goto out;
 	if (retry) {
 		if (sr_store_job_retry(store, retry, sr_clock_now(), &err) != SR_OK)

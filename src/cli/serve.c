@@ -66,6 +66,7 @@ int sr_cli_serve(int argc, char **argv)
 	const char *path = getenv("SR_CONFIG");
 	struct sr_config *cfg = NULL;
 	struct sr_store *store = NULL;
+	struct sr_store_config store_cfg;
 	struct sr_auth *auth = NULL;
 	struct sr_http *http = NULL;
 	struct sr_engine *engine = NULL;
@@ -108,7 +109,8 @@ int sr_cli_serve(int argc, char **argv)
 		return 1;
 	if (sr_cli_prepare_files(cfg) != 0)
 		goto out;
-	if (sr_store_open(cfg->store_path, (int)cfg->store_readers, &store, &err) != SR_OK ||
+	sr_cli_store_config(cfg, 0, &store_cfg);
+	if (sr_store_open_config(&store_cfg, &store, &err) != SR_OK ||
 	    sr_auth_new(cfg, &auth, &err) != SR_OK)
 		goto out;
 	if (cfg->n_accounts > 0 && cfg->jobs_workers > 0) {
@@ -144,7 +146,8 @@ int sr_cli_serve(int argc, char **argv)
 		goto out;
 	sr_log(SR_LOG_INFO, "serve.listening", "address=%s port=%d tls=%s store=%s",
 	       cfg->listen_address, sr_http_port(http), cfg->tls_cert_file ? "true" : "false",
-	       sr_log_value((char[300]){0}, 300, cfg->store_path));
+	       sr_log_value((char[300]){0}, 300,
+			    sr_url_redact(cfg->store_url, (char[1024]){0}, 1024)));
 	print_banner(cfg, sr_http_port(http));
 	sigwait(&sigs, &sig);
 	sr_log(SR_LOG_INFO, "serve.stopping", "signal=%d", sig);

@@ -91,17 +91,28 @@ static void print_store(json_t *store)
 {
 	json_t *free_bytes = json_object_get(store, "free_bytes");
 
-	printf("store         %s\n", json_string_value(json_object_get(store, "path")));
-	if (json_object_get(store, "size_bytes") == NULL)
-		return; /* no such file */
+	if (json_object_get(store, "url") != NULL) { /* a server */
+		printf("store         %s\n", json_string_value(json_object_get(store, "url")));
+		if (json_object_get(store, "server_version") == NULL)
+			return; /* not reached */
+		printf("  server      PostgreSQL %s\n",
+		       json_string_value(json_object_get(store, "server_version")));
+	} else {
+		printf("store         %s\n", json_string_value(json_object_get(store, "path")));
+		if (json_object_get(store, "size_bytes") == NULL)
+			return; /* no such file */
+	}
 	if (json_object_get(store, "schema_version") != NULL)
 		printf("  schema      version %lld (this binary: %lld)\n",
 		       int_at(store, "schema_version", NULL), int_at(store, "schema_expected", NULL));
-	printf("  size        %lld bytes, %lld in the write-ahead log",
-	       int_at(store, "size_bytes", NULL), int_at(store, "wal_bytes", NULL));
-	if (json_is_integer(free_bytes))
-		printf("; %lld bytes free on its disk", (long long)json_integer_value(free_bytes));
-	printf("\n");
+	if (json_object_get(store, "size_bytes") != NULL) {
+		printf("  size        %lld bytes, %lld in the write-ahead log",
+		       int_at(store, "size_bytes", NULL), int_at(store, "wal_bytes", NULL));
+		if (json_is_integer(free_bytes))
+			printf("; %lld bytes free on its disk",
+			       (long long)json_integer_value(free_bytes));
+		printf("\n");
+	}
 	if (json_is_true(json_object_get(store, "writable")))
 		printf("  writes      yes (checked without writing)\n");
 	else
@@ -175,6 +186,7 @@ int sr_cli_status(int argc, char **argv)
 	const char *path = getenv("SR_CONFIG");
 	struct sr_config *cfg = NULL;
 	struct sr_err err = {0};
+	struct sr_store_config store_cfg;
 	json_t *st = NULL, *problems = NULL;
 	long long max_lag = 0;
 	int c, as_json = 0;
@@ -219,10 +231,13 @@ int sr_cli_status(int argc, char **argv)
 	cfg = sr_cli_load_config("status", path);
 	if (cfg == NULL)
 		return 2;
-	if (sr_store_status(cfg->store_path, sr_clock_now(), &st, &err) != SR_OK) {
+	sr_cli_store_config(cfg, 1, &store_cfg);
+	if (sr_store_status(&store_cfg, sr_clock_now(), &st, &err) != SR_OK) {
 		fprintf(stderr, "session-revoker status: %s\n", err.msg);
 		if (st == NULL)
-			st = json_pack("{s:{s:s}}", "store", "path", cfg->store_path);
+			st = json_pack("{s:{s:s}}", "store", sr_store_url_is_server(cfg->store_url)
+							 ? "url" : "path",
+				       sr_url_redact(cfg->store_url, (char[1024]){0}, 1024));
 	}
 	problems = judge(st, err.code != SR_OK ? err.msg : NULL, max_lag);
 	if (as_json) {

@@ -481,6 +481,14 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 		else
 			cfg->sources = json_deep_copy(json_object_get(root, "sources"));
 	}
+	/* store.url names the store; store.path is its older name for a file. */
+	if (cfg->store_url == NULL && cfg->store_path != NULL &&
+	    (cfg->store_url = strdup(cfg->store_path)) == NULL)
+		sr_config_problem(problems, "store.url", "out of memory");
+	else if (cfg->store_url != NULL && cfg->store_url[0] == '\0')
+		sr_config_problem(problems, "store.url",
+				  "is empty: a file path, or postgres://user@host/db");
+	sr_config_check_readable(problems, "store.password_file", cfg->store_password_file);
 	if (cfg->embedded_default && cfg->dev_key_file == NULL)
 		cfg->dev_key_file = strdup("var/dev-signing-key.pem");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
@@ -597,6 +605,9 @@ char *sr_config_dump(const struct sr_config *cfg)
 			json_object_set_new(o, leaf, a);
 		} else if (f->type == FIELD_STR) {
 			const char *v = *str_at((struct sr_config *)cfg, f);
+			char shown[1024];
+			if (v != NULL && strncmp(f->path, "store.", 6) == 0) /* a password in a URL */
+				v = sr_url_redact(v, shown, sizeof(shown));
 			json_object_set_new(o, leaf, v ? json_string(v) : json_null());
 		} else {
 			json_object_set_new(o, leaf, json_integer(*int_at((struct sr_config *)cfg, f)));

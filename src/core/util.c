@@ -236,3 +236,56 @@ void sr_buf_free(struct sr_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+/* Appends len bytes of s to out (cap) at *n, cut to fit. */
+static void put(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+	if (*n + 1 >= cap)
+		return;
+	if (len > cap - 1 - *n)
+		len = cap - 1 - *n;
+	memcpy(out + *n, s, len);
+	*n += len;
+	out[*n] = '\0';
+}
+
+char *sr_url_redact(const char *url, char *out, size_t cap)
+{
+	const char *auth = url ? strstr(url, "://") : NULL, *p, *end, *at = NULL, *colon = NULL;
+	bool query = false;
+	size_t n = 0;
+
+	if (cap == 0)
+		return out;
+	out[0] = '\0';
+	if (url == NULL)
+		return out;
+	p = url;
+	if (auth != NULL) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		for (p = auth; p < end; p++)
+			if (*p == '@')
+				at = p; /* the last '@' ends the user part */
+		p = url;
+		if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
+			put(out, cap, &n, url, (size_t)(colon + 1 - url));
+			put(out, cap, &n, "***", 3);
+			p = at;
+		}
+	}
+	for (; *p != '\0'; p++) {
+		put(out, cap, &n, p, 1);
+		if (*p == '#')
+			query = false;
+		else if (*p == '?')
+			query = true;
+		if (query && (*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
+			put(out, cap, &n, "password=***", 12);
+			p += 10;
+			p += strcspn(p, "&#");
+			p--; /* the loop steps onto the '&', '#' or the end */
+		}
+	}
+	return out;
+}

@@ -29,11 +29,11 @@ static const char put_groups_sql[] =
 	" ON CONFLICT (source, subject) DO UPDATE SET groups = excluded.groups,"
 	" updated_at = excluded.updated_at WHERE excluded.updated_at >= user_groups.updated_at";
 
-static enum sr_rc put_groups(struct conn *c, const struct sr_user_groups *u, struct sr_err *err)
+static enum sr_rc put_groups(struct db *c, const struct sr_user_groups *u, struct sr_err *err)
 {
 	json_t *a = NULL;
 	char *text = NULL;
-	sqlite3_stmt *q;
+	struct db_q *q;
 	enum sr_rc rc = SR_OK;
 	size_t i;
 
@@ -57,17 +57,17 @@ static enum sr_rc put_groups(struct conn *c, const struct sr_user_groups *u, str
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((q = sr_stmt(c, put_groups_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "user groups", err);
+	if ((q = db_prepare(c, put_groups_sql)) == NULL) {
+		rc = sr_store_db_error(c, "user groups", err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, u->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, u->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, u->at);
-	if (sqlite3_step(q) != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "user groups", err);
-	sqlite3_reset(q);
+	db_bind_text(q, 1, u->source);
+	db_bind_text(q, 2, u->subject);
+	db_bind_text(q, 3, text);
+	db_bind_int64(q, 4, u->at);
+	if (db_step(q) != DB_DONE)
+		rc = sr_store_db_error(c, "user groups", err);
+	db_reset(q);
 out:
 	free(text);
 	json_decref(a);
@@ -89,10 +89,10 @@ void sr_store_items_fail(struct sr_store_op *op)
 	}
 }
 
-enum sr_rc sr_store_write_batch(struct conn *c, struct sr_store_op *op,
+enum sr_rc sr_store_write_batch(struct db *c, struct sr_store_op *op,
 				struct store_outcome *o)
 {
-	sqlite3 *db = c->db;
+	struct db *db = c;
 	enum sr_rc rc = SR_OK;
 	size_t i;
 
@@ -107,21 +107,25 @@ enum sr_rc sr_store_write_batch(struct conn *c, struct sr_store_op *op,
 		return rc; /* the writer rolls the op back and fails its items */
 	for (i = 0; i < op->n_in; i++) {
 		struct sr_store_item *item = &op->items[i];
-		if (sqlite3_exec(db, "SAVEPOINT rev", NULL, NULL, NULL) != SQLITE_OK) {
+		if (db_exec(db, "SAVEPOINT rev") != 0) {
 			item->rc = sr_store_db_error(db, "savepoint", &item->err);
-			sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db), false);
+			if (db_passing(db))
+				return item->rc; /* the writer runs the batch again */
+			sr_store_outcome_fail(o, db, false);
 			continue;
 		}
 		item->rc = sr_store_write_one(c, &op->in[i], item);
 		if (item->rc != SR_OK) {
+			if (db_passing(db))
+				return item->rc;
 			if (item->rc == SR_ESTORE) /* a database error, not a refusal */
-				sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db), false);
-			sqlite3_exec(db, "ROLLBACK TO rev", NULL, NULL, NULL);
+				sr_store_outcome_fail(o, db, false);
+			db_exec(db, "ROLLBACK TO rev");
 			json_decref(item->result);
 			item->result = NULL;
 			item->replayed = 0;
 		}
-		sqlite3_exec(db, "RELEASE rev", NULL, NULL, NULL);
+		db_exec(db, "RELEASE rev");
 	}
 	return SR_OK;
 }
@@ -130,19 +134,19 @@ static const char meta_put_sql[] =
 	"INSERT INTO service_meta (key, value) VALUES (?1, ?2)"
 	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-enum sr_rc sr_store_write_meta(struct conn *c, struct sr_store_op *op)
+enum sr_rc sr_store_write_meta(struct db *c, struct sr_store_op *op)
 {
 	const struct meta_put *m = op->args;
-	sqlite3_stmt *q = sr_stmt(c, meta_put_sql);
+	struct db_q *q = db_prepare(c, meta_put_sql);
 	enum sr_rc rc = SR_OK;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "service_meta", &op->err);
-	sqlite3_bind_text(q, 1, m->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, m->value, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "service_meta", &op->err);
-	sqlite3_reset(q);
+		return sr_store_db_error(c, "service_meta", &op->err);
+	db_bind_text(q, 1, m->key);
+	db_bind_text(q, 2, m->value);
+	if (db_step(q) != DB_DONE)
+		rc = sr_store_db_error(c, "service_meta", &op->err);
+	db_reset(q);
 	return rc;
 }
 
@@ -169,23 +173,23 @@ enum sr_rc sr_store_meta_get(struct sr_store *st, const char *key, char **value,
 	static const char sql[] = "SELECT value FROM service_meta WHERE key = ?1";
 	enum sr_rc rc = SR_OK;
 	int slot, step;
-	struct conn *c = sr_store_reader_take(st, &slot);
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db *c = sr_store_reader_take(st, &slot);
+	struct db_q *q = db_prepare(c, sql);
 
 	*value = NULL;
 	if (q == NULL) {
-		rc = sr_store_db_error(c->db, "service_meta", err);
+		rc = sr_store_db_error(c, "service_meta", err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	if (step == SQLITE_DONE)
+	db_bind_text(q, 1, key);
+	step = db_step(q);
+	if (step == DB_DONE)
 		rc = sr_err_set(err, SR_ENOTFOUND, "no stored value \"%s\"", key ? key : "");
-	else if (step != SQLITE_ROW)
-		rc = sr_store_db_error(c->db, "service_meta", err);
-	else if ((*value = strdup((const char *)sqlite3_column_text(q, 0))) == NULL)
+	else if (step != DB_ROW)
+		rc = sr_store_db_error(c, "service_meta", err);
+	else if ((*value = strdup(db_text(q, 0))) == NULL)
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
-	sqlite3_reset(q);
+	db_reset(q);
 out:
 	sr_store_reader_give(st, slot);
 	return rc;
@@ -198,8 +202,8 @@ enum sr_rc sr_store_events_seen(struct sr_store *st, const char *source, char *c
 		"SELECT 1 FROM revocations WHERE source = ?1 AND source_event_id = ?2";
 	enum sr_rc rc = SR_OK;
 	int slot, step;
-	struct conn *c;
-	sqlite3_stmt *q;
+	struct db *c;
+	struct db_q *q;
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -210,18 +214,18 @@ enum sr_rc sr_store_events_seen(struct sr_store *st, const char *source, char *c
 	for (i = 0; i < n && rc == SR_OK; i++) {
 		if (ids[i] == NULL)
 			continue;
-		if ((q = sr_stmt(c, sql)) == NULL) {
-			rc = sr_store_db_error(c->db, "events seen", err);
+		if ((q = db_prepare(c, sql)) == NULL) {
+			rc = sr_store_db_error(c, "events seen", err);
 			break;
 		}
-		sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, ids[i], -1, SQLITE_STATIC);
-		step = sqlite3_step(q);
-		if (step == SQLITE_ROW)
+		db_bind_text(q, 1, source);
+		db_bind_text(q, 2, ids[i]);
+		step = db_step(q);
+		if (step == DB_ROW)
 			seen[i] = true;
-		else if (step != SQLITE_DONE)
-			rc = sr_store_db_error(c->db, "events seen", err);
-		sqlite3_reset(q);
+		else if (step != DB_DONE)
+			rc = sr_store_db_error(c, "events seen", err);
+		db_reset(q);
 	}
 	sr_store_reader_give(st, slot);
 	return rc;
@@ -268,27 +272,27 @@ enum sr_rc sr_store_user_groups_get(struct sr_store *st, const char *source,
 		"SELECT groups, updated_at FROM user_groups WHERE source = ?1 AND subject = ?2";
 	enum sr_rc rc = SR_OK;
 	int slot, step;
-	struct conn *c = sr_store_reader_take(st, &slot);
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db *c = sr_store_reader_take(st, &slot);
+	struct db_q *q = db_prepare(c, sql);
 
 	*groups = NULL;
 	*n_groups = 0;
 	*at = 0;
 	if (q == NULL) {
-		rc = sr_store_db_error(c->db, "user groups", err);
+		rc = sr_store_db_error(c, "user groups", err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, subject, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	if (step == SQLITE_DONE)
+	db_bind_text(q, 1, source);
+	db_bind_text(q, 2, subject);
+	step = db_step(q);
+	if (step == DB_DONE)
 		rc = sr_err_set(err, SR_ENOTFOUND, "no groups known for this user");
-	else if (step != SQLITE_ROW)
-		rc = sr_store_db_error(c->db, "user groups", err);
-	else if ((rc = groups_of((const char *)sqlite3_column_text(q, 0), groups, n_groups,
+	else if (step != DB_ROW)
+		rc = sr_store_db_error(c, "user groups", err);
+	else if ((rc = groups_of(db_text(q, 0), groups, n_groups,
 				 err)) == SR_OK)
-		*at = sqlite3_column_int64(q, 1);
-	sqlite3_reset(q);
+		*at = db_int64(q, 1);
+	db_reset(q);
 out:
 	sr_store_reader_give(st, slot);
 	if (rc != SR_OK) {

@@ -21,78 +21,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum sr_rc sr_store_insert_jobs(struct conn *c, int64_t seq, const char *kind,
+enum sr_rc sr_store_insert_jobs(struct db *c, int64_t seq, const char *kind,
 				char *const *accounts, size_t n, int64_t now,
 				struct sr_err *err)
 {
 	static const char sql[] =
 		"INSERT INTO jobs (revocation_seq, kind, account, run_at, state, created_at,"
 		" updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?4, ?4)";
-	sqlite3_stmt *q;
+	struct db_q *q;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if ((q = sr_stmt(c, sql)) == NULL)
-			return sr_store_db_error(c->db, "insert job", err);
-		sqlite3_bind_int64(q, 1, seq);
-		sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, accounts[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, now);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			return sr_store_db_error(c->db, "insert job", err);
-		sqlite3_reset(q);
+		if ((q = db_prepare(c, sql)) == NULL)
+			return sr_store_db_error(c, "insert job", err);
+		db_bind_int64(q, 1, seq);
+		db_bind_text(q, 2, kind);
+		db_bind_text(q, 3, accounts[i]);
+		db_bind_int64(q, 4, now);
+		if (db_step(q) != DB_DONE)
+			return sr_store_db_error(c, "insert job", err);
+		db_reset(q);
 	}
 	return SR_OK;
 }
 
-static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct sr_err *err);
+static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr_err *err);
 
-static const char claim_sql[] =
-	"UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?2 + ?3,"
-	"  attempts = attempts + 1, updated_at = ?2"
-	" WHERE id = (SELECT id FROM jobs j"
-	"   WHERE ((j.state = 'pending' AND j.run_at <= ?2)"
-	"       OR (j.state = 'running' AND j.lease_expires < ?2))"
-	/* One job per account at a time, across every process: two jobs writing
-	 * the same roles at once could each read the old policy, and the later
-	 * write could lower the cut-off the other had raised. */
-	"     AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.account = j.account AND o.id <> j.id"
-	"       AND ((o.state = 'running' AND o.lease_expires >= ?2)"
-	/* nor while a write another job of the account made may still land */
-	"        OR o.settles_at > ?2))"
-	"   ORDER BY j.run_at, j.id LIMIT 1)"
-	" RETURNING id, revocation_seq, kind, account, attempts,"
-	"  (SELECT id FROM revocations WHERE seq = jobs.revocation_seq)";
-
-static enum sr_rc claim(struct conn *c, struct job_op *j, struct sr_err *err)
+void sr_store_job_from_row(struct db_q *q, struct sr_job *job)
 {
-	sqlite3_stmt *q = sr_stmt(c, claim_sql);
-	int step;
+	memset(job, 0, sizeof(*job));
+	job->id = db_int64(q, 0);
+	job->revocation_seq = db_int64(q, 1);
+	snprintf(job->kind, sizeof(job->kind), "%s", db_text(q, 2) ? db_text(q, 2) : "");
+	snprintf(job->account, sizeof(job->account), "%s", db_text(q, 3) ? db_text(q, 3) : "");
+	job->attempts = db_int(q, 4);
+	snprintf(job->revocation_id, sizeof(job->revocation_id), "%s",
+		 db_text(q, 5) ? db_text(q, 5) : "");
+}
 
+/* The back end claims (db.h: one statement under SQLite's write lock, or
+ * row locks and an account lock on a server). */
+static enum sr_rc claim(struct db *c, struct job_op *j, struct sr_err *err)
+{
 	j->found = 0;
-	if (q == NULL)
-		return sr_store_db_error(c->db, "claim job", err);
-	sqlite3_bind_text(q, 1, j->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, j->now);
-	sqlite3_bind_int64(q, 3, j->lease);
-	step = sqlite3_step(q);
-	if (step == SQLITE_ROW) {
-		struct sr_job *job = j->job;
-		memset(job, 0, sizeof(*job));
-		job->id = sqlite3_column_int64(q, 0);
-		job->revocation_seq = sqlite3_column_int64(q, 1);
-		snprintf(job->kind, sizeof(job->kind), "%s", (const char *)sqlite3_column_text(q, 2));
-		snprintf(job->account, sizeof(job->account), "%s",
-			 (const char *)sqlite3_column_text(q, 3));
-		job->attempts = sqlite3_column_int(q, 4);
-		snprintf(job->revocation_id, sizeof(job->revocation_id), "%s",
-			 sqlite3_column_text(q, 5) ? (const char *)sqlite3_column_text(q, 5) : "");
-		j->found = 1;
-		step = sqlite3_step(q);
-	}
-	sqlite3_reset(q);
-	if (step != SQLITE_DONE)
-		return sr_store_db_error(c->db, "claim job", err);
+	if (c->ops->claim(c, j->owner, j->now, j->lease, j->job, &j->found) != 0)
+		return sr_store_db_error(c, "claim job", err);
 	if (j->found) /* "applying" from its first claim */
 		return update_state(c, j->job->revocation_seq, j->now, err);
 	return SR_OK;
@@ -102,217 +75,226 @@ static const char renew_sql[] =
 	"UPDATE jobs SET lease_expires = ?3, updated_at = ?4"
 	" WHERE id = ?1 AND state = 'running' AND lease_owner = ?2";
 
-static enum sr_rc renew(struct conn *c, struct job_op *j, struct sr_err *err)
+static enum sr_rc renew(struct db *c, struct job_op *j, struct sr_err *err)
 {
-	sqlite3_stmt *q = sr_stmt(c, renew_sql);
+	struct db_q *q = db_prepare(c, renew_sql);
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "renew lease", err);
-	sqlite3_bind_int64(q, 1, j->job_id);
-	sqlite3_bind_text(q, 2, j->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, j->until);
-	sqlite3_bind_int64(q, 4, j->now);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		sqlite3_reset(q);
-		return sr_store_db_error(c->db, "renew lease", err);
+		return sr_store_db_error(c, "renew lease", err);
+	db_bind_int64(q, 1, j->job_id);
+	db_bind_text(q, 2, j->owner);
+	db_bind_int64(q, 3, j->until);
+	db_bind_int64(q, 4, j->now);
+	if (db_step(q) != DB_DONE) {
+		db_reset(q);
+		return sr_store_db_error(c, "renew lease", err);
 	}
-	sqlite3_reset(q);
-	if (sqlite3_changes(c->db) == 0)
+	db_reset(q);
+	if (db_changes(c) == 0)
 		return sr_err_set(err, SR_ECONFLICT, "job %lld is no longer ours", (long long)j->job_id);
 	return SR_OK;
 }
 
 /* The revocation's state from its jobs (see store.h and README.md, "Jobs"). */
-static enum sr_rc update_state(struct conn *c, int64_t seq, int64_t now, struct sr_err *err)
+static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr_err *err)
 {
 	static const char count_sql[] =
 		"SELECT r.action,"
-		"  sum(j.kind = k.first AND j.state IN ('pending', 'running')),"
-		"  sum(j.kind = k.first AND j.state = 'done'),"
-		"  sum(j.kind = k.first AND j.state = 'failed'),"
-		"  sum(j.kind = k.first AND j.attempts > 0),"
-		"  sum(j.kind = 'cleanup' AND k.first = 'apply' AND j.state IN ('pending', 'running', 'failed')),"
-		"  sum(j.kind = 'cleanup' AND k.first = 'apply' AND j.state = 'done')"
+		"  sum(CASE WHEN j.kind = k.first AND j.state IN ('pending', 'running') THEN 1 ELSE 0 END),"
+		"  sum(CASE WHEN j.kind = k.first AND j.state = 'done' THEN 1 ELSE 0 END),"
+		"  sum(CASE WHEN j.kind = k.first AND j.state = 'failed' THEN 1 ELSE 0 END),"
+		"  sum(CASE WHEN j.kind = k.first AND j.attempts > 0 THEN 1 ELSE 0 END),"
+		"  sum(CASE WHEN j.kind = 'cleanup' AND k.first = 'apply'"
+		"       AND j.state IN ('pending', 'running', 'failed') THEN 1 ELSE 0 END),"
+		"  sum(CASE WHEN j.kind = 'cleanup' AND k.first = 'apply' AND j.state = 'done'"
+		"       THEN 1 ELSE 0 END)"
 		" FROM revocations r JOIN jobs j ON j.revocation_seq = r.seq,"
 		"  (SELECT CASE (SELECT action FROM revocations WHERE seq = ?1)"
 		"     WHEN 'cleanup' THEN 'cleanup' ELSE 'apply' END AS first) k"
-		" WHERE r.seq = ?1";
+		" WHERE r.seq = ?1 GROUP BY r.action";
 	static const char set_sql[] =
 		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
 		" RETURNING created_at";
-	sqlite3_stmt *q = sr_stmt(c, count_sql);
+	struct db_q *q = db_prepare(c, count_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "revocation state", err);
-	sqlite3_bind_int64(q, 1, seq);
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		sqlite3_reset(q);
-		return sr_store_db_error(c->db, "revocation state", err);
+		return sr_store_db_error(c, "revocation state", err);
+	db_bind_int64(q, 1, seq);
+	if (db_step(q) != DB_ROW) {
+		db_reset(q);
+		return sr_store_db_error(c, "revocation state", err);
 	}
-	open = sqlite3_column_int(q, 1);
-	done = sqlite3_column_int(q, 2);
-	failed = sqlite3_column_int(q, 3);
-	tried = sqlite3_column_int(q, 4);
-	cl_open = sqlite3_column_int(q, 5);
-	cl_done = sqlite3_column_int(q, 6);
+	open = db_int(q, 1);
+	done = db_int(q, 2);
+	failed = db_int(q, 3);
+	tried = db_int(q, 4);
+	cl_open = db_int(q, 5);
+	cl_done = db_int(q, 6);
 	if (open > 0)
 		state = tried > 0 ? "applying" : "pending";
 	else if (failed > 0)
 		state = done > 0 ? "partial" : "failed";
-	else if (strcmp((const char *)sqlite3_column_text(q, 0), "cleanup") == 0)
+	else if (strcmp(db_text(q, 0), "cleanup") == 0)
 		state = "cleaned";
 	else if (cl_open == 0 && cl_done > 0)
 		state = "cleaned";
 	else
 		state = "applied";
-	sqlite3_reset(q);
-	if ((q = sr_stmt(c, set_sql)) == NULL)
-		return sr_store_db_error(c->db, "revocation state", err);
-	sqlite3_bind_int64(q, 1, seq);
-	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, now);
-	switch (sqlite3_step(q)) {
-	case SQLITE_ROW: /* the state changed: from the 202 to applied is measured */
+	db_reset(q);
+	if ((q = db_prepare(c, set_sql)) == NULL)
+		return sr_store_db_error(c, "revocation state", err);
+	db_bind_int64(q, 1, seq);
+	db_bind_text(q, 2, state);
+	db_bind_int64(q, 3, now);
+	switch (db_step(q)) {
+	case DB_ROW: /* the state changed: from the 202 to applied is measured */
 		if (strcmp(state, "applied") == 0)
 			sr_metric_observe(SR_M_APPLY_SECONDS, NULL,
-					  (double)(now - sqlite3_column_int64(q, 0)));
+					  (double)(now - db_int64(q, 0)));
 		break;
-	case SQLITE_DONE:
+	case DB_DONE:
 		break;
 	default:
-		sqlite3_reset(q);
-		return sr_store_db_error(c->db, "revocation state", err);
+		db_reset(q);
+		return sr_store_db_error(c, "revocation state", err);
 	}
-	sqlite3_reset(q);
+	db_reset(q);
 	return SR_OK;
 }
 
-static enum sr_rc put_roles(struct conn *c, const struct sr_job_finish *f, struct sr_err *err)
+static enum sr_rc put_roles(struct db *c, const struct sr_job_finish *f, struct sr_err *err)
 {
 	static const char sql[] =
-		"INSERT OR REPLACE INTO role_results (revocation_seq, account, role_arn, kind,"
+		"INSERT INTO role_results (revocation_seq, account, role_arn, kind,"
 		" outcome, cutoff, due, request_id, error, at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-	sqlite3_stmt *q;
+		" VALUES (?1, ?2, ?3, ?4, ?5, CAST(?6 AS BIGINT), CAST(?7 AS BIGINT), ?8, ?9, ?10)"
+		" ON CONFLICT (revocation_seq, account, role_arn, kind) DO UPDATE SET"
+		"  outcome = excluded.outcome, cutoff = excluded.cutoff,"
+		"  due = excluded.due, request_id = excluded.request_id, error = excluded.error,"
+		"  at = excluded.at";
+	struct db_q *q;
 	size_t i;
 
 	for (i = 0; i < f->n_roles; i++) {
 		const struct sr_job_role *r = &f->roles[i];
-		if ((q = sr_stmt(c, sql)) == NULL)
-			return sr_store_db_error(c->db, "role result", err);
-		sqlite3_bind_int64(q, 1, f->job->revocation_seq);
-		sqlite3_bind_text(q, 2, r->account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, r->role_arn, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, f->job->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 5, r->outcome, -1, SQLITE_STATIC);
+		if ((q = db_prepare(c, sql)) == NULL)
+			return sr_store_db_error(c, "role result", err);
+		db_bind_int64(q, 1, f->job->revocation_seq);
+		db_bind_text(q, 2, r->account);
+		db_bind_text(q, 3, r->role_arn);
+		db_bind_text(q, 4, f->job->kind);
+		db_bind_text(q, 5, r->outcome);
 		if (r->cutoff)
-			sqlite3_bind_int64(q, 6, r->cutoff);
+			db_bind_int64(q, 6, r->cutoff);
 		if (r->due)
-			sqlite3_bind_int64(q, 7, r->due);
+			db_bind_int64(q, 7, r->due);
 		if (r->request_id && r->request_id[0])
-			sqlite3_bind_text(q, 8, r->request_id, -1, SQLITE_STATIC);
+			db_bind_text(q, 8, r->request_id);
 		if (r->error && r->error[0])
-			sqlite3_bind_text(q, 9, r->error, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 10, f->now);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			sqlite3_reset(q);
-			return sr_store_db_error(c->db, "role result", err);
+			db_bind_text(q, 9, r->error);
+		db_bind_int64(q, 10, f->now);
+		if (db_step(q) != DB_DONE) {
+			db_reset(q);
+			return sr_store_db_error(c, "role result", err);
 		}
-		sqlite3_reset(q);
+		db_reset(q);
 	}
 	return SR_OK;
 }
 
-static enum sr_rc finish(struct conn *c, struct job_op *j, struct sr_err *err)
+static enum sr_rc finish(struct db *c, struct job_op *j, struct sr_err *err)
 {
 	static const char move_sql[] =
-		"UPDATE jobs SET state = ?3, run_at = coalesce(?4, run_at), last_error = ?5,"
-		"  attempts = CASE WHEN ?6 THEN 0 ELSE attempts END,"
-		"  settles_at = nullif(max(coalesce(settles_at, 0), ?8), 0),"
+		"UPDATE jobs SET state = ?3, run_at = coalesce(CAST(?4 AS BIGINT), run_at),"
+		"  last_error = ?5, attempts = CASE WHEN ?6 <> 0 THEN 0 ELSE attempts END,"
+		"  settles_at = CASE WHEN coalesce(settles_at, 0) >= ?8 THEN settles_at"
+		"                    ELSE nullif(?8, 0) END,"
 		"  lease_owner = NULL, lease_expires = NULL, updated_at = ?7"
 		" WHERE id = ?1 AND state = 'running' AND lease_owner = ?2";
 	static const char cleanup_sql[] =
 		"INSERT INTO jobs (revocation_seq, kind, account, run_at, state, created_at, updated_at)"
 		" VALUES (?1, 'cleanup', ?2, ?3, 'pending', ?4, ?4)"
 		" ON CONFLICT (revocation_seq, kind, account) DO UPDATE SET"
-		"  run_at = max(run_at, excluded.run_at), state = 'pending', attempts = 0,"
-		"  updated_at = excluded.updated_at WHERE state <> 'running'";
+		"  run_at = CASE WHEN excluded.run_at > jobs.run_at THEN excluded.run_at"
+		"               ELSE jobs.run_at END,"
+		"  state = 'pending', attempts = 0, updated_at = excluded.updated_at"
+		" WHERE jobs.state <> 'running'";
 	const struct sr_job_finish *f = j->fin;
 	static const char *const states[] = {
 		[SR_JOB_DONE] = "done", [SR_JOB_RETRY] = "pending",
 		[SR_JOB_LATER] = "pending", [SR_JOB_FAILED] = "failed"};
-	sqlite3_stmt *q = sr_stmt(c, move_sql);
+	struct db_q *q = db_prepare(c, move_sql);
 	enum sr_rc rc;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "finish job", err);
-	sqlite3_bind_int64(q, 1, f->job->id);
-	sqlite3_bind_text(q, 2, f->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, states[f->next], -1, SQLITE_STATIC);
+		return sr_store_db_error(c, "finish job", err);
+	db_bind_int64(q, 1, f->job->id);
+	db_bind_text(q, 2, f->owner);
+	db_bind_text(q, 3, states[f->next]);
 	if (f->next == SR_JOB_RETRY || f->next == SR_JOB_LATER)
-		sqlite3_bind_int64(q, 4, f->run_at);
+		db_bind_int64(q, 4, f->run_at);
 	if (f->error != NULL && f->error[0] != '\0')
-		sqlite3_bind_text(q, 5, f->error, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 6, f->next == SR_JOB_LATER);
-	sqlite3_bind_int64(q, 7, f->now);
-	sqlite3_bind_int64(q, 8, f->settles_at);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		sqlite3_reset(q);
-		return sr_store_db_error(c->db, "finish job", err);
+		db_bind_text(q, 5, f->error);
+	db_bind_int64(q, 6, f->next == SR_JOB_LATER);
+	db_bind_int64(q, 7, f->now);
+	db_bind_int64(q, 8, f->settles_at);
+	if (db_step(q) != DB_DONE) {
+		db_reset(q);
+		return sr_store_db_error(c, "finish job", err);
 	}
-	sqlite3_reset(q);
-	if (sqlite3_changes(c->db) == 0)
+	db_reset(q);
+	if (db_changes(c) == 0)
 		return sr_err_set(err, SR_ECONFLICT, "job %lld was taken over by another worker",
 				  (long long)f->job->id);
 	if ((rc = put_roles(c, f, err)) != SR_OK)
 		return rc;
 	if ((f->next == SR_JOB_DONE || f->next == SR_JOB_FAILED) && f->cleanup_at > 0) {
-		if ((q = sr_stmt(c, cleanup_sql)) == NULL)
-			return sr_store_db_error(c->db, "schedule cleanup", err);
-		sqlite3_bind_int64(q, 1, f->job->revocation_seq);
-		sqlite3_bind_text(q, 2, f->job->account, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, f->cleanup_at);
-		sqlite3_bind_int64(q, 4, f->now);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			sqlite3_reset(q);
-			return sr_store_db_error(c->db, "schedule cleanup", err);
+		if ((q = db_prepare(c, cleanup_sql)) == NULL)
+			return sr_store_db_error(c, "schedule cleanup", err);
+		db_bind_int64(q, 1, f->job->revocation_seq);
+		db_bind_text(q, 2, f->job->account);
+		db_bind_int64(q, 3, f->cleanup_at);
+		db_bind_int64(q, 4, f->now);
+		if (db_step(q) != DB_DONE) {
+			db_reset(q);
+			return sr_store_db_error(c, "schedule cleanup", err);
 		}
-		sqlite3_reset(q);
+		db_reset(q);
 	}
 	return update_state(c, f->job->revocation_seq, f->now, err);
 }
 
-static enum sr_rc retry(struct conn *c, struct job_op *j, struct sr_err *err)
+static enum sr_rc retry(struct db *c, struct job_op *j, struct sr_err *err)
 {
 	static const char sql[] =
 		"UPDATE jobs SET state = 'pending', run_at = ?2, attempts = 0, lease_owner = NULL,"
 		" lease_expires = NULL, updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'pending')"
 		" RETURNING revocation_seq";
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db_q *q = db_prepare(c, sql);
 	int64_t seq = 0;
 	int step;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "retry job", err);
-	sqlite3_bind_int64(q, 1, j->job_id);
-	sqlite3_bind_int64(q, 2, j->now);
-	step = sqlite3_step(q);
-	if (step == SQLITE_ROW) {
-		seq = sqlite3_column_int64(q, 0);
-		step = sqlite3_step(q);
+		return sr_store_db_error(c, "retry job", err);
+	db_bind_int64(q, 1, j->job_id);
+	db_bind_int64(q, 2, j->now);
+	step = db_step(q);
+	if (step == DB_ROW) {
+		seq = db_int64(q, 0);
+		step = db_step(q);
 	}
-	sqlite3_reset(q);
-	if (step != SQLITE_DONE)
-		return sr_store_db_error(c->db, "retry job", err);
+	db_reset(q);
+	if (step != DB_DONE)
+		return sr_store_db_error(c, "retry job", err);
 	if (seq == 0)
 		return sr_err_set(err, SR_ENOTFOUND, "no failed or pending job %lld",
 				  (long long)j->job_id);
 	return update_state(c, seq, j->now, err);
 }
 
-enum sr_rc sr_store_write_job(struct conn *c, struct sr_store_op *op)
+enum sr_rc sr_store_write_job(struct db *c, struct sr_store_op *op)
 {
 	struct job_op *j = op->args;
 
@@ -378,34 +360,34 @@ enum sr_rc sr_store_job_retry(struct sr_store *st, int64_t job_id, int64_t now,
 
 /* ---- reads ---- */
 
-static json_t *time_or_null(sqlite3_stmt *q, int col)
+static json_t *time_or_null(struct db_q *q, int col)
 {
 	char buf[32];
 
-	if (sqlite3_column_type(q, col) == SQLITE_NULL)
+	if (db_is_null(q, col))
 		return json_null();
-	return json_string(sr_time_format(sqlite3_column_int64(q, col), buf));
+	return json_string(sr_time_format(db_int64(q, col), buf));
 }
 
-static json_t *text_or_null(sqlite3_stmt *q, int col)
+static json_t *text_or_null(struct db_q *q, int col)
 {
-	const unsigned char *t = sqlite3_column_text(q, col);
+	const char *t = db_text(q, col);
 
-	return t ? json_string((const char *)t) : json_null();
+	return t ? json_string(t) : json_null();
 }
 
-static const char job_cols[] =
-	"SELECT j.id, r.id, j.kind, j.account, j.state, j.run_at, j.attempts, j.last_error,"
-	" j.lease_owner, j.lease_expires, j.updated_at FROM jobs j"
-	" JOIN revocations r ON r.seq = j.revocation_seq";
+#define JOB_COLS \
+	"SELECT j.id, r.id, j.kind, j.account, j.state, j.run_at, j.attempts, j.last_error," \
+	" j.lease_owner, j.lease_expires, j.updated_at FROM jobs j" \
+	" JOIN revocations r ON r.seq = j.revocation_seq"
 
-static json_t *job_json(sqlite3_stmt *q)
+static json_t *job_json(struct db_q *q)
 {
 	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:o, s:o}",
-			 "id", (json_int_t)sqlite3_column_int64(q, 0),
+			 "id", (json_int_t)db_int64(q, 0),
 			 "revocation_id", text_or_null(q, 1), "kind", text_or_null(q, 2),
 			 "account", text_or_null(q, 3), "state", text_or_null(q, 4),
-			 "run_at", time_or_null(q, 5), "attempts", sqlite3_column_int(q, 6),
+			 "run_at", time_or_null(q, 5), "attempts", db_int(q, 6),
 			 "last_error", text_or_null(q, 7), "lease_owner", text_or_null(q, 8),
 			 "lease_expires", time_or_null(q, 9), "updated_at", time_or_null(q, 10));
 }
@@ -413,37 +395,34 @@ static json_t *job_json(sqlite3_stmt *q)
 enum sr_rc sr_store_jobs_list(struct sr_store *st, const char *state, int limit,
 			      json_t **out, struct sr_err *err)
 {
-	static const char sql[] = "%s WHERE (?1 IS NULL OR j.state = ?1) ORDER BY j.id DESC LIMIT ?2";
-	char text[512];
-	sqlite3_stmt *q = NULL;
+	static const char sql[] =
+		JOB_COLS " WHERE (CAST(?1 AS TEXT) IS NULL OR j.state = ?1) ORDER BY j.id DESC LIMIT ?2";
+	struct db_q *q = NULL;
 	int slot, step;
-	struct conn *c = sr_store_reader_take(st, &slot);
+	struct db *c = sr_store_reader_take(st, &slot);
 	enum sr_rc rc = SR_OK;
 
-	snprintf(text, sizeof(text), sql, job_cols);
 	*out = json_array();
-	if (sqlite3_prepare_v2(c->db, text, -1, &q, NULL) != SQLITE_OK) {
-		rc = sr_store_db_error(c->db, "list jobs", err);
+	if ((q = db_prepare(c, sql)) == NULL) {
+		rc = sr_store_db_error(c, "list jobs", err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 2, limit);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+	db_bind_text(q, 1, state);
+	db_bind_int64(q, 2, limit);
+	while ((step = db_step(q)) == DB_ROW)
 		json_array_append_new(*out, job_json(q));
-	if (step != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "list jobs", err);
+	if (step != DB_DONE)
+		rc = sr_store_db_error(c, "list jobs", err);
+	db_reset(q);
 out:
-	sqlite3_finalize(q);
 	sr_store_reader_give(st, slot);
 	return rc;
 }
 
-enum sr_rc sr_store_revocation_detail(struct conn *c, json_t *rev, struct sr_err *err)
+enum sr_rc sr_store_revocation_detail(struct db *c, json_t *rev, struct sr_err *err)
 {
 	static const char jobs_sql[] =
-		"SELECT j.id, r.id, j.kind, j.account, j.state, j.run_at, j.attempts, j.last_error,"
-		" j.lease_owner, j.lease_expires, j.updated_at FROM jobs j"
-		" JOIN revocations r ON r.seq = j.revocation_seq WHERE r.id = ?1"
+		JOB_COLS " WHERE r.id = ?1"
 		" ORDER BY j.account, j.kind";
 	static const char roles_sql[] =
 		"SELECT x.account, x.role_arn, x.kind, x.outcome, x.cutoff, x.due, x.request_id,"
@@ -451,19 +430,19 @@ enum sr_rc sr_store_revocation_detail(struct conn *c, json_t *rev, struct sr_err
 		" WHERE r.id = ?1 ORDER BY x.account, x.role_arn, x.kind";
 	const char *id = json_string_value(json_object_get(rev, "id"));
 	json_t *jobs = json_array(), *roles = json_array(), *due = json_null();
-	sqlite3_stmt *q;
+	struct db_q *q;
 	int step;
 
-	if ((q = sr_stmt(c, jobs_sql)) == NULL)
+	if ((q = db_prepare(c, jobs_sql)) == NULL)
 		goto fail;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+	db_bind_text(q, 1, id);
+	while ((step = db_step(q)) == DB_ROW) {
 		json_t *job = job_json(q);
 		json_object_del(job, "revocation_id");
 		json_object_del(job, "lease_owner");
 		json_object_del(job, "lease_expires");
-		if (strcmp((const char *)sqlite3_column_text(q, 2), "cleanup") == 0 &&
-		    strcmp((const char *)sqlite3_column_text(q, 4), "done") != 0 &&
+		if (strcmp(db_text(q, 2), "cleanup") == 0 &&
+		    strcmp(db_text(q, 4), "done") != 0 &&
 		    (json_is_null(due) || strcmp(json_string_value(json_object_get(job, "run_at")),
 						 json_string_value(due)) > 0)) {
 			json_decref(due);
@@ -471,19 +450,19 @@ enum sr_rc sr_store_revocation_detail(struct conn *c, json_t *rev, struct sr_err
 		}
 		json_array_append_new(jobs, job);
 	}
-	sqlite3_reset(q);
-	if (step != SQLITE_DONE || (q = sr_stmt(c, roles_sql)) == NULL)
+	db_reset(q);
+	if (step != DB_DONE || (q = db_prepare(c, roles_sql)) == NULL)
 		goto fail;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+	db_bind_text(q, 1, id);
+	while ((step = db_step(q)) == DB_ROW)
 		json_array_append_new(roles, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"account", text_or_null(q, 0), "role_arn", text_or_null(q, 1),
 			"action", text_or_null(q, 2), "outcome", text_or_null(q, 3),
 			"cutoff", time_or_null(q, 4), "due", time_or_null(q, 5),
 			"request_id", text_or_null(q, 6), "error", text_or_null(q, 7),
 			"at", time_or_null(q, 8)));
-	sqlite3_reset(q);
-	if (step != SQLITE_DONE)
+	db_reset(q);
+	if (step != DB_DONE)
 		goto fail;
 	json_object_set_new(rev, "jobs", jobs);
 	json_object_set_new(rev, "roles", roles);
@@ -493,11 +472,11 @@ fail:
 	json_decref(jobs);
 	json_decref(roles);
 	json_decref(due);
-	return sr_store_db_error(c->db, "revocation detail", err);
+	return sr_store_db_error(c, "revocation detail", err);
 }
 
 /* Appends a copy of a column's text to the string vector *v of *n. */
-static enum sr_rc append_text(char ***v, size_t *n, const unsigned char *text,
+static enum sr_rc append_text(char ***v, size_t *n, const char *text,
 			      struct sr_err *err)
 {
 	char **grown = realloc(*v, (*n + 1) * sizeof(char *));
@@ -506,7 +485,7 @@ static enum sr_rc append_text(char ***v, size_t *n, const unsigned char *text,
 	if (grown == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	*v = grown;
-	if ((copy = strdup(text ? (const char *)text : "")) == NULL)
+	if ((copy = strdup(text ? text : "")) == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	grown[(*n)++] = copy;
 	return SR_OK;
@@ -521,28 +500,28 @@ enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, char ***gr
 		" JOIN revocation_groups g ON g.revocation_seq = r.seq WHERE r.seq = ?1"
 		" ORDER BY g.position";
 	int slot, step;
-	struct conn *c = sr_store_reader_take(st, &slot);
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db *c = sr_store_reader_take(st, &slot);
+	struct db_q *q = db_prepare(c, sql);
 	enum sr_rc rc = SR_OK;
 
 	*groups = NULL;
 	*n_groups = 0;
 	if (q == NULL) {
-		rc = sr_store_db_error(c->db, "read revocation", err);
+		rc = sr_store_db_error(c, "read revocation", err);
 		goto out;
 	}
-	sqlite3_bind_int64(q, 1, seq);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		if ((rc = append_text(groups, n_groups, sqlite3_column_text(q, 2), err)) != SR_OK)
+	db_bind_int64(q, 1, seq);
+	while ((step = db_step(q)) == DB_ROW) {
+		if ((rc = append_text(groups, n_groups, db_text(q, 2), err)) != SR_OK)
 			break;
-		*cutoff = sqlite3_column_int64(q, 0);
-		snprintf(action, action_cap, "%s", (const char *)sqlite3_column_text(q, 1));
+		*cutoff = db_int64(q, 0);
+		snprintf(action, action_cap, "%s", db_text(q, 1));
 	}
-	if (rc == SR_OK && step != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "read revocation", err);
+	if (rc == SR_OK && step != DB_DONE)
+		rc = sr_store_db_error(c, "read revocation", err);
 	else if (rc == SR_OK && *n_groups == 0)
 		rc = sr_err_set(err, SR_ENOTFOUND, "no revocation %lld", (long long)seq);
-	sqlite3_reset(q);
+	db_reset(q);
 out:
 	sr_store_reader_give(st, slot);
 	return rc;
@@ -551,23 +530,16 @@ out:
 enum sr_rc sr_store_denied_roles(struct sr_store *st, const struct sr_denied_filter *f,
 				 char ***arns, size_t *n, struct sr_err *err)
 {
-	static const char sql[] =
-		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"
-		" AND x.outcome IN ('denied', 'unchanged')"
-		" AND (?1 = 0 OR x.revocation_seq = ?1) AND (?2 IS NULL OR x.account = ?2)"
-		" AND (?3 IS NULL OR x.revocation_seq IN (SELECT g.revocation_seq"
-		"  FROM revocation_groups g WHERE g.group_name IN (SELECT value FROM json_each(?3))))"
-		" ORDER BY x.role_arn";
 	int slot, step;
-	struct conn *c = sr_store_reader_take(st, &slot);
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db *c = sr_store_reader_take(st, &slot);
+	struct db_q *q = db_prepare(c, c->ops->sql->denied_roles);
 	enum sr_rc rc = SR_OK;
 	char *groups = NULL;
 
 	*arns = NULL;
 	*n = 0;
 	if (q == NULL) {
-		rc = sr_store_db_error(c->db, "denied roles", err);
+		rc = sr_store_db_error(c, "denied roles", err);
 		goto out;
 	}
 	if (f->groups != NULL) {
@@ -582,15 +554,15 @@ enum sr_rc sr_store_denied_roles(struct sr_store *st, const struct sr_denied_fil
 			goto out;
 		}
 	}
-	sqlite3_bind_int64(q, 1, f->seq);
-	sqlite3_bind_text(q, 2, f->account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, groups, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW &&
-	       (rc = append_text(arns, n, sqlite3_column_text(q, 0), err)) == SR_OK)
+	db_bind_int64(q, 1, f->seq);
+	db_bind_text(q, 2, f->account);
+	db_bind_text(q, 3, groups);
+	while ((step = db_step(q)) == DB_ROW &&
+	       (rc = append_text(arns, n, db_text(q, 0), err)) == SR_OK)
 		;
-	if (rc == SR_OK && step != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "denied roles", err);
-	sqlite3_reset(q);
+	if (rc == SR_OK && step != DB_DONE)
+		rc = sr_store_db_error(c, "denied roles", err);
+	db_reset(q);
 	if (rc != SR_OK) {
 		sr_strv_free(*arns, *n);
 		*arns = NULL;

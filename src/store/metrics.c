@@ -12,23 +12,23 @@
 #include "session_revoker/metrics.h"
 
 /* Every (a, b, count) row of sql into the gauge family, zeroed first. */
-static enum sr_rc counts(struct conn *c, const char *sql, struct sr_metrics *m, size_t family,
+static enum sr_rc counts(struct db *c, const char *sql, struct sr_metrics *m, size_t family,
 			 const char *what, struct sr_err *err)
 {
-	sqlite3_stmt *q = sr_stmt(c, sql);
+	struct db_q *q = db_prepare(c, sql);
 	int step;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, what, err);
+		return sr_store_db_error(c, what, err);
 	sr_metrics_zero(m, family);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+	while ((step = db_step(q)) == DB_ROW)
 		sr_metrics_set(m, family,
-			       (const char *[]){(const char *)sqlite3_column_text(q, 0),
-						(const char *)sqlite3_column_text(q, 1)},
-			       (double)sqlite3_column_int64(q, 2));
-	sqlite3_reset(q);
-	if (step != SQLITE_DONE)
-		return sr_store_db_error(c->db, what, err);
+			       (const char *[]){db_text(q, 0),
+						db_text(q, 1)},
+			       (double)db_int64(q, 2));
+	db_reset(q);
+	if (step != DB_DONE)
+		return sr_store_db_error(c, what, err);
 	return SR_OK;
 }
 
@@ -47,29 +47,29 @@ enum sr_rc sr_store_metrics(struct sr_store *st, struct sr_metrics *m, int64_t n
 		" UNION ALL"
 		" SELECT min(lease_expires) FROM jobs WHERE state = 'running' AND lease_expires <= ?1)";
 	int slot;
-	struct conn *c;
-	sqlite3_stmt *q;
+	struct db *c;
+	struct db_q *q;
 	enum sr_rc rc;
 
 	c = sr_store_reader_take(st, &slot);
 	if ((rc = counts(c, revs_sql, m, SR_M_REVOCATIONS, "count revocations", err)) != SR_OK ||
 	    (rc = counts(c, jobs_sql, m, SR_M_JOBS, "count jobs", err)) != SR_OK)
 		goto out;
-	if ((q = sr_stmt(c, lag_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "job lag", err);
+	if ((q = db_prepare(c, lag_sql)) == NULL) {
+		rc = sr_store_db_error(c, "job lag", err);
 		goto out;
 	}
-	sqlite3_bind_int64(q, 1, now);
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		sqlite3_reset(q);
-		rc = sr_store_db_error(c->db, "job lag", err);
+	db_bind_int64(q, 1, now);
+	if (db_step(q) != DB_ROW) {
+		db_reset(q);
+		rc = sr_store_db_error(c, "job lag", err);
 		goto out;
 	}
 	sr_metrics_set(m, SR_M_JOB_LAG, NULL,
-		       sqlite3_column_type(q, 0) == SQLITE_NULL
+		       db_is_null(q, 0)
 			       ? 0.0
-			       : (double)(now - sqlite3_column_int64(q, 0)));
-	sqlite3_reset(q);
+			       : (double)(now - db_int64(q, 0)));
+	db_reset(q);
 out:
 	sr_store_reader_give(st, slot);
 	return rc;

@@ -4,7 +4,7 @@
  * DESIGN: one function (rev_json) turns a revocation row into the JSON the
  * API shows, whether the row was just written (built from what was inserted,
  * so the writer does not read back what it wrote) or read from the table.
- * Statements are prepared once per connection (struct conn).
+ * Statements are prepared once per connection (db.h).
  */
 #include "store_int.h"
 
@@ -77,20 +77,9 @@ static const char *state_reason(const char *state, int cleanup_jobs, int roles)
 	return NULL;
 }
 
-static const char select_sql[] =
-	"SELECT r.seq, r.id, r.source, r.source_event_id, r.issuer, r.subject,"
-	"       r.token_id, r.action, r.cutoff, r.time_given, r.accounts, r.reason,"
-	"       r.state, r.created_at, r.updated_at,"
-	"       (SELECT json_group_array(group_name) FROM (SELECT group_name"
-	"          FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position)),"
-	"       (SELECT count(*) FROM jobs WHERE revocation_seq = r.seq AND kind = 'cleanup'),"
-	"       (SELECT count(*) FROM role_results WHERE revocation_seq = r.seq),"
-	"       r.event_subject, r.rule, r.note"
-	"  FROM revocations r WHERE (?1 IS NULL AND r.seq = ?2) OR r.id = ?1";
-
-static const char *text(sqlite3_stmt *q, int col)
+static const char *text(struct db_q *q, int col)
 {
-	return (const char *)sqlite3_column_text(q, col);
+	return db_text(q, col);
 }
 
 static json_t *json_text(const char *t)
@@ -98,37 +87,36 @@ static json_t *json_text(const char *t)
 	return t ? json_loads(t, 0, NULL) : NULL;
 }
 
-enum sr_rc sr_store_revocation_json(struct conn *c, int64_t seq, const char *id,
+enum sr_rc sr_store_revocation_json(struct db *c, int64_t seq, const char *id,
 				    json_t **out, struct sr_err *err)
 {
-	sqlite3_stmt *q = sr_stmt(c, select_sql);
+	struct db_q *q = db_prepare(c, c->ops->sql->revocation);
 	struct rev_row r;
 	int step;
 
 	*out = NULL;
 	if (q == NULL)
-		return sr_store_db_error(c->db, "read revocation", err);
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, seq);
-	step = sqlite3_step(q);
-	if (step == SQLITE_DONE)
+		return sr_store_db_error(c, "read revocation", err);
+	db_bind_text(q, 1, id);
+	db_bind_int64(q, 2, seq);
+	step = db_step(q);
+	if (step == DB_DONE)
 		return sr_err_set(err, SR_ENOTFOUND, "no revocation with this id");
-	if (step != SQLITE_ROW)
-		return sr_store_db_error(c->db, "read revocation", err);
+	if (step != DB_ROW)
+		return sr_store_db_error(c, "read revocation", err);
 	r = (struct rev_row){
 		.id = text(q, 1), .source = text(q, 2), .source_event_id = text(q, 3),
 		.issuer = text(q, 4), .subject = text(q, 5), .token_id = text(q, 6),
-		.action = text(q, 7), .cutoff = sqlite3_column_int64(q, 8),
+		.action = text(q, 7), .cutoff = db_int64(q, 8),
 		.time_given = text(q, 9), .accounts = json_text(text(q, 10)),
 		.reason = text(q, 11), .state = text(q, 12),
-		.created_at = sqlite3_column_int64(q, 13),
-		.updated_at = sqlite3_column_int64(q, 14), .groups = json_text(text(q, 15)),
-		.event_subject = text(q, 18), .rule = text(q, 19), .note = text(q, 20),
+		.created_at = db_int64(q, 13),
+		.updated_at = db_int64(q, 14), .groups = json_text(text(q, 20)),
+		.event_subject = text(q, 17), .rule = text(q, 18), .note = text(q, 19),
 	};
-	r.state_reason = state_reason(r.state, sqlite3_column_int(q, 16),
-				      sqlite3_column_int(q, 17));
+	r.state_reason = state_reason(r.state, db_int(q, 15), db_int(q, 16));
 	*out = rev_json(&r);
-	sqlite3_reset(q);
+	db_reset(q);
 	if (*out == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	return SR_OK;
@@ -139,21 +127,21 @@ static const char find_key_sql[] =
 	" WHERE issuer = ?1 AND subject = ?2 AND key = ?3";
 
 /* 1: found (the earlier answer is in item->result), 0: not found, -1: error. */
-static int find_idempotent(struct conn *c, const struct sr_revocation_in *in,
+static int find_idempotent(struct db *c, const struct sr_revocation_in *in,
 			   struct sr_store_item *item)
 {
-	sqlite3_stmt *q = sr_stmt(c, find_key_sql);
+	struct db_q *q = db_prepare(c, find_key_sql);
 	int step, found = 0;
 
 	if (q == NULL) {
-		sr_store_db_error(c->db, "idempotency lookup", &item->err);
+		sr_store_db_error(c, "idempotency lookup", &item->err);
 		return -1;
 	}
-	sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, in->subject ? in->subject : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, in->idempotency_key, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	if (step == SQLITE_ROW) {
+	db_bind_text(q, 1, in->issuer);
+	db_bind_text(q, 2, in->subject ? in->subject : "");
+	db_bind_text(q, 3, in->idempotency_key);
+	step = db_step(q);
+	if (step == DB_ROW) {
 		const char *hash = text(q, 0);
 		if (hash == NULL || in->request_hash == NULL ||
 		    strcmp(hash, in->request_hash) != 0) {
@@ -164,11 +152,11 @@ static int find_idempotent(struct conn *c, const struct sr_revocation_in *in,
 			item->result = json_text(text(q, 1));
 			found = item->result ? 1 : -1;
 		}
-	} else if (step != SQLITE_DONE) {
-		sr_store_db_error(c->db, "idempotency lookup", &item->err);
+	} else if (step != DB_DONE) {
+		sr_store_db_error(c, "idempotency lookup", &item->err);
 		found = -1;
 	}
-	sqlite3_reset(q);
+	db_reset(q);
 	return found;
 }
 
@@ -212,25 +200,25 @@ static const char find_event_sql[] =
  * item->result, or SR_ECONFLICT when the same id came with another document
  * (unless in->replay_any: a provider's redelivered event is the same event
  * whatever its groups resolve to now). */
-static enum sr_rc recorded_event(struct conn *c, const struct sr_revocation_in *in,
+static enum sr_rc recorded_event(struct db *c, const struct sr_revocation_in *in,
 				 struct sr_store_item *item)
 {
-	sqlite3_stmt *q = sr_stmt(c, find_event_sql);
+	struct db_q *q = db_prepare(c, find_event_sql);
 	int64_t seq;
 	int step;
 
 	if (q == NULL)
-		return sr_store_db_error(c->db, "event lookup", &item->err);
-	sqlite3_bind_text(q, 1, in->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, in->source_event_id, -1, SQLITE_STATIC);
-	step = sqlite3_step(q);
-	if (step == SQLITE_DONE)
+		return sr_store_db_error(c, "event lookup", &item->err);
+	db_bind_text(q, 1, in->source);
+	db_bind_text(q, 2, in->source_event_id);
+	step = db_step(q);
+	if (step == DB_DONE)
 		return sr_err_set(&item->err, SR_EINTERNAL,
 				  "the event id was taken but its revocation is not found");
-	if (step != SQLITE_ROW)
-		return sr_store_db_error(c->db, "event lookup", &item->err);
-	seq = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
+	if (step != DB_ROW)
+		return sr_store_db_error(c, "event lookup", &item->err);
+	seq = db_int64(q, 0);
+	db_reset(q);
 	if (sr_store_revocation_json(c, seq, NULL, &item->result, &item->err) != SR_OK)
 		return item->err.code;
 	if (!in->replay_any && !same_document(item->result, in->doc)) {
@@ -252,18 +240,18 @@ static const char insert_rev_sql[] =
 	" token_id, action, cutoff, time_given, accounts, reason, state,"
 	" created_at, updated_at, event_subject, rule, note)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15, ?16)"
-	" ON CONFLICT (source, source_event_id) DO NOTHING";
+	" ON CONFLICT (source, source_event_id) DO NOTHING RETURNING seq";
 static const char insert_group_sql[] =
 	"INSERT INTO revocation_groups (revocation_seq, position, group_name)"
 	" VALUES (?1, ?2, ?3)";
 
 /* Inserts the row and its groups; OUT item->result, the row as the API shows
  * it. *seq is 0 (and nothing written) when the event was recorded before. */
-static enum sr_rc insert_row(struct conn *c, const struct sr_revocation_in *in,
+static enum sr_rc insert_row(struct db *c, const struct sr_revocation_in *in,
 			     struct sr_store_item *item, int64_t *seq)
 {
 	const struct sr_document *doc = in->doc;
-	sqlite3_stmt *q;
+	struct db_q *q;
 	struct rev_row r = {0};
 	char id[37], *accounts_text = NULL;
 	enum sr_rc rc = SR_OK;
@@ -287,49 +275,54 @@ static enum sr_rc insert_row(struct conn *c, const struct sr_revocation_in *in,
 	};
 	if (r.accounts != NULL)
 		accounts_text = json_dumps(r.accounts, JSON_COMPACT);
-	if ((q = sr_stmt(c, insert_rev_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "insert revocation", &item->err);
+	if ((q = db_prepare(c, insert_rev_sql)) == NULL) {
+		rc = sr_store_db_error(c, "insert revocation", &item->err);
 		goto out;
 	}
-	sqlite3_bind_text(q, 1, r.id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, r.source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, r.source_event_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, r.issuer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, r.subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, r.token_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 7, r.action, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 8, r.cutoff);
-	sqlite3_bind_text(q, 9, r.time_given, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 10, accounts_text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 11, r.reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 12, r.created_at);
-	sqlite3_bind_text(q, 13, r.state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 14, r.event_subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 15, r.rule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 16, r.note, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		rc = sr_store_db_error(c->db, "insert revocation", &item->err);
+	db_bind_text(q, 1, r.id);
+	db_bind_text(q, 2, r.source);
+	db_bind_text(q, 3, r.source_event_id);
+	db_bind_text(q, 4, r.issuer);
+	db_bind_text(q, 5, r.subject);
+	db_bind_text(q, 6, r.token_id);
+	db_bind_text(q, 7, r.action);
+	db_bind_int64(q, 8, r.cutoff);
+	db_bind_text(q, 9, r.time_given);
+	db_bind_text(q, 10, accounts_text);
+	db_bind_text(q, 11, r.reason);
+	db_bind_int64(q, 12, r.created_at);
+	db_bind_text(q, 13, r.state);
+	db_bind_text(q, 14, r.event_subject);
+	db_bind_text(q, 15, r.rule);
+	db_bind_text(q, 16, r.note);
+	switch (db_step(q)) {
+	case DB_ROW:
+		*seq = db_int64(q, 0);
+		break;
+	case DB_DONE: /* the event's id is taken */
+		db_reset(q);
+		goto out;
+	default:
+		rc = sr_store_db_error(c, "insert revocation", &item->err);
+		db_reset(q);
 		goto out;
 	}
-	sqlite3_reset(q);
-	if (sqlite3_changes(c->db) == 0) /* the event's id is taken */
-		goto out;
-	*seq = sqlite3_last_insert_rowid(c->db);
-	if ((q = sr_stmt(c, insert_group_sql)) == NULL) {
-		rc = sr_store_db_error(c->db, "insert groups", &item->err);
+	db_reset(q);
+	if ((q = db_prepare(c, insert_group_sql)) == NULL) {
+		rc = sr_store_db_error(c, "insert groups", &item->err);
 		goto out;
 	}
 	for (i = 0; i < doc->n_groups; i++) {
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, *seq);
-		sqlite3_bind_int64(q, 2, (int64_t)i);
-		sqlite3_bind_text(q, 3, doc->groups[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			rc = sr_store_db_error(c->db, "insert groups", &item->err);
+		db_reset(q);
+		db_bind_int64(q, 1, *seq);
+		db_bind_int64(q, 2, (int64_t)i);
+		db_bind_text(q, 3, doc->groups[i]);
+		if (db_step(q) != DB_DONE) {
+			rc = sr_store_db_error(c, "insert groups", &item->err);
 			goto out;
 		}
 	}
-	sqlite3_reset(q);
+	db_reset(q);
 	r.state_reason = state_reason(r.state, 0, 0);
 	item->result = rev_json(&r);
 	r.groups = r.accounts = NULL; /* stolen */
@@ -342,36 +335,69 @@ out:
 	return rc;
 }
 
+/* Another process may have taken the key since find_idempotent looked
+ * (the key is unique, the look is not a lock): nothing is inserted then. */
 static const char insert_key_sql[] =
 	"INSERT INTO idempotency_keys (issuer, subject, key, request_hash,"
-	" revocation_seq, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	" revocation_seq, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	" ON CONFLICT (issuer, subject, key) DO NOTHING RETURNING revocation_seq";
 
-static enum sr_rc remember_key(struct conn *c, const struct sr_revocation_in *in,
-			       struct sr_store_item *item, int64_t seq)
+/* SR_OK, with *taken set when another request holds the key now. */
+static enum sr_rc remember_key(struct db *c, const struct sr_revocation_in *in,
+			       struct sr_store_item *item, int64_t seq, bool *taken)
 {
-	sqlite3_stmt *q = sr_stmt(c, insert_key_sql);
+	struct db_q *q = db_prepare(c, insert_key_sql);
 	char *body = json_dumps(item->result, JSON_COMPACT);
 	enum sr_rc rc = SR_OK;
+	int step = DB_ERR;
 
+	*taken = false;
 	if (body == NULL)
 		return sr_err_set(&item->err, SR_ENOMEM, "out of memory");
-	if (q == NULL ||
-	    sqlite3_bind_text(q, 1, in->issuer, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(q, 2, in->subject ? in->subject : "", -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(q, 3, in->idempotency_key, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(q, 4, in->request_hash ? in->request_hash : "", -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 5, seq) != SQLITE_OK ||
-	    sqlite3_bind_text(q, 6, body, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 7, in->now) != SQLITE_OK ||
-	    sqlite3_step(q) != SQLITE_DONE)
-		rc = sr_store_db_error(c->db, "remember idempotency key", &item->err);
-	if (q != NULL)
-		sqlite3_reset(q);
+	if (q != NULL) {
+		db_bind_text(q, 1, in->issuer);
+		db_bind_text(q, 2, in->subject ? in->subject : "");
+		db_bind_text(q, 3, in->idempotency_key);
+		db_bind_text(q, 4, in->request_hash ? in->request_hash : "");
+		db_bind_int64(q, 5, seq);
+		db_bind_text(q, 6, body);
+		db_bind_int64(q, 7, in->now);
+		step = db_step(q);
+		db_reset(q);
+	}
+	if (step == DB_DONE)
+		*taken = true;
+	else if (step != DB_ROW)
+		rc = sr_store_db_error(c, "remember idempotency key", &item->err);
 	free(body);
 	return rc;
 }
 
-enum sr_rc sr_store_write_one(struct conn *c, const struct sr_revocation_in *in,
+/* With an idempotency key: the revocation is written under a savepoint, so
+ * that when another process takes the key first it is undone and that
+ * request's answer (or conflict) is given instead. */
+static enum sr_rc write_keyed(struct db *c, const struct sr_revocation_in *in,
+			      struct sr_store_item *item, int64_t seq)
+{
+	enum sr_rc rc;
+	bool taken;
+	int found;
+
+	if ((rc = remember_key(c, in, item, seq, &taken)) != SR_OK || !taken)
+		return rc;
+	if (db_exec(c, "ROLLBACK TO keyed") != 0)
+		return sr_store_db_error(c, "idempotency key", &item->err);
+	json_decref(item->result);
+	item->result = NULL;
+	found = find_idempotent(c, in, item);
+	if (found == 0)
+		return sr_err_set(&item->err, SR_EINTERNAL,
+				  "the idempotency key was taken but is not found");
+	item->replayed = found > 0;
+	return found > 0 ? SR_OK : item->err.code;
+}
+
+enum sr_rc sr_store_write_one(struct db *c, const struct sr_revocation_in *in,
 			      struct sr_store_item *item)
 {
 	enum sr_rc rc;
@@ -389,9 +415,11 @@ enum sr_rc sr_store_write_one(struct conn *c, const struct sr_revocation_in *in,
 			return found > 0 ? SR_OK : item->err.code;
 		}
 	}
+	if (in->idempotency_key != NULL && db_exec(c, "SAVEPOINT keyed") != 0)
+		return sr_store_db_error(c, "idempotency key", &item->err);
 	if ((rc = insert_row(c, in, item, &seq)) != SR_OK)
 		return rc;
-	if (seq == 0)
+	if (seq == 0) /* (a savepoint left open ends with the caller's) */
 		return recorded_event(c, in, item);
 	/* A 202 always has its jobs: they are written in the same transaction. */
 	if ((rc = sr_store_insert_jobs(c, seq, in->doc->action == SR_ACTION_CLEANUP
@@ -399,12 +427,13 @@ enum sr_rc sr_store_write_one(struct conn *c, const struct sr_revocation_in *in,
 				       in->targets, in->n_targets, in->now,
 				       &item->err)) != SR_OK)
 		return rc;
-	if (in->idempotency_key != NULL)
-		return remember_key(c, in, item, seq);
-	return SR_OK;
+	if (in->idempotency_key != NULL && (rc = write_keyed(c, in, item, seq)) == SR_OK &&
+	    db_exec(c, "RELEASE keyed") != 0)
+		rc = sr_store_db_error(c, "idempotency key", &item->err);
+	return rc;
 }
 
-enum sr_rc sr_store_write_revocation(struct conn *c, struct sr_store_op *op)
+enum sr_rc sr_store_write_revocation(struct db *c, struct sr_store_op *op)
 {
 	struct sr_store_item item;
 	enum sr_rc rc;

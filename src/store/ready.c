@@ -10,7 +10,7 @@
  * and everyone else in that second gets the last outcome, so an idle service
  * writes at most once a second however often it is asked. A check write is
  * small and can fit in space a failed larger write left allocated, so after
- * a full disk (SQLITE_FULL) a check counts only once the disk holding the
+ * a full disk (DB_FAIL_FULL) a check counts only once the disk holding the
  * store has READY_FREE_BYTES free again.
  */
 #include "store_int.h"
@@ -23,41 +23,30 @@
 #define FRESH_MS 1000
 #define READY_FREE_BYTES (1024 * 1024)
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Errors that say the file cannot be written, not that one write was wrong. */
-static bool storage_error(int code)
+/* Errors that say the database takes no writes, not that one write was wrong. */
+static bool storage_error(enum db_fail fail)
 {
-	switch (code & 0xff) {
-	case SQLITE_FULL:
-	case SQLITE_IOERR:
-	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-	case SQLITE_NOMEM:
-	case SQLITE_PROTOCOL:
+	switch (fail) {
+	case DB_FAIL_FULL:
+	case DB_FAIL_STORAGE:
+	case DB_FAIL_BUSY:
+	case DB_FAIL_GONE:
 		return true;
 	default:
 		return false;
 	}
 }
 
-void sr_store_outcome_fail(struct store_outcome *o, sqlite3 *db, int code, bool any)
+void sr_store_outcome_fail(struct store_outcome *o, struct db *db, bool any)
 {
-	if (o->failed || (!any && !storage_error(code)))
+	enum db_fail fail = db_fail(db);
+
+	if (o->failed || (!any && !storage_error(fail)))
 		return;
 	o->failed = true;
-	o->code = code;
-	snprintf(o->why, sizeof(o->why), "%s", sqlite3_errmsg(db));
+	o->fail = fail;
+	snprintf(o->why, sizeof(o->why), "%s", db_errmsg(db));
 }
 
 /* The free space of the store's file system, or -1 when it cannot be read. */
@@ -83,10 +72,10 @@ void sr_store_health_note(struct sr_store *st, struct sr_store_op *batch,
 	full = st->health.failing && st->health.disk_full;
 	pthread_mutex_unlock(&st->mu);
 	/* After a full disk, a check write alone does not say there is room. */
-	if (!o->failed && only_checks && full &&
+	if (!o->failed && only_checks && full && st->dir != NULL &&
 	    (room = free_bytes(st->dir)) < READY_FREE_BYTES) {
 		o->failed = true;
-		o->code = SQLITE_FULL;
+		o->fail = DB_FAIL_FULL;
 		snprintf(o->why, sizeof(o->why), "the disk holding the store has %lld bytes free"
 			 " (a write failed for want of space; ready again from %d)",
 			 room < 0 ? 0 : room, READY_FREE_BYTES);
@@ -99,19 +88,19 @@ void sr_store_health_note(struct sr_store *st, struct sr_store_op *batch,
 	pthread_mutex_lock(&st->mu);
 	if (o->failed) {
 		st->health.failing = true;
-		st->health.disk_full = (o->code & 0xff) == SQLITE_FULL;
+		st->health.disk_full = o->fail == DB_FAIL_FULL;
 		snprintf(st->health.why, sizeof(st->health.why), "%s", o->why);
 	} else if (o->wrote) {
 		st->health.failing = false;
 		st->health.disk_full = false;
-		st->health.wrote_ms = mono_ms();
+		st->health.wrote_ms = sr_mono_ms();
 	}
 	pthread_mutex_unlock(&st->mu);
 }
 
 enum sr_rc sr_store_ready(struct sr_store *st, int *check, struct sr_err *err)
 {
-	int64_t now = mono_ms();
+	int64_t now = sr_mono_ms();
 	enum sr_rc rc = SR_OK;
 
 	*check = 0;

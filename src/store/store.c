@@ -5,159 +5,40 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-struct sr_migration {
-	const char *name;
-	const char *sql;
-};
-extern const struct sr_migration sr_migrations[];
-extern const size_t sr_migrations_count;
 
-enum sr_rc sr_store_db_error(sqlite3 *db, const char *what, struct sr_err *err)
+enum sr_rc sr_store_db_error(struct db *db, const char *what, struct sr_err *err)
 {
-	return sr_err_set(err, SR_ESTORE, "%s: %s", what, sqlite3_errmsg(db));
+	return sr_err_set(err, SR_ESTORE, "%s: %s", what, db_errmsg(db));
 }
 
-sqlite3_stmt *sr_stmt(struct conn *c, const char *sql)
+bool sr_store_url_is_server(const char *url)
 {
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		if (c->sql[i] == sql) {
-			sqlite3_reset(c->st[i]);
-			sqlite3_clear_bindings(c->st[i]);
-			return c->st[i];
-		}
-	if (c->n == STMT_CACHE)
-		return NULL;
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[c->n],
-			       NULL) != SQLITE_OK)
-		return NULL;
-	c->sql[c->n] = sql;
-	return c->st[c->n++];
+	return db_url_is_postgres(url);
 }
 
-void sr_conn_close(struct conn *c)
+bool db_url_is_postgres(const char *url)
 {
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		sqlite3_finalize(c->st[i]);
-	c->n = 0;
-	sqlite3_close(c->db);
-	c->db = NULL;
+	return url != NULL && (strncmp(url, "postgres://", 11) == 0 ||
+			       strncmp(url, "postgresql://", 13) == 0);
 }
 
-static enum sr_rc exec(sqlite3 *db, const char *sql, struct sr_err *err)
+enum sr_rc db_open(const char *url, const char *password_file, bool read_only,
+		   struct db **db, struct sr_err *err)
 {
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return sr_store_db_error(db, "sqlite", err);
-	return SR_OK;
+	if (url == NULL || url[0] == '\0')
+		return sr_err_set(err, SR_ECONFIG, "store.url is empty: name a file or a postgres:// URL");
+	if (db_url_is_postgres(url))
+		return db_pg_open(url, password_file, db, err);
+	return db_sqlite_open(url, read_only, db, err);
 }
 
-/* Switching to WAL needs a moment alone with the file; another process
- * opening it at the same time makes SQLite answer BUSY at once rather than
- * wait, so try again for a while. */
-static enum sr_rc wal(sqlite3 *db, struct sr_err *err)
+enum sr_rc db_migrate(struct db *db, struct sr_err *err)
 {
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			return SR_OK;
-		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
-			break;
-		usleep(50000);
-	}
-	return sr_store_db_error(db, "journal_mode=WAL", err);
-}
-
-static int user_version(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return version;
-}
-
-/* A migration that rebuilds a table runs with foreign keys off (they cannot
- * be switched inside a transaction); this checks they still hold. */
-static enum sr_rc foreign_keys_hold(sqlite3 *db, struct sr_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum sr_rc rc = SR_OK;
-	int step;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
-		return sr_store_db_error(db, "foreign_key_check", err);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		rc = sr_err_set(err, SR_ESTORE, "migration broke a foreign key: table %s row %lld",
-				(const char *)sqlite3_column_text(st, 0),
-				(long long)sqlite3_column_int64(st, 1));
-	else if (step != SQLITE_DONE)
-		rc = sr_store_db_error(db, "foreign_key_check", err);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Applies the migrations not yet applied, all in one IMMEDIATE transaction:
- * the version is read under the write lock, so processes starting together
- * on one file never apply a migration twice. */
-static enum sr_rc migrate(sqlite3 *db, struct sr_err *err)
-{
-	enum sr_rc rc = SR_OK;
-	int version;
-	size_t i;
-
-	if (exec(db, "BEGIN IMMEDIATE", err) != SR_OK)
-		return SR_ESTORE;
-	version = user_version(db);
-	if (version < 0)
-		rc = sr_store_db_error(db, "user_version", err);
-	else if (version > (int)sr_migrations_count)
-		rc = sr_err_set(err, SR_ESTORE,
-				"database schema version %d is newer than this binary (%zu)",
-				version, sr_migrations_count);
-	for (i = (size_t)(version < 0 ? 0 : version); rc == SR_OK && i < sr_migrations_count; i++) {
-		char set[64];
-		if (strtol(sr_migrations[i].name, NULL, 10) != (long)i + 1) {
-			rc = sr_err_set(err, SR_EINTERNAL, "migration %s is out of sequence",
-					sr_migrations[i].name);
-			break;
-		}
-		snprintf(set, sizeof(set), "PRAGMA user_version = %zu", i + 1);
-		if (exec(db, sr_migrations[i].sql, err) != SR_OK || exec(db, set, err) != SR_OK)
-			rc = sr_err_set(err, SR_ESTORE, "migration %s failed", sr_migrations[i].name);
-		else
-			sr_log(SR_LOG_INFO, "store.migrated", "migration=%s", sr_migrations[i].name);
-	}
-	if (rc == SR_OK && version < (int)sr_migrations_count)
-		rc = foreign_keys_hold(db, err);
-	if (rc == SR_OK && exec(db, "COMMIT", err) == SR_OK)
-		return SR_OK;
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc != SR_OK ? rc : SR_ESTORE;
-}
-
-static enum sr_rc open_db(const char *path, int flags, sqlite3 **db, struct sr_err *err)
-{
-	if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		enum sr_rc rc = sr_err_set(err, SR_ESTORE, "cannot open %s: %s", path,
-					   *db ? sqlite3_errmsg(*db) : "out of memory");
-		sqlite3_close(*db);
-		*db = NULL;
-		return rc;
-	}
-	sqlite3_busy_timeout(*db, 5000);
-	sqlite3_extended_result_codes(*db, 1);
-	return SR_OK;
+	return strcmp(db->ops->name, "postgres") == 0 ? db_pg_migrate(db, err)
+						       : db_sqlite_migrate(db, err);
 }
 
 /* The folder holding the file at path ("." for a bare name). New string. */
@@ -170,11 +51,12 @@ static char *folder_of(const char *path)
 	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
-enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
-			 struct sr_err *err)
+enum sr_rc sr_store_open_config(const struct sr_store_config *cfg, struct sr_store **out,
+				struct sr_err *err)
 {
 	enum sr_rc rc;
 	struct sr_store *st;
+	bool pg = db_url_is_postgres(cfg->url);
 	int i;
 
 	*out = NULL;
@@ -184,21 +66,15 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->reader_free, NULL);
-	if ((st->dir = folder_of(path)) == NULL) {
+	st->reconnect_seconds = cfg->reconnect_seconds > 0 ? cfg->reconnect_seconds : 30;
+	if (!pg && cfg->url != NULL && (st->dir = folder_of(cfg->url)) == NULL) {
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->w.db, err);
-	if (rc != SR_OK)
+	if ((rc = db_open(cfg->url, cfg->password_file, false, &st->w, err)) != SR_OK ||
+	    (rc = db_migrate(st->w, err)) != SR_OK)
 		goto out;
-	/* synchronous=FULL: a COMMIT is on disk before anyone hears 202.
-	 * Foreign keys are switched on after the migrations (see migrate). */
-	if ((rc = wal(st->w.db, err)) != SR_OK ||
-	    (rc = exec(st->w.db, "PRAGMA synchronous=FULL;", err)) != SR_OK ||
-	    (rc = migrate(st->w.db, err)) != SR_OK ||
-	    (rc = exec(st->w.db, "PRAGMA foreign_keys=ON;", err)) != SR_OK)
-		goto out;
-	st->n_readers = readers < 1 ? 1 : readers;
+	st->n_readers = cfg->readers < 1 ? 1 : cfg->readers;
 	st->readers = calloc((size_t)st->n_readers, sizeof(*st->readers));
 	st->reader_busy = calloc((size_t)st->n_readers, sizeof(*st->reader_busy));
 	if (st->readers == NULL || st->reader_busy == NULL) {
@@ -206,7 +82,8 @@ enum sr_rc sr_store_open(const char *path, int readers, struct sr_store **out,
 		goto out;
 	}
 	for (i = 0; i < st->n_readers; i++)
-		if ((rc = open_db(path, SQLITE_OPEN_READONLY, &st->readers[i].db, err)) != SR_OK)
+		if ((rc = db_open(cfg->url, cfg->password_file, true, &st->readers[i],
+				  err)) != SR_OK)
 			goto out;
 	if (pthread_create(&st->writer, NULL, sr_store_writer_main, st) != 0) {
 		rc = sr_err_set(err, SR_EINTERNAL, "cannot start the store writer");
@@ -220,6 +97,14 @@ out:
 	}
 	*out = st;
 	return SR_OK;
+}
+
+enum sr_rc sr_store_open(const char *url, int readers, struct sr_store **store,
+			 struct sr_err *err)
+{
+	struct sr_store_config cfg = {.url = url, .readers = readers};
+
+	return sr_store_open_config(&cfg, store, err);
 }
 
 void sr_store_close(struct sr_store *st)
@@ -236,10 +121,10 @@ void sr_store_close(struct sr_store *st)
 		pthread_join(st->writer, NULL);
 	}
 	for (i = 0; st->readers != NULL && i < st->n_readers; i++)
-		sr_conn_close(&st->readers[i]);
+		db_close(st->readers[i]);
 	free(st->readers);
 	free(st->reader_busy);
-	sr_conn_close(&st->w);
+	db_close(st->w);
 	pthread_cond_destroy(&st->reader_free);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mu);
@@ -247,7 +132,7 @@ void sr_store_close(struct sr_store *st)
 	free(st);
 }
 
-struct conn *sr_store_reader_take(struct sr_store *st, int *slot)
+struct db *sr_store_reader_take(struct sr_store *st, int *slot)
 {
 	int i;
 
@@ -258,7 +143,12 @@ struct conn *sr_store_reader_take(struct sr_store *st, int *slot)
 				st->reader_busy[i] = true;
 				pthread_mutex_unlock(&st->mu);
 				*slot = i;
-				return &st->readers[i];
+				/* A server connection lost since its last use is made
+				 * again (a read that fails meanwhile says so). */
+				if (db_fail(st->readers[i]) == DB_FAIL_GONE)
+					st->readers[i]->ops->reconnect(st->readers[i],
+								       sr_mono_ms() + 5000);
+				return st->readers[i];
 			}
 		pthread_cond_wait(&st->reader_free, &st->mu);
 	}
@@ -276,7 +166,7 @@ enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
 				   json_t **out, struct sr_err *err)
 {
 	int slot;
-	struct conn *c = sr_store_reader_take(st, &slot);
+	struct db *c = sr_store_reader_take(st, &slot);
 	enum sr_rc rc = sr_store_revocation_json(c, 0, id, out, err);
 
 	if (rc == SR_OK)
@@ -292,11 +182,11 @@ enum sr_rc sr_store_revocation_get(struct sr_store *st, const char *id,
 
 #define LIST_WHERE \
 	"   AND (?1 = 0 OR r.seq < ?1)" \
-	"   AND (?2 IS NULL OR r.state = ?2)" \
-	"   AND (?3 IS NULL OR EXISTS (SELECT 1 FROM revocation_groups g" \
+	"   AND (CAST(?2 AS TEXT) IS NULL OR r.state = ?2)" \
+	"   AND (CAST(?3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM revocation_groups g" \
 	"        WHERE g.revocation_seq = r.seq AND g.group_name = ?3))" \
 	" ORDER BY r.seq DESC LIMIT ?4"
-static const char list_sql[] = "SELECT r.seq FROM revocations r WHERE 1" LIST_WHERE;
+static const char list_sql[] = "SELECT r.seq FROM revocations r WHERE 1 = 1" LIST_WHERE;
 /* With a source, a statement of its own: "?5 IS NULL OR" would keep SQLite
  * off the (source, seq) index. */
 static const char list_source_sql[] =
@@ -307,42 +197,48 @@ enum sr_rc sr_store_revocation_list(struct sr_store *st,
 				    json_t **items, int64_t *next, struct sr_err *err)
 {
 	enum sr_rc rc = SR_OK;
-	sqlite3_stmt *q = NULL;
-	int slot, n = 0, r;
-	struct conn *c = sr_store_reader_take(st, &slot);
-	sqlite3 *db = c->db;
-	int64_t last = 0;
+	struct db_q *q = NULL;
+	int slot, n = 0, r = DB_DONE;
+	struct db *c = sr_store_reader_take(st, &slot);
+	int64_t last = 0, *seqs = NULL;
+	int i;
 
 	*items = json_array();
 	*next = 0;
-	if (sqlite3_prepare_v2(db, f->source ? list_source_sql : list_sql, -1, &q,
-			       NULL) != SQLITE_OK) {
-		rc = sr_store_db_error(db, "list revocations", err);
+	if ((seqs = calloc((size_t)f->limit + 1, sizeof(*seqs))) == NULL) {
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 		goto out;
 	}
-	sqlite3_bind_int64(q, 1, f->before);
-	sqlite3_bind_text(q, 2, f->state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, f->group, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 4, f->limit + 1);
+	if ((q = db_prepare(c, f->source ? list_source_sql : list_sql)) == NULL) {
+		rc = sr_store_db_error(c, "list revocations", err);
+		goto out;
+	}
+	db_bind_int64(q, 1, f->before);
+	db_bind_text(q, 2, f->state);
+	db_bind_text(q, 3, f->group);
+	db_bind_int64(q, 4, f->limit + 1);
 	if (f->source != NULL)
-		sqlite3_bind_text(q, 5, f->source, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *one = NULL;
-		int64_t seq = sqlite3_column_int64(q, 0);
+		db_bind_text(q, 5, f->source);
+	while ((r = db_step(q)) == DB_ROW) {
 		if (n == f->limit) {
 			*next = last;
 			break;
 		}
-		if ((rc = sr_store_revocation_json(c, seq, NULL, &one, err)) != SR_OK)
+		last = seqs[n++] = db_int64(q, 0);
+	}
+	db_reset(q);
+	if (r != DB_ROW && r != DB_DONE) {
+		rc = sr_store_db_error(c, "list revocations", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *one = NULL;
+		if ((rc = sr_store_revocation_json(c, seqs[i], NULL, &one, err)) != SR_OK)
 			goto out;
 		json_array_append_new(*items, one);
-		last = seq;
-		n++;
 	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		rc = sr_store_db_error(db, "list revocations", err);
 out:
-	sqlite3_finalize(q);
+	free(seqs);
 	sr_store_reader_give(st, slot);
 	if (rc != SR_OK) {
 		json_decref(*items);

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-static void batch_fail(struct sr_store_op *batch, sqlite3 *db, const char *what)
+static void batch_fail(struct sr_store_op *batch, struct db *db, const char *what)
 {
 	struct sr_store_op *it;
 
@@ -30,67 +31,145 @@ static void batch_fail(struct sr_store_op *batch, sqlite3 *db, const char *what)
 	}
 }
 
+/* Every op of a batch as before it ran, for a run again. */
+static void batch_reset(struct sr_store_op *batch)
+{
+	struct sr_store_op *it;
+	size_t i;
+
+	for (it = batch; it != NULL; it = it->next) {
+		json_decref(it->result);
+		it->result = NULL;
+		it->replayed = 0;
+		it->rc = SR_OK;
+		sr_err_clear(&it->err);
+		for (i = 0; it->kind == SR_STORE_OP_REVOCATIONS && it->items != NULL &&
+			    i < it->n_in; i++) {
+			json_decref(it->items[i].result);
+			memset(&it->items[i], 0, sizeof(it->items[i]));
+		}
+	}
+}
+
 /* The readiness check: a one-row table updated in place (a counter, so the
  * page really changes). */
 static const char check_sql[] =
 	"INSERT INTO service_meta (key, value) VALUES ('ready_check', '1')"
-	" ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1";
+	" ON CONFLICT (key) DO UPDATE SET"
+	"  value = CAST(CAST(service_meta.value AS BIGINT) + 1 AS TEXT)";
 
-static void run_batch(struct conn *c, struct sr_store_op *batch, long *commit_us,
-		      struct store_outcome *o)
+
+/* Runs the batch in one transaction. Returns true when it must run again:
+ * it did not commit, for a reason that passes (the ops' results are then
+ * meaningless). */
+static bool run_batch(struct db *db, struct sr_store_op *batch, int64_t deadline_ms,
+		      long *commit_us, struct store_outcome *o)
 {
-	sqlite3 *db = c->db;
 	struct sr_store_op *it;
 	struct timespec t0, t1;
-	int changes = sqlite3_total_changes(db);
-	int rc;
+	int64_t changes = db->total_changes;
+	int commit_rc;
 
-	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
-		sr_store_outcome_fail(o, db, rc, true);
+	if (db->ops->begin(db) != 0) {
+		if (db_passing(db))
+			return true;
+		sr_store_outcome_fail(o, db, true);
 		batch_fail(batch, db, "begin");
-		return;
+		return false;
 	}
 	for (it = batch; it != NULL; it = it->next) {
-		if (sqlite3_exec(db, "SAVEPOINT item", NULL, NULL, NULL) != SQLITE_OK) {
+		if (db_exec(db, "SAVEPOINT item") != 0) {
+			if (db_passing(db))
+				goto again;
 			it->rc = sr_store_db_error(db, "savepoint", &it->err);
 			if (it->kind == SR_STORE_OP_REVOCATIONS)
 				sr_store_items_fail(it);
 			continue;
 		}
 		if (it->kind == SR_STORE_OP_REVOCATION)
-			it->rc = sr_store_write_revocation(c, it);
+			it->rc = sr_store_write_revocation(db, it);
 		else if (it->kind == SR_STORE_OP_REVOCATIONS)
-			it->rc = sr_store_write_batch(c, it, o);
+			it->rc = sr_store_write_batch(db, it, o);
 		else if (it->kind == SR_STORE_OP_META)
-			it->rc = sr_store_write_meta(c, it);
+			it->rc = sr_store_write_meta(db, it);
 		else if (it->kind == SR_STORE_OP_JOB)
-			it->rc = sr_store_write_job(c, it);
+			it->rc = sr_store_write_job(db, it);
 		else
-			it->rc = sqlite3_exec(db, check_sql, NULL, NULL, NULL) == SQLITE_OK
+			it->rc = db_exec(db, check_sql) == 0
 					 ? SR_OK : sr_store_db_error(db, "ping", &it->err);
+		if (db_passing(db))
+			goto again;
 		if (it->rc != SR_OK) {
 			if (it->rc == SR_ESTORE) /* a database error, not a refusal */
-				sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db),
-						      it->kind == SR_STORE_OP_PING);
-			sqlite3_exec(db, "ROLLBACK TO item", NULL, NULL, NULL);
+				sr_store_outcome_fail(o, db, it->kind == SR_STORE_OP_PING);
+			db_exec(db, "ROLLBACK TO item");
 			json_decref(it->result);
 			it->result = NULL;
 			if (it->kind == SR_STORE_OP_REVOCATIONS)
 				sr_store_items_fail(it);
 		}
-		sqlite3_exec(db, "RELEASE item", NULL, NULL, NULL);
+		if (db_exec(db, "RELEASE item") != 0 && db_passing(db))
+			goto again;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int commit_rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	commit_rc = db_exec(db, "COMMIT");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*commit_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
-	if (commit_rc != SQLITE_OK) {
-		sr_store_outcome_fail(o, db, sqlite3_extended_errcode(db), true);
-		batch_fail(batch, db, "commit");
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return;
+	if (commit_rc != 0) {
+		/* Nobody hears 202 for a write whose COMMIT is not known to have
+		 * happened: a lost answer is asked about again first. */
+		enum db_fail fail = db_fail(db);
+		enum db_outcome out = fail == DB_FAIL_GONE ? db->ops->resolve(db, deadline_ms)
+							   : DB_NOT_COMMITTED;
+		if (out == DB_COMMITTED)
+			goto committed;
+		if (out == DB_NOT_COMMITTED && (fail == DB_FAIL_GONE || fail == DB_FAIL_RETRY))
+			goto again;
+		sr_store_outcome_fail(o, db, true);
+		batch_fail(batch, db, out == DB_UNKNOWN
+				      ? "commit (whether it happened could not be learned)"
+				      : "commit");
+		db_exec(db, "ROLLBACK");
+		return false;
 	}
-	o->wrote = sqlite3_total_changes(db) != changes;
+committed:
+	o->wrote = db->total_changes != changes;
+	return false;
+again:
+	o->fail = db_fail(db);
+	snprintf(o->why, sizeof(o->why), "%s", db_errmsg(db));
+	db_exec(db, "ROLLBACK");
+	return true;
+}
+
+/* Runs the batch until it commits, fails for good, or the database has been
+ * out of reach (or in deadlock) for the reconnect time. */
+static void run_until_done(struct sr_store *st, struct sr_store_op *batch, long *commit_us,
+			   struct store_outcome *o)
+{
+	int64_t deadline = sr_mono_ms() + (int64_t)st->reconnect_seconds * 1000;
+	int runs = 0;
+
+	for (;;) {
+		enum db_fail why;
+		memset(o, 0, sizeof(*o));
+		if (!run_batch(st->w, batch, deadline, commit_us, o))
+			return;
+		why = o->fail;
+		runs++;
+		sr_log(SR_LOG_WARN, "store.again", "run=%d why=\"%s\"", runs, o->why);
+		batch_reset(batch);
+		if (sr_mono_ms() >= deadline ||
+		    (why == DB_FAIL_GONE && st->w->ops->reconnect(st->w, deadline) != 0)) {
+			o->failed = true;
+			batch_fail(batch, st->w, why == DB_FAIL_GONE
+						 ? "the database is out of reach"
+						 : "the database kept refusing the transaction");
+			return;
+		}
+		if (why == DB_FAIL_RETRY)
+			usleep((useconds_t)(1000 * (runs < 50 ? runs : 50)));
+	}
 }
 
 void *sr_store_writer_main(void *arg)
@@ -114,7 +193,7 @@ void *sr_store_writer_main(void *arg)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		memset(&outcome, 0, sizeof(outcome));
-		run_batch(&st->w, batch, &commit_us, &outcome);
+		run_until_done(st, batch, &commit_us, &outcome);
 		sr_store_health_note(st, batch, &outcome);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		for (n = 0, it = batch; it != NULL; it = it->next)

@@ -73,7 +73,7 @@ static json_t *status_at(int64_t now)
 	struct sr_err err = {0};
 	json_t *out = NULL;
 
-	assert_int_equal(sr_store_status(path, now, &out, &err), SR_OK);
+	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = path}, now, &out, &err), SR_OK);
 	assert_non_null(out);
 	return out;
 }
@@ -181,7 +181,8 @@ static void test_no_file_is_not_created(void **state)
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "%s/none.db", tk_tmpdir());
-	assert_int_equal(sr_store_status(missing, NOW, &out, &err), SR_ENOTFOUND);
+	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = missing}, NOW, &out, &err),
+			 SR_ENOTFOUND);
 	assert_null(out);
 	assert_non_null(strstr(err.msg, missing));
 	f = fopen(missing, "r");
