@@ -19,6 +19,10 @@
 #   SR_PG_PORT        the port
 # stop DIR stops that server (fast shutdown) and removes DIR; it takes the
 # directory start printed (or its data directory) and refuses any other.
+# down DIR [fast|immediate] stops the server and keeps its data (immediate:
+# as a crash, no checkpoint); up DIR starts it again on the same port;
+# restart DIR [fast|immediate] is down then up (what a failover looks like
+# to a client: every connection dropped, the same address back).
 # The server binaries: the newest /usr/lib/postgresql/<version>/bin, or
 # SR_PG_BINDIR.
 set -eu
@@ -110,14 +114,38 @@ start() {
 	echo "SR_PG_PORT='$port'"
 }
 
-stop() {
-	[ $# -eq 1 ] || die "usage: pg-test-server.sh stop DIR"
+# ours DIR: sets dir (start's directory, also from its data directory), bin
+# and run_user, or dies.
+ours() {
 	dir=$1
 	[ -f "$dir/$MARK" ] || { [ -f "$dir/../$MARK" ] && dir=$(dirname "$dir"); } ||
 		die "$dir is not a directory pg-test-server.sh start made"
 	[ -f "$dir/$MARK" ] || die "$dir is not a directory pg-test-server.sh start made"
 	bin=$(bindir)
 	run_user=$(stat -c %U "$dir/data" 2>/dev/null || id -un)
+}
+
+down() {
+	[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: pg-test-server.sh down DIR [fast|immediate]"
+	ours "$1"
+	mode=${2:-fast}
+	case "$mode" in fast | immediate) ;; *) die "down: the mode is fast or immediate, not $mode" ;; esac
+	cd "$dir"
+	as_user "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 30 stop >/dev/null ||
+		die "the server did not stop"
+}
+
+up() {
+	[ $# -eq 1 ] || die "usage: pg-test-server.sh up DIR"
+	ours "$1"
+	cd "$dir"
+	as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null ||
+		{ tail -n 20 "$dir/postgres.log" >&2; die "the server did not start again"; }
+}
+
+stop() {
+	[ $# -eq 1 ] || die "usage: pg-test-server.sh stop DIR"
+	ours "$1"
 	cd "$dir"
 	if [ -f "$dir/data/postmaster.pid" ]; then
 		as_user "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
@@ -130,5 +158,8 @@ stop() {
 case "${1:-}" in
 start) shift; [ $# -eq 0 ] || die "usage: pg-test-server.sh start"; start ;;
 stop) shift; stop "$@" ;;
-*) die "usage: pg-test-server.sh start | stop DIR" ;;
+down) shift; down "$@" ;;
+up) shift; up "$@" ;;
+restart) shift; down "$@"; up "$1" ;;
+*) die "usage: pg-test-server.sh start | stop DIR | down DIR [fast|immediate] | up DIR | restart DIR [fast|immediate]" ;;
 esac

@@ -81,7 +81,7 @@ static void note_error(struct pg *p, const PGresult *res)
 	if (msg == NULL)
 		msg = PQerrorMessage(p->c);
 	snprintf(p->err, sizeof(p->err), "%s", msg && msg[0] ? msg : "no answer from the server");
-	while ((nl = strpbrk(p->err, "\r\n")) != NULL)
+	while ((nl = strpbrk(p->err, "\r\n\t")) != NULL)
 		*nl = nl[1] == '\0' ? '\0' : ' ';
 	if (PQstatus(p->c) != CONNECTION_OK || state == NULL)
 		p->fail = PQstatus(p->c) != CONNECTION_OK || res == NULL ? DB_FAIL_GONE

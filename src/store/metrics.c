@@ -45,7 +45,7 @@ enum sr_rc sr_store_metrics(struct sr_store *st, struct sr_metrics *m, int64_t n
 		"SELECT min(t) FROM ("
 		" SELECT min(run_at) AS t FROM jobs WHERE state = 'pending' AND run_at <= ?1"
 		" UNION ALL"
-		" SELECT min(lease_expires) FROM jobs WHERE state = 'running' AND lease_expires <= ?1)";
+		" SELECT min(lease_expires) FROM jobs WHERE state = 'running' AND lease_expires <= ?1) d";
 	int slot;
 	struct db *c;
 	struct db_q *q;

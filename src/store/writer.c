@@ -72,7 +72,7 @@ static bool run_batch(struct db *db, struct sr_store_op *batch, int64_t deadline
 
 	if (db->ops->begin(db) != 0) {
 		if (db_passing(db))
-			return true;
+			goto again;
 		sr_store_outcome_fail(o, db, true);
 		batch_fail(batch, db, "begin");
 		return false;
@@ -157,7 +157,8 @@ static void run_until_done(struct sr_store *st, struct sr_store_op *batch, long 
 			return;
 		why = o->fail;
 		runs++;
-		sr_log(SR_LOG_WARN, "store.again", "run=%d why=\"%s\"", runs, o->why);
+		if (runs <= 3 || runs % 100 == 0)
+			sr_log(SR_LOG_WARN, "store.again", "run=%d why=\"%s\"", runs, o->why);
 		batch_reset(batch);
 		if (sr_mono_ms() >= deadline ||
 		    (why == DB_FAIL_GONE && st->w->ops->reconnect(st->w, deadline) != 0)) {
@@ -167,8 +168,8 @@ static void run_until_done(struct sr_store *st, struct sr_store_op *batch, long 
 						 : "the database kept refusing the transaction");
 			return;
 		}
-		if (why == DB_FAIL_RETRY)
-			usleep((useconds_t)(1000 * (runs < 50 ? runs : 50)));
+		/* a deadlock's other side finishes first; never a busy loop */
+		usleep((useconds_t)(1000 * (runs < 100 ? runs : 100)));
 	}
 }
 
