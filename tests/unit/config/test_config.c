@@ -50,6 +50,9 @@ static void test_embedded_default(void **state)
 	assert_string_equal(cfg->listen_address, "127.0.0.1");
 	assert_int_equal(cfg->listen_port, 8080);
 	assert_string_equal(cfg->store_path, "var/session-revoker.db");
+	assert_string_equal(cfg->store_url, "var/session-revoker.db"); /* store.path's */
+	assert_null(cfg->store_password_file);
+	assert_int_equal(cfg->store_reconnect_seconds, 30);
 	assert_string_equal(cfg->dev_key_file, "var/dev-signing-key.pem");
 	assert_null(cfg->tls_cert_file);
 	sr_config_free(cfg);
@@ -87,6 +90,39 @@ static void test_file_and_env(void **state)
 	assert_non_null(strstr(dump, "public_key_file"));
 	free(dump);
 	sr_config_free(cfg);
+}
+
+/* store.url names the store (store.path is its older name for a file); a
+ * password in it never shows in the dump; an empty one is refused. */
+static void test_store_url(void **state)
+{
+	struct sr_config_problems pr;
+	struct sr_config *cfg;
+	char *dump;
+
+	(void)state;
+	cfg = load_text("{\"development\": {\"signing_key_file\": \"k.pem\"},"
+			" \"store\": {\"path\": \"/tmp/old.db\","
+			" \"url\": \"postgres://sr:s3cret@db/revoker?sslmode=require\"}}", &pr, SR_OK);
+	assert_string_equal(cfg->store_url, "postgres://sr:s3cret@db/revoker?sslmode=require");
+	dump = sr_config_dump(cfg);
+	assert_null(strstr(dump, "s3cret"));
+	assert_non_null(strstr(dump, "postgres://sr:***@db/revoker?sslmode=require"));
+	free(dump);
+	sr_config_free(cfg);
+
+	setenv("SR_STORE_URL", "/tmp/from-env.db", 1);
+	cfg = load_text("{\"development\": {\"signing_key_file\": \"k.pem\"},"
+			" \"store\": {\"path\": \"/tmp/old.db\"}}", &pr, SR_OK);
+	unsetenv("SR_STORE_URL");
+	assert_string_equal(cfg->store_url, "/tmp/from-env.db");
+	sr_config_free(cfg);
+
+	cfg = load_text("{\"development\": {\"signing_key_file\": \"k.pem\"},"
+			" \"store\": {\"url\": \"\"}}", &pr, SR_ECONFIG);
+	assert_null(cfg);
+	assert_int_equal(pr.n, 1);
+	assert_string_equal(pr.items[0].path, "store.url");
 }
 
 static void test_issuers_from_env(void **state)
@@ -385,6 +421,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_default),
 		cmocka_unit_test(test_file_and_env),
+		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
 		cmocka_unit_test(test_issuer_kid),
