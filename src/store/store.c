@@ -77,7 +77,8 @@ enum sr_rc sr_store_open_config(const struct sr_store_config *cfg, struct sr_sto
 	st->n_readers = cfg->readers < 1 ? 1 : cfg->readers;
 	st->readers = calloc((size_t)st->n_readers, sizeof(*st->readers));
 	st->reader_busy = calloc((size_t)st->n_readers, sizeof(*st->reader_busy));
-	if (st->readers == NULL || st->reader_busy == NULL) {
+	st->reader_checked = calloc((size_t)st->n_readers, sizeof(*st->reader_checked));
+	if (st->readers == NULL || st->reader_busy == NULL || st->reader_checked == NULL) {
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -124,6 +125,7 @@ void sr_store_close(struct sr_store *st)
 		db_close(st->readers[i]);
 	free(st->readers);
 	free(st->reader_busy);
+	free(st->reader_checked);
 	db_close(st->w);
 	pthread_cond_destroy(&st->reader_free);
 	pthread_cond_destroy(&st->wake);
@@ -134,6 +136,7 @@ void sr_store_close(struct sr_store *st)
 
 struct db *sr_store_reader_take(struct sr_store *st, int *slot)
 {
+	unsigned lost;
 	int i;
 
 	pthread_mutex_lock(&st->mu);
@@ -141,23 +144,35 @@ struct db *sr_store_reader_take(struct sr_store *st, int *slot)
 		for (i = 0; i < st->n_readers; i++)
 			if (!st->reader_busy[i]) {
 				st->reader_busy[i] = true;
+				lost = st->readers_lost;
 				pthread_mutex_unlock(&st->mu);
 				*slot = i;
-				/* A server connection lost since its last use is made
-				 * again (a read that fails meanwhile says so). */
-				if (db_fail(st->readers[i]) == DB_FAIL_GONE)
-					st->readers[i]->ops->reconnect(st->readers[i],
-								       sr_mono_ms() + 5000);
-				return st->readers[i];
+				break;
 			}
+		if (i < st->n_readers)
+			break;
 		pthread_cond_wait(&st->reader_free, &st->mu);
 	}
+	/* A server connection found lost is made again. When one was lost the
+	 * others probably were too (a restart, a failover drops them all): each
+	 * is checked once before its next read, so one read fails, not one per
+	 * connection. */
+	if (st->reader_checked[i] != lost) {
+		st->reader_checked[i] = lost;
+		if (db_fail(st->readers[i]) != DB_FAIL_GONE)
+			db_exec(st->readers[i], "SELECT 1");
+	}
+	if (db_fail(st->readers[i]) == DB_FAIL_GONE)
+		st->readers[i]->ops->reconnect(st->readers[i], sr_mono_ms() + 5000);
+	return st->readers[i];
 }
 
 void sr_store_reader_give(struct sr_store *st, int slot)
 {
 	pthread_mutex_lock(&st->mu);
 	st->reader_busy[slot] = false;
+	if (db_fail(st->readers[slot]) == DB_FAIL_GONE)
+		st->reader_checked[slot] = ++st->readers_lost;
 	pthread_cond_signal(&st->reader_free);
 	pthread_mutex_unlock(&st->mu);
 }

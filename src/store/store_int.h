@@ -20,6 +20,8 @@ struct sr_store {
 
 	struct db **readers; /* pool of read connections */
 	bool *reader_busy;
+	unsigned readers_lost;     /* bumped when a reader's connection was found lost */
+	unsigned *reader_checked;  /* the readers_lost each reader was last checked at */
 	int n_readers;
 	pthread_cond_t reader_free;
 
