@@ -25,6 +25,10 @@
 # to a client: every connection dropped, the same address back).
 # The server binaries: the newest /usr/lib/postgresql/<version>/bin, or
 # SR_PG_BINDIR.
+# SR_PG_TLS=1: the server also speaks TLS, with a certificate for 127.0.0.1
+# and localhost from a throwaway CA (printed as SR_PG_CA, the CA's PEM file).
+# SR_PG_PASSWORD=...: TCP connections must then give it (scram-sha-256); the
+# socket stays trusted for the script itself.
 set -eu
 MARK=.sr-pg-test-server
 
@@ -54,6 +58,28 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# tls DIR: a CA and a server certificate (127.0.0.1, localhost) in DIR/tls,
+# and the server configured to use them.
+tls() {
+	t=$1/tls
+	mkdir -p "$t"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=sr-pg-test-ca" \
+		-keyout "$t/ca.key" -out "$t/ca.pem" >/dev/null 2>&1 &&
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$t/server.key" -out "$t/server.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/ext.cnf" &&
+		openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" \
+			-CAcreateserial -days 2 -extfile "$t/ext.cnf" -out "$t/server.pem" >/dev/null 2>&1 ||
+		return 1
+	chmod 600 "$t/server.key"
+	[ "$(id -u)" -ne 0 ] || chown -R "$run_user" "$t"
+	cat >>"$1/data/postgresql.conf" <<-EOF
+		ssl = on
+		ssl_cert_file = '$t/server.pem'
+		ssl_key_file = '$t/server.key'
+	EOF
+}
+
 start() {
 	bin=$(bindir)
 	[ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] || die "no initdb/pg_ctl in $bin"
@@ -76,7 +102,12 @@ start() {
 		die "initdb failed"
 	fi
 	# trust, and only for the socket and the loopback address
-	printf '%s\n' "local all all trust" "host all all 127.0.0.1/32 trust" >"$dir/data/pg_hba.conf"
+	tcp_auth=trust
+	[ -z "${SR_PG_PASSWORD:-}" ] || tcp_auth=scram-sha-256
+	printf '%s\n' "local all all trust" "host all all 127.0.0.1/32 $tcp_auth" >"$dir/data/pg_hba.conf"
+	if [ "${SR_PG_TLS:-0}" = 1 ]; then
+		tls "$dir" || { rm -rf "$dir"; die "could not make the TLS certificate"; }
+	fi
 	tries=0
 	while :; do
 		port=${SR_PG_PORT:-$(free_port)}
@@ -107,6 +138,12 @@ start() {
 		rm -rf "$dir"
 		die "CREATE DATABASE failed"
 	fi
+	if [ -n "${SR_PG_PASSWORD:-}" ]; then
+		printf "ALTER ROLE sr PASSWORD '%s'\n" "$(printf %s "$SR_PG_PASSWORD" | sed "s/'/''/g")" |
+			as_user "$bin/psql" -X -q -h "$dir" -p "$port" -U sr -d postgres >/dev/null ||
+			die "could not set the password"
+	fi
+	[ "${SR_PG_TLS:-0}" != 1 ] || echo "SR_PG_CA='$dir/tls/ca.pem'"
 	echo "SR_PG_URL='postgres://sr@127.0.0.1:$port/session_revoker'"
 	echo "SR_PG_DIR='$dir'"
 	echo "SR_PG_DATA='$dir/data'"
