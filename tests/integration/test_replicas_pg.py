@@ -14,7 +14,9 @@ within seconds.
 The client is what a real one behind a load balancer does: each revocation
 has its own Idempotency-Key, its attempts go round robin over the three
 replicas, and an attempt that fails to connect, loses its answer, or gets
-503 is sent again with the same key (to the next replica).
+503 is sent again with the same key (to the next replica); every fifth
+revocation is sent once more after its 202 (an answer lost on the way back),
+and must get the first answer again.
 
 In the middle the server is restarted (pg-test-server.sh restart DIR fast;
 the second test: immediate, a crash with no checkpoint), then a replica
@@ -309,7 +311,8 @@ RETRYABLE = (ConnectionError, socket.timeout, TimeoutError, http.client.HTTPExce
 class Client:
     """The stream of revocations: each with its own Idempotency-Key, sent
     round robin over the replicas, again with the same key after a
-    connection error, a lost answer or a 503 (to the next replica)."""
+    connection error, a lost answer or a 503 (to the next replica); every
+    fifth once more after its 202, as if that answer had been lost."""
 
     def __init__(self, replicas, n, base):
         self.replicas = replicas
@@ -332,10 +335,16 @@ class Client:
                 return
             item = {"key": "replicas-%d-%s" % (k, uuid.uuid4().hex),
                     "cutoff": self.base + 10 * k, "groups": GROUPS[k % len(GROUPS)],
-                    "id": None, "ids": set(), "attempts": [], "replayed": 0}
+                    "id": None, "ids": set(), "attempts": [], "replayed": 0,
+                    "resent": False}
             with self.lock:
                 self.sent.append(item)
             self.send(item)
+            if k % 5 == 4:
+                # As if the 202 had been lost on its way back: the same key
+                # again, to the next replica; the first answer must come back.
+                item["resent"] = True
+                self.send(item)
             time.sleep(PACE)
 
     def send(self, item):
@@ -600,6 +609,8 @@ class ReplicasCase(unittest.TestCase):
         self.assertEqual(unanswered, [], "revocations never answered 202\n" + context)
         for s in client.sent:
             self.assertEqual(len(s["ids"]), 1, "one key, several revocations: %r" % (s,))
+            if s["resent"]:
+                self.assertGreaterEqual(s["replayed"], 1, "sent again, not replayed: %r" % (s,))
             self.assertEqual(s["answer"]["cutoff"], rfc3339(s["cutoff"]), s)
 
     def check_store(self, client, context):
