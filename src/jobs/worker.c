@@ -210,9 +210,15 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	accounts[0] = (char *)job->account;
 	if (sr_store_revocation_work(j->store, job->revocation_seq, &groups, &n_groups, &cutoff,
 				     action, sizeof(action), &err) != SR_OK) {
+		/* No such revocation fails the job; a store that could not be
+		 * read (a connection lost to a database restart) is asked again. */
 		snprintf(error, sizeof(error), "%s", err.msg);
 		fin = (struct sr_job_finish){.job = job, .next = SR_JOB_FAILED, .error = error,
 					     .now = sr_clock_now()};
+		if (err.code != SR_ENOTFOUND && job->attempts < j->cfg->jobs_max_attempts) {
+			fin.next = SR_JOB_RETRY;
+			fin.run_at = fin.now + j->cfg->jobs_retry_base;
+		}
 		goto finish;
 	}
 	req.mode = strcmp(job->kind, "apply") == 0 ? SR_ENGINE_REVOKE : SR_ENGINE_CLEANUP;

@@ -115,11 +115,25 @@ static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr
 	static const char set_sql[] =
 		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
 		" RETURNING created_at";
-	struct db_q *q = db_prepare(c, count_sql);
+	/* The row first: two jobs of one revocation finishing at once on a
+	 * server (READ COMMITTED) would each count the other as still running,
+	 * and neither would move the state on. Holding the row, the second
+	 * waits for the first's COMMIT and its count (a new snapshot) sees it.
+	 * (SQLite has one writer at a time: nothing changes there.) */
+	static const char lock_sql[] = "UPDATE revocations SET state = state WHERE seq = ?1";
+	struct db_q *q = db_prepare(c, lock_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;
 
 	if (q == NULL)
+		return sr_store_db_error(c, "revocation state", err);
+	db_bind_int64(q, 1, seq);
+	if (db_step(q) != DB_DONE) {
+		db_reset(q);
+		return sr_store_db_error(c, "revocation state", err);
+	}
+	db_reset(q);
+	if ((q = db_prepare(c, count_sql)) == NULL)
 		return sr_store_db_error(c, "revocation state", err);
 	db_bind_int64(q, 1, seq);
 	if (db_step(q) != DB_ROW) {
