@@ -344,6 +344,11 @@ enum sr_rc sr_store_copy(const char *from, const struct sr_store_config *to,
 		rc = sr_err_set(err, SR_ECONFIG, "no SQLite file to copy from");
 		goto out;
 	}
+	if (db_url_is_postgres(from)) {
+		rc = sr_err_set(err, SR_ECONFIG, "the source must be an SQLite file, not a"
+				" PostgreSQL URL");
+		goto out;
+	}
 	for (cp.n = 0; copy_tables[cp.n] != NULL; cp.n++)
 		cp.t[cp.n].name = copy_tables[cp.n];
 	if ((rc = open_source(&cp, &report->schema_version, err)) != SR_OK ||

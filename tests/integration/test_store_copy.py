@@ -524,11 +524,16 @@ class Refusals(StoreCopyCase):
             ("not SQLite", text, "is not an SQLite database"),
             ("no store", empty, "holds no session-revoker store"),
             ("newer", newer, "schema version 99 is newer than this binary"),
+            ("a URL", db_url("sr_copy_x", password="hunter2-secret"),
+             "the source must be an SQLite file, not a PostgreSQL URL"),
         ]
         for what, path, needle in cases:
             with self.subTest(what):
                 proc = self.copy(path, to=url)
-                self.assert_refused(proc, 1, path, needle)
+                self.assert_refused(proc, 1, needle)
+                if "://" not in path:
+                    self.assertIn(path, proc.stderr)
+                self.assertNotIn("hunter2-secret", proc.stderr)
         self.assertEqual(set(pg_counts(url).values()), {None})
         # the empty file stayed empty (no schema written into it)
         self.assertEqual(os.path.getsize(empty), 0)
