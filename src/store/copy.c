@@ -33,6 +33,8 @@ static const char *const copy_tables[] = {
 	"revocations", "revocation_groups", "idempotency_keys", "jobs", "role_results",
 	"user_groups", "service_meta", NULL,
 };
+_Static_assert(sizeof(copy_tables) / sizeof(copy_tables[0]) - 1 <= SR_STORE_COPY_MAX_TABLES,
+	       "the report has room for every table");
 
 #define MAX_COLUMNS 24 /* db_pg.c's MAX_PARAMS */
 
