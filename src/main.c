@@ -24,6 +24,7 @@ static const struct {
 	{"jobs", sr_cli_jobs, "list the job table, retry a failed job"},
 	{"rules", sr_cli_rules, "show the sources' rules; test what a saved payload would revoke"},
 	{"status", sr_cli_status, "the store, jobs due and failed, last AWS errors (read-only)"},
+	{"store", sr_cli_store, "store copy: move an SQLite store into PostgreSQL"},
 };
 
 static void usage(FILE *out)

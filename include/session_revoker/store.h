@@ -276,6 +276,35 @@ struct sr_denied_filter {
 enum sr_rc sr_store_denied_roles(struct sr_store *store, const struct sr_denied_filter *filter,
 				 char ***arns, size_t *n, struct sr_err *err);
 
+/* ---- moving a store (README, "Moving a store from SQLite to PostgreSQL") ---- */
+
+#define SR_STORE_COPY_MAX_TABLES 16
+
+/* What sr_store_copy copied: rows per table, in the order copied. */
+struct sr_store_copy_report {
+	int schema_version; /* the schema both stores were at */
+	size_t n;
+	struct {
+		const char *table; /* static */
+		int64_t rows;
+	} tables[SR_STORE_COPY_MAX_TABLES];
+};
+
+/* Copies the SQLite store in the file from into the PostgreSQL database
+ * to->url (password: to->password_file, or libpq's own), for `session-revoker
+ * store copy`. Both are migrated to this binary's schema first (as serve
+ * would; the file only when it is behind). Every table, every column, ids
+ * and seq values kept, in one transaction on the destination that holds its
+ * tables against other writers; then the destination's id generators move
+ * past the copied ids. Refused, nothing written: a file that is not a
+ * session-revoker store or is newer than this binary, a file whose tables
+ * are not exactly the ones the copy knows (a table it would skip), a
+ * destination that is not postgres://, or one whose tables hold any row. On
+ * any failure nothing is committed on the destination. Messages name the
+ * file and the URL (its password hidden). OUT *report. */
+enum sr_rc sr_store_copy(const char *from, const struct sr_store_config *to,
+			 struct sr_store_copy_report *report, struct sr_err *err);
+
 struct sr_metrics;
 
 /* Sets the store's gauges in m (revocations by source and state, jobs by

@@ -34,7 +34,7 @@ int sr_cli_check_config(int argc, char **argv)
 			command = optarg;
 			if (sr_cli_config_needs(command, &needs) != 0) {
 				fprintf(stderr, "session-revoker check-config: --for takes serve, token,"
-						" plan, revoke, cleanup, jobs, rules or status\n");
+						" plan, revoke, cleanup, jobs, rules, status or store\n");
 				return 2;
 			}
 			break;

@@ -43,6 +43,7 @@ static const struct {
 	{"jobs", 0},
 	{"rules", SR_CONFIG_NEED_SOURCES},
 	{"status", 0}, /* the store file alone */
+	{"store", 0},  /* store copy: the stores alone */
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)

@@ -89,6 +89,14 @@ struct db_ops {
 	 * writer's transaction. *found 0: none. 0, or -1 (errmsg). */
 	int (*claim)(struct db *db, const char *owner, int64_t now, int64_t lease,
 		     struct sr_job *job, int *found);
+	/* A bulk load into this connection's database (copy.c, `store copy`):
+	 * load_begin begins a write transaction in which no other connection
+	 * writes the tables named (NULL-terminated) until it ends; load_ids,
+	 * after rows came with ids of their own, moves the database's id
+	 * generators past the highest id of each table, in that transaction, so
+	 * new rows get fresh ids. 0, or -1 (errmsg). */
+	int (*load_begin)(struct db *db, const char *const *tables);
+	int (*load_ids)(struct db *db);
 };
 
 /* Every connection starts with this. */

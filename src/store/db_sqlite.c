@@ -215,6 +215,21 @@ static int lite_claim(struct db *d, const char *owner, int64_t now, int64_t leas
 	return step == DB_DONE ? 0 : -1;
 }
 
+/* The file's write lock covers every table. */
+static int lite_load_begin(struct db *d, const char *const *tables)
+{
+	(void)tables;
+	return lite_exec(d, "BEGIN IMMEDIATE");
+}
+
+/* AUTOINCREMENT keeps each table's counter (sqlite_sequence) at the highest
+ * id ever inserted, given ones included: nothing to move. */
+static int lite_load_ids(struct db *d)
+{
+	(void)d;
+	return 0;
+}
+
 static void lite_close(struct db *d)
 {
 	struct lite *l = LITE(d);
@@ -261,6 +276,8 @@ static const struct db_ops lite_ops = {
 	.resolve = lite_resolve,
 	.reconnect = lite_reconnect,
 	.claim = lite_claim,
+	.load_begin = lite_load_begin,
+	.load_ids = lite_load_ids,
 };
 
 /* Switching to WAL needs a moment alone with the file; another process
