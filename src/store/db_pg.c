@@ -70,19 +70,26 @@ struct pg {
 #define PG(d) ((struct pg *)(d))
 #define PQ(x) ((struct pg_q *)(x))
 
+/* A server's message on one line (messages never hold newlines). */
+static void one_line(char *text)
+{
+	char *nl;
+
+	while ((nl = strpbrk(text, "\r\n\t")) != NULL)
+		*nl = nl[1] == '\0' ? '\0' : ' ';
+}
+
 /* Notes why the last call failed: the SQLSTATE of res (or the connection's
  * state when there is no result) and the primary message, on one line. */
 static void note_error(struct pg *p, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	char *nl;
 
 	if (msg == NULL)
 		msg = PQerrorMessage(p->c);
 	snprintf(p->err, sizeof(p->err), "%s", msg && msg[0] ? msg : "no answer from the server");
-	while ((nl = strpbrk(p->err, "\r\n\t")) != NULL)
-		*nl = nl[1] == '\0' ? '\0' : ' ';
+	one_line(p->err);
 	if (PQstatus(p->c) != CONNECTION_OK || state == NULL)
 		p->fail = PQstatus(p->c) != CONNECTION_OK || res == NULL ? DB_FAIL_GONE
 									 : DB_FAIL_STATEMENT;
@@ -346,6 +353,19 @@ static void drop_results(struct pg *p)
 	}
 }
 
+/* A server's NOTICE (CREATE TABLE IF NOT EXISTS on a table that exists...)
+ * is no error: kept out of stderr, at debug level in the log. */
+static void notice(void *arg, const char *message)
+{
+	char line[300];
+
+	(void)arg;
+	snprintf(line, sizeof(line), "%s", message);
+	one_line(line);
+	sr_log(SR_LOG_DEBUG, "store.notice", "detail=%s",
+	       sr_log_quote((char[320]){0}, 320, line));
+}
+
 static int connect_once(struct pg *p)
 {
 	/* Defaults first: what the URL says overrides them; the password file
@@ -366,6 +386,7 @@ static int connect_once(struct pg *p)
 		p->fail = DB_FAIL_GONE;
 		return -1;
 	}
+	PQsetNoticeProcessor(p->c, notice, NULL);
 	clear_error(p);
 	return 0;
 }
