@@ -346,6 +346,19 @@ static void drop_results(struct pg *p)
 	}
 }
 
+/* libpq's notices (a migration's NOTICE, a WARNING, the FATAL a
+ * terminated session leaves behind) go to the log as every line does, not
+ * raw to stderr. */
+static void notice(void *arg, const char *message)
+{
+	char line[512], quoted[600];
+
+	(void)arg;
+	snprintf(line, sizeof(line), "%s", message);
+	line[strcspn(line, "\r\n")] = '\0';
+	sr_log(SR_LOG_DEBUG, "store.notice", "message=%s", sr_log_quote(quoted, sizeof(quoted), line));
+}
+
 static int connect_once(struct pg *p)
 {
 	/* Defaults first: what the URL says overrides them; the password file
@@ -366,6 +379,7 @@ static int connect_once(struct pg *p)
 		p->fail = DB_FAIL_GONE;
 		return -1;
 	}
+	PQsetNoticeProcessor(p->c, notice, NULL);
 	clear_error(p);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -39,6 +40,18 @@ static struct sr_revocation_in in_of(const struct sr_document *doc)
 		.doc = doc, .source = "document", .issuer = "iss", .subject = "alice",
 		.token_id = "jti-1", .now = NOW};
 	return in;
+}
+
+/* A file (truncated) to put stderr in; the descriptor. */
+static int open_stderr_file(const char *file)
+{
+	FILE *f = fopen(file, "w");
+	int fd;
+
+	assert_non_null(f);
+	fd = dup(fileno(f));
+	fclose(f);
+	return fd;
 }
 
 static int64_t count(const char *table)
@@ -327,6 +340,51 @@ static void test_ready_without_a_write_per_call(void **state)
 		assert_int_equal(sr_store_ready(*state, &check, &err), SR_OK);
 		assert_int_equal(check, 0); /* a commit that wrote is fresh */
 	}
+}
+
+/* What the server says besides answers (a NOTICE when a migration finds a
+ * table there, the FATAL a terminated session leaves behind) reaches the
+ * log as log lines, never as raw text on stderr. */
+static void test_server_messages_are_log_lines(void **state)
+{
+	char *file = tk_write(tk_tmpdir(), "stderr", "");
+	struct sr_store *st = NULL;
+	struct sr_err err = {0};
+	char line[1024], bad[1024] = "";
+	int saved = dup(2), fd, lines = 0;
+	FILE *f;
+
+	sr_store_close(*state);
+	*state = NULL;
+	fflush(stderr);
+	fd = open_stderr_file(file);
+	dup2(fd, 2);
+	close(fd);
+	/* migrated already: CREATE TABLE IF NOT EXISTS schema_migrations notices */
+	sr_store_open(url, 1, &st, &err);
+	/* every connection of the store ended by the server, then used */
+	tk_store_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+			   " WHERE application_name = 'session-revoker'"
+			   " AND datname = current_database()");
+	usleep(100000);
+	if (st != NULL)
+		sr_store_ping(st, &err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	*state = st;
+	assert_non_null(st);
+	assert_non_null(f = fopen(file, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lines++;
+		if (strncmp(line, "ts=", 3) != 0 && bad[0] == '\0')
+			snprintf(bad, sizeof(bad), "%s", line);
+	}
+	fclose(f);
+	free(file);
+	if (bad[0] != '\0')
+		fail_msg("not a log line on stderr: %s", bad);
+	assert_true(lines > 0); /* the reconnect, at least */
 }
 
 /* ---- event sources (issue 9): batches, user groups, events seen, meta ---- */
@@ -829,6 +887,7 @@ int main(void)
 	/* Their PostgreSQL counterparts: the version in schema_migrations. */
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_messages_are_log_lines, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
 
