@@ -25,6 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 #include <libpq-fe.h>
 
@@ -310,7 +315,7 @@ static void test_same_request_through_both_hosts(void **state)
 
 #define WRITERS 4
 #define WRITES 25 /* per writer and round */
-#define KILL_ROUNDS 8
+#define KILL_ROUNDS 6
 
 struct write {
 	char subject[32];
@@ -352,10 +357,168 @@ static void *write_loop(void *arg)
 	return NULL;
 }
 
+/* ---- a TCP proxy between the store and the server that can cut every
+ * connection at once: the client loses the answer while the server goes on
+ * (what a network failure or a failover does to a COMMIT in flight) ---- */
+
+#define PROXY_MAX 32
+
+static struct {
+	pthread_mutex_t mu;
+	int lfd;
+	int port;        /* the proxy's */
+	int target_port; /* the server's */
+	pthread_t acceptor;
+	int pairs[PROXY_MAX][2]; /* client, server; -1: free */
+	int active;               /* pump threads running */
+	int stopping;
+} px = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Copies bytes both ways until either side closes or the pair is cut. */
+static void *pump(void *arg)
+{
+	int slot = (int)(intptr_t)arg, a, b;
+	char buf[16384];
+
+	pthread_mutex_lock(&px.mu);
+	a = px.pairs[slot][0];
+	b = px.pairs[slot][1];
+	pthread_mutex_unlock(&px.mu);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+		ssize_t n;
+		int i;
+		if (poll(p, 2, 200) < 0)
+			break;
+		for (i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0 || send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				goto out;
+		}
+	}
+out:
+	pthread_mutex_lock(&px.mu);
+	close(a);
+	close(b);
+	px.pairs[slot][0] = px.pairs[slot][1] = -1;
+	px.active--;
+	pthread_mutex_unlock(&px.mu);
+	return NULL;
+}
+
+static void *accept_loop(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct sockaddr_in to = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)px.target_port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int c = accept(px.lfd, NULL, NULL), srv, slot;
+		pthread_t t;
+		if (c < 0)
+			return NULL; /* the listener was shut down */
+		srv = socket(AF_INET, SOCK_STREAM, 0);
+		if (srv < 0 || connect(srv, (struct sockaddr *)&to, sizeof(to)) != 0) {
+			close(c);
+			if (srv >= 0)
+				close(srv);
+			continue;
+		}
+		pthread_mutex_lock(&px.mu);
+		for (slot = 0; slot < PROXY_MAX && px.pairs[slot][0] >= 0; slot++)
+			;
+		if (slot == PROXY_MAX || px.stopping) {
+			pthread_mutex_unlock(&px.mu);
+			close(c);
+			close(srv);
+			continue;
+		}
+		px.pairs[slot][0] = c;
+		px.pairs[slot][1] = srv;
+		px.active++;
+		pthread_mutex_unlock(&px.mu);
+		if (pthread_create(&t, NULL, pump, (void *)(intptr_t)slot) != 0)
+			abort();
+		pthread_detach(t);
+	}
+}
+
+/* Cuts every connection through the proxy; how many. */
+static int proxy_cut(void)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&px.mu);
+	for (i = 0; i < PROXY_MAX; i++)
+		if (px.pairs[i][0] >= 0) {
+			shutdown(px.pairs[i][0], SHUT_RDWR);
+			shutdown(px.pairs[i][1], SHUT_RDWR);
+			n++;
+		}
+	pthread_mutex_unlock(&px.mu);
+	return n;
+}
+
+/* Starts the proxy in front of the server at url; returns url with the
+ * proxy's port (new string). */
+static char *proxy_start(const char *server_url)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	const char *at = strchr(server_url, '@'), *colon = at ? strchr(at, ':') : NULL;
+	const char *rest = colon ? strchr(colon, '/') : NULL;
+	char *out;
+	int i;
+
+	assert_non_null(rest); /* postgres://user@host:port/db */
+	px.target_port = atoi(colon + 1);
+	for (i = 0; i < PROXY_MAX; i++)
+		px.pairs[i][0] = px.pairs[i][1] = -1;
+	px.stopping = 0;
+	px.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(px.lfd >= 0);
+	assert_int_equal(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(px.lfd, 16), 0);
+	assert_int_equal(getsockname(px.lfd, (struct sockaddr *)&a, &len), 0);
+	px.port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&px.acceptor, NULL, accept_loop, NULL), 0);
+	out = malloc(strlen(server_url) + 16);
+	sprintf(out, "%.*s:%d%s", (int)(colon - server_url), server_url, px.port, rest);
+	return out;
+}
+
+static void proxy_stop(void)
+{
+	int active;
+
+	pthread_mutex_lock(&px.mu);
+	px.stopping = 1;
+	pthread_mutex_unlock(&px.mu);
+	shutdown(px.lfd, SHUT_RDWR);
+	pthread_join(px.acceptor, NULL);
+	close(px.lfd);
+	do {
+		proxy_cut();
+		usleep(10000);
+		pthread_mutex_lock(&px.mu);
+		active = px.active;
+		pthread_mutex_unlock(&px.mu);
+	} while (active > 0);
+}
+
+/* How the writer loses its connection. */
+enum loss {
+	TERMINATED, /* pg_terminate_backend: the server ends the session */
+	CUT,        /* the network between them fails (the proxy) */
+};
+
 static struct {
 	pthread_mutex_t mu;
 	int stop;
-	int64_t killed;           /* connections terminated */
+	enum loss how;
+	int64_t killed;           /* connections terminated or cut */
 	int64_t killed_in_commit; /* ... while they ran COMMIT */
 } killer = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -369,9 +532,18 @@ static const char kill_in_commit_sql[] =
 	"SELECT count(*) FROM (SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity"
 	" WHERE application_name = 'session-revoker' AND datname = current_database()"
 	" AND state = 'active' AND query = 'COMMIT') k WHERE t";
+static const char in_commit_sql[] =
+	"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'session-revoker'"
+	" AND datname = current_database() AND state = 'active' AND query = 'COMMIT'";
 
 static int64_t kill_now(PGconn *c, const char *sql)
 {
+	if (killer.how == CUT) {
+		/* look (without killing), then cut the network */
+		if (sql == kill_all_sql)
+			return proxy_cut();
+		sql = in_commit_sql;
+	}
 	PGresult *r = PQexec(c, sql);
 	int64_t n = 0;
 
@@ -380,6 +552,8 @@ static int64_t kill_now(PGconn *c, const char *sql)
 	else
 		fprintf(stderr, "kill: %s", PQerrorMessage(c));
 	PQclear(r);
+	if (killer.how == CUT && n > 0)
+		n = proxy_cut() > 0;
 	return n;
 }
 
@@ -435,7 +609,7 @@ static void *kill_loop(void *arg)
 	"ALTER DATABASE %s SET commit_delay = 4000;" \
 	"ALTER DATABASE %s SET commit_siblings = 0"
 
-static void test_writer_killed_under_writes(void **state)
+static void writer_lost_under_writes(enum loss how)
 {
 	static struct write w[KILL_ROUNDS][WRITERS * WRITES];
 	struct sr_document *doc = doc_of("{\"groups\":[\"g\"]}");
@@ -448,11 +622,11 @@ static void test_writer_killed_under_writes(void **state)
 	char *in_list;
 	int round, i;
 
-	(void)state;
 	/* one store of its own (the two hosts' connections would be killed too) */
 	sr_store_close(host[1]);
 	host[1] = NULL;
-	cfg.url = url;
+	killer.how = how;
+	cfg.url = how == CUT ? proxy_start(url) : url;
 	snprintf(sql, sizeof(sql), SLOW_COMMIT_SQL, strrchr(url, '/') + 1, strrchr(url, '/') + 1);
 	tk_store_exec(url, sql);
 	assert_int_equal(sr_store_open_config(&cfg, &st, &err), SR_OK);
@@ -480,6 +654,10 @@ static void test_writer_killed_under_writes(void **state)
 		pthread_join(k, NULL);
 	}
 	sr_store_close(st);
+	if (how == CUT) {
+		proxy_stop();
+		free((char *)cfg.url);
+	}
 	print_message("%lld connections killed, %lld in COMMIT\n", (long long)killer.killed,
 		      (long long)killer.killed_in_commit);
 	assert_true(killer.killed_in_commit > 0);
@@ -518,6 +696,18 @@ static void test_writer_killed_under_writes(void **state)
 	sr_document_free(doc);
 }
 
+static void test_writer_terminated_under_writes(void **state)
+{
+	(void)state;
+	writer_lost_under_writes(TERMINATED);
+}
+
+static void test_writer_cut_off_under_writes(void **state)
+{
+	(void)state;
+	writer_lost_under_writes(CUT);
+}
+
 int main(void)
 {
 	/* On either back end (SQLite: two stores on one file). */
@@ -529,7 +719,8 @@ int main(void)
 	/* A server connection killed: PostgreSQL's own (an SQLite file has no
 	 * connection to lose). */
 	const struct CMUnitTest pg_only[] = {
-		cmocka_unit_test_setup_teardown(test_writer_killed_under_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_terminated_under_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_cut_off_under_writes, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("replicas", tests, NULL, NULL);
 
