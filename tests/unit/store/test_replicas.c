@@ -336,9 +336,11 @@ static void *write_loop(void *arg)
 	int i;
 
 	for (i = 0; i < WRITES; i++) {
+		/* the key makes a retry of a failed write safe */
 		struct sr_revocation_in in = {.doc = a->doc, .source = "document", .issuer = "iss",
-					      .subject = a->w[i].subject, .targets = accounts,
-					      .n_targets = 1, .now = NOW};
+					      .subject = a->w[i].subject,
+					      .idempotency_key = a->w[i].subject, .request_hash = "h",
+					      .targets = accounts, .n_targets = 1, .now = NOW};
 		struct sr_err err = {0};
 		json_t *rev = NULL;
 		int replayed = 0;
@@ -372,6 +374,7 @@ static struct {
 	int pairs[PROXY_MAX][2]; /* client, server; -1: free */
 	int active;               /* pump threads running */
 	int stopping;
+	int refusing;             /* the server is out of reach: no new connections */
 } px = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Copies bytes both ways until either side closes or the pair is cut. */
@@ -429,7 +432,7 @@ static void *accept_loop(void *arg)
 		pthread_mutex_lock(&px.mu);
 		for (slot = 0; slot < PROXY_MAX && px.pairs[slot][0] >= 0; slot++)
 			;
-		if (slot == PROXY_MAX || px.stopping) {
+		if (slot == PROXY_MAX || px.stopping || px.refusing) {
 			pthread_mutex_unlock(&px.mu);
 			close(c);
 			close(srv);
@@ -476,7 +479,7 @@ static char *proxy_start(const char *server_url)
 	px.target_port = atoi(colon + 1);
 	for (i = 0; i < PROXY_MAX; i++)
 		px.pairs[i][0] = px.pairs[i][1] = -1;
-	px.stopping = 0;
+	px.stopping = px.refusing = 0;
 	px.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(px.lfd >= 0);
 	assert_int_equal(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -514,10 +517,14 @@ enum loss {
 	CUT,        /* the network between them fails (the proxy) */
 };
 
+#define OUTAGE_MS 1500 /* more than CUT_RECONNECT_SECONDS */
+#define CUT_RECONNECT_SECONDS 1
+
 static struct {
 	pthread_mutex_t mu;
 	int stop;
 	enum loss how;
+	int64_t outages;
 	int64_t killed;           /* connections terminated or cut */
 	int64_t killed_in_commit; /* ... while they ran COMMIT */
 } killer = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -557,6 +564,22 @@ static int64_t kill_now(PGconn *c, const char *sql)
 	return n;
 }
 
+/* The server out of reach (the proxy cuts every connection and takes no
+ * new ones) for longer than the store's reconnect time, from a COMMIT in
+ * flight on: that batch's outcome cannot be learned, and the writes
+ * queued behind it fail. */
+static void outage(void)
+{
+	pthread_mutex_lock(&px.mu);
+	px.refusing = 1;
+	pthread_mutex_unlock(&px.mu);
+	proxy_cut();
+	usleep(OUTAGE_MS * 1000);
+	pthread_mutex_lock(&px.mu);
+	px.refusing = 0;
+	pthread_mutex_unlock(&px.mu);
+}
+
 /* From a connection of its own: the writer if it is in its COMMIT (looked
  * for every millisecond or so; after a kill, a pause that lets the next
  * commits through); now and then every connection of the service, wherever
@@ -565,7 +588,7 @@ static void *kill_loop(void *arg)
 {
 	unsigned seed = (unsigned)(uintptr_t)arg;
 	PGconn *c = PQconnectdb(url);
-	int i;
+	int i, had_outage = 0;
 
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "kill: %s", PQerrorMessage(c));
@@ -582,6 +605,14 @@ static void *kill_loop(void *arg)
 		pthread_mutex_unlock(&killer.mu);
 		usleep((useconds_t)(rand_r(&seed) % 1500));
 		in_commit = kill_now(c, kill_in_commit_sql);
+		if (killer.how == CUT && in_commit > 0 && !had_outage) {
+			/* once a round: the first COMMIT found */
+			outage();
+			had_outage = 1;
+			pthread_mutex_lock(&killer.mu);
+			killer.outages++;
+			pthread_mutex_unlock(&killer.mu);
+		}
 		if (i % 50 == 49)
 			all = kill_now(c, kill_all_sql);
 		if (in_commit + all > 0)
@@ -613,7 +644,8 @@ static void writer_lost_under_writes(enum loss how)
 {
 	static struct write w[KILL_ROUNDS][WRITERS * WRITES];
 	struct sr_document *doc = doc_of("{\"groups\":[\"g\"]}");
-	struct sr_store_config cfg = {.readers = 1, .reconnect_seconds = 20};
+	struct sr_store_config cfg = {.readers = 1,
+				      .reconnect_seconds = how == CUT ? CUT_RECONNECT_SECONDS : 20};
 	struct sr_store *st = NULL;
 	struct sr_err err = {0};
 	char sql[sizeof(SLOW_COMMIT_SQL) + 128];
@@ -630,7 +662,7 @@ static void writer_lost_under_writes(enum loss how)
 	snprintf(sql, sizeof(sql), SLOW_COMMIT_SQL, strrchr(url, '/') + 1, strrchr(url, '/') + 1);
 	tk_store_exec(url, sql);
 	assert_int_equal(sr_store_open_config(&cfg, &st, &err), SR_OK);
-	killer.killed = killer.killed_in_commit = 0;
+	killer.killed = killer.killed_in_commit = killer.outages = 0;
 	for (round = 0; round < KILL_ROUNDS; round++) {
 		struct writer_arg a[WRITERS];
 		pthread_t t[WRITERS], k;
@@ -658,12 +690,18 @@ static void writer_lost_under_writes(enum loss how)
 		proxy_stop();
 		free((char *)cfg.url);
 	}
-	print_message("%lld connections killed, %lld in COMMIT\n", (long long)killer.killed,
-		      (long long)killer.killed_in_commit);
+	print_message("%lld connections killed, %lld in COMMIT, %lld outages\n",
+		      (long long)killer.killed, (long long)killer.killed_in_commit,
+		      (long long)killer.outages);
 	assert_true(killer.killed_in_commit > 0);
+	if (how == CUT)
+		assert_int_equal(killer.outages, KILL_ROUNDS);
 
 	/* Every SR_OK is there exactly once, with the id it was answered;
-	 * every error is not there at all; nothing else is. */
+	 * every error is not there at all, unless it says that whether its
+	 * COMMIT happened could not be learned; nothing else is. A failed
+	 * write sent again (its idempotency key) is then there once. */
+	assert_int_equal(sr_store_open(url, 1, &st, &err), SR_OK);
 	in_list = malloc(cap);
 	snprintf(in_list, cap, "SELECT count(*) FROM revocations WHERE id IN (''");
 	for (round = 0; round < KILL_ROUNDS; round++)
@@ -677,21 +715,41 @@ static void writer_lost_under_writes(enum loss how)
 				snprintf(in_list + strlen(in_list), cap - strlen(in_list), ",'%s'",
 					 x->id);
 			} else {
+				struct sr_revocation_in in = {
+					.doc = doc, .source = "document", .issuer = "iss",
+					.subject = x->subject, .idempotency_key = x->subject,
+					.request_hash = "h", .targets = accounts, .n_targets = 1,
+					.now = NOW};
+				bool unknown = strstr(x->msg, "could not be learned") != NULL;
+				json_t *rev = NULL;
+				int replayed = 0;
 				failed++;
 				print_message("%s: %s\n", x->subject, x->msg);
 				snprintf(sql, sizeof(sql),
 					 "SELECT count(*) FROM revocations WHERE subject = '%s'",
 					 x->subject);
-				assert_int_equal(tk_store_int(url, sql), 0);
+				if (!unknown && tk_store_int(url, sql) != 0)
+					fail_msg("%s was answered \"%s\" and is there", x->subject,
+						 x->msg);
+				assert_int_equal(sr_store_revocation_add(st, &in, &rev, &replayed,
+									 &err), SR_OK);
+				assert_true(replayed == 0 || unknown);
+				json_decref(rev);
+				assert_int_equal(tk_store_int(url, sql), 1);
 			}
 		}
+	sr_store_close(st);
 	strcat(in_list, ")");
-	print_message("%lld answered SR_OK, %lld an error\n", (long long)ok, (long long)failed);
+	print_message("%lld answered SR_OK, %lld an error (sent again)\n", (long long)ok,
+		      (long long)failed);
+	if (how == CUT)
+		assert_true(failed > 0); /* the outages */
 	assert_int_equal(tk_store_int(url, in_list), ok);
-	assert_int_equal(tk_store_count(url, "revocations"), ok);
-	assert_int_equal(tk_store_int(url, "SELECT count(DISTINCT subject) FROM revocations"), ok);
+	assert_int_equal(tk_store_count(url, "revocations"), ok + failed);
+	assert_int_equal(tk_store_int(url, "SELECT count(DISTINCT subject) FROM revocations"),
+			 ok + failed);
 	/* and each with its one job */
-	assert_int_equal(tk_store_count(url, "jobs"), ok);
+	assert_int_equal(tk_store_count(url, "jobs"), ok + failed);
 	free(in_list);
 	sr_document_free(doc);
 }
