@@ -8,9 +8,14 @@
  * - one idempotency key, or one (source, source_event_id), submitted through
  *   both at once: one revocation, the same answer to both callers (replayed
  *   on one);
- * - PostgreSQL only: the writer's connection killed (pg_terminate_backend)
- *   while writes are in flight: a write answered SR_OK is in the database
- *   exactly once, a write answered an error is not there at all.
+ * - PostgreSQL only: the writer's connection lost in its COMMIT while
+ *   writes are in flight, ended by the server (pg_terminate_backend) or cut
+ *   by a proxy (the answer lost, the commit going on): a write answered
+ *   SR_OK is in the database exactly once; a write answered an error is not
+ *   there unless the error says whether its COMMIT happened could not be
+ *   learned (the proxy keeps the server out of reach longer than the
+ *   store's reconnect time once a round), and sent again with its
+ *   idempotency key it is there once.
  *
  * On SQLite (two instances on one file) and on PostgreSQL (unit.test_replicas.pg).
  */
