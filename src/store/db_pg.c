@@ -353,8 +353,9 @@ static void drop_results(struct pg *p)
 	}
 }
 
-/* A server's NOTICE (CREATE TABLE IF NOT EXISTS on a table that exists...)
- * is no error: kept out of stderr, at debug level in the log. */
+/* libpq's notices (a migration's NOTICE, a WARNING, the FATAL a
+ * terminated session leaves behind) go to the log as every line does, at
+ * debug level, not raw to stderr. */
 static void notice(void *arg, const char *message)
 {
 	char line[300];

@@ -1,9 +1,14 @@
 /* testkit.c - see testkit.h. */
 #include "testkit.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -179,4 +184,198 @@ char *tk_sign(const char *alg, EVP_PKEY *key, const unsigned char *secret,
 	free(in);
 	free(sig64);
 	return out;
+}
+
+/* ---- stores ---- */
+
+/* The fixture's SR_PG_URL (static buffer), or NULL when this run is on SQLite. */
+static const char *pg_admin_url(void)
+{
+	static char url[512];
+	static int done;
+	const char *file = getenv("SR_TEST_PG_ENV");
+	char line[1024];
+	FILE *f;
+
+	if (done)
+		return url[0] ? url : NULL;
+	done = 1;
+	if (file == NULL || file[0] == '\0')
+		return NULL;
+	if ((f = fopen(file, "r")) == NULL) {
+		fprintf(stderr, "testkit: SR_TEST_PG_ENV names %s, which cannot be read"
+			" (is the pg.start fixture running?)\n", file);
+		abort();
+	}
+	/* SR_PG_URL='postgres://...' (scripts/pg-test-server.sh) */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n;
+		if (strncmp(line, "SR_PG_URL='", 11) != 0)
+			continue;
+		n = strcspn(line + 11, "'");
+		if (n < sizeof(url))
+			snprintf(url, sizeof(url), "%.*s", (int)n, line + 11);
+	}
+	fclose(f);
+	if (url[0] == '\0') {
+		fprintf(stderr, "testkit: no SR_PG_URL line in %s\n", file);
+		abort();
+	}
+	return url;
+}
+
+bool tk_store_pg(void)
+{
+	return pg_admin_url() != NULL;
+}
+
+static PGconn *pg_connect(const char *url)
+{
+	PGconn *c = PQconnectdb(url);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "testkit: cannot connect to the test server: %s", PQerrorMessage(c));
+		abort();
+	}
+	return c;
+}
+
+static void pg_run(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "testkit: %s: %s", sql, PQerrorMessage(c));
+		abort();
+	}
+	PQclear(r);
+}
+
+/* The databases this binary made, dropped at exit. */
+static struct {
+	pthread_mutex_t mu;
+	char names[64][48];
+	int n;
+} made = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void drop_made(void)
+{
+	PGconn *c;
+	char sql[128];
+	int i;
+
+	if (made.n == 0)
+		return;
+	c = PQconnectdb(pg_admin_url());
+	for (i = 0; PQstatus(c) == CONNECTION_OK && i < made.n; i++) {
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", made.names[i]);
+		PQclear(PQexec(c, sql));
+	}
+	PQfinish(c);
+}
+
+/* admin with its database (the path) replaced by name. */
+static char *url_with_db(const char *admin, const char *name)
+{
+	const char *host = strstr(admin, "://");
+	const char *path = host ? strchr(host + 3, '/') : NULL;
+	const char *query = path ? strchr(path, '?') : NULL;
+	size_t cap = strlen(admin) + strlen(name) + 2;
+	char *out = malloc(cap);
+
+	if (path == NULL || out == NULL)
+		abort();
+	snprintf(out, cap, "%.*s/%s%s", (int)(path - admin), admin, name, query ? query : "");
+	return out;
+}
+
+char *tk_store_url(void)
+{
+	static unsigned seq;
+	const char *admin = pg_admin_url();
+	char name[48], sql[128];
+	PGconn *c;
+
+	if (admin == NULL) {
+		char *path = malloc(128);
+		snprintf(path, 128, "%s/store.db", tk_tmpdir());
+		return path;
+	}
+	pthread_mutex_lock(&made.mu);
+	snprintf(name, sizeof(name), "sr_unit_%ld_%u_%lx", (long)getpid(), ++seq,
+		 (unsigned long)random() & 0xffffff);
+	if (made.n == 0)
+		atexit(drop_made);
+	if (made.n < 64)
+		snprintf(made.names[made.n++], sizeof(made.names[0]), "%s", name);
+	pthread_mutex_unlock(&made.mu);
+	c = pg_connect(admin);
+	/* template0: no one is ever connected to it, so parallel tests never
+	 * find their template busy */
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0", name);
+	pg_run(c, sql);
+	PQfinish(c);
+	return url_with_db(admin, name);
+}
+
+static bool is_pg_url(const char *url)
+{
+	return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+}
+
+int64_t tk_store_int(const char *url, const char *sql)
+{
+	int64_t n = -1;
+
+	if (is_pg_url(url)) {
+		PGconn *c = pg_connect(url);
+		PGresult *r = PQexec(c, sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "testkit: %s: %s", sql, PQerrorMessage(c));
+			abort();
+		}
+		if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+			n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		if (sqlite3_open_v2(url, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+			fprintf(stderr, "testkit: %s: %s\n", sql, sqlite3_errmsg(db));
+			abort();
+		}
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+			n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
+	return n;
+}
+
+int64_t tk_store_count(const char *url, const char *table)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return tk_store_int(url, sql);
+}
+
+void tk_store_exec(const char *url, const char *sql)
+{
+	if (is_pg_url(url)) {
+		PGconn *c = pg_connect(url);
+		pg_run(c, sql);
+		PQfinish(c);
+	} else {
+		sqlite3 *db = NULL;
+		char *msg = NULL;
+		if (sqlite3_open(url, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+			fprintf(stderr, "testkit: %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+			abort();
+		}
+		sqlite3_close(db);
+	}
 }

@@ -4,7 +4,8 @@
  * here by a recorder of what the poll hands it (sr_ingest_commit, which can
  * be told to fail): this tests when the poll reads, what it hands on, and
  * when the checkpoint moves. tests/integration/test_auth0_api.py runs it
- * inside the service with the real pipeline.
+ * inside the service with the real pipeline. The store is on SQLite, and on
+ * PostgreSQL in unit.test_poll.pg (testkit.h: tk_store_url).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -98,7 +99,7 @@ static const char *ids(void)
 
 static const char *dir;
 static char *secret_file;
-static int n_store;
+static char *store_url; /* the current test's store (tk_store_url) */
 
 struct fixture {
 	struct sr_store *store;
@@ -113,12 +114,12 @@ static void open_fixture(struct fixture *f, const char *from, int keep_store)
 				      .client_secret_file = secret_file};
 	struct sr_http_client_config hc = {.timeout_seconds = 5, .max_bytes = 64 * 1024};
 	struct sr_err err = {0};
-	char path[512];
 
-	if (!keep_store)
-		n_store++;
-	snprintf(path, sizeof(path), "%s/poll-%d.db", dir, n_store);
-	assert_int_equal(sr_store_open(path, 2, &f->store, &err), SR_OK);
+	if (!keep_store || store_url == NULL) {
+		free(store_url);
+		store_url = tk_store_url();
+	}
+	assert_int_equal(sr_store_open(store_url, 2, &f->store, &err), SR_OK);
 	lc.domain = (char *)fh_base();
 	assert_int_equal(sr_auth0_api_new(&lc, &hc, &f->api, &err), SR_OK);
 	f->ing.api = f->api;
@@ -380,6 +381,7 @@ static int teardown(void **state)
 	(void)state;
 	fh_stop();
 	free(secret_file);
+	free(store_url);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_jobs.c - the job table: a 202's jobs, claims with leases, expired
  * leases, finishing (results, cleanup scheduling, revocation state), retries.
+ * On SQLite, and again on PostgreSQL in unit.test_jobs.pg (tk_store_url).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,12 +23,15 @@ static char *accounts[] = {"111111111111", "222222222222"};
 
 static int setup(void **state)
 {
-	char path[128];
+	char *url = tk_store_url();
 	struct sr_err err = {0};
+	enum sr_rc rc;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/jobs.db", tk_tmpdir());
-	return sr_store_open(path, 2, &st, &err) == SR_OK ? 0 : -1;
+	if ((rc = sr_store_open(url, 2, &st, &err)) != SR_OK)
+		fprintf(stderr, "open: %s\n", err.msg);
+	free(url);
+	return rc == SR_OK ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -3,7 +3,8 @@
  * once its run_at has come, a running one once its lease has expired), the
  * oldest due job and its age, the last error of each account and whether a
  * later job of the account finished; read beside an open store (as `status`
- * runs beside `serve`).
+ * runs beside `serve`). On SQLite, and again on PostgreSQL in
+ * unit.test_status.pg (tk_store_url).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,15 +23,19 @@
 #define LEASE 30
 
 static struct sr_store *st;
-static char path[160];
+static char *url; /* this test's store (tk_store_url) */
 
 static int setup(void **state)
 {
 	struct sr_err err = {0};
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/status.db", tk_tmpdir());
-	return sr_store_open(path, 1, &st, &err) == SR_OK ? 0 : -1;
+	url = tk_store_url();
+	if (sr_store_open(url, 1, &st, &err) != SR_OK) {
+		fprintf(stderr, "open: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 static int teardown(void **state)
@@ -38,6 +43,8 @@ static int teardown(void **state)
 	(void)state;
 	sr_store_close(st);
 	st = NULL;
+	free(url);
+	url = NULL;
 	return 0;
 }
 
@@ -73,7 +80,7 @@ static json_t *status_at(int64_t now)
 	struct sr_err err = {0};
 	json_t *out = NULL;
 
-	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = path}, now, &out, &err), SR_OK);
+	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = url}, now, &out, &err), SR_OK);
 	assert_non_null(out);
 	return out;
 }
@@ -189,13 +196,74 @@ static void test_no_file_is_not_created(void **state)
 	assert_null(f);
 }
 
+/* What status says of a server: where (the URL with its password hidden),
+ * its version, and whether it takes writes (and why not). */
+static void test_server_facts(void **state)
+{
+	static const char secret[] = "hunter2-not-for-logs";
+	char *with_password, version[32];
+	const char *at = strchr(url, '@');
+	struct sr_err err = {0};
+	json_t *out = NULL, *store;
+	char *dbname = strrchr(url, '/') + 1;
+	char sql[256];
+	size_t cap;
+
+	(void)state;
+	/* postgres://sr@host/db -> postgres://sr:SECRET@host/db (the test
+	 * server trusts local connections: the password is never asked for) */
+	assert_non_null(at);
+	cap = strlen(url) + sizeof(secret) + 2;
+	with_password = malloc(cap);
+	snprintf(with_password, cap, "%.*s:%s%s", (int)(at - url), url, secret, at);
+	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = with_password}, NOW,
+					 &out, &err), SR_OK);
+	store = json_object_get(out, "store");
+	assert_null(strstr(json_string_value(json_object_get(store, "url")), secret));
+	assert_non_null(strstr(json_string_value(json_object_get(store, "url")), dbname));
+	assert_null(json_object_get(store, "path"));
+	snprintf(version, sizeof(version), "%lld",
+		 (long long)tk_store_int(url, "SELECT current_setting('server_version_num')::int / 10000"));
+	assert_true(strncmp(json_string_value(json_object_get(store, "server_version")), version,
+			    strlen(version)) == 0);
+	assert_true(json_is_true(json_object_get(store, "writable")));
+	assert_true(json_is_null(json_object_get(store, "not_writable_because")));
+	assert_int_equal(json_integer_value(json_object_get(store, "schema_version")),
+			 tk_store_int(url, "SELECT max(version) FROM schema_migrations"));
+	json_decref(out);
+
+	/* A database whose transactions are read-only is reported as such. */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET default_transaction_read_only = on", dbname);
+	tk_store_exec(url, sql);
+	assert_int_equal(sr_store_status(&(struct sr_store_config){.url = with_password}, NOW,
+					 &out, &err), SR_OK);
+	store = json_object_get(out, "store");
+	assert_true(json_is_false(json_object_get(store, "writable")));
+	assert_non_null(strstr(json_string_value(json_object_get(store, "not_writable_because")),
+			       "read-only"));
+	assert_null(strstr(err.msg, secret));
+	json_decref(out);
+	free(with_password);
+}
+
 int main(void)
 {
+	/* On either back end. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_due_jobs_and_the_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_error_per_account, setup, teardown),
+	};
+	/* About SQLite files: a missing file is not created. Not in the .pg run. */
+	const struct CMUnitTest sqlite_only[] = {
 		cmocka_unit_test_setup_teardown(test_no_file_is_not_created, setup, teardown),
 	};
+	/* A server's own facts (url, server_version, writable). */
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test_setup_teardown(test_server_facts, setup, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("status", tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (tk_store_pg())
+		return failed + cmocka_run_group_tests_name("status.postgres", pg_only, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("status.sqlite", sqlite_only, NULL, NULL);
 }

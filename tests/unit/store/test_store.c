@@ -1,7 +1,8 @@
 /*
- * test_store.c - the SQLite store: migrations, group commit from many
- * threads, idempotency, source events, reads and paging; the event sources'
- * batches, user groups, events seen and stored values.
+ * test_store.c - the store: migrations, group commit from many threads,
+ * idempotency, source events, reads and paging; the event sources' batches,
+ * user groups, events seen and stored values. On SQLite, and again on
+ * PostgreSQL in unit.test_store.pg (testkit.h: tk_store_url).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -20,7 +22,7 @@
 
 #define NOW 1773306511
 
-static char db_path[128];
+static char *url; /* this test's store (tk_store_url) */
 
 static struct sr_document *doc_of(const char *json)
 {
@@ -40,21 +42,21 @@ static struct sr_revocation_in in_of(const struct sr_document *doc)
 	return in;
 }
 
+/* A file (truncated) to put stderr in; the descriptor. */
+static int open_stderr_file(const char *file)
+{
+	FILE *f = fopen(file, "w");
+	int fd;
+
+	assert_non_null(f);
+	fd = dup(fileno(f));
+	fclose(f);
+	return fd;
+}
+
 static int64_t count(const char *table)
 {
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	char sql[128];
-	int64_t n = -1;
-
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return n;
+	return tk_store_count(url, table);
 }
 
 static int setup(void **state)
@@ -62,8 +64,8 @@ static int setup(void **state)
 	struct sr_store *st = NULL;
 	struct sr_err err = {0};
 
-	snprintf(db_path, sizeof(db_path), "%s/test.db", tk_tmpdir());
-	if (sr_store_open(db_path, 2, &st, &err) != SR_OK) {
+	url = tk_store_url();
+	if (sr_store_open(url, 2, &st, &err) != SR_OK) {
 		fprintf(stderr, "open: %s\n", err.msg);
 		return -1;
 	}
@@ -74,6 +76,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	sr_store_close(*state);
+	free(url);
+	url = NULL;
 	return 0;
 }
 
@@ -272,21 +276,52 @@ static void test_ping_and_reopen(void **state)
 {
 	struct sr_store *st = NULL;
 	struct sr_err err = {0};
-	sqlite3 *db;
+	json_t *rev = NULL;
+	int replayed;
+	struct sr_document *doc = doc_of("{\"groups\":[\"a\"]}");
+	struct sr_revocation_in in = in_of(doc);
 
 	assert_int_equal(sr_store_ping(*state, &err), SR_OK);
+	assert_int_equal(sr_store_revocation_add(*state, &in, &rev, &replayed, &err), SR_OK);
+	json_decref(rev);
 	sr_store_close(*state);
 	*state = NULL;
-	/* Reopening applies nothing again. */
-	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_OK);
-	sr_store_close(st);
-	/* A database from a newer binary is refused, not damaged. */
-	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_ESTORE);
+	/* Reopening applies nothing again, and keeps what was written. */
+	assert_int_equal(sr_store_open(url, 1, &st, &err), SR_OK);
+	*state = st;
+	assert_int_equal(count("revocations"), 1);
+	assert_int_equal(sr_store_ping(st, &err), SR_OK);
+	sr_document_free(doc);
+}
+
+/* A database a newer binary migrated (mark: the statement that says so on
+ * this back end) is refused, not damaged. */
+static void newer_schema_refused(void **state, const char *mark)
+{
+	struct sr_store *st = NULL;
+	struct sr_err err = {0};
+
+	sr_store_close(*state);
+	*state = NULL;
+	tk_store_exec(url, mark);
+	assert_int_equal(sr_store_open(url, 1, &st, &err), SR_ESTORE);
 	assert_non_null(strstr(err.msg, "newer than this binary"));
 	assert_null(st);
+	/* still there, untouched */
+	assert_int_equal(count("revocations"), 0);
+}
+
+static void test_newer_schema_refused_sqlite(void **state)
+{
+	newer_schema_refused(state, "PRAGMA user_version = 99");
+	assert_int_equal(tk_store_int(url, "PRAGMA user_version"), 99);
+}
+
+static void test_newer_schema_refused_pg(void **state)
+{
+	newer_schema_refused(state, "INSERT INTO schema_migrations (version, name, applied_at)"
+				    " VALUES (99, '099_from_the_future.sql', 0)");
+	assert_int_equal(tk_store_int(url, "SELECT max(version) FROM schema_migrations"), 99);
 }
 
 /* Readiness answers from the writer's last commit; a check is handed out at
@@ -305,6 +340,51 @@ static void test_ready_without_a_write_per_call(void **state)
 		assert_int_equal(sr_store_ready(*state, &check, &err), SR_OK);
 		assert_int_equal(check, 0); /* a commit that wrote is fresh */
 	}
+}
+
+/* What the server says besides answers (a NOTICE when a migration finds a
+ * table there, the FATAL a terminated session leaves behind) reaches the
+ * log as log lines, never as raw text on stderr. */
+static void test_server_messages_are_log_lines(void **state)
+{
+	char *file = tk_write(tk_tmpdir(), "stderr", "");
+	struct sr_store *st = NULL;
+	struct sr_err err = {0};
+	char line[1024], bad[1024] = "";
+	int saved = dup(2), fd, lines = 0;
+	FILE *f;
+
+	sr_store_close(*state);
+	*state = NULL;
+	fflush(stderr);
+	fd = open_stderr_file(file);
+	dup2(fd, 2);
+	close(fd);
+	/* migrated already: CREATE TABLE IF NOT EXISTS schema_migrations notices */
+	sr_store_open(url, 1, &st, &err);
+	/* every connection of the store ended by the server, then used */
+	tk_store_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+			   " WHERE application_name = 'session-revoker'"
+			   " AND datname = current_database()");
+	usleep(100000);
+	if (st != NULL)
+		sr_store_ping(st, &err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	*state = st;
+	assert_non_null(st);
+	assert_non_null(f = fopen(file, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lines++;
+		if (strncmp(line, "ts=", 3) != 0 && bad[0] == '\0')
+			snprintf(bad, sizeof(bad), "%s", line);
+	}
+	fclose(f);
+	free(file);
+	if (bad[0] != '\0')
+		fail_msg("not a log line on stderr: %s", bad);
+	assert_true(lines > 0); /* the reconnect, at least */
 }
 
 /* ---- event sources (issue 9): batches, user groups, events seen, meta ---- */
@@ -629,7 +709,7 @@ static void test_meta(void **state)
 	/* Committed: another store on the file sees it. */
 	sr_store_close(*state);
 	*state = NULL;
-	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_OK);
+	assert_int_equal(sr_store_open(url, 1, &st, &err), SR_OK);
 	*state = st;
 	assert_int_equal(sr_store_meta_get(st, "auth0.poll.checkpoint", &value, &err), SR_OK);
 	assert_string_equal(value, "901");
@@ -711,24 +791,14 @@ extern const size_t sr_migrations_count;
 
 static int setup_path(void **state)
 {
-	snprintf(db_path, sizeof(db_path), "%s/test.db", tk_tmpdir());
+	url = tk_store_url();
 	*state = NULL;
 	return 0;
 }
 
 static int64_t query_int(const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *q;
-	int64_t n = -1;
-
-	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return n;
+	return tk_store_int(url, sql);
 }
 
 /* A database as a binary with migrations 001-005 left it keeps its rows;
@@ -754,13 +824,13 @@ static void test_migration_from_version_5(void **state)
 	sqlite3 *db;
 
 	assert_true(sr_migrations_count > 5);
-	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(url, &db), SQLITE_OK);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(sqlite3_exec(db, sr_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
-	assert_int_equal(sr_store_open(db_path, 1, &st, &err), SR_OK);
+	assert_int_equal(sr_store_open(url, 1, &st, &err), SR_OK);
 	*state = st;
 	assert_int_equal(query_int("PRAGMA user_version"), (int64_t)sr_migrations_count);
 	assert_int_equal(sr_store_revocation_get(st, "6b1f7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", &rev,
@@ -791,6 +861,7 @@ static void test_migration_from_version_5(void **state)
 
 int main(void)
 {
+	/* On either back end. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency, setup, teardown),
@@ -806,7 +877,21 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_user_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_by_source, setup, teardown),
+	};
+	/* About SQLite itself: the schema version in PRAGMA user_version, a
+	 * file an older binary's migrations made. Not in the .pg run. */
+	const struct CMUnitTest sqlite_only[] = {
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_version_5, setup_path, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Their PostgreSQL counterparts: the version in schema_migrations. */
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_messages_are_log_lines, setup, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+
+	if (tk_store_pg())
+		return failed + cmocka_run_group_tests_name("store.postgres", pg_only, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("store.sqlite", sqlite_only, NULL, NULL);
 }
