@@ -95,9 +95,15 @@ static enum sr_rc renew(struct db *c, struct job_op *j, struct sr_err *err)
 	return SR_OK;
 }
 
-/* The revocation's state from its jobs (see store.h and README.md, "Jobs"). */
+/* The revocation's state from its jobs (see store.h and README.md, "Jobs").
+ * The revocation's row is written first: on a server (READ COMMITTED) two
+ * processes finishing the last two jobs at once would each count the other's
+ * job as still running and leave the state "applying" for ever; the row lock
+ * makes the second wait for the first's COMMIT, and its count then sees that
+ * job done. (SQLite's write lock already orders them.) */
 static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr_err *err)
 {
+	static const char lock_sql[] = "UPDATE revocations SET state = state WHERE seq = ?1";
 	static const char count_sql[] =
 		"SELECT r.action,"
 		"  sum(CASE WHEN j.kind = k.first AND j.state IN ('pending', 'running') THEN 1 ELSE 0 END),"
@@ -115,11 +121,19 @@ static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr
 	static const char set_sql[] =
 		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
 		" RETURNING created_at";
-	struct db_q *q = db_prepare(c, count_sql);
+	struct db_q *q = db_prepare(c, lock_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;
 
 	if (q == NULL)
+		return sr_store_db_error(c, "revocation state", err);
+	db_bind_int64(q, 1, seq);
+	if (db_step(q) != DB_DONE) {
+		db_reset(q);
+		return sr_store_db_error(c, "revocation state", err);
+	}
+	db_reset(q);
+	if ((q = db_prepare(c, count_sql)) == NULL)
 		return sr_store_db_error(c, "revocation state", err);
 	db_bind_int64(q, 1, seq);
 	if (db_step(q) != DB_ROW) {
