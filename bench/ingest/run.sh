@@ -21,6 +21,8 @@
 #                            [seconds per run (15)] [connections (64)]
 # env: WRK_THREADS (2), SR_BENCH_PORT (18080), NGINX_BENCH_PORT (18081),
 #      SR_BENCH_KEEP=1 keeps the work directory (wrk outputs, database, logs),
+#      SR_BENCH_BINARY: another session-revoker to measure (e.g. an older
+#      build, for a before/after), instead of build-bench's,
 #      SR_BENCH_LOG_LEVEL=debug: the store.batch lines (writes per commit,
 #      commit time) in its sr.err, summed up after each service run,
 #      SR_BENCH_PG_STATEMENTS=1: pg_stat_statements loaded in the server, and
@@ -57,7 +59,7 @@ conns=${2:-64}
 threads=${WRK_THREADS:-2}
 SR_WITH_BENCH=1 ./scripts/install-deps.sh
 BUILD_DIR=build-bench BUILD_TYPE=Release ./scripts/build.sh >/dev/null
-bin=$PWD/build-bench/session-revoker
+bin=${SR_BENCH_BINARY:-$PWD/build-bench/session-revoker}
 work=$(mktemp -d /tmp/sr-bench-ingest.XXXXXX)
 sr_port=${SR_BENCH_PORT:-18080}
 nginx_port=${NGINX_BENCH_PORT:-18081}
