@@ -60,4 +60,5 @@ if [ ! -s "$data/PG_VERSION" ]; then
 	as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null
 	echo "session-revoker-postgres: made the cluster, role $user, database $db" >&2
 fi
-exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin/postgres" -D "$data"
+# Arguments go to postgres (e.g. -c listen_addresses=127.0.0.1).
+exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin/postgres" -D "$data" "$@"

@@ -139,26 +139,39 @@ class Postgres:
     a container of $SR_LB_PG_IMAGE with its password from a file and its data
     in a directory of the test."""
 
-    def __init__(self, case, port, password_file):
+    def __init__(self, case, password_file):
         self.case = case
         self.name = "sr-lb-pg"
-        self.port = port
+        self.port = None
         self.password_file = password_file
         self.data = os.path.join(case.tmp, "pg-data")
 
     def start(self):
-        podman("rm", "-f", "-i", self.name, check=False)
-        os.mkdir(self.data, 0o700)
-        podman("run", "-d", "--name", self.name, *RUN_FLAGS,
-               "-e", "SR_PG_PORT=%d" % self.port,
-               "-e", "SR_PG_PASSWORD_FILE=/run/secrets/pg-password",
-               "-v", "%s:/run/secrets/pg-password:ro" % self.password_file,
-               "-v", "%s:/var/lib/postgresql/data" % self.data, PG_IMAGE)
-        deadline = time.monotonic() + WAIT
-        while podman("healthcheck", "run", self.name, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("postgres not ready:\n%s" % self.logs()[-3000:])
-            time.sleep(0.5)
+        """On loopback only, on a free port: another process may take the
+        port between free_port() and the server's bind (--network host), so a
+        server that could not bind is started again on another (3 tries)."""
+        for attempt in range(3):
+            self.port = free_port()
+            podman("rm", "-f", "-i", self.name, check=False)
+            shutil.rmtree(self.data, True)
+            os.mkdir(self.data, 0o700)
+            podman("run", "-d", "--name", self.name, *RUN_FLAGS,
+                   "-e", "SR_PG_PORT=%d" % self.port,
+                   "-e", "SR_PG_PASSWORD_FILE=/run/secrets/pg-password",
+                   "-v", "%s:/run/secrets/pg-password:ro" % self.password_file,
+                   "-v", "%s:/var/lib/postgresql/data" % self.data, PG_IMAGE,
+                   "-c", "listen_addresses=127.0.0.1")
+            deadline = time.monotonic() + WAIT
+            while podman("healthcheck", "run", self.name, check=False).returncode != 0:
+                running = podman("inspect", self.name, "--format", "{{.State.Running}}",
+                                 check=False).stdout.strip() == "true"
+                if not running and "could not" in self.logs() and attempt < 2:
+                    break  # the port was taken: another one
+                if time.monotonic() > deadline or not running:
+                    raise AssertionError("postgres not ready:\n%s" % self.logs()[-3000:])
+                time.sleep(0.5)
+            else:
+                return
 
     def logs(self):
         r = podman("logs", self.name, check=False)
@@ -357,15 +370,18 @@ class LoadBalanced(unittest.TestCase):
                 fh.write(cls.pg_password + "\n")
             os.chown(pw, UID, UID)
             os.chmod(pw, 0o400)
-            cls.postgres = Postgres(cls, free_port(), pw)
+            cls.postgres = Postgres(cls, pw)
+            try:
+                cls.postgres.start()
+            except BaseException:
+                cls.tearDownClass()
+                raise
         cls.trusted_proxies = cls.supports_trusted_proxies()
         cls.write_config()
         cls.replicas = [Replica(cls, "sr-lb-a", free_port()), Replica(cls, "sr-lb-b", free_port())]
         cls.haproxy = Haproxy(cls, free_port(), cls.replicas)
         cls.next_role = 0
         try:
-            if cls.postgres is not None:
-                cls.postgres.start()
             for r in cls.replicas:
                 r.start()
             cls.haproxy.start()
