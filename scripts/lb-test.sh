@@ -7,12 +7,31 @@
 #
 #   ./scripts/lb-test.sh            build the image (cached layers), run every check
 #   SR_LB_NO_BUILD=1 ./scripts/lb-test.sh     reuse localhost/session-revoker as it is
+#   ./scripts/lb-test.sh --store postgres|both
+#       the replicas on one PostgreSQL (docker/postgres/Dockerfile, built as
+#       localhost/session-revoker-postgres: compose.postgres.yaml's service)
+#       instead of one SQLite file; both: the checks once on each
 #
 # The base image is made once with debootstrap, from the mirror apt uses, as
 # localhost/debian:bookworm-slim (no image registry is needed).
 set -eu
 cd "$(dirname "$0")/.."
+stores=sqlite
+case "${1:-}" in
+--store=*) set -- --store "${1#--store=}" ;;
+esac
+if [ "${1:-}" = --store ]; then
+	case "${2:-}" in
+	sqlite | postgres) stores=$2 ;;
+	both) stores="sqlite postgres" ;;
+	*) echo "usage: $0 [--store sqlite|postgres|both]" >&2; exit 2 ;;
+	esac
+elif [ $# -gt 0 ]; then
+	echo "usage: $0 [--store sqlite|postgres|both]" >&2
+	exit 2
+fi
 IMAGE=${SR_LB_IMAGE:-localhost/session-revoker}
+PG_IMAGE=${SR_LB_PG_IMAGE:-localhost/session-revoker-postgres}
 BASE=${SR_LB_BASE:-localhost/debian:bookworm-slim}
 
 for tool in podman haproxy debootstrap; do
@@ -39,11 +58,23 @@ if [ "${SR_LB_NO_BUILD:-0}" != 1 ] || ! podman image exists "$IMAGE"; then
 		-t "$IMAGE" -f docker/Dockerfile . >/dev/null
 fi
 
+case "$stores" in
+*postgres*)
+	if [ "${SR_LB_NO_BUILD:-0}" != 1 ] || ! podman image exists "$PG_IMAGE"; then
+		echo "== podman build $PG_IMAGE"
+		podman build --format docker --isolation=chroot --build-arg BASE="$BASE" \
+			-t "$PG_IMAGE" -f docker/postgres/Dockerfile . >/dev/null
+	fi ;;
+esac
+
 echo "== haproxy -c docker/haproxy.cfg (the compose file's balancer)"
 # The compose file's names (sr-1, sr-2) resolve only inside compose; the file
 # says init-addr none, so haproxy checks it without them.
 haproxy -c -q -f docker/haproxy.cfg
 
-echo "== tests/lb/test_lb.py"
-SR_LB_IMAGE="$IMAGE" SR_SOURCE_DIR="$(pwd)" PYTHONDONTWRITEBYTECODE=1 \
-	/usr/bin/python3 -m unittest -v tests/lb/test_lb.py
+for store in $stores; do
+	echo "== tests/lb/test_lb.py (store: $store)"
+	SR_LB_IMAGE="$IMAGE" SR_LB_PG_IMAGE="$PG_IMAGE" SR_LB_STORE="$store" \
+		SR_SOURCE_DIR="$(pwd)" PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 -m unittest -v tests/lb/test_lb.py
+done

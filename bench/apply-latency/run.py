@@ -10,13 +10,19 @@ engine's own direct `session-revoker revoke` does the same work N times
 (cut-offs raised the same way), and its wall time is the baseline. The queue
 overhead is the difference.
 
+--store: sqlite (default: a file), postgres (a throwaway server started with
+scripts/pg-test-server.sh, a fresh database, the server stopped afterwards),
+or both: the whole measurement once on each, in the same invocation, against
+the same fake AWS (cut-offs keep rising from one store to the next).
+
 usage: bench/apply-latency/run.py [--revocations 20] [--accounts 10] [--roles 100]
-                                  [--latency-ms 20]
+                                  [--latency-ms 20] [--store sqlite|postgres|both]
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import ssl
 import statistics
@@ -50,22 +56,31 @@ def http(method, url, token, body=None):
         return r.status, json.loads(r.read())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--revocations", type=int, default=20)
-    ap.add_argument("--accounts", type=int, default=10)
-    ap.add_argument("--roles", type=int, default=100)
-    ap.add_argument("--latency-ms", type=int, default=20)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "build-bench", "session-revoker"))
-    args = ap.parse_args()
+def pg_start():
+    """A throwaway PostgreSQL: its SR_PG_* values (pg-test-server.sh start)."""
+    out = subprocess.run([os.path.join(ROOT, "scripts", "pg-test-server.sh"), "start"],
+                         capture_output=True, text=True, check=True).stdout
+    return dict(shlex.split(line)[0].split("=", 1) for line in out.splitlines() if "=" in line)
 
-    world = seed(args.accounts, args.roles)
-    fake = fake_aws.FakeAws(world).start()
-    fake.set_faults([{"action": "*", "kind": "latency", "ms": args.latency_ms,
-                      "probability": 1.0}])
+
+def pg_stop(pg):
+    subprocess.run([os.path.join(ROOT, "scripts", "pg-test-server.sh"), "stop", pg["SR_PG_DIR"]],
+                   check=False)
+
+
+def pg_database(pg, name):
+    """A fresh database on the server; its URL."""
+    admin = "postgresql://sr@/postgres?host=%s&port=%s" % (pg["SR_PG_SOCKET_DIR"], pg["SR_PG_PORT"])
+    subprocess.run(["psql", "-X", "-q", admin, "-c", "CREATE DATABASE " + name], check=True)
+    return "postgres://sr@127.0.0.1:%s/%s" % (pg["SR_PG_PORT"], name)
+
+
+def measure(args, world, fake, store, base):
+    """The engine directly, then the service's queue, on one store: the two
+    lists of seconds (direct, 202 -> applied)."""
     tmp = tempfile.mkdtemp(prefix="sr-bench-apply.")
     cfg = {"listen": {"address": "127.0.0.1", "port": 0},
-           "store": {"path": os.path.join(tmp, "bench.db")},
+           "store": store if store else {"path": os.path.join(tmp, "bench.db")},
            "log": {"level": "warn"},
            "development": {"signing_key_file": os.path.join(tmp, "dev.pem")},
            "aws": {"accounts": [{"id": a, "role_name": "SessionRevokerAdmin"}
@@ -81,7 +96,6 @@ def main():
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
 
     # 1. the engine directly, N times, cut-offs raised each time
-    base = int(time.time()) - 10 * 60
     direct = []
     for i in range(args.revocations):
         t0 = time.monotonic()
@@ -97,6 +111,8 @@ def main():
     line = srv.stdout.readline()
     m = re.search(r"listening on (http://\S+)", line)
     if not m:
+        srv.kill()
+        srv.wait()
         sys.exit("serve did not start: " + line)
     url = m.group(1)
     queued = []
@@ -119,21 +135,59 @@ def main():
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=30)
-        fake.stop()
+    return direct, queued
 
-    overhead = [q - statistics.median(direct) for q in queued]
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--revocations", type=int, default=20)
+    ap.add_argument("--accounts", type=int, default=10)
+    ap.add_argument("--roles", type=int, default=100)
+    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--store", choices=("sqlite", "postgres", "both"), default="sqlite")
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build-bench", "session-revoker"))
+    args = ap.parse_args()
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+
+    world = seed(args.accounts, args.roles)
+    fake = fake_aws.FakeAws(world).start()
+    fake.set_faults([{"action": "*", "kind": "latency", "ms": args.latency_ms,
+                      "probability": 1.0}])
+    pg = None
+    results = []
+    base = int(time.time()) - 10 * 60
+    try:
+        for k, name in enumerate(stores):
+            store = None
+            if name == "postgres":
+                pg = pg_start()
+                store = {"url": pg_database(pg, "bench_apply_%d" % os.getpid())}
+            results.append((name, measure(args, world, fake, store,
+                                          base + k * 2 * args.revocations)))
+    finally:
+        fake.stop()
+        if pg is not None:
+            pg_stop(pg)
+
+    label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     print("machine: %d cores" % os.cpu_count())
     print("world: %d accounts x %d roles (%d matching each), %d ms added to every AWS call; "
           "%d revocations each way" % (args.accounts, args.roles, (args.roles + 9) // 10,
                                        args.latency_ms, args.revocations))
-    print("| path | p50 s | p99 s | max s |")
-    print("|---|---|---|---|")
-    print("| engine direct (`session-revoker revoke`, process start included) | %.3f | %.3f | %.3f |"
-          % (statistics.median(direct), pct(direct, 99), max(direct)))
-    print("| 202 -> `applied` through the job queue (GET polled every 5 ms) | %.3f | %.3f | %.3f |"
-          % (statistics.median(queued), pct(queued, 99), max(queued)))
-    print("queue overhead (queued - median direct): p50 %.3f s, p99 %.3f s (target p99 <= 1 s)"
-          % (statistics.median(overhead), pct(overhead, 99)))
+    print("| store | path | p50 s | p99 s | max s |")
+    print("|---|---|---|---|---|")
+    for name, (direct, queued) in results:
+        print("| %s | engine direct (`session-revoker revoke`, process start included) "
+              "| %.3f | %.3f | %.3f |"
+              % (label[name], statistics.median(direct), pct(direct, 99), max(direct)))
+        print("| %s | 202 -> `applied` through the job queue (GET polled every 5 ms) "
+              "| %.3f | %.3f | %.3f |"
+              % (label[name], statistics.median(queued), pct(queued, 99), max(queued)))
+    for name, (direct, queued) in results:
+        overhead = [q - statistics.median(direct) for q in queued]
+        print("%s: queue overhead (queued - median direct): p50 %.3f s, p99 %.3f s "
+              "(target p99 <= 1 s)" % (label[name], statistics.median(overhead),
+                                       pct(overhead, 99)))
 
 
 if __name__ == "__main__":

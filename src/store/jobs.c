@@ -95,9 +95,15 @@ static enum sr_rc renew(struct db *c, struct job_op *j, struct sr_err *err)
 	return SR_OK;
 }
 
-/* The revocation's state from its jobs (see store.h and README.md, "Jobs"). */
+/* The revocation's state from its jobs (see store.h and README.md, "Jobs").
+ * The revocation's row is written first: on a server (READ COMMITTED) two
+ * processes finishing the last two jobs at once would each count the other's
+ * job as still running and leave the state "applying" for ever; the row lock
+ * makes the second wait for the first's COMMIT, and its count then sees that
+ * job done. (SQLite's write lock already orders them.) */
 static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr_err *err)
 {
+	static const char lock_sql[] = "UPDATE revocations SET state = state WHERE seq = ?1";
 	static const char count_sql[] =
 		"SELECT r.action,"
 		"  sum(CASE WHEN j.kind = k.first AND j.state IN ('pending', 'running') THEN 1 ELSE 0 END),"
@@ -115,12 +121,6 @@ static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr
 	static const char set_sql[] =
 		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
 		" RETURNING created_at";
-	/* The row first: two jobs of one revocation finishing at once on a
-	 * server (READ COMMITTED) would each count the other as still running,
-	 * and neither would move the state on. Holding the row, the second
-	 * waits for the first's COMMIT and its count (a new snapshot) sees it.
-	 * (SQLite has one writer at a time: nothing changes there.) */
-	static const char lock_sql[] = "UPDATE revocations SET state = state WHERE seq = ?1";
 	struct db_q *q = db_prepare(c, lock_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;

@@ -6,7 +6,10 @@ never run here: this test parses the compose file with PyYAML and holds it to
 what README promises (two replicas of the image sharing one named volume, the
 config and secret mounted read-only under /etc/session-revoker/, haproxy in
 front checking /readyz and retrying, the fake AWS as an optional profile), and
-runs the real binary's check-config on the sample config. scripts/lb-test.sh
+runs the real binary's check-config on the sample config. compose.postgres.yaml
+is merged into it the way Compose merges -f files and checked the same way
+(one PostgreSQL service from Debian's package, store.url without a password,
+store.password_file from a secret). scripts/lb-test.sh
 runs the image itself behind haproxy (podman).
 """
 
@@ -17,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.parse
 
 import yaml
 
@@ -30,9 +34,60 @@ DATA = "/var/lib/session-revoker"
 REPLICAS = ("sr-1", "sr-2")
 
 
-def load_compose():
-    with open(os.path.join(DOCKER, "compose.yaml"), encoding="utf-8") as fh:
+def load_compose(name="compose.yaml"):
+    with open(os.path.join(DOCKER, name), encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+# Compose's merge of several -f files (the Compose Specification, "Merge"):
+# mappings merge key by key, sequences append, command/entrypoint replace,
+# and volumes, secrets and configs are unique by their target (the later
+# file's entry wins). depends_on merges in its long form.
+UNIQUE_BY_TARGET = ("volumes", "secrets", "configs")
+REPLACED = ("command", "entrypoint")
+
+
+def long_form(key, v):
+    if key == "depends_on" and isinstance(v, list):
+        return {name: {"condition": "service_started"} for name in v}
+    if key in UNIQUE_BY_TARGET and isinstance(v, list):
+        out = []
+        for item in v:
+            if isinstance(item, str):
+                parts = item.split(":")
+                if key == "volumes":
+                    item = {"source": parts[0], "target": parts[1],
+                            "read_only": len(parts) > 2 and "ro" in parts[2].split(",")}
+                else:
+                    item = {"source": parts[0], "target": "/run/secrets/" + parts[0]}
+            out.append(item)
+        return out
+    return v
+
+
+def merge(base, over, key=None, depth=0):
+    if depth == 2 and key in REPLACED:  # services.NAME.command
+        return over
+    base, over = long_form(key, base), long_form(key, over)
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v, k, depth + 1) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(over, list):
+        if depth == 3 and key in UNIQUE_BY_TARGET:
+            targets = {o["target"] for o in over}
+            return [b for b in base if b["target"] not in targets] + over
+        return base + over
+    return over
+
+
+def dockerfile_lines(path):
+    """A Dockerfile's instructions, continuation lines joined, comments dropped."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read().replace("\\\n", " ")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and
+            not ln.lstrip().startswith("#")]
 
 
 def mounts(service):
@@ -150,6 +205,100 @@ class ComposeFile(unittest.TestCase):
                 self.assertRegex(env[key], r"^\$\{%s:-\}$" % key)
 
 
+class ComposePostgres(unittest.TestCase):
+    """compose.postgres.yaml merged into compose.yaml: the same replicas on one
+    PostgreSQL service (Debian's package), the password from a secret file."""
+    maxDiff = None
+
+    def setUp(self):
+        self.compose = merge(load_compose(), load_compose("compose.postgres.yaml"))
+        self.services = self.compose["services"]
+
+    def replica_secrets(self, name):
+        return {s["target"]: s["source"] for s in self.services[name].get("secrets", [])}
+
+    def test_the_replicas_use_one_postgres_service_and_a_password_file(self):
+        pg = self.services.get("postgres")
+        self.assertIsNotNone(pg, "no postgres service")
+        self.assertNotIn("profiles", pg, "postgres only starts with a profile")
+        secrets = self.compose.get("secrets") or {}
+        urls = set()
+        for name in REPLICAS:
+            svc = self.services[name]
+            self.assertNotIn("profiles", svc, name)
+            env = svc["environment"]
+            url = urllib.parse.urlsplit(env["SR_STORE_URL"])
+            urls.add(env["SR_STORE_URL"])
+            self.assertIn(url.scheme, ("postgres", "postgresql"), env["SR_STORE_URL"])
+            self.assertEqual(url.hostname, "postgres", "%s: store.url names another host" % name)
+            self.assertIsNone(url.password, "%s: a password in store.url" % name)
+            self.assertTrue(url.username, "%s: store.url names no user" % name)
+            query = urllib.parse.parse_qs(url.query)
+            self.assertIn(query.get("sslmode", [""])[0],
+                          ("require", "verify-ca", "verify-full"),
+                          "%s: store.url without sslmode requiring TLS" % name)
+            # the password file: a secret mounted read-only under /etc/session-revoker/
+            pw_path = env.get("SR_STORE_PASSWORD_FILE")
+            self.assertIsNotNone(pw_path, "%s: no store.password_file" % name)
+            self.assertTrue(pw_path.startswith(ETC), pw_path)
+            mounted = self.replica_secrets(name)
+            self.assertIn(pw_path, mounted, "%s: %s is not a mounted secret" % (name, pw_path))
+            source = mounted[pw_path]
+            self.assertIn(source, secrets, "%s: undeclared secret %s" % (name, source))
+            self.assertTrue(secrets[source]["file"].startswith("./secrets/"), secrets[source])
+            # the ops secret and the config are still there
+            self.assertIn(ETC + "secrets/ops.secret", mounted, name)
+            self.assertIn(ETC + "config.json", [t for _, t, _ in mounts(svc)], name)
+            self.assertEqual(svc.get("depends_on", {}).get("postgres"),
+                             {"condition": "service_healthy"},
+                             "%s does not wait for a healthy postgres" % name)
+        self.assertEqual(len(urls), 1, "the replicas use different databases: %r" % urls)
+        # the same password reaches the server, from the same secret
+        pg_secrets = {s["source"]: s["target"] for s in long_form("secrets", pg["secrets"])}
+        self.assertIn(source, pg_secrets, "postgres does not get the replicas' password")
+        self.assertEqual(pg["environment"]["SR_PG_PASSWORD_FILE"], pg_secrets[source])
+        self.assertEqual(pg["environment"]["SR_PG_USER"], url.username)
+        self.assertEqual(pg["environment"]["SR_PG_DATABASE"], url.path.lstrip("/"))
+        self.assertEqual(url.port or 5432, 5432)
+
+    def test_postgres_is_debian_postgresql_built_here_with_its_data_in_a_volume(self):
+        pg = self.services["postgres"]
+        build = pg.get("build")
+        self.assertIsInstance(build, dict, "postgres: no build section (no registry here)")
+        self.assertEqual(os.path.normpath(os.path.join(DOCKER, build["context"])),
+                         os.path.normpath(SOURCE_DIR))
+        path = os.path.join(SOURCE_DIR, build["dockerfile"])
+        lines = dockerfile_lines(path)
+        self.assertEqual(lines[0], "ARG BASE=debian:bookworm-slim")
+        self.assertEqual([ln for ln in lines if ln.startswith("FROM")], ["FROM ${BASE}"])
+        run = " ".join(ln for ln in lines if ln.startswith("RUN"))
+        self.assertRegex(run, r"apt-get install [^&]*\bpostgresql\b")
+        health = [ln for ln in lines if ln.startswith("HEALTHCHECK")]
+        self.assertEqual(len(health), 1)
+        self.assertIn("pg_isready", health[0])
+        volume = [ln.split()[1] for ln in lines if ln.startswith("VOLUME")]
+        self.assertEqual(len(volume), 1, "no VOLUME for the data")
+        named = self.compose.get("volumes") or {}
+        data = [s for s, t, _ in mounts(pg) if t == volume[0]]
+        self.assertEqual(len(data), 1, "postgres: nothing mounted at %s" % volume[0])
+        self.assertIn(data[0], named, "postgres: %s is not a named volume" % data[0])
+        self.assertNotIn(data[0], [s for n in REPLICAS for s, _, _ in mounts(self.services[n])],
+                         "the replicas mount the database's volume")
+        # the entrypoint: password from the file, TLS + SCRAM only from the network
+        entry = [ln for ln in lines if ln.startswith("ENTRYPOINT")]
+        script = json.loads(entry[0].split(None, 1)[1])[0]
+        copied = [ln.split() for ln in lines if ln.startswith("COPY") and script in ln]
+        self.assertEqual(len(copied), 1, "the entrypoint is not copied in")
+        with open(os.path.join(SOURCE_DIR, copied[0][-2]), encoding="utf-8") as fh:
+            text = fh.read()
+        self.assertIn("SR_PG_PASSWORD_FILE", text)
+        hba = re.findall(r"^\s*\"?(host\S*|local) ", text, re.M)
+        self.assertTrue(hba, "the entrypoint writes no pg_hba.conf lines")
+        self.assertNotRegex(text, r"\btrust\b", "the entrypoint trusts someone")
+        self.assertIn("hostssl all all 0.0.0.0/0 scram-sha-256", text)
+        self.assertIn("ssl = on", text)
+
+
 class SampleConfig(unittest.TestCase):
     def test_check_config_passes_on_the_sample(self):
         """The sample, with /etc/session-revoker/ moved into a temp dir holding
@@ -174,10 +323,7 @@ class SampleConfig(unittest.TestCase):
 
 class Dockerfile(unittest.TestCase):
     def test_the_image_contract(self):
-        with open(os.path.join(DOCKER, "Dockerfile"), encoding="utf-8") as fh:
-            text = fh.read().replace("\\\n", " ")
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and
-                 not ln.lstrip().startswith("#")]
+        lines = dockerfile_lines(os.path.join(DOCKER, "Dockerfile"))
         first = [ln.split()[0] for ln in lines]
         self.assertEqual(lines[0], "ARG BASE=debian:bookworm-slim")
         self.assertEqual(first.count("FROM"), 2, "not two stages")
@@ -196,6 +342,18 @@ class Dockerfile(unittest.TestCase):
             entry_text = fh.read()
         self.assertIn(ETC + "config.json", entry_text)
         self.assertIn("exec /usr/local/bin/session-revoker", entry_text)
+
+    def test_the_image_has_libpq_for_a_postgres_store_url(self):
+        """The binary links libpq (CMakeLists: pkg_check_modules LIBPQ): the
+        build stage needs its -dev package, the runtime stage the library."""
+        lines = dockerfile_lines(os.path.join(DOCKER, "Dockerfile"))
+        froms = [i for i, ln in enumerate(lines) if ln.startswith("FROM")]
+        build = " ".join(lines[froms[0]:froms[1]])
+        runtime = " ".join(lines[froms[1]:])
+        self.assertRegex(build, r"apt-get install [^&]*\blibpq-dev\b",
+                         "the build stage does not install libpq-dev")
+        self.assertRegex(runtime, r"apt-get install [^&]*\blibpq5\b",
+                         "the runtime stage does not install libpq5")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,19 @@ checked role by role: one successful PutRolePolicy per role, the cut-off of
 its revocation in force, and nothing else written.
 
 The checks run in order (test_1 ... test_5) on the one set of containers.
+
+SR_LB_STORE=postgres: the replicas share one PostgreSQL instead of one
+SQLite file: a container of docker/postgres/Dockerfile ($SR_LB_PG_IMAGE, the
+postgres service of docker/compose.postgres.yaml) on a loopback port, its
+password from a file (the replicas' store.password_file), TLS required
+(sslmode=require in store.url). The same checks run; the store is read with
+psql.
 """
 
 import copy
+import csv
 import http.client
+import io
 import json
 import os
 import re
@@ -38,6 +47,9 @@ import harness  # noqa: E402
 from harness import fake_aws  # noqa: E402
 
 IMAGE = os.environ.get("SR_LB_IMAGE", "localhost/session-revoker")
+STORE = os.environ.get("SR_LB_STORE", "sqlite")
+PG_IMAGE = os.environ.get("SR_LB_PG_IMAGE", "localhost/session-revoker-postgres")
+PG_USER = PG_DB = "session_revoker"
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 # What this sandbox needs (../shared notes: no cgroup v2, capped rlimits);
 # nothing to do with the image.
@@ -89,6 +101,84 @@ def lb_seed():
                 "inline_policies": {}})
     seed["faults"] = []
     return seed
+
+
+class PgStore:
+    """Read-only look at the replicas' PostgreSQL with psql (harness.Store's
+    query(): `?` parameters, rows as dicts, integers as int, NULL as None)."""
+
+    def __init__(self, port, password):
+        self.url = "postgresql://%s@127.0.0.1:%d/%s?sslmode=require" % (PG_USER, port, PG_DB)
+        self.env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5")
+
+    def query(self, sql, params=()):
+        args = ["psql", "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1", "-P", "null=\\N",
+                self.url]
+        parts = sql.split("?")
+        self.assert_params(parts, params)
+        text = parts[0]
+        for i, part in enumerate(parts[1:]):
+            args += ["-v", "p%d=%s" % (i, params[i])]
+            text += ":'p%d'" % i + part
+        r = subprocess.run(args, input=text + ";\n", capture_output=True, text=True,
+                           env=self.env, timeout=30)
+        if r.returncode != 0:
+            raise AssertionError("psql: %s" % r.stderr)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        return [{k: None if v == "\\N" else int(v) if re.fullmatch(r"-?\d+", v) else v
+                 for k, v in row.items()} for row in rows]
+
+    @staticmethod
+    def assert_params(parts, params):
+        if len(parts) - 1 != len(params):
+            raise AssertionError("%d ? for %d parameters" % (len(parts) - 1, len(params)))
+
+
+class Postgres:
+    """The postgres service of docker/compose.postgres.yaml, on a loopback port:
+    a container of $SR_LB_PG_IMAGE with its password from a file and its data
+    in a directory of the test."""
+
+    def __init__(self, case, password_file):
+        self.case = case
+        self.name = "sr-lb-pg"
+        self.port = None
+        self.password_file = password_file
+        self.data = os.path.join(case.tmp, "pg-data")
+
+    def start(self):
+        """On loopback only, on a free port: another process may take the
+        port between free_port() and the server's bind (--network host), so a
+        server that could not bind is started again on another (3 tries)."""
+        for attempt in range(3):
+            self.port = free_port()
+            podman("rm", "-f", "-i", self.name, check=False)
+            shutil.rmtree(self.data, True)
+            os.mkdir(self.data, 0o700)
+            podman("run", "-d", "--name", self.name, *RUN_FLAGS,
+                   "-e", "SR_PG_PORT=%d" % self.port,
+                   "-e", "SR_PG_PASSWORD_FILE=/run/secrets/pg-password",
+                   "-v", "%s:/run/secrets/pg-password:ro" % self.password_file,
+                   "-v", "%s:/var/lib/postgresql/data" % self.data, PG_IMAGE,
+                   "-c", "listen_addresses=127.0.0.1")
+            deadline = time.monotonic() + WAIT
+            while podman("healthcheck", "run", self.name, check=False).returncode != 0:
+                running = podman("inspect", self.name, "--format", "{{.State.Running}}",
+                                 check=False).stdout.strip() == "true"
+                if not running and "could not" in self.logs() and attempt < 2:
+                    break  # the port was taken: another one
+                if time.monotonic() > deadline or not running:
+                    raise AssertionError("postgres not ready:\n%s" % self.logs()[-3000:])
+                time.sleep(0.5)
+            else:
+                return
+
+    def logs(self):
+        r = podman("logs", self.name, check=False)
+        return r.stdout + r.stderr
+
+    def remove(self):
+        podman("rm", "-f", "-t", "10", "-i", self.name, check=False)
 
 
 class Answer:
@@ -272,6 +362,20 @@ class LoadBalanced(unittest.TestCase):
         cls.key = harness.Key("rsa", cls.etc, "issuer")
         os.chmod(cls.key.write_public_pem(), 0o644)
         cls.fake = fake_aws.FakeAws(lb_seed()).start()
+        cls.postgres = None
+        if STORE == "postgres":
+            cls.pg_password = os.urandom(24).hex()
+            pw = os.path.join(cls.etc, "pg.password")
+            with open(pw, "w", encoding="utf-8") as fh:
+                fh.write(cls.pg_password + "\n")
+            os.chown(pw, UID, UID)
+            os.chmod(pw, 0o400)
+            cls.postgres = Postgres(cls, pw)
+            try:
+                cls.postgres.start()
+            except BaseException:
+                cls.tearDownClass()
+                raise
         cls.trusted_proxies = cls.supports_trusted_proxies()
         cls.write_config()
         cls.replicas = [Replica(cls, "sr-lb-a", free_port()), Replica(cls, "sr-lb-b", free_port())]
@@ -296,6 +400,10 @@ class LoadBalanced(unittest.TestCase):
             podman("rm", "-f", "-t", "2", "-i", r.name, check=False)
         if getattr(cls, "haproxy", None) is not None:
             cls.haproxy.stop()
+        if getattr(cls, "postgres", None) is not None and not os.environ.get("SR_LB_KEEP"):
+            with open(os.path.join(cls.tmp, "postgres.log"), "w", encoding="utf-8") as fh:
+                fh.write(cls.postgres.logs())
+            cls.postgres.remove()
         cls.fake.stop()
         if not os.environ.get("SR_LB_KEEP"):
             shutil.rmtree(cls.tmp, True)
@@ -320,7 +428,18 @@ class LoadBalanced(unittest.TestCase):
         }
         if trusted_proxies is not None:
             cfg["listen"] = {"trusted_proxies": trusted_proxies}
+        if cls.postgres is not None:
+            cfg["store"] = {"url": "postgres://%s@127.0.0.1:%d/%s?sslmode=require"
+                                   % (PG_USER, cls.postgres.port, PG_DB),
+                            "password_file": "/etc/session-revoker/pg.password"}
         return cfg
+
+    @classmethod
+    def store(cls):
+        """What the replicas share, to read: the SQLite file or the PostgreSQL."""
+        if cls.postgres is not None:
+            return PgStore(cls.postgres.port, cls.pg_password)
+        return harness.Store(os.path.join(cls.data, "session-revoker.db"))
 
     @classmethod
     def supports_trusted_proxies(cls):
@@ -330,8 +449,10 @@ class LoadBalanced(unittest.TestCase):
         shutil.copy(os.path.join(cls.etc, "issuer.pub.pem"), probe)
         os.chmod(probe, 0o755)
         os.chmod(os.path.join(probe, "issuer.pub.pem"), 0o644)
+        # (on the SQLite store: check-config reads store.password_file, not mounted here)
         harness.write_config(os.path.join(probe, "config.json"),
-                             cls.config(trusted_proxies=[HAPROXY_SOURCE]))
+                             dict(cls.config(trusted_proxies=[HAPROXY_SOURCE]),
+                                  store={"path": "/var/lib/session-revoker/session-revoker.db"}))
         os.chmod(os.path.join(probe, "config.json"), 0o644)
         r = podman("run", "--rm", *RUN_FLAGS, "-v", "%s:/etc/session-revoker:ro" % probe,
                    IMAGE, "check-config", "--config", "/etc/session-revoker/config.json",
@@ -501,7 +622,7 @@ class LoadBalanced(unittest.TestCase):
                 answers[i] = self.post(i)
                 time.sleep(0.25)
 
-        store = harness.Store(os.path.join(self.data, "session-revoker.db"))
+        store = self.store()
         t = threading.Thread(target=stream)
         t.start()
         try:
