@@ -302,6 +302,15 @@ static int pg_exec(struct db *d, const char *sql)
 		PQclear(r);
 		return -1;
 	}
+	/* A COMMIT of a transaction an error had spoilt succeeds as a
+	 * ROLLBACK: nothing was written, and nobody may hear otherwise. */
+	if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		snprintf(p->err, sizeof(p->err), "COMMIT rolled the transaction back (%s):"
+			 " a statement in it had failed", PQcmdStatus(r));
+		p->fail = DB_FAIL_STATEMENT;
+		PQclear(r);
+		return -1;
+	}
 	p->base.total_changes += strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	return 0;
