@@ -33,6 +33,7 @@ import socket
 import sqlite3
 import ssl
 import subprocess
+import threading
 import time
 import unittest
 import urllib.parse
@@ -302,6 +303,7 @@ PG_MODE = os.environ.get("SR_TEST_STORE", "sqlite") == "postgres"
 DEFAULT_STORE_PATH = os.path.join("var", "session-revoker.db")  # store.path's default
 _pg_server = None      # the SR_PG_* lines of SR_TEST_PG_ENV
 _pg_databases = {}     # absolute store path -> database name
+_pg_lock = threading.Lock()
 
 
 def sqlite_only(reason):
@@ -342,22 +344,44 @@ def _pg_connect(database=None):
     return psycopg2.connect(url, connect_timeout=10)
 
 
+_pg_sessions = {}      # (database, read-only, thread) -> connection, autocommit
+
+
+def _pg_session(database, read_only):
+    """This thread's autocommit connection to database (read-only or not),
+    kept for the next query: a new connection costs more than most queries."""
+    key = (database, read_only, threading.get_ident())
+    conn = _pg_sessions.get(key)
+    if conn is None or conn.closed:
+        conn = _pg_connect(database)
+        conn.set_session(readonly=read_only, autocommit=True)
+        _pg_sessions[key] = conn
+    return conn
+
+
+def _pg_session_drop(database, read_only):
+    conn = _pg_sessions.pop((database, read_only, threading.get_ident()), None)
+    if conn is not None:
+        conn.close()
+
+
 def pg_database(path):
     """The database that stands for the store file path in PostgreSQL mode:
     made (CREATE DATABASE, a unique name) the first time path is seen, the
     same one for path afterwards, dropped when the test process ends."""
     key = os.path.abspath(path)
-    name = _pg_databases.get(key)
-    if name is None:
-        name = "sr_test_%d_%s" % (os.getpid(), uuid.uuid4().hex[:12])
-        conn = _pg_connect()
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute('CREATE DATABASE "%s"' % name)
-        finally:
-            conn.close()
-        _pg_databases[key] = name
+    with _pg_lock:  # tests read the store from threads too
+        name = _pg_databases.get(key)
+        if name is None:
+            name = "sr_test_%d_%s" % (os.getpid(), uuid.uuid4().hex[:12])
+            conn = _pg_connect()
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute('CREATE DATABASE "%s"' % name)
+            finally:
+                conn.close()
+            _pg_databases[key] = name
     return name
 
 
@@ -369,6 +393,8 @@ def store_url(path):
 
 @atexit.register
 def _drop_pg_databases():
+    for conn in _pg_sessions.values():
+        conn.close()
     if not _pg_databases:
         return
     try:
@@ -829,17 +855,20 @@ class Store:
             db.close()
 
     def _pg(self, sql, params, read_only):
+        import psycopg2
         import psycopg2.extras
-        conn = _pg_connect(pg_database(self.path))
-        try:
-            conn.set_session(readonly=read_only)
-            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                cur.execute(pg_sql(sql, bool(params)), tuple(params) or None)
-                rows = [dict(r) for r in cur.fetchall()] if cur.description else []
-            conn.commit()
-            return rows
-        finally:
-            conn.close()
+        for attempt in (1, 2):
+            conn = _pg_session(pg_database(self.path), read_only)
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    cur.execute(pg_sql(sql, bool(params)), tuple(params) or None)
+                    return [dict(r) for r in cur.fetchall()] if cur.description else []
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                # The connection broke (a server restart): a read is asked
+                # again on a new one, a write never (it may have committed).
+                _pg_session_drop(pg_database(self.path), read_only)
+                if attempt == 2 or not read_only:
+                    raise
 
     def execute(self, sql, params=()):
         """A write of the test's own (arranging what a test needs), committed
