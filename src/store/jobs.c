@@ -95,9 +95,18 @@ static enum sr_rc renew(struct db *c, struct job_op *j, struct sr_err *err)
 	return SR_OK;
 }
 
-/* The revocation's state from its jobs (see store.h and README.md, "Jobs"). */
+/*
+ * The revocation's state from its jobs (see store.h and README.md, "Jobs").
+ * The revocation's row is locked (written) before its jobs are counted: two
+ * processes finishing its last two jobs at once would otherwise each count
+ * the other's as still running (PostgreSQL, READ COMMITTED: each sees only
+ * what was committed), and it would stay "applying" for ever. The second
+ * waits for the first's commit, and its count (a new statement, a new
+ * snapshot) sees both. SQLite runs one writer at a time anyway.
+ */
 static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr_err *err)
 {
+	static const char lock_sql[] = "UPDATE revocations SET state = state WHERE seq = ?1";
 	static const char count_sql[] =
 		"SELECT r.action,"
 		"  sum(CASE WHEN j.kind = k.first AND j.state IN ('pending', 'running') THEN 1 ELSE 0 END),"
@@ -115,11 +124,19 @@ static enum sr_rc update_state(struct db *c, int64_t seq, int64_t now, struct sr
 	static const char set_sql[] =
 		"UPDATE revocations SET state = ?2, updated_at = ?3 WHERE seq = ?1 AND state <> ?2"
 		" RETURNING created_at";
-	struct db_q *q = db_prepare(c, count_sql);
+	struct db_q *q = db_prepare(c, lock_sql);
 	const char *state = NULL;
 	int open, done, failed, tried, cl_open, cl_done;
 
 	if (q == NULL)
+		return sr_store_db_error(c, "revocation state", err);
+	db_bind_int64(q, 1, seq);
+	if (db_step(q) != DB_DONE) {
+		db_reset(q);
+		return sr_store_db_error(c, "revocation state", err);
+	}
+	db_reset(q);
+	if ((q = db_prepare(c, count_sql)) == NULL)
 		return sr_store_db_error(c, "revocation state", err);
 	db_bind_int64(q, 1, seq);
 	if (db_step(q) != DB_ROW) {
