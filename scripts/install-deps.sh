@@ -26,6 +26,9 @@ pkgs="$pkgs prometheus"
 # PostgreSQL (issue 11, in progress): the server scripts/pg-test-server.sh
 # starts for the tests, psql, and libpq for the PostgreSQL store to come
 pkgs="$pkgs postgresql postgresql-client libpq-dev"
+# psycopg2: the integration tests' harness reads the store on PostgreSQL too
+# (the .pg variants, SR_TEST_STORE=postgres)
+pkgs="$pkgs python3-psycopg2"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

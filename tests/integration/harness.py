@@ -3,11 +3,20 @@
 Keys, certificates, config files, a Service context manager that starts the
 binary and stops it with SIGTERM (checking the exit status and that no
 sanitizer reported anything), an HTTP(S) request helper, a token maker and
-token forgers, and read-only access to the service's SQLite file.
+token forgers, and read-only access to the service's store.
+
+The store's back end: SQLite files as each test configures them, or, with
+SR_TEST_STORE=postgres, PostgreSQL: write_config() then gives every
+store.path a database of its own (made here, with a unique name) on the
+server whose SR_PG_* lines (scripts/pg-test-server.sh) are in the file
+SR_TEST_PG_ENV names, the same database for the same path all through the
+test process, and Store reads that database. A test about SQLite itself
+(its file, WAL, PRAGMAs) carries @sqlite_only(reason).
 
 Run with Debian's /usr/bin/python3 (PyJWT + cryptography from Debian).
 """
 
+import atexit
 import base64
 import datetime
 import hashlib
@@ -18,12 +27,16 @@ import json
 import os
 import re
 import secrets
+import shlex
 import signal
 import socket
 import sqlite3
 import ssl
 import subprocess
+import threading
 import time
+import unittest
+import urllib.parse
 import uuid
 
 import jwt
@@ -266,9 +279,142 @@ def client_tls_context(cert_file):
 
 
 def write_config(path, config):
+    """Writes config as JSON to path. With SR_TEST_STORE=postgres, its store
+    (store.path, or the default var/session-revoker.db beside the config
+    file) is the PostgreSQL database of that path instead (store_url())."""
+    if PG_MODE:
+        config = dict(config)
+        store = dict(config.get("store") or {})
+        if "url" not in store:
+            db = store.pop("path", None)
+            if db is None:
+                db = os.path.join(os.path.dirname(os.path.abspath(path)), DEFAULT_STORE_PATH)
+            store["url"] = store_url(db)
+            config["store"] = store
     with open(path, "w") as f:
         json.dump(config, f, indent=2)
     return path
+
+
+# --------------------------------------------------------------------------
+# the store's back end: SQLite files, or PostgreSQL (SR_TEST_STORE=postgres)
+
+PG_MODE = os.environ.get("SR_TEST_STORE", "sqlite") == "postgres"
+DEFAULT_STORE_PATH = os.path.join("var", "session-revoker.db")  # store.path's default
+_pg_server = None      # the SR_PG_* lines of SR_TEST_PG_ENV
+_pg_databases = {}     # absolute store path -> database name
+_pg_lock = threading.Lock()
+
+
+def sqlite_only(reason):
+    """Skips a test (or test class) about SQLite itself in PostgreSQL mode."""
+    return unittest.skipIf(PG_MODE, "about SQLite itself: " + reason)
+
+
+def pg_server():
+    """The shared server's SR_PG_* settings (from the file SR_TEST_PG_ENV)."""
+    global _pg_server
+    if _pg_server is None:
+        env_file = os.environ.get("SR_TEST_PG_ENV")
+        if not env_file:
+            raise RuntimeError("SR_TEST_STORE=postgres needs SR_TEST_PG_ENV: the file with "
+                               "scripts/pg-test-server.sh's SR_PG_* lines")
+        settings = {}
+        with open(env_file, encoding="utf-8") as fh:
+            for line in fh:
+                for word in shlex.split(line, comments=True):
+                    name, eq, value = word.partition("=")
+                    if eq and name.startswith("SR_PG_"):
+                        settings[name] = value
+        if "SR_PG_URL" not in settings:
+            raise RuntimeError("%s names no SR_PG_URL" % env_file)
+        _pg_server = settings
+    return _pg_server
+
+
+def pg_url(database):
+    """SR_PG_URL with its database replaced by database."""
+    parts = urllib.parse.urlsplit(pg_server()["SR_PG_URL"])
+    return urllib.parse.urlunsplit(parts._replace(path="/" + database))
+
+
+def _pg_connect(database=None):
+    import psycopg2  # Debian's python3-psycopg2; only PostgreSQL mode needs it
+    url = pg_server()["SR_PG_URL"] if database is None else pg_url(database)
+    return psycopg2.connect(url, connect_timeout=10)
+
+
+_pg_sessions = {}      # (database, read-only, thread) -> connection, autocommit
+
+
+def _pg_session(database, read_only):
+    """This thread's autocommit connection to database (read-only or not),
+    kept for the next query: a new connection costs more than most queries."""
+    key = (database, read_only, threading.get_ident())
+    conn = _pg_sessions.get(key)
+    if conn is None or conn.closed:
+        conn = _pg_connect(database)
+        conn.set_session(readonly=read_only, autocommit=True)
+        _pg_sessions[key] = conn
+    return conn
+
+
+def _pg_session_drop(database, read_only):
+    conn = _pg_sessions.pop((database, read_only, threading.get_ident()), None)
+    if conn is not None:
+        conn.close()
+
+
+def pg_database(path):
+    """The database that stands for the store file path in PostgreSQL mode:
+    made (CREATE DATABASE, a unique name) the first time path is seen, the
+    same one for path afterwards, dropped when the test process ends."""
+    key = os.path.abspath(path)
+    with _pg_lock:  # tests read the store from threads too
+        name = _pg_databases.get(key)
+        if name is None:
+            name = "sr_test_%d_%s" % (os.getpid(), uuid.uuid4().hex[:12])
+            conn = _pg_connect()
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute('CREATE DATABASE "%s"' % name)
+            finally:
+                conn.close()
+            _pg_databases[key] = name
+    return name
+
+
+def store_url(path):
+    """What the service's store.url is for the store file path: path itself,
+    or in PostgreSQL mode the URL of its database (pg_database())."""
+    return pg_url(pg_database(path)) if PG_MODE else path
+
+
+_DROP_DATABASES = """
+import sys, psycopg2
+conn = psycopg2.connect(sys.argv[1], connect_timeout=10)
+conn.autocommit = True
+with conn.cursor() as cur:
+    for name in sys.argv[2:]:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+"""
+
+
+@atexit.register
+def _drop_pg_databases():
+    """Drops the databases this process made, in a process of its own that
+    the test does not wait for: each DROP DATABASE waits for a checkpoint
+    (about 0.3 s), and a suite makes dozens. A server already gone (the
+    ctest fixture stopped it) has nothing left to drop."""
+    for conn in _pg_sessions.values():
+        conn.close()
+    if not _pg_databases:
+        return
+    subprocess.Popen([sys.executable, "-c", _DROP_DATABASES, pg_server()["SR_PG_URL"]]
+                     + sorted(_pg_databases.values()), start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
 
 
 # --------------------------------------------------------------------------
@@ -693,10 +839,13 @@ def parse_raw_response(data):
 # the store, read-only
 
 class Store:
-    """Read-only look at the service's SQLite file (a new connection each time)."""
+    """Read-only look at the service's store (a new connection each time):
+    the SQLite file path, or in PostgreSQL mode the database that stands for
+    it (pg_database()). SQL is written for SQLite, with ? parameters."""
 
     def __init__(self, path):
         self.path = path
+        self.backend = "postgres" if PG_MODE else "sqlite"
 
     def _connect(self):
         db = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True, timeout=10)
@@ -704,11 +853,73 @@ class Store:
         return db
 
     def query(self, sql, params=()):
+        if PG_MODE:
+            return self._pg(sql, params, read_only=True)
         db = self._connect()
         try:
             return [dict(r) for r in db.execute(sql, params).fetchall()]
         finally:
             db.close()
+
+    def _pg(self, sql, params, read_only):
+        import psycopg2
+        import psycopg2.extras
+        for attempt in (1, 2):
+            conn = _pg_session(pg_database(self.path), read_only)
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    cur.execute(pg_sql(sql, bool(params)), tuple(params) or None)
+                    return [dict(r) for r in cur.fetchall()] if cur.description else []
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                # The connection broke (a server restart): a read is asked
+                # again on a new one, a write never (it may have committed).
+                _pg_session_drop(pg_database(self.path), read_only)
+                if attempt == 2 or not read_only:
+                    raise
+
+    def execute(self, sql, params=()):
+        """A write of the test's own (arranging what a test needs), committed
+        at once; rows RETURNING gives back, else []."""
+        if PG_MODE:
+            return self._pg(sql, params, read_only=False)
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                cur = db.execute(sql, params)
+                names = [d[0] for d in cur.description or []]
+                return [dict(zip(names, r)) for r in cur.fetchall()]
+        finally:
+            db.close()
+
+    def hold_writes(self):
+        """Takes the store's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+        every table of the schema locked EXCLUSIVE, which lets reads by) so
+        the service's next commit waits: a WriteHold, release() lets go."""
+        if PG_MODE:
+            conn = _pg_connect(pg_database(self.path))
+            with conn.cursor() as cur:
+                cur.execute("SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables"
+                            " WHERE schemaname = current_schema()")
+                cur.execute("LOCK TABLE %s IN EXCLUSIVE MODE" % cur.fetchone()[0])
+        else:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("BEGIN IMMEDIATE")
+        return WriteHold(conn)
+
+    def schema_version(self):
+        """The migrations applied: PRAGMA user_version; on PostgreSQL the
+        highest version in schema_migrations."""
+        if PG_MODE:
+            return self.query("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")[0]["v"]
+        return self.query("PRAGMA user_version")[0]["user_version"]
+
+    def exists(self):
+        """Whether the service made its store yet: the SQLite file, or the
+        migrations' table in the database."""
+        if PG_MODE:
+            return self.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS e")[0]["e"]
+        return os.path.exists(self.path)
 
     def count(self, table="revocations"):
         return self.query("SELECT count(*) AS n FROM %s" % table)[0]["n"]
@@ -728,4 +939,65 @@ class Store:
         return row
 
     def integrity_check(self):
-        return [r["integrity_check"] for r in self.query("PRAGMA integrity_check")]
+        """["ok"] when the store is intact. SQLite: PRAGMA integrity_check;
+        PostgreSQL: amcheck's bt_index_check on every B-tree index of the
+        schema (tables, their indexes and the unique keys), and a row count
+        of every table, read through."""
+        if not PG_MODE:
+            return [r["integrity_check"] for r in self.query("PRAGMA integrity_check")]
+        problems = []
+        conn = _pg_connect(pg_database(self.path))
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+                cur.execute("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid ="
+                            " i.indexrelid JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n"
+                            " ON n.oid = c.relnamespace WHERE a.amname = 'btree'"
+                            " AND n.nspname = current_schema()")
+                for (index,) in cur.fetchall():
+                    try:
+                        cur.execute("SELECT bt_index_check(%s::regclass, true)", (index,))
+                    except Exception as exc:  # psycopg2.Error: what amcheck found
+                        problems.append("%s: %s" % (index, str(exc).strip()))
+                cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                for (table,) in cur.fetchall():
+                    cur.execute('SELECT count(*) FROM "%s"' % table)
+        finally:
+            conn.close()
+        return problems or ["ok"]
+
+
+class WriteHold:
+    """The store's write lock held by Store.hold_writes(): release() rolls
+    back (the lock goes), close() closes the connection (SQLite: the last
+    connection to close checkpoints the WAL, so a test may close it later)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def release(self):
+        self.conn.rollback()
+
+    def close(self):
+        self.conn.close()
+
+
+def pg_sql(sql, has_params):
+    """SQLite's SQL for psycopg2: ? parameters become %s (outside quotes), and
+    a literal % doubles when there are parameters."""
+    out, quote = [], None
+    for c in sql:
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "?":
+            out.append("%s")
+            continue
+        if c == "%" and has_params:
+            out.append("%%")
+            continue
+        out.append(c)
+    return "".join(out)

@@ -175,14 +175,14 @@ class Auth0ApiCase(unittest.TestCase):
 
     def revocation(self, lid, source="auth0"):
         rows = self.store.query(
-            "SELECT source_event_id, event_subject, rule, note,"
-            " (SELECT json_group_array(group_name) FROM (SELECT group_name FROM"
-            "  revocation_groups WHERE revocation_seq = seq ORDER BY group_name)) AS groups"
+            "SELECT seq, source_event_id, event_subject, rule, note"
             " FROM revocations WHERE source = ? AND source_event_id = ?", (source, lid))
         if not rows:
             return None
         r = rows[0]
-        r["groups"] = json.loads(r["groups"])
+        r["groups"] = [g["group_name"] for g in self.store.query(
+            "SELECT group_name FROM revocation_groups WHERE revocation_seq = ?"
+            " ORDER BY group_name", (r.pop("seq"),))]
         return r
 
     def idp_calls(self, path_prefix):
@@ -316,7 +316,7 @@ class Poll(Auth0ApiCase):
         return {"auth0": {"rules": self.rules(), "lookup": self.auth0_lookup(), "poll": p}}
 
     def checkpoint(self):
-        if not os.path.exists(self.db):
+        if not self.store.exists():
             return None
         rows = self.store.query("SELECT value FROM service_meta WHERE key = ?", (CHECKPOINT,))
         return rows[0]["value"] if rows else None

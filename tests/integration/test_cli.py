@@ -18,10 +18,8 @@ and the roles' inline policies as the fake holds them.
 Run with Debian's /usr/bin/python3 (botocore for the fake, PyJWT).
 """
 
-import glob
 import json
 import os
-import sqlite3
 import subprocess
 import unittest
 import uuid
@@ -130,27 +128,21 @@ class ClockTest(CliCase):
         self.assertLessEqual(abs(cutoff - (t + THIRTEEN_HOURS - 3600)), 5, run.describe())
 
     def test_jobs_retry_makes_a_job_due_on_the_shifted_clock(self):
+        # A store the binary made (its migrations, either back end), holding a
+        # job that failed long ago.
         db = os.path.join(self.tmp, "jobs.db")
-        conn = sqlite3.connect(db)
-        try:
-            for path in sorted(glob.glob(os.path.join(SR_SOURCE_DIR, "sql", "*.sql"))):
-                with open(path, encoding="utf-8") as f:
-                    conn.executescript(f.read())
-            conn.execute("PRAGMA user_version = %d"
-                         % len(glob.glob(os.path.join(SR_SOURCE_DIR, "sql", "*.sql"))))
-            seq = conn.execute(
-                "INSERT INTO revocations (id, source, issuer, action, cutoff, state, created_at,"
-                " updated_at) VALUES (?, 'document', 'i', 'revoke', 1, 'failed', 1, 1)",
-                (str(uuid.uuid4()),)).lastrowid
-            job = conn.execute(
-                "INSERT INTO jobs (revocation_seq, kind, account, run_at, state, attempts,"
-                " last_error, created_at, updated_at) VALUES (?, 'apply', ?, 1, 'failed', 10,"
-                " 'AccessDenied', 1, 1)", (seq, ACCOUNTS[0])).lastrowid
-            conn.commit()
-        finally:
-            conn.close()
         cfg = self.config("jobs.json", {"store": {"path": db}, "development": {
             "clock_offset_seconds": THIRTEEN_HOURS}})
+        self.run_bin(["jobs", "--config", cfg, "--json"], expect=0)
+        store = harness.Store(db)
+        seq = store.execute(
+            "INSERT INTO revocations (id, source, issuer, action, cutoff, state, created_at,"
+            " updated_at) VALUES (?, 'document', 'i', 'revoke', 1, 'failed', 1, 1)"
+            " RETURNING seq", (str(uuid.uuid4()),))[0]["seq"]
+        job = store.execute(
+            "INSERT INTO jobs (revocation_seq, kind, account, run_at, state, attempts,"
+            " last_error, created_at, updated_at) VALUES (?, 'apply', ?, 1, 'failed', 10,"
+            " 'AccessDenied', 1, 1) RETURNING id", (seq, ACCOUNTS[0]))[0]["id"]
         t = now()
         self.run_bin(["jobs", "--config", cfg, "--retry", str(job)], expect=0)
         proc, info = self.run_bin(["jobs", "--config", cfg, "--json"], expect=0)

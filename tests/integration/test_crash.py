@@ -32,7 +32,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -317,7 +316,7 @@ class Trigger:
     def __init__(self, action, nth, when, account=None, fire=None):
         self.action, self.nth, self.when, self.account = action, nth, when, account
         self.fire = fire
-        self.conn = None  # hold_store's connection, holding the write lock
+        self.conn = None  # hold_store's harness.WriteHold, holding the write lock
         self.seen = {}
         self.fired = threading.Event()
         self.info = {}
@@ -665,13 +664,11 @@ class CrashTrialsTest(CrashCase):
 
     @staticmethod
     def hold_store(db):
-        """Trigger.fire: take the database's write lock (BEGIN IMMEDIATE) so
-        the service's next commit waits; the trial kills it meanwhile."""
+        """Trigger.fire: take the database's write lock (harness
+        Store.hold_writes) so the service's next commit waits; the trial
+        kills it meanwhile."""
         def fire(trigger):
-            conn = sqlite3.connect(db, timeout=10, isolation_level=None,
-                                   check_same_thread=False)
-            trigger.conn = conn
-            conn.execute("BEGIN IMMEDIATE")
+            trigger.conn = Store(db).hold_writes()
         return fire
 
     def arm(self, fake, stage, rng, revs, db):
@@ -725,7 +722,7 @@ class CrashTrialsTest(CrashCase):
             time.sleep(0.5)
         self.kill(svc)
         if trigger.conn is not None:
-            trigger.conn.execute("ROLLBACK")
+            trigger.conn.release()
             # Closed after the restart has the file open: a last connection
             # closing would checkpoint the WAL, which the crash did not do.
             self.addCleanup(trigger.conn.close)
@@ -766,6 +763,7 @@ class CrashTrialsTest(CrashCase):
         store = Store(db)
         config = self.write_config(f"trial{trial}", service_config(db, workers=2))
         svc = self.start_service(fake, config, f"trial{trial}-a")
+        first = svc
 
         now = int(time.time())
         groups = [["team_opsec"]]
@@ -819,6 +817,7 @@ class CrashTrialsTest(CrashCase):
         bodies = self.wait_applied([svc2], revs, store, context=context, state=final)
         recovered_s = time.monotonic() - restarted
         self.stop_clean(svc2)
+        self.check_backend(db, first, svc2, context)
 
         self.assertEqual(store.integrity_check(), ["ok"], context)
         after = {j["id"]: j for j in self.jobs(store)}
@@ -839,6 +838,24 @@ class CrashTrialsTest(CrashCase):
         return params
 
     # -- checks after the restart ------------------------------------------------
+
+    def check_backend(self, db, first, restarted, context):
+        """The trial ran on the store it was meant to: the first service made
+        it (its log names the migrations: sql/postgres/ ones, and no SQLite
+        file at the configured path, when the tests run on PostgreSQL), and
+        the restarted service found the same store, migrated already."""
+        if harness.PG_MODE:
+            self.assertIn("msg=store.migrated migration=postgres/001_revocations.sql",
+                          first.stderr(), context)
+            self.assertFalse(os.path.exists(db), "an SQLite file in PostgreSQL mode\n"
+                             + context)
+        else:
+            self.assertIn("msg=store.migrated migration=001_revocations.sql", first.stderr(),
+                          context)
+            self.assertTrue(os.path.exists(db), context)
+        self.assertNotIn("msg=store.migrated", restarted.stderr(),
+                         "the restart did not find the store the killed service left\n"
+                         + context)
 
     def check_jobs_after(self, at_kill, after, log, revs, final, context):
         """Every job of the stage is done; a job done before the kill was
@@ -991,7 +1008,7 @@ class TwoProcessesTest(CrashCase):
             if errors:
                 failures.append(f"attempt {attempt}: " + " | ".join(errors))
             else:
-                self.assertEqual(Store(db).query("PRAGMA user_version")[0]["user_version"],
+                self.assertEqual(Store(db).schema_version(),
                                  len([f for f in os.listdir(os.path.join(
                                      HERE, "..", "..", "sql")) if f.endswith(".sql")]))
         self.assertEqual(failures, [], "a process failed to start beside another one")

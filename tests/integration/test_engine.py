@@ -796,6 +796,8 @@ class CleanupTest(EngineCase):
 # --------------------------------------------------------------------------
 # 5. pagination
 
+    @harness.sqlite_only("cleanup with no store: no file at store.path (a"
+                         " postgres:// store.url always names one)")
     def test_cleanup_finds_a_denied_role_whose_trust_changed_since(self):
         # The owner of a denied role edits its trust policy after the
         # revocation: it no longer lets team_opsec in, but it still carries
@@ -940,6 +942,8 @@ class CredentialRefreshTest(EngineCase):
         self.assert_revoked_exactly(before, fake.state(), set(EXPECTED["team_opsec"]),
                                     rfc3339(t), run)
 
+    @harness.sqlite_only("cleanup with no store: no file at store.path (a"
+                         " postgres:// store.url always names one)")
     def test_cleanup_renews_credentials_refused_while_it_searches_for_its_deny(self):
         # Without a store, cleanup reads the inline policy names of every
         # federated role (one call each): AWS refusing the credentials on one

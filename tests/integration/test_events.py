@@ -133,11 +133,17 @@ class EventsCase(unittest.TestCase):
         return svc.request("POST", "/v1/events/auth0", headers=h, body=body)
 
     def rows(self, source="auth0"):
-        return [tuple(r.values()) for r in self.store.query(
-            "SELECT source_event_id, event_subject, rule, note, state,"
-            " (SELECT json_group_array(group_name) FROM revocation_groups"
-            "  WHERE revocation_seq = seq) FROM revocations WHERE source = ? ORDER BY seq",
-            (source,))]
+        """(event id, subject, rule, note, state, groups as a JSON array) of
+        each revocation of source, in the order recorded."""
+        rows = []
+        for r in self.store.query(
+                "SELECT seq, source_event_id, event_subject, rule, note, state"
+                " FROM revocations WHERE source = ? ORDER BY seq", (source,)):
+            groups = [g["group_name"] for g in self.store.query(
+                "SELECT group_name FROM revocation_groups WHERE revocation_seq = ?"
+                " ORDER BY position", (r.pop("seq"),))]
+            rows.append(tuple(r.values()) + (json.dumps(groups),))
+        return rows
 
     def counts(self):
         c = self.store.counts()
@@ -583,7 +589,7 @@ class RulesCli(EventsCase):
         p = self.run_cli("test", os.path.join(DATA, "logstream-json-lines.jsonl"), config=config)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("9 events: 5 would revoke, 4 no rule matches, 0 malformed", p.stdout)
-        self.assertFalse(os.path.exists(self.db), "rules test must record nothing")
+        self.assertFalse(self.store.exists(), "rules test must record nothing")
 
     def test_bad_rules_are_named_by_path(self):
         config = self.config({"auth0": {"rules": [

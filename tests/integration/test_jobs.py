@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -621,11 +620,8 @@ class FailureTest(JobsCase):
         cleanup_id = self.post(svc, {"groups": ["team_opsec"], "action": "cleanup"}).json["id"]
         self.stop_service(svc)
         # The revocation's own cleanup jobs are not what removes it here.
-        db = sqlite3.connect(self.db)
-        with db:
-            db.execute("DELETE FROM jobs WHERE kind = 'cleanup' AND revocation_seq ="
-                       " (SELECT seq FROM revocations WHERE id = ?)", (rev_id,))
-        db.close()
+        self.store.execute("DELETE FROM jobs WHERE kind = 'cleanup' AND revocation_seq ="
+                           " (SELECT seq FROM revocations WHERE id = ?)", (rev_id,))
         svc = self.start_service(offset=MAX_SESSION + 3600)
         rev = self.wait_state(svc, cleanup_id, "cleaned")
         self.assert_no_deny_anywhere()

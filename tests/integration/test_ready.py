@@ -70,18 +70,22 @@ class IdleTest(ReadyCase):
         svc = self.start(self.tmp)
         db = os.path.join(self.tmp, "store.db")
         store = Store(db)
-        frame = store.query("PRAGMA page_size")[0]["page_size"] + 24
+        # SQLite: the WAL's growth counts the commits too (PostgreSQL: the
+        # check counter alone).
+        wal = not harness.PG_MODE
+        frame = store.query("PRAGMA page_size")[0]["page_size"] + 24 if wal else 1
 
         def checks():
             rows = store.query("SELECT value FROM service_meta WHERE key = 'ready_check'")
             return int(rows[0]["value"]) if rows else 0
 
         self.assertEqual(self.ready(svc), 200)
-        wal0, checks0, t0 = os.path.getsize(db + "-wal"), checks(), time.monotonic()
+        wal0 = os.path.getsize(db + "-wal") if wal else 0
+        checks0, t0 = checks(), time.monotonic()
         for _ in range(100):
             self.assertEqual(self.ready(svc), 200)
         seconds = time.monotonic() - t0
-        frames = (os.path.getsize(db + "-wal") - wal0) / frame
+        frames = ((os.path.getsize(db + "-wal") if wal else 0) - wal0) / frame
         self.assertLessEqual(frames, seconds + 2,
                              "%.0f WAL frames for 100 calls in %.1f s" % (frames, seconds))
         self.assertLessEqual(checks() - checks0, seconds + 2, "%.1f s" % seconds)
@@ -93,6 +97,7 @@ class IdleTest(ReadyCase):
         svc.stop(check=True)
 
 
+@harness.sqlite_only("a full disk under the SQLite file")
 class FullDiskTest(ReadyCase):
 
     def test_full_disk_is_503_until_space_is_freed(self):

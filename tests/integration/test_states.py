@@ -92,6 +92,7 @@ class NoRoleMatchedTest(StateCase):
         self.stop_service(svc)
 
 
+@harness.sqlite_only("an SQLite file as the binary before migration 004 left it")
 class MigrationTest(StateCase):
 
     def old_database(self):
