@@ -125,6 +125,100 @@ enum sr_rc sr_deny_policy_remove(const char *existing, char **out, struct sr_err
  * none. */
 enum sr_rc sr_deny_policy_cutoff(const char *policy, int64_t *cutoff, struct sr_err *err);
 
+/* ---- targeted deny statements: one person's old sessions (targeted.c) ---- */
+
+/* Sid of a targeted statement: the prefix, the cut-off as YYYYMMDDTHHMMSSZ,
+ * and for a principal tag "Tag" + the tag key's letters and digits (IAM
+ * Sids are [A-Za-z0-9], unique in a policy). A statement is ours when its Sid
+ * starts with the prefix. */
+#define SR_TARGETED_SID_PREFIX "SessionRevokerPeople"
+
+/* IAM quotas (IAM User Guide, "IAM and AWS STS quotas"): all inline
+ * policies of a role share 10,240 characters, a managed policy holds 6,144;
+ * whitespace is not counted. */
+#define SR_INLINE_POLICY_BUDGET 10240
+#define SR_MANAGED_POLICY_BUDGET 6144
+
+/* A person to deny: sessions whose aws:SourceIdentity (or principal tag) is
+ * subject and whose aws:TokenIssueTime is before cutoff (Unix seconds). */
+struct sr_person {
+	const char *subject;
+	int64_t cutoff;
+};
+
+struct sr_targeted_opts {
+	/* NULL: the statements name people by aws:SourceIdentity; otherwise by
+	 * aws:PrincipalTag/<tag_key>. */
+	const char *tag_key;
+	/* Characters (whitespace not counted) the document may use: what the
+	 * role's inline budget leaves once its other inline policies are
+	 * counted (sr_policy_size). 0: SR_INLINE_POLICY_BUDGET. */
+	size_t budget;
+};
+
+/* A person as a policy holds them: the condition key, the subject, the
+ * cut-off. key and subject are new strings (sr_targeted_people_free). */
+struct sr_targeted_person {
+	char *key;
+	char *subject;
+	int64_t cutoff;
+};
+
+struct sr_targeted_result {
+	char *policy;   /* the document to write; NULL: no statement left (delete it) */
+	int changed;    /* 0: the same statements as the existing document: write nothing */
+	size_t used;    /* characters of policy as IAM counts them (sr_policy_size) */
+	size_t left;    /* budget - used, 0 when over */
+	size_t n_people; /* people in the targeted statements of policy */
+	/* merge: the people that could not be written within the budget, with
+	 * the cut-off asked for (a person already denied until an earlier
+	 * cut-off keeps that one), sorted by subject */
+	struct sr_targeted_person *unwritten;
+	size_t n_unwritten;
+	/* cleanup: the people removed, and when the next one may go
+	 * (cut-off + max session; 0 when no one is left) */
+	size_t n_removed;
+	int64_t next_due;
+};
+
+/* The characters of a policy document as IAM counts them against its
+ * quotas: Unicode characters of its compact JSON (whitespace between tokens
+ * not counted). SR_EINVAL when text is not JSON. */
+enum sr_rc sr_policy_size(const char *text, size_t *chars, struct sr_err *err);
+
+/* people merged into existing (the role's deny policy, NULL: none): one
+ * Deny * statement per distinct cut-off (and condition key), denying when
+ * the key is any of its people and aws:TokenIssueTime is before the
+ * cut-off. A person's cut-off only rises (a later one moves them to that
+ * statement; an earlier one leaves them where they are); statements that
+ * are not targeted ones (the group statement, anyone else's) are kept as they
+ * are, before the targeted ones, which are sorted by cut-off, their people by
+ * subject, so merging again changes nothing. People that would take the
+ * document past the budget are not written and are listed in
+ * out->unwritten (people are tried in order of subject). SR_EINVAL, nothing
+ * written to out: existing is not a policy document, a statement with our Sid
+ * cannot be read, a subject is not one the condition key can hold, a cut-off
+ * is out of range. out: cleared first, sr_targeted_result_clear(). */
+enum sr_rc sr_targeted_merge(const char *existing, const struct sr_person *people,
+			     size_t n_people, const struct sr_targeted_opts *opts,
+			     struct sr_targeted_result *out, struct sr_err *err);
+
+/* existing without each person whose own cut-off + max_session is at or
+ * before now (their sessions have all expired); statements left empty go,
+ * other statements stay. out->policy NULL: nothing at all is left. */
+enum sr_rc sr_targeted_cleanup(const char *existing, int64_t now, int64_t max_session,
+			       const struct sr_targeted_opts *opts,
+			       struct sr_targeted_result *out, struct sr_err *err);
+
+/* The people of policy's targeted statements, sorted by cut-off, key and
+ * subject. OUT *people: new array (sr_targeted_people_free), NULL when
+ * there are none. */
+enum sr_rc sr_targeted_list(const char *policy, struct sr_targeted_person **people,
+			    size_t *n_people, struct sr_err *err);
+
+void sr_targeted_people_free(struct sr_targeted_person *people, size_t n);
+void sr_targeted_result_clear(struct sr_targeted_result *res);
+
 
 
 /* ---- the engine ---- */
