@@ -183,7 +183,7 @@ struct sr_targeted_result {
 
 /* The characters of a policy document as IAM counts them against its
  * quotas: Unicode characters of its compact JSON (whitespace between tokens
- * not counted). SR_EINVAL when text is not JSON. */
+ * not counted). SR_EINVAL when text is not a JSON object. */
 enum sr_rc sr_policy_size(const char *text, size_t *chars, struct sr_err *err);
 
 /* people merged into existing (the role's deny policy, NULL: none): one

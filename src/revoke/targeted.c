@@ -158,9 +158,13 @@ static enum sr_rc read_statement(struct model *m, json_t *st, struct sr_err *err
 		return sr_err_set(err, SR_EINVAL, "policy statement %.64s is not a Deny", sid);
 	when = json_string_value(json_object_get(json_object_get(cond, "DateLessThan"),
 						 "aws:TokenIssueTime"));
-	if (when == NULL || sr_time_parse(when, 0, &cutoff, NULL) != SR_OK || cutoff <= 0)
+	if (when == NULL || sr_time_parse(when, 0, &cutoff, NULL) != SR_OK)
 		return sr_err_set(err, SR_EINVAL,
 				  "policy statement %.64s has no DateLessThan aws:TokenIssueTime date", sid);
+	if (cutoff <= 0 || cutoff > MAX_CUTOFF)
+		return sr_err_set(err, SR_EINVAL,
+				  "policy statement %.64s: aws:TokenIssueTime is not between 1970 and 9999",
+				  sid);
 	eq = json_object_get(cond, "StringEquals");
 	if (!json_is_object(eq) || json_object_size(eq) != 1)
 		return sr_err_set(err, SR_EINVAL,
@@ -342,12 +346,13 @@ static size_t doc_size(json_t *doc)
 enum sr_rc sr_policy_size(const char *text, size_t *out, struct sr_err *err)
 {
 	json_error_t jerr;
-	json_t *doc = json_loads(text, JSON_DECODE_ANY, &jerr);
+	json_t *doc = json_loads(text, 0, &jerr);
 
 	*out = 0;
-	if (doc == NULL)
-		return sr_err_set(err, SR_EINVAL, "policy document is not JSON (line %d: %.80s)",
-				  jerr.line, jerr.text);
+	if (doc == NULL || !json_is_object(doc)) {
+		json_decref(doc);
+		return sr_err_set(err, SR_EINVAL, "policy document is not a JSON object");
+	}
 	*out = doc_size(doc);
 	json_decref(doc);
 	return *out == SIZE_MAX ? sr_err_set(err, SR_ENOMEM, "out of memory") : SR_OK;
@@ -464,15 +469,16 @@ static int by_subject_then_later(const void *a, const void *b)
 	return x->cutoff > y->cutoff ? -1 : x->cutoff < y->cutoff;
 }
 
-/* p into m within budget; otherwise onto out->unwritten. */
+/* p into m if the document stays within budget: *placed says whether p is
+ * there now with a cut-off at least as late as p's. */
 static enum sr_rc place(struct model *m, const char *key, const struct sr_person *p,
-			size_t budget, struct sr_targeted_result *out, size_t *ucap,
-			struct sr_err *err)
+			size_t budget, int *placed, struct sr_err *err)
 {
 	size_t i, n_statements, size;
 	int64_t had = 0;
 	json_t *doc;
 
+	*placed = 1;
 	for (i = 0; i < m->n; i++)
 		if (strcmp(m->p[i].key, key) == 0 && strcmp(m->p[i].subject, p->subject) == 0)
 			break;
@@ -490,6 +496,7 @@ static enum sr_rc place(struct model *m, const char *key, const struct sr_person
 	json_decref(doc);
 	if (size <= budget)
 		return SR_OK;
+	*placed = 0;
 	/* model_build sorted m: find the person again and undo */
 	for (i = 0; i < m->n; i++)
 		if (strcmp(m->p[i].key, key) == 0 && strcmp(m->p[i].subject, p->subject) == 0)
@@ -501,7 +508,7 @@ static enum sr_rc place(struct model *m, const char *key, const struct sr_person
 		free(m->p[i].subject);
 		m->p[i] = m->p[--m->n];
 	}
-	return push(&out->unwritten, &out->n_unwritten, ucap, key, p->subject, p->cutoff, err);
+	return SR_OK;
 }
 
 enum sr_rc sr_targeted_merge(const char *existing, const struct sr_person *people,
@@ -512,7 +519,8 @@ enum sr_rc sr_targeted_merge(const char *existing, const struct sr_person *peopl
 	struct sr_person *sorted = NULL;
 	json_t *before = NULL;
 	char *key = NULL;
-	size_t budget, i, ucap = 0;
+	size_t budget, i, k, n = 0, ucap = 0;
+	int placed, progress;
 	enum sr_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -532,12 +540,28 @@ enum sr_rc sr_targeted_merge(const char *existing, const struct sr_person *peopl
 		memcpy(sorted, people, n_people * sizeof(*sorted));
 		qsort(sorted, n_people, sizeof(*sorted), by_subject_then_later);
 	}
-	for (i = 0; i < n_people; i++) {
-		if (i > 0 && strcmp(sorted[i].subject, sorted[i - 1].subject) == 0)
-			continue; /* the same person again, with an earlier cut-off */
-		if ((rc = place(&m, key, &sorted[i], budget, out, &ucap, err)) != SR_OK)
+	for (i = 0; i < n_people; i++) /* the same person again: an earlier cut-off */
+		if (i == 0 || strcmp(sorted[i].subject, sorted[n - 1].subject) != 0)
+			sorted[n++] = sorted[i];
+	/* Until no one more fits: a person placed (or moved, emptying a
+	 * statement) can make room for one tried before, and going on until
+	 * nothing changes is what makes merging the result again write nothing. */
+	do {
+		progress = 0;
+		for (i = k = 0; i < n; i++) {
+			if ((rc = place(&m, key, &sorted[i], budget, &placed, err)) != SR_OK)
+				goto out;
+			if (placed)
+				progress = 1;
+			else
+				sorted[k++] = sorted[i];
+		}
+		n = k;
+	} while (progress && n > 0);
+	for (i = 0; i < n; i++)
+		if ((rc = push(&out->unwritten, &out->n_unwritten, &ucap, key, sorted[i].subject,
+			       sorted[i].cutoff, err)) != SR_OK)
 			goto out;
-	}
 	rc = finish(&m, before, budget, out, err);
 out:
 	if (rc != SR_OK)

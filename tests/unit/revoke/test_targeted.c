@@ -283,6 +283,32 @@ static void test_budget_raise(void **state)
 	sr_targeted_result_clear(&res);
 }
 
+/* Someone who does not fit at first may fit once someone after them moved
+ * and emptied a statement: tried again until nothing changes (and so
+ * merging the result again writes nothing). */
+static void test_budget_retry(void **state)
+{
+	const char *existing = DOC(TST(T1_SID, T1_ISO, SI, "\"bob\"") "," TST(T2_SID, T2_ISO, SI, "\"carol\""));
+	const char *want = DOC(TST(T2_SID, T2_ISO, SI, "\"bob\",\"carol\"") "," TST(T3_SID, T3_ISO, SI, "\"alice\""));
+	const char *alice_first = DOC(TST(T1_SID, T1_ISO, SI, "\"bob\"") "," TST(T2_SID, T2_ISO, SI, "\"carol\"") ","
+				      TST(T3_SID, T3_ISO, SI, "\"alice\""));
+	struct sr_person people[] = {{"alice", T3}, {"bob", T2}};
+	struct sr_targeted_opts opts = {NULL, strlen(want)};
+	struct sr_targeted_result res, again;
+	struct sr_err err = {0};
+
+	(void)state;
+	assert_true(strlen(alice_first) > opts.budget); /* alice alone does not fit */
+	assert_int_equal(sr_targeted_merge(existing, people, 2, &opts, &res, &err), SR_OK);
+	assert_string_equal(res.policy, want);
+	assert_int_equal(res.n_unwritten, 0);
+	assert_int_equal(res.left, 0);
+	assert_int_equal(sr_targeted_merge(res.policy, people, 2, &opts, &again, &err), SR_OK);
+	assert_false(again.changed);
+	sr_targeted_result_clear(&again);
+	sr_targeted_result_clear(&res);
+}
+
 /* IAM does not count whitespace: a pretty-printed policy counts as its
  * compact form, and fits a budget its compact form fits. */
 static void test_whitespace(void **state)
@@ -304,6 +330,8 @@ static void test_whitespace(void **state)
 	assert_int_equal(sr_policy_size("{\"a\":\"\xc3\xa9\"}", &n, &err), SR_OK);
 	assert_int_equal(n, 9);
 	assert_int_equal(sr_policy_size("{not json", &n, &err), SR_EINVAL);
+	assert_int_equal(sr_policy_size("0", &n, &err), SR_EINVAL);
+	assert_int_equal(sr_policy_size("[]", &n, &err), SR_EINVAL);
 
 	assert_int_equal(sr_targeted_merge(pretty, &alice, 1, &opts, &res, &err), SR_OK);
 	assert_int_equal(res.n_unwritten, 0);
@@ -418,6 +446,10 @@ static const struct ecase ecases[] = {
 	 OURS(DENY ",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"soon\"},"
 	      "\"StringEquals\":{\"aws:SourceIdentity\":\"x1\"}}"),
 	 "alice", T1, NULL, "no DateLessThan aws:TokenIssueTime"},
+	{"our Sid with the epoch as its date",
+	 OURS(DENY ",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"1970-01-01T00:00:00Z\"},"
+	      "\"StringEquals\":{\"aws:SourceIdentity\":\"x1\"}}"),
+	 "alice", T1, NULL, "aws:TokenIssueTime is not between 1970 and 9999"},
 	{"our Sid with StringLike", OURS(DENY ",\"Condition\":{" WHEN ",\"StringLike\":{\"aws:SourceIdentity\":\"x*\"}}"),
 	 "alice", T1, NULL, "needs StringEquals with one key"},
 	{"our Sid keyed on aws:userid", OURS(DENY ",\"Condition\":{" WHEN ",\"StringEquals\":{\"aws:userid\":\"x1\"}}"),
@@ -495,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_with_group_merge),
 		cmocka_unit_test(test_budget_500),
 		cmocka_unit_test(test_budget_raise),
+		cmocka_unit_test(test_budget_retry),
 		cmocka_unit_test(test_whitespace),
 		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_cleanup_per_person),
