@@ -21,7 +21,8 @@ From Python:
 
     fake = FakeAws(seed_dict).start()
     fake.url, fake.port, fake.state(), fake.calls(), fake.set_faults([...]),
-    fake.set_clock(offset_seconds=7200), fake.reset_counters(), fake.stop()
+    fake.set_clock(offset_seconds=7200), fake.reset_counters(), fake.stop(),
+    fake.evaluate(role_arn, "s3:GetObject", session={...} or access_key_id=...)
 
 Control API on the same server (no signature): ``GET /_fake/health``,
 ``GET /_fake/state``, ``GET|POST /_fake/faults``, ``POST /_fake/reset-counters``,
@@ -539,7 +540,10 @@ class FakeAws:
         if default is None or not 1 <= len(versions) <= MANAGED_POLICY_VERSIONS:
             raise ValueError(f"policy {name}: 1 to {MANAGED_POLICY_VERSIONS} versions, "
                              "one of them the default")
-        numbers = [int(re.match(r"v(\d+)", v).group(1)) for v in versions]
+        for vid in versions:
+            if not re.fullmatch(r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?", vid):
+                raise ValueError(f"policy {name}: {vid!r} is not a version id (v1, v2, ...)")
+        numbers = [_version_number(v) for v in versions]
         return {"PolicyName": name, "Path": path, "Arn": arn,
                 "PolicyId": spec.get("PolicyId") or _hash_id("ANPA", account, name),
                 "Description": spec.get("Description"),
@@ -758,11 +762,12 @@ class FakeAws:
         for arn, p in sorted(acc.get("policies", {}).items()):
             entry = {k: v for k, v in p.items() if k not in ("versions", "next_version")}
             entry["AttachmentCount"] = attached.get(arn, 0)
-            entry["versions"] = [{"VersionId": vid, "IsDefaultVersion": vid == p["DefaultVersionId"],
+            entry["versions"] = [{"VersionId": vid,
+                                  "IsDefaultVersion": vid == p["DefaultVersionId"],
                                   "CreateDate": v["CreateDate"],
                                   "Document": _loads_or_text(v["Document"])}
                                  for vid, v in sorted(p["versions"].items(),
-                                                      key=lambda kv: int(kv[0][1:]))]
+                                                      key=lambda kv: _version_number(kv[0]))]
             out[arn] = entry
         return out
 
@@ -1610,7 +1615,7 @@ class FakeAws:
         policy = self._policy(ident, params)
         page, truncated, marker = self._page(
             list(policy["versions"]), params, "versions:" + policy["Arn"],
-            lambda vid: (-int(re.match(r"v(\d+)", vid).group(1)), vid))
+            lambda vid: (-_version_number(vid), vid))
         result = [("Versions", [("member", self._version_xml(policy, vid)) for vid in page]),
                   ("IsTruncated", truncated)]
         if marker:
@@ -1837,6 +1842,11 @@ class FakeAws:
             result.append(("SourceIdentity", source_identity))
         result.append(("Provider", provider))
         return result
+
+
+def _version_number(vid):
+    """'v12' (or 'v12.x') -> 12."""
+    return int(re.match(r"v(\d+)", vid).group(1))
 
 
 def _web_identity_tags(claims):
