@@ -26,7 +26,7 @@ The rules, and the IAM User Guide pages they come from:
   are then true, and for ...IfExists (true when absent) and Null.
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 - ForAnyValue: true when at least one value of the request matches; false when
-  the key is absent.  ForAllValues: true when every value of the request
+  the key is absent (also with ...IfExists).  ForAllValues: true when every value of the request
   matches, and true when the key is absent.
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
 - Date operators take the W3C profile of ISO 8601 (YYYY, YYYY-MM, YYYY-MM-DD,
@@ -152,12 +152,15 @@ def _key_holds(op, key, wanted, ctx):
         raise UnsupportedCondition(op)
     negated = base in _NEGATED
     if not present:
-        if if_exists:
-            return True
+        # The set operators decide first: ForAnyValue is false on an absent key
+        # even with ...IfExists (re:Post, "ForAnyValue:StringEqualsIfExists
+        # behaving unexpectedly", answered from the multi-valued keys page).
         if qualifier == "ForAllValues":
             return True
         if qualifier == "ForAnyValue":
             return False
+        if if_exists:
+            return True
         return negated
     values = _as_list(ctx[key.lower()])
     if not qualifier:
