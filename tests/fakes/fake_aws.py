@@ -21,12 +21,14 @@ From Python:
 
     fake = FakeAws(seed_dict).start()
     fake.url, fake.port, fake.state(), fake.calls(), fake.set_faults([...]),
-    fake.set_clock(offset_seconds=7200), fake.reset_counters(), fake.stop()
+    fake.set_clock(offset_seconds=7200), fake.reset_counters(), fake.stop(),
+    fake.evaluate(role_arn, "s3:GetObject", session={...} or access_key_id=...)
 
 Control API on the same server (no signature): ``GET /_fake/health``,
 ``GET /_fake/state``, ``GET|POST /_fake/faults``, ``POST /_fake/reset-counters``,
 ``GET|POST /_fake/clock``, ``GET /_fake/calls[?since=SEQ]``, ``POST /_fake/reset``,
-``GET|POST /_fake/config``.  See tests/fakes/README.md.
+``GET|POST /_fake/config``, ``POST /_fake/evaluate`` (fake.evaluate(): would IAM
+let this session do that?).  See tests/fakes/README.md.
 """
 
 import argparse
@@ -62,6 +64,10 @@ except ImportError:  # pragma: no cover - wrong interpreter
     sys.stderr.write("fake_aws.py needs botocore and aiohttp: run it with /usr/bin/python3 "
                      "(Debian's python3-botocore, python3-aiohttp)\n")
     raise
+# iam_policy.py sits beside this file (the evaluation of identity policies).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam_policy  # noqa: E402
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover - optional, only faster
@@ -74,19 +80,33 @@ STS_VERSION = "2011-06-15"
 IAM_REGION = "us-east-1"
 
 IAM_ACTIONS = ("ListRoles", "GetRole", "ListRoleTags", "ListRolePolicies", "GetRolePolicy",
-               "PutRolePolicy", "DeleteRolePolicy")
+               "PutRolePolicy", "DeleteRolePolicy",
+               # managed policies
+               "CreatePolicy", "GetPolicy", "DeletePolicy", "CreatePolicyVersion",
+               "GetPolicyVersion", "ListPolicyVersions", "DeletePolicyVersion",
+               "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies")
 # Paths of roles AWS lets no one edit (IAM Identity Center's, service-linked).
 PROTECTED_PATHS = ("/aws-reserved/sso.amazonaws.com/", "/aws-service-role/")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
 UNSIGNED_ACTIONS = ("AssumeRoleWithWebIdentity",)
 
 FAULT_KINDS = ("latency", "throttle", "error500", "error503", "expired", "reset")
-INLINE_POLICY_BUDGET = 10240      # characters, per role, all inline policies together
+# IAM's quotas (IAM User Guide, "IAM and AWS STS quotas", reference_iam-quotas.html),
+# all counted without whitespace: a role's inline policies share 10,240 characters,
+# a managed policy holds 6,144, a role takes 10 managed policies by default (the
+# quota can be raised to 20: seed "managed_policies_per_role"), and a managed
+# policy keeps at most 5 versions (API Reference, CreatePolicyVersion).
+INLINE_POLICY_BUDGET = 10240
+MANAGED_POLICY_SIZE = 6144
+MANAGED_POLICIES_PER_ROLE = 10
+MANAGED_POLICY_VERSIONS = 5
 SIGNATURE_WINDOW = datetime.timedelta(minutes=15)
 MAX_BODY = 1 << 20
 MAX_CALL_LOG = 100000
 
 NAME_RE = re.compile(r"^[\w+=,.@-]+$")
+POLICY_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}|aws):policy/(?:[\x21-\x7e]*/)?"
+                           r"([\w+=,.@-]{1,128})$")
 ROLE_ARN_RE = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$")
 SIGV4_FMT = "%Y%m%dT%H%M%SZ"
 
@@ -424,13 +444,26 @@ class FakeAws:
                 }
             self.sessions = {}
             self.accounts = {}
+            self.policies_per_role = int(seed.get("managed_policies_per_role")
+                                         or MANAGED_POLICIES_PER_ROLE)
             for account, spec in (seed.get("accounts") or {}).items():
                 account = str(account)
+                policies = {}
+                for pspec in (spec or {}).get("managed_policies", []):
+                    policy = self._policy_from_seed(account, pspec)
+                    policies[policy["Arn"]] = policy
                 roles = {}
                 for rspec in (spec or {}).get("roles", []):
                     role = self._role_from_seed(account, rspec)
+                    for arn in rspec.get("attached_policies") or []:
+                        if arn not in policies:
+                            raise ValueError(f"role {role['RoleName']}: attached policy "
+                                             f"{arn} is not among the account's "
+                                             "managed_policies")
+                        if arn not in role["attached_policies"]:
+                            role["attached_policies"].append(arn)
                     roles[role["RoleName"].lower()] = role
-                self.accounts[account] = {"roles": roles}
+                self.accounts[account] = {"roles": roles, "policies": policies}
             base_accounts = {k["account"] for k in self.keys.values()}
             others = sorted(a for a in self.accounts if a not in base_accounts)
             count = self.shard[1] if self.shard else 1
@@ -472,12 +505,51 @@ class FakeAws:
             "protected": bool(spec.get("protected")) or path.startswith(PROTECTED_PATHS),
             "RoleLastUsed": dict(spec.get("RoleLastUsed") or {}),
             "inline_policies": policies,
+            "attached_policies": [],  # managed policy ARNs, in the order attached
         }
         # Render its ListRoles entry now, while seeding, not in the first
         # (timed) ListRoles that returns it.
         _role_member_xml(role["Path"], name, role["RoleId"], role["Arn"], role["CreateDate"],
                          trust_text, role["Description"], role["MaxSessionDuration"])
         return role
+
+    def _policy_from_seed(self, account, spec):
+        """A customer managed policy from the seed (or a state file):
+        PolicyName, Path, Description, and either Document (one version, v1)
+        or versions [{VersionId, Document, IsDefaultVersion}]."""
+        name = spec["PolicyName"]
+        path = spec.get("Path") or "/"
+        if not (path.startswith("/") and path.endswith("/")):
+            raise ValueError(f"policy {name}: Path must begin and end with '/'")
+        arn = f"arn:aws:iam::{account}:policy{path}{name}"
+        created = spec.get("CreateDate") or "2026-01-01T00:00:00Z"
+        if "versions" in spec:
+            vspecs = spec["versions"]
+            vspecs = list(vspecs.values()) if isinstance(vspecs, dict) else list(vspecs)
+        else:
+            vspecs = [{"VersionId": "v1", "Document": spec["Document"],
+                       "IsDefaultVersion": True}]
+        versions, default = {}, None
+        for v in vspecs:
+            doc = v["Document"]
+            versions[v["VersionId"]] = {
+                "Document": doc if isinstance(doc, str) else _compact(doc),
+                "CreateDate": v.get("CreateDate") or created}
+            if v.get("IsDefaultVersion"):
+                default = v["VersionId"]
+        if default is None or not 1 <= len(versions) <= MANAGED_POLICY_VERSIONS:
+            raise ValueError(f"policy {name}: 1 to {MANAGED_POLICY_VERSIONS} versions, "
+                             "one of them the default")
+        for vid in versions:
+            if not re.fullmatch(r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?", vid):
+                raise ValueError(f"policy {name}: {vid!r} is not a version id (v1, v2, ...)")
+        numbers = [_version_number(v) for v in versions]
+        return {"PolicyName": name, "Path": path, "Arn": arn,
+                "PolicyId": spec.get("PolicyId") or _hash_id("ANPA", account, name),
+                "Description": spec.get("Description"),
+                "CreateDate": created, "UpdateDate": spec.get("UpdateDate") or created,
+                "DefaultVersionId": default, "next_version": max(numbers) + 1,
+                "versions": versions}
 
     def _parse_faults(self, faults):
         if isinstance(faults, dict):
@@ -650,7 +722,8 @@ class FakeAws:
                     entry["inline_policies"] = {n: _loads_or_text(t) for n, t in
                                                 sorted(role["inline_policies"].items())}
                     roles[role["RoleName"]] = entry
-                accounts[account] = {"roles": roles}
+                accounts[account] = {"roles": roles,
+                                     "managed_policies": self._policies_state(acc)}
             sessions = []
             for s in self.sessions.values():
                 sessions.append({k: (_iso(v) if isinstance(v, datetime.datetime) else v)
@@ -677,6 +750,26 @@ class FakeAws:
                     "index": self.shard[0], "count": self.shard[1],
                     "accounts": sorted(a for a in self.accounts if self.owns(a))},
             }
+
+    @staticmethod
+    def _policies_state(acc):
+        """An account's managed policies as state() shows them (documents parsed)."""
+        attached = {}
+        for role in acc["roles"].values():
+            for arn in role["attached_policies"]:
+                attached[arn] = attached.get(arn, 0) + 1
+        out = {}
+        for arn, p in sorted(acc.get("policies", {}).items()):
+            entry = {k: v for k, v in p.items() if k not in ("versions", "next_version")}
+            entry["AttachmentCount"] = attached.get(arn, 0)
+            entry["versions"] = [{"VersionId": vid,
+                                  "IsDefaultVersion": vid == p["DefaultVersionId"],
+                                  "CreateDate": v["CreateDate"],
+                                  "Document": _loads_or_text(v["Document"])}
+                                 for vid, v in sorted(p["versions"].items(),
+                                                      key=lambda kv: _version_number(kv[0]))]
+            out[arn] = entry
+        return out
 
     def calls(self, since=0):
         with self.lock:
@@ -769,6 +862,18 @@ class FakeAws:
                 return 200, {"ok": True}
             if path == "/_fake/config":
                 return 200, self.config(data if method == "POST" else None)
+            if path == "/_fake/evaluate" and method == "POST":
+                if not isinstance(data, dict):
+                    raise ValueError("the body must be a JSON object: role_arn, action, "
+                                     "session or access_key_id, resource")
+                unknown = set(data) - {"role_arn", "action", "session", "access_key_id",
+                                       "resource"}
+                if unknown:
+                    raise ValueError(f"unknown field(s) {sorted(unknown)}")
+                return 200, self.evaluate(data.get("role_arn"), data.get("action"),
+                                          session=data.get("session"),
+                                          access_key_id=data.get("access_key_id"),
+                                          resource=data.get("resource", "*"))
             return 404, {"error": f"no control endpoint {method} {path}"}
         except (ValueError, TypeError, KeyError) as exc:
             return 400, {"error": str(exc)}
@@ -1108,12 +1213,74 @@ class FakeAws:
             raise AwsError(403, "SignatureDoesNotMatch", MSG_BAD_SIGNATURE)
         return signer.signature(string_to_sign, request), canonical
 
-    # -- explicit deny from inline policies on the session's role ---------------
+    # -- evaluating a session's request as IAM would (iam_policy.py) -------------
+
+    def _role_policies(self, account, role):
+        """[(source, document)] of a role: its inline policies ("inline:NAME") and
+        the default version of each attached managed policy (its ARN)."""
+        out = [("inline:" + name, text) for name, text in role["inline_policies"].items()]
+        policies = self.accounts.get(account, {}).get("policies", {})
+        for arn in role["attached_policies"]:
+            policy = policies.get(arn)
+            if policy is not None:
+                out.append((arn, policy["versions"][policy["DefaultVersionId"]]["Document"]))
+        return out
+
+    @staticmethod
+    def _session_spec(session):
+        """A session the fake issued, as iam_policy.session_context() takes it."""
+        return {"source_identity": session.get("source_identity"),
+                "principal_tags": dict(session.get("principal_tags") or {}),
+                "token_issue_time": session["issued"],
+                "principal_arn": session["role_arn"], "userid": session["user_id"]}
+
+    def evaluate(self, role_arn, action, session=None, access_key_id=None, resource="*"):
+        """Would IAM let this session of role_arn perform action on resource?
+
+        session: {"source_identity": str or null, "principal_tags": {key: value},
+        "token_issue_time": date, "chained": bool, "transitive_tag_keys": [...]}
+        (see iam_policy.session_context), or access_key_id: a session this fake
+        issued (its source identity, session tags and issue time).  The decision
+        comes from the role's inline policies and the default versions of its
+        attached managed policies: "explicitDeny" when a Deny statement applies
+        (all its conditions hold), else "allowed" when an Allow does, else
+        "implicitDeny".  ValueError for an unknown role or session or a
+        malformed session."""
+        if not isinstance(action, str) or ":" not in action:
+            raise ValueError(f"action must be service:Action, not {action!r}")
+        if not isinstance(resource, str) or not resource:
+            raise ValueError("resource must be an ARN or *")
+        m = ROLE_ARN_RE.match(role_arn or "") if isinstance(role_arn, str) else None
+        if m is None:
+            raise ValueError(f"not a role ARN: {role_arn!r}")
+        with self.lock:
+            role = self.accounts.get(m.group(1), {}).get("roles", {}).get(m.group(2).lower())
+            if role is None or role["Arn"] != role_arn:
+                raise ValueError(f"no role {role_arn} in the fake")
+            if (session is None) == (access_key_id is None):
+                raise ValueError("give either session or access_key_id")
+            if access_key_id is not None:
+                issued = self.sessions.get(access_key_id)
+                if issued is None:
+                    raise ValueError(f"no session with access key id {access_key_id}")
+                if issued["role_arn"] != role["Arn"]:
+                    raise ValueError(f"session {access_key_id} is a session of "
+                                     f"{issued['role_arn']}, not of {role_arn}")
+                session = self._session_spec(issued)
+            ctx = iam_policy.session_context(session, now=self.now())
+            ctx.setdefault("aws:principalarn", role["Arn"])
+            ctx.setdefault("aws:principalaccount", m.group(1))
+            result = iam_policy.evaluate(self._role_policies(m.group(1), role), action,
+                                         resource, ctx)
+        result.update(role_arn=role_arn, action=action, resource=resource,
+                      context={k: (_iso(v) if isinstance(v, datetime.datetime) else v)
+                               for k, v in sorted(ctx.items())})
+        return result
 
     def _explicit_deny(self, ident, service, action, params):
-        """Evaluate Deny statements of the session's role's inline policies (the
-        revocation policies this project writes).  Only explicit denies are modelled;
-        statements with conditions we do not understand are skipped."""
+        """The policy (inline:NAME or a managed policy ARN) whose Deny refuses
+        this session's call, or None.  Only explicit denies are enforced on
+        calls: everything not explicitly denied is allowed."""
         if ident is None or ident["kind"] != "session" or action == "GetCallerIdentity":
             return None
         role = self.accounts.get(ident["account"], {}).get("roles", {}).get(
@@ -1126,31 +1293,14 @@ class FakeAws:
             target = r["Arn"] if r else _role_arn(ident["account"], "/", params["RoleName"])
         if params.get("RoleArn"):
             target = params["RoleArn"]
-        ctx = {
-            "aws:tokenissuetime": ident["issued"],
-            "aws:currenttime": self.now(),
-            "aws:sourceidentity": ident.get("source_identity"),
-            "aws:userid": ident["user_id"],
-            "aws:principalarn": role["Arn"],
-            "aws:principalaccount": ident["account"],
-        }
-        for pname, text in role["inline_policies"].items():
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                continue
-            for st in _as_list(doc.get("Statement")):
-                if not isinstance(st, dict) or st.get("Effect") != "Deny":
-                    continue
-                if "NotAction" in st or "NotResource" in st:
-                    continue
-                if not any(_glob(a, f"{service}:{action}") for a in _as_list(st.get("Action"))):
-                    continue
-                if not any(_glob(r, target, ignore_case=False)
-                           for r in _as_list(st.get("Resource"))):
-                    continue
-                if _conditions_hold(st.get("Condition") or {}, ctx):
-                    return pname
+        if params.get("PolicyArn") and not params.get("RoleName"):
+            target = params["PolicyArn"]
+        ctx = iam_policy.session_context(self._session_spec(ident), now=self.now())
+        ctx["aws:principalaccount"] = ident["account"]
+        result = iam_policy.evaluate(self._role_policies(ident["account"], role),
+                                     f"{service}:{action}", target, ctx)
+        if result["decision"] == iam_policy.EXPLICIT_DENY:
+            return result["matched"][0]["policy"]
         return None
 
     # -- actions --------------------------------------------------------------
@@ -1188,7 +1338,10 @@ class FakeAws:
             return action, handler(params, ident)
 
     def _account_roles(self, ident):
-        return self.accounts.setdefault(ident["account"], {"roles": {}})["roles"]
+        return self._account(ident)["roles"]
+
+    def _account(self, ident):
+        return self.accounts.setdefault(ident["account"], {"roles": {}, "policies": {}})
 
     def _role(self, ident, params):
         name = _required(params, "RoleName", "roleName")
@@ -1340,6 +1493,195 @@ class FakeAws:
         del role["inline_policies"][pname]
         return None
 
+    # -- managed policies ------------------------------------------------------
+    # Customer managed policies of the caller's account, as the IAM API Reference
+    # describes CreatePolicy, CreatePolicyVersion, DeletePolicyVersion,
+    # ListPolicyVersions, GetPolicy, GetPolicyVersion, DeletePolicy,
+    # AttachRolePolicy, DetachRolePolicy and ListAttachedRolePolicies.  No AWS
+    # managed policies (arn:aws:iam::aws:policy/...): they are NoSuchEntity here.
+
+    def _policy(self, ident, params):
+        arn = _required(params, "PolicyArn", "policyArn")
+        if not POLICY_ARN_RE.match(arn):
+            raise AwsError(400, "InvalidInput", f"ARN {arn} is not valid.")
+        policy = self._account(ident)["policies"].get(arn)
+        if policy is None:
+            raise AwsError(404, "NoSuchEntity",
+                           f"Policy {arn} does not exist or is not attachable.")
+        return policy
+
+    def _policy_document(self, params):
+        """The PolicyDocument parameter, validated, within MANAGED_POLICY_SIZE."""
+        text = _required(params, "PolicyDocument", "policyDocument")
+        doc = _validate_policy(text)
+        if len(_compact(doc)) > MANAGED_POLICY_SIZE:
+            raise AwsError(409, "LimitExceeded",
+                           f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}")
+        return text
+
+    def _attachments(self, ident, arn):
+        return sum(arn in r["attached_policies"] for r in self._account_roles(ident).values())
+
+    def _policy_xml(self, ident, policy):
+        out = [("PolicyName", policy["PolicyName"]),
+               ("DefaultVersionId", policy["DefaultVersionId"]),
+               ("PolicyId", policy["PolicyId"]), ("Path", policy["Path"]),
+               ("Arn", policy["Arn"]),
+               ("AttachmentCount", self._attachments(ident, policy["Arn"])),
+               ("PermissionsBoundaryUsageCount", 0), ("IsAttachable", True)]
+        if policy.get("Description") is not None:
+            out.append(("Description", policy["Description"]))
+        out += [("CreateDate", policy["CreateDate"]), ("UpdateDate", policy["UpdateDate"])]
+        return out
+
+    @staticmethod
+    def _version_xml(policy, vid, document=False):
+        version = policy["versions"][vid]
+        out = []
+        if document:
+            out.append(("Document", _policy_url(version["Document"])))
+        out += [("VersionId", vid), ("IsDefaultVersion", vid == policy["DefaultVersionId"]),
+                ("CreateDate", version["CreateDate"])]
+        return out
+
+    @staticmethod
+    def _version_id(params):
+        vid = _required(params, "VersionId", "versionId")
+        if not re.fullmatch(r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?", vid):
+            raise _validation(f"1 validation error detected: Value '{vid}' at 'versionId' "
+                              "failed to satisfy constraint: Member must satisfy regular "
+                              "expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?")
+        return vid
+
+    def _do_CreatePolicy(self, params, ident):
+        name = _required(params, "PolicyName", "policyName")
+        _check_name(name, "policyName", 128)
+        path = params.get("Path") or "/"
+        if not (path.startswith("/") and path.endswith("/")) or len(path) > 512:
+            raise _validation(f"1 validation error detected: Value '{path}' at 'path' failed "
+                              "to satisfy constraint: Member must satisfy regular expression "
+                              "pattern: ((/[A-Za-z0-9\\.,\\+@=_-]+)*)/")
+        text = self._policy_document(params)
+        policies = self._account(ident)["policies"]
+        # Policy names are unique in an account whatever their path, ignoring case.
+        if any(p["PolicyName"].lower() == name.lower() for p in policies.values()):
+            raise AwsError(409, "EntityAlreadyExists",
+                           f"A policy called {name} already exists. Duplicate names are not "
+                           "allowed.")
+        now = _iso(self.now())
+        arn = f"arn:aws:iam::{ident['account']}:policy{path}{name}"
+        policy = {"PolicyName": name, "Path": path, "Arn": arn,
+                  "PolicyId": _hash_id("ANPA", ident["account"], name, now),
+                  "Description": params.get("Description"),
+                  "CreateDate": now, "UpdateDate": now, "DefaultVersionId": "v1",
+                  "next_version": 2, "versions": {"v1": {"Document": text, "CreateDate": now}}}
+        policies[arn] = policy
+        return [("Policy", self._policy_xml(ident, policy))]
+
+    def _do_GetPolicy(self, params, ident):
+        return [("Policy", self._policy_xml(ident, self._policy(ident, params)))]
+
+    def _do_CreatePolicyVersion(self, params, ident):
+        policy = self._policy(ident, params)
+        text = self._policy_document(params)
+        if len(policy["versions"]) >= MANAGED_POLICY_VERSIONS:
+            raise AwsError(409, "LimitExceeded",
+                           f"A managed policy can have up to {MANAGED_POLICY_VERSIONS} "
+                           "versions. Before you create a new version, you must delete an "
+                           "existing version.")
+        now = _iso(self.now())
+        vid = f"v{policy['next_version']}"
+        policy["next_version"] += 1
+        policy["versions"][vid] = {"Document": text, "CreateDate": now}
+        if (params.get("SetAsDefault") or "").lower() == "true":
+            policy["DefaultVersionId"] = vid
+            policy["UpdateDate"] = now
+        return [("PolicyVersion", self._version_xml(policy, vid))]
+
+    def _existing_version(self, policy, params):
+        vid = self._version_id(params)
+        if vid not in policy["versions"]:
+            raise AwsError(404, "NoSuchEntity",
+                           f"Policy {policy['Arn']} version {vid} does not exist or is not "
+                           "attachable.")
+        return vid
+
+    def _do_GetPolicyVersion(self, params, ident):
+        policy = self._policy(ident, params)
+        vid = self._existing_version(policy, params)
+        return [("PolicyVersion", self._version_xml(policy, vid, document=True))]
+
+    def _do_ListPolicyVersions(self, params, ident):
+        policy = self._policy(ident, params)
+        page, truncated, marker = self._page(
+            list(policy["versions"]), params, "versions:" + policy["Arn"],
+            lambda vid: (-_version_number(vid), vid))
+        result = [("Versions", [("member", self._version_xml(policy, vid)) for vid in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
+    def _do_DeletePolicyVersion(self, params, ident):
+        policy = self._policy(ident, params)
+        vid = self._existing_version(policy, params)
+        if vid == policy["DefaultVersionId"]:
+            raise AwsError(409, "DeleteConflict",
+                           "Cannot delete the default version of a policy.")
+        del policy["versions"][vid]
+        return None
+
+    def _do_DeletePolicy(self, params, ident):
+        policy = self._policy(ident, params)
+        if self._attachments(ident, policy["Arn"]):
+            raise AwsError(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+        if len(policy["versions"]) > 1:
+            raise AwsError(409, "DeleteConflict",
+                           "This policy has more than one version. Before you delete a "
+                           "policy, you must delete the policy's versions. The default "
+                           "version is deleted with the policy.")
+        del self._account(ident)["policies"][policy["Arn"]]
+        return None
+
+    def _do_AttachRolePolicy(self, params, ident):
+        role = self._role(ident, params)
+        policy = self._policy(ident, params)
+        self._modifiable(role)
+        if policy["Arn"] in role["attached_policies"]:
+            return None  # attaching again changes nothing, as on IAM
+        if len(role["attached_policies"]) >= self.policies_per_role:
+            raise AwsError(409, "LimitExceeded",
+                           f"Cannot exceed quota for PoliciesPerRole: {self.policies_per_role}")
+        role["attached_policies"].append(policy["Arn"])
+        return None
+
+    def _do_DetachRolePolicy(self, params, ident):
+        role = self._role(ident, params)
+        arn = _required(params, "PolicyArn", "policyArn")
+        if not POLICY_ARN_RE.match(arn):
+            raise AwsError(400, "InvalidInput", f"ARN {arn} is not valid.")
+        self._modifiable(role)
+        if arn not in role["attached_policies"]:
+            raise AwsError(404, "NoSuchEntity", f"Policy {arn} was not found.")
+        role["attached_policies"].remove(arn)
+        return None
+
+    def _do_ListAttachedRolePolicies(self, params, ident):
+        role = self._role(ident, params)
+        prefix = params.get("PathPrefix") or "/"
+        policies = self._account(ident)["policies"]
+        attached = [policies[arn] for arn in role["attached_policies"]
+                    if arn in policies and policies[arn]["Path"].startswith(prefix)]
+        page, truncated, marker = self._page(
+            attached, params, "attached:" + role["RoleName"],
+            lambda p: (p["PolicyName"].lower(), p["Arn"]))
+        result = [("AttachedPolicies", [("member", [("PolicyName", p["PolicyName"]),
+                                                    ("PolicyArn", p["Arn"])]) for p in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
     def _do_GetCallerIdentity(self, params, ident):
         if ident is None:
             raise AwsError(403, "MissingAuthenticationToken",
@@ -1428,6 +1770,26 @@ class FakeAws:
         chained = ident["kind"] == "session"
         session_name, duration, source_identity = self._session_params(
             params, role, 3600 if chained else None)
+        extra = {"caller_arn": ident["arn"], "chained": chained}
+        if chained:
+            # A source identity, once set, stays on every session chained from it
+            # and cannot be changed; session tags follow only when transitive
+            # (IAM User Guide: id_credentials_temp_control-access_monitor.html,
+            # id_session-tags.html, "Chaining roles with session tags").
+            inherited = ident.get("source_identity")
+            if inherited is not None:
+                if source_identity is not None and source_identity != inherited:
+                    raise AwsError(403, "AccessDenied",
+                                   f"User: {ident['arn']} is not authorized to perform: "
+                                   f"sts:AssumeRole on resource: {arn}: the source identity "
+                                   f"{inherited} of the session cannot be changed")
+                source_identity = inherited
+            transitive = list(ident.get("transitive_tag_keys") or [])
+            keep = {k.lower() for k in transitive}
+            extra["principal_tags"] = {k: v for k, v in
+                                       (ident.get("principal_tags") or {}).items()
+                                       if k.lower() in keep}
+            extra["transitive_tag_keys"] = transitive
         try:
             trust = json.loads(role["AssumeRolePolicyDocument"])
         except ValueError:
@@ -1437,7 +1799,7 @@ class FakeAws:
                            f"User: {ident['arn']} is not authorized to perform: "
                            f"sts:AssumeRole on resource: {arn}")
         creds, user = self._issue(account, role, session_name, duration, source_identity,
-                                  "AssumeRole", {"caller_arn": ident["arn"]})
+                                  "AssumeRole", extra)
         result = []
         if source_identity:
             result.append(("SourceIdentity", source_identity))
@@ -1455,6 +1817,13 @@ class FakeAws:
         account, role, _ = self._target_role(
             params, "", "sts:AssumeRoleWithWebIdentity")
         session_name, duration, source_identity = self._session_params(params, role)
+        # The IdP sets the source identity and the session tags in the token
+        # (IAM User Guide: id_credentials_temp_control-access_monitor.html,
+        # id_session-tags.html "Passing session tags using AssumeRoleWithWebIdentity").
+        claimed = claims.get("https://aws.amazon.com/source_identity")
+        if isinstance(claimed, str) and claimed:
+            source_identity = claimed
+        tags, transitive = _web_identity_tags(claims)
         aud = claims.get("aud")
         aud = aud[0] if isinstance(aud, list) and aud else aud
         provider = str(claims.get("iss") or "")
@@ -1463,7 +1832,9 @@ class FakeAws:
                                   "AssumeRoleWithWebIdentity",
                                   {"web_identity": {"sub": claims.get("sub"), "aud": aud,
                                                     "iss": claims.get("iss"),
-                                                    "amr": claims.get("amr")}})
+                                                    "amr": claims.get("amr")},
+                                   "chained": False, "principal_tags": tags,
+                                   "transitive_tag_keys": transitive})
         result = [("SubjectFromWebIdentityToken", claims.get("sub") or ""),
                   ("Audience", aud or ""),
                   ("AssumedRoleUser", user), ("Credentials", creds)]
@@ -1471,6 +1842,28 @@ class FakeAws:
             result.append(("SourceIdentity", source_identity))
         result.append(("Provider", provider))
         return result
+
+
+def _version_number(vid):
+    """'v12' (or 'v12.x') -> 12."""
+    return int(re.match(r"v(\d+)", vid).group(1))
+
+
+def _web_identity_tags(claims):
+    """The session tags of an ID token's https://aws.amazon.com/tags claim:
+    {"principal_tags": {key: [value]}, "transitive_tag_keys": [key...]}."""
+    claim = claims.get("https://aws.amazon.com/tags")
+    if isinstance(claim, list) and claim:  # some IdPs send it wrapped in a list
+        claim = claim[0]
+    if not isinstance(claim, dict):
+        return {}, []
+    tags = {}
+    for key, value in (claim.get("principal_tags") or {}).items():
+        value = value[0] if isinstance(value, list) and value else value
+        if isinstance(key, str) and isinstance(value, str):
+            tags[key] = value
+    transitive = [k for k in _as_list(claim.get("transitive_tag_keys")) if isinstance(k, str)]
+    return tags, transitive
 
 
 def _loads_or_text(text):
@@ -1535,62 +1928,6 @@ def _trust_allows_assume_role(trust, ident, external_id):
         if st.get("Effect") == "Allow":
             allowed = True
     return allowed
-
-
-def _conditions_hold(condition, ctx):
-    """All condition operators must hold; unknown operators or keys -> False."""
-    if not isinstance(condition, dict):
-        return False
-    for op, entries in condition.items():
-        if not isinstance(entries, dict):
-            return False
-        base = op
-        if_exists = base.endswith("IfExists")
-        if if_exists:
-            base = base[:-len("IfExists")]
-        for key, wanted in entries.items():
-            k = key.lower()
-            if k not in ctx:
-                return False
-            have = ctx[k]
-            if have is None:
-                if if_exists:
-                    continue
-                if base.startswith("StringNot"):
-                    continue
-                return False
-            wanted = _as_list(wanted)
-            if base.startswith("Date"):
-                try:
-                    values = [_parse_time(w) for w in wanted]
-                except (ValueError, TypeError):
-                    return False
-                cmp = {"DateLessThan": lambda a, b: a < b,
-                       "DateLessThanEquals": lambda a, b: a <= b,
-                       "DateGreaterThan": lambda a, b: a > b,
-                       "DateGreaterThanEquals": lambda a, b: a >= b,
-                       "DateEquals": lambda a, b: a == b}.get(base)
-                if cmp is None or not any(cmp(have, v) for v in values):
-                    return False
-            elif base in ("StringEquals", "StringEqualsIgnoreCase"):
-                ic = base.endswith("IgnoreCase")
-                if not any((str(w).lower() == str(have).lower()) if ic else str(w) == str(have)
-                           for w in wanted):
-                    return False
-            elif base in ("StringNotEquals", "StringNotEqualsIgnoreCase"):
-                ic = base.endswith("IgnoreCase")
-                if any((str(w).lower() == str(have).lower()) if ic else str(w) == str(have)
-                       for w in wanted):
-                    return False
-            elif base == "StringLike":
-                if not any(_glob(str(w), str(have), ignore_case=False) for w in wanted):
-                    return False
-            elif base == "StringNotLike":
-                if any(_glob(str(w), str(have), ignore_case=False) for w in wanted):
-                    return False
-            else:
-                return False
-    return True
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -1658,7 +1995,9 @@ def _seed_from_state(seed, path):
     if not isinstance(state, dict) or not isinstance(state.get("accounts"), dict):
         raise ValueError("no \"accounts\" object")
     seed = dict(seed)
-    seed["accounts"] = {account: {"roles": list(acc["roles"].values())}
+    seed["accounts"] = {account: {"roles": list(acc["roles"].values()),
+                                  "managed_policies":
+                                  list((acc.get("managed_policies") or {}).values())}
                         for account, acc in state["accounts"].items()}
     for key in ("oidc_providers", "saml_providers"):
         if key in state:

@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError  # noqa: E402
 from botocore.exceptions import EndpointConnectionError  # noqa: E402
 
 import fake_aws  # noqa: E402
+import iam_policy  # noqa: E402
 
 AKID = "AKIAFAKETEST00000001"
 SECRET = "testSecretKey/abcdefghijklmnopqrstuvwxyz01"
@@ -998,6 +999,506 @@ class ShardTests(unittest.TestCase):
 
 
 EXAMPLE_KEY = ("AKIAFAKEREVOKER00001", "fakeRevokerSecretKey/0123456789abcdefEXAMPLE")
+
+
+# -- evaluating a session's request as IAM would ----------------------------------
+
+CUTOFF = "2026-11-30T12:00:00Z"
+BEFORE = "2026-11-30T11:00:00Z"
+AFTER = "2026-11-30T13:00:00Z"
+
+
+def deny_statement(sid, condition, action="*"):
+    return {"Sid": sid, "Effect": "Deny", "Action": action, "Resource": "*",
+            "Condition": condition}
+
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "AllowAll", "Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def chain_trust(account, role_name):
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:role/{role_name}"},
+        "Action": "sts:AssumeRole"}]}
+
+
+def eval_seed():
+    seed = json.loads(json.dumps(SEED))
+    roles = seed["accounts"][A2]["roles"]
+    for role in roles:
+        if role["RoleName"] == "OpsecTwo":
+            role["inline_policies"] = {"Allow": ALLOW_ALL}
+    roles.append({"RoleName": "Chained", "AssumeRolePolicyDocument": chain_trust(A2, "OpsecTwo"),
+                  "inline_policies": {"Allow": ALLOW_ALL}})
+    return seed
+
+
+class IamPolicyTruthTableTests(unittest.TestCase):
+    """iam_policy.evaluate() against a deny of the kind targeted revocation writes:
+    one person (aws:SourceIdentity or a principal tag) and sessions issued before
+    a cut-off.  Every row is a session and what IAM decides for it."""
+
+    POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowAll", "Effect": "Allow", "Action": "*", "Resource": "*"},
+        deny_statement("Alice", {"DateLessThan": {"aws:TokenIssueTime": CUTOFF},
+                                 "StringEquals": {"aws:SourceIdentity": "alice"}}),
+    ]}
+
+    def decide(self, policy, session, action="s3:GetObject", resource="*"):
+        ctx = iam_policy.session_context(session)
+        return iam_policy.evaluate([("inline:p", json.dumps(policy))], action, resource,
+                                   ctx)["decision"]
+
+    def test_source_identity_and_issue_time(self):
+        rows = [
+            ("Alice's old session", {"source_identity": "alice",
+                                     "token_issue_time": BEFORE}, "explicitDeny"),
+            ("Alice's new session", {"source_identity": "alice",
+                                     "token_issue_time": AFTER}, "allowed"),
+            ("at the cut-off itself (less than, not equal)",
+             {"source_identity": "alice", "token_issue_time": CUTOFF}, "allowed"),
+            ("Bob's old session", {"source_identity": "bob",
+                                   "token_issue_time": BEFORE}, "allowed"),
+            ("StringEquals is case-sensitive", {"source_identity": "Alice",
+                                                "token_issue_time": BEFORE}, "allowed"),
+            ("a session without source identity: the key is absent, the condition "
+             "is false", {"source_identity": None, "token_issue_time": BEFORE}, "allowed"),
+            ("Alice's chained session keeps her source identity; issued before the "
+             "cut-off", {"source_identity": "alice", "token_issue_time": BEFORE,
+                         "chained": True}, "explicitDeny"),
+            ("Alice's chained session made after the cut-off has a new issue time",
+             {"source_identity": "alice", "token_issue_time": AFTER, "chained": True},
+             "allowed"),
+        ]
+        for name, session, want in rows:
+            with self.subTest(name):
+                self.assertEqual(self.decide(self.POLICY, session), want)
+
+    def test_operators_and_absent_keys(self):
+        old_alice = {"source_identity": "alice", "token_issue_time": BEFORE,
+                     "principal_tags": {"user": "alice@example.com"}}
+        nobody = {"token_issue_time": BEFORE}
+        tagged_chain = {"source_identity": "alice", "token_issue_time": BEFORE,
+                        "principal_tags": {"user": "alice@example.com", "team": "ops"},
+                        "chained": True, "transitive_tag_keys": ["user"]}
+        untagged_chain = dict(tagged_chain, transitive_tag_keys=None)
+        rows = [
+            ("StringLike pattern", {"StringLike": {"aws:SourceIdentity": "ali*"}},
+             old_alice, True),
+            ("StringLike ? is one character", {"StringLike": {"aws:SourceIdentity": "al?"}},
+             old_alice, False),
+            ("ForAnyValue:StringEquals, one of many values",
+             {"ForAnyValue:StringEquals": {"aws:SourceIdentity": ["bob", "alice"]}},
+             old_alice, True),
+            ("ForAnyValue on an absent key is false",
+             {"ForAnyValue:StringEquals": {"aws:SourceIdentity": ["alice"]}}, nobody, False),
+            ("ForAnyValue on an absent key is false even with IfExists",
+             {"ForAnyValue:StringEqualsIfExists": {"aws:SourceIdentity": ["alice"]}}, nobody,
+             False),
+            ("ForAllValues on an absent key is true",
+             {"ForAllValues:StringEquals": {"aws:SourceIdentity": ["alice"]}}, nobody, True),
+            ("several values ORed", {"StringEquals": {"aws:SourceIdentity": ["bob", "alice"]}},
+             old_alice, True),
+            ("principal tag, key name case-insensitive",
+             {"StringEquals": {"aws:PrincipalTag/User": "alice@example.com"}}, old_alice,
+             True),
+            ("principal tag absent", {"StringEquals": {"aws:PrincipalTag/user": "x"}},
+             nobody, False),
+            ("transitive tag survives chaining",
+             {"StringEquals": {"aws:PrincipalTag/user": "alice@example.com"}},
+             tagged_chain, True),
+            ("non-transitive tag is gone after chaining",
+             {"StringEquals": {"aws:PrincipalTag/team": "ops"}}, tagged_chain, False),
+            ("no transitive keys: no tags after chaining",
+             {"StringEquals": {"aws:PrincipalTag/user": "alice@example.com"}},
+             untagged_chain, False),
+            ("StringNotEquals on an absent key is true",
+             {"StringNotEquals": {"aws:SourceIdentity": "alice"}}, nobody, True),
+            ("StringNotEquals NORs its values",
+             {"StringNotEquals": {"aws:SourceIdentity": ["bob", "alice"]}}, old_alice, False),
+            ("StringEqualsIfExists on an absent key is true",
+             {"StringEqualsIfExists": {"aws:SourceIdentity": "alice"}}, nobody, True),
+            ("Null true when absent", {"Null": {"aws:SourceIdentity": "true"}}, nobody, True),
+            ("Null true when present", {"Null": {"aws:SourceIdentity": "true"}}, old_alice,
+             False),
+            ("DateGreaterThan", {"DateGreaterThan": {"aws:TokenIssueTime":
+                                                     "2026-11-30T10:59:59Z"}}, old_alice, True),
+            ("DateGreaterThan, equal is not greater",
+             {"DateGreaterThan": {"aws:TokenIssueTime": BEFORE}}, old_alice, False),
+            ("two operators are ANDed",
+             {"StringEquals": {"aws:SourceIdentity": "alice"},
+              "DateGreaterThan": {"aws:TokenIssueTime": CUTOFF}}, old_alice, False),
+            ("a date on an absent key (no source identity is no date either)",
+             {"DateLessThan": {"aws:CurrentTime": CUTOFF}}, nobody, False),
+        ]
+        for name, condition, session, denied in rows:
+            with self.subTest(name):
+                policy = {"Version": "2012-10-17",
+                          "Statement": [deny_statement("D", condition)]}
+                self.assertEqual(self.decide(policy, session),
+                                 "explicitDeny" if denied else "implicitDeny")
+
+    def test_date_formats(self):
+        # 11:00Z in the forms IAM's Date operators take (W3C ISO 8601 or epoch).
+        session = {"token_issue_time": "2026-11-30T11:00:00Z"}
+        rows = [("2026-11-30T11:00:01Z", True), ("2026-11-30T11:00Z", False),
+                ("2026-11-30T11:01Z", True), ("2026-11-30T12:30:00+01:00", True),
+                ("2026-11-30T11:00:00.500Z", True), ("2026-12-01", True),
+                ("2026-11-30", False), ("2026-12", True), ("2027", True),
+                (str(1796036400 + 1), True), (1796036400, False),
+                ("30/11/2026", False), ("2026-11-30 11:00:01", False)]
+        self.assertEqual(iam_policy.parse_iam_date(1796036400),
+                         iam_policy.parse_iam_date("2026-11-30T11:00:00Z"))
+        for value, denied in rows:
+            with self.subTest(value):
+                policy = {"Version": "2012-10-17", "Statement": [deny_statement(
+                    "D", {"DateLessThan": {"aws:TokenIssueTime": value}})]}
+                self.assertEqual(self.decide(policy, session),
+                                 "explicitDeny" if denied else "implicitDeny")
+
+    def test_actions_resources_and_unsupported_operators(self):
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::bucket/*"},
+            {"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*",
+             "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "60"}}}]}
+        session = {"token_issue_time": BEFORE}
+        self.assertEqual(self.decide(policy, session, "S3:GetObject",
+                                     "arn:aws:s3:::bucket/key"), "allowed")
+        self.assertEqual(self.decide(policy, session, "s3:PutObject",
+                                     "arn:aws:s3:::bucket/key"), "implicitDeny")
+        self.assertEqual(self.decide(policy, session, "s3:GetObject",
+                                     "arn:aws:s3:::other/key"), "implicitDeny")
+        self.assertEqual(self.decide(policy, session, "iam:ListRoles"), "explicitDeny")
+        result = iam_policy.evaluate([("inline:p", policy)], "s3:GetObject",
+                                     "arn:aws:s3:::bucket/key",
+                                     iam_policy.session_context(session))
+        self.assertEqual(result["unsupported"][0]["operator"], "NumericLessThan")
+
+    def test_bad_sessions_are_refused_clearly(self):
+        for session, words in (({}, "token_issue_time is required"),
+                               ({"token_issue_time": "yesterday"}, "'yesterday'"),
+                               ({"token_issue_time": BEFORE, "source_identiy": "a"},
+                                "source_identiy"),
+                               ({"token_issue_time": BEFORE, "principal_tags": ["a"]},
+                                "principal_tags")):
+            with self.subTest(session):
+                with self.assertRaises(ValueError) as ctx:
+                    iam_policy.session_context(session)
+                self.assertIn(words, str(ctx.exception))
+
+
+class EvaluateTests(FakeAwsTestCase):
+    """fake.evaluate() and POST /_fake/evaluate on the fake's roles, and the same
+    policies enforced on the calls of real sessions it issued."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = fake_aws.FakeAws(eval_seed()).start()
+        cls.url = cls.fake.url
+
+    ROLE = f"arn:aws:iam::{A2}:role/OpsecTwo"
+
+    def put_deny(self, statements, role="OpsecTwo"):
+        admin = self.client("iam", **self.session_client_args(self.assume_admin()["Credentials"]))
+        admin.put_role_policy(RoleName=role, PolicyName="session-revoker-deny",
+                              PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                         "Statement": statements}))
+        return admin
+
+    def login(self, claims, role="OpsecTwo"):
+        sts = self.client("sts", config=NO_RETRY.merge(Config(
+            signature_version=botocore.UNSIGNED)))
+        token = jwt(dict({"iss": "https://auth.example.com/", "aud": "revoker-demo"},
+                         **claims))
+        return sts.assume_role_with_web_identity(
+            RoleArn=f"arn:aws:iam::{A2}:role/{role}", RoleSessionName="login",
+            WebIdentityToken=token)
+
+    def test_alice_old_session_refused_bob_not(self):
+        self.put_deny([deny_statement("Alice", {
+            "DateLessThan": {"aws:TokenIssueTime": CUTOFF},
+            "StringEquals": {"aws:SourceIdentity": "alice"}})])
+        rows = [("alice", BEFORE, "explicitDeny"), ("alice", AFTER, "allowed"),
+                ("bob", BEFORE, "allowed"), (None, BEFORE, "allowed")]
+        for who, issued, want in rows:
+            with self.subTest(who=who, issued=issued):
+                got = self.fake.evaluate(self.ROLE, "s3:ListBuckets", session={
+                    "source_identity": who, "token_issue_time": issued})
+                self.assertEqual(got["decision"], want)
+                if want == "explicitDeny":
+                    self.assertEqual(got["matched"][0]["policy"],
+                                     "inline:session-revoker-deny")
+                    self.assertEqual(got["matched"][0]["sid"], "Alice")
+                # The same through the control API.
+                self.assertEqual(self.control("/_fake/evaluate", {
+                    "role_arn": self.ROLE, "action": "s3:ListBuckets", "session": {
+                        "source_identity": who, "token_issue_time": issued}})["decision"],
+                    want)
+
+    def test_real_sessions_direct_and_chained(self):
+        alice = self.login({"sub": "a", "https://aws.amazon.com/source_identity": "alice",
+                            "https://aws.amazon.com/tags": {
+                                "principal_tags": {"user": ["alice"], "team": ["ops"]},
+                                "transitive_tag_keys": ["user"]}})
+        self.assertEqual(alice["SourceIdentity"], "alice")
+        bob = self.login({"sub": "b", "https://aws.amazon.com/source_identity": "bob"})
+        anon = self.login({"sub": "c"})
+        # Alice chains into a second role: a new issue time, the same source identity.
+        self.fake.set_clock(advance_seconds=60)
+        chained = self.client("sts", **self.session_client_args(alice["Credentials"])) \
+            .assume_role(RoleArn=f"arn:aws:iam::{A2}:role/Chained",
+                         RoleSessionName="chain")
+        self.assertEqual(chained["SourceIdentity"], "alice")
+        keys = {n: r["Credentials"]["AccessKeyId"] for n, r in
+                (("alice", alice), ("bob", bob), ("anon", anon), ("chained", chained))}
+        sessions = {s["access_key_id"]: s for s in self.fake.state()["sessions"]}
+        self.assertGreater(sessions[keys["chained"]]["issued"],
+                           sessions[keys["alice"]]["issued"])
+        self.assertEqual(sessions[keys["chained"]]["principal_tags"], {"user": "alice"})
+        cutoff = fake_aws._iso(self.fake.now() + fake_aws.datetime.timedelta(seconds=5))
+        deny = deny_statement("Alice", {"DateLessThan": {"aws:TokenIssueTime": cutoff},
+                                        "StringEquals": {"aws:SourceIdentity": "alice"}})
+        self.put_deny([deny])
+        self.put_deny([deny], role="Chained")
+        chained_arn = f"arn:aws:iam::{A2}:role/Chained"
+        for name, role, want in (("alice", self.ROLE, "explicitDeny"),
+                                 ("bob", self.ROLE, "allowed"),
+                                 ("anon", self.ROLE, "allowed"),
+                                 ("chained", chained_arn, "explicitDeny")):
+            with self.subTest(name):
+                got = self.control("/_fake/evaluate", {
+                    "role_arn": role, "action": "iam:ListRoles",
+                    "access_key_id": keys[name]})
+                self.assertEqual(got["decision"], want, got)
+        # And the calls themselves: refused for Alice and her chained session only.
+        creds = {"alice": alice, "bob": bob, "anon": anon, "chained": chained}
+        for name in ("alice", "chained"):
+            iam = self.client("iam", **self.session_client_args(creds[name]["Credentials"]))
+            err = self.assertClientError("AccessDenied", 403, iam.list_roles)
+            self.assertIn("explicit deny", err["Error"]["Message"])
+        for name in ("bob", "anon"):
+            self.client("iam", **self.session_client_args(creds[name]["Credentials"])) \
+                .list_roles()
+        # A deny on a principal tag reaches the chained session through its
+        # transitive tag, not through the tag that was not transitive.
+        self.put_deny([deny_statement("ByTag", {
+            "StringEquals": {"aws:PrincipalTag/team": "ops"}})], role="Chained")
+        self.assertEqual(self.fake.evaluate(chained_arn, "iam:ListRoles",
+                                            access_key_id=keys["chained"])["decision"],
+                         "allowed")
+        self.put_deny([deny_statement("ByTag", {
+            "StringEquals": {"aws:PrincipalTag/user": "alice"}})], role="Chained")
+        self.assertEqual(self.fake.evaluate(chained_arn, "iam:ListRoles",
+                                            access_key_id=keys["chained"])["decision"],
+                         "explicitDeny")
+
+    def test_chained_source_identity_cannot_change(self):
+        alice = self.login({"sub": "a", "https://aws.amazon.com/source_identity": "alice"})
+        sts = self.client("sts", **self.session_client_args(alice["Credentials"]))
+        self.assertClientError("AccessDenied", 403, sts.assume_role,
+                               RoleArn=f"arn:aws:iam::{A2}:role/Chained",
+                               RoleSessionName="chain", SourceIdentity="mallory")
+
+    def test_managed_policy_deny_counts(self):
+        admin = self.client("iam", **self.session_client_args(self.assume_admin()["Credentials"]))
+        doc = {"Version": "2012-10-17", "Statement": [deny_statement("Alice", {
+            "DateLessThan": {"aws:TokenIssueTime": CUTOFF},
+            "StringEquals": {"aws:SourceIdentity": "alice"}})]}
+        arn = admin.create_policy(PolicyName="session-revoker-targeted",
+                                  PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
+        old_alice = {"source_identity": "alice", "token_issue_time": BEFORE}
+        self.assertEqual(self.fake.evaluate(self.ROLE, "s3:GetObject", session=old_alice)
+                         ["decision"], "allowed")  # not attached yet
+        admin.attach_role_policy(RoleName="OpsecTwo", PolicyArn=arn)
+        got = self.fake.evaluate(self.ROLE, "s3:GetObject", session=old_alice)
+        self.assertEqual((got["decision"], got["matched"][0]["policy"]),
+                         ("explicitDeny", arn))
+        # Only the default version counts.
+        doc["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"] = "bob"
+        admin.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(doc))
+        self.assertEqual(self.fake.evaluate(self.ROLE, "s3:GetObject", session=old_alice)
+                         ["decision"], "explicitDeny")
+        admin.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(doc),
+                                    SetAsDefault=True)
+        self.assertEqual(self.fake.evaluate(self.ROLE, "s3:GetObject", session=old_alice)
+                         ["decision"], "allowed")
+
+    def test_bad_requests_are_400_naming_the_problem(self):
+        rows = [({"role_arn": f"arn:aws:iam::{A2}:role/Nope", "action": "s3:GetObject",
+                  "session": {"token_issue_time": BEFORE}}, "no role"),
+                ({"role_arn": self.ROLE, "action": "s3:GetObject", "session": {}},
+                 "token_issue_time is required"),
+                ({"role_arn": self.ROLE, "action": "GetObject",
+                  "session": {"token_issue_time": BEFORE}}, "service:Action"),
+                ({"role_arn": self.ROLE, "action": "s3:GetObject",
+                  "access_key_id": "ASIANOSUCHKEY0000000"}, "ASIANOSUCHKEY0000000"),
+                ({"role_arn": self.ROLE, "action": "s3:GetObject"}, "session or access_key_id"),
+                ({"role_arn": self.ROLE, "action": "s3:GetObject", "sesion": {}}, "sesion")]
+        for body, words in rows:
+            with self.subTest(words):
+                with self.assertRaises(urllib.error.HTTPError) as ctx:
+                    self.control("/_fake/evaluate", body)
+                self.assertEqual(ctx.exception.code, 400)
+                self.assertIn(words, json.loads(ctx.exception.read())["error"])
+
+
+# -- managed policies ------------------------------------------------------------
+
+def policy_of_size(n, ws=False):
+    """A valid identity policy whose compact JSON is exactly n characters."""
+    base = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ""}]}
+    base["Statement"][0]["Resource"] = "x" * (n - len(json.dumps(base, separators=(",", ":"))))
+    return json.dumps(base, indent=4) if ws else json.dumps(base, separators=(",", ":"))
+
+
+class ManagedPolicyTests(FakeAwsTestCase):
+    def iam(self):
+        return self.client("iam", akid="AKIAFAKETEST00000111", secret="secretOfAccount111")
+
+    def test_lifecycle_and_versions(self):
+        iam = self.iam()
+        created = iam.create_policy(PolicyName="targeted", Path="/session-revoker/",
+                                    PolicyDocument=policy_of_size(200),
+                                    Description="people")["Policy"]
+        arn = f"arn:aws:iam::{A1}:policy/session-revoker/targeted"
+        self.assertEqual((created["Arn"], created["DefaultVersionId"],
+                          created["AttachmentCount"]), (arn, "v1", 0))
+        self.assertTrue(created["PolicyId"].startswith("ANPA"))
+        self.assertEqual(iam.get_policy(PolicyArn=arn)["Policy"]["PolicyName"], "targeted")
+        self.assertClientError("EntityAlreadyExists", 409, iam.create_policy,
+                               PolicyName="TARGETED", PolicyDocument=policy_of_size(200))
+        for n in range(2, 6):
+            v = iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy_of_size(200 + n),
+                                          SetAsDefault=(n == 3))["PolicyVersion"]
+            self.assertEqual((v["VersionId"], v["IsDefaultVersion"]), (f"v{n}", n == 3))
+        err = self.assertClientError("LimitExceeded", 409, iam.create_policy_version,
+                                     PolicyArn=arn, PolicyDocument=policy_of_size(300))
+        self.assertIn("up to 5 versions", err["Error"]["Message"])
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        self.assertEqual([v["VersionId"] for v in versions], ["v5", "v4", "v3", "v2", "v1"])
+        self.assertEqual([v["VersionId"] for v in versions if v["IsDefaultVersion"]], ["v3"])
+        got = iam.get_policy_version(PolicyArn=arn, VersionId="v3")["PolicyVersion"]
+        self.assertEqual(got["Document"], json.loads(policy_of_size(203)))  # botocore decodes it
+        self.assertEqual(iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"], "v3")
+        self.assertClientError("DeleteConflict", 409, iam.delete_policy_version,
+                               PolicyArn=arn, VersionId="v3")
+        iam.delete_policy_version(PolicyArn=arn, VersionId="v1")
+        self.assertClientError("NoSuchEntity", 404, iam.get_policy_version,
+                               PolicyArn=arn, VersionId="v1")
+        v6 = iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy_of_size(300))
+        self.assertEqual(v6["PolicyVersion"]["VersionId"], "v6")  # numbers are not reused
+        # DeletePolicy needs the other versions gone first.
+        err = self.assertClientError("DeleteConflict", 409, iam.delete_policy, PolicyArn=arn)
+        self.assertIn("more than one version", err["Error"]["Message"])
+        for vid in ("v2", "v4", "v5", "v6"):
+            iam.delete_policy_version(PolicyArn=arn, VersionId=vid)
+        iam.delete_policy(PolicyArn=arn)
+        err = self.assertClientError("NoSuchEntity", 404, iam.get_policy, PolicyArn=arn)
+        self.assertEqual(err["Error"]["Message"],
+                         f"Policy {arn} does not exist or is not attachable.")
+        self.assertClientError("InvalidInput", 400, iam.get_policy,
+                               PolicyArn="arn:aws:iam::111111111111:role/Echo")
+
+    def test_size_and_malformed_documents(self):
+        iam = self.iam()
+        # 6,144 characters without whitespace fit, however much whitespace there is.
+        arn = iam.create_policy(PolicyName="big", PolicyDocument=policy_of_size(6144, ws=True))[
+            "Policy"]["Arn"]
+        err = self.assertClientError("LimitExceeded", 409, iam.create_policy,
+                                     PolicyName="bigger", PolicyDocument=policy_of_size(6145))
+        self.assertEqual(err["Error"]["Message"], "Cannot exceed quota for PolicySize: 6144")
+        self.assertClientError("LimitExceeded", 409, iam.create_policy_version,
+                               PolicyArn=arn, PolicyDocument=policy_of_size(6145))
+        for bad in ("not json", '{"Version": "2012-10-17"}',
+                    '{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*",'
+                    '"Resource":"*","Principal":"*"}}'):
+            self.assertClientError("MalformedPolicyDocument", 400, iam.create_policy,
+                                   PolicyName="bad", PolicyDocument=bad)
+            self.assertClientError("MalformedPolicyDocument", 400, iam.create_policy_version,
+                                   PolicyArn=arn, PolicyDocument=bad)
+        names = [p["PolicyName"] for p in
+                 self.fake.state()["accounts"][A1]["managed_policies"].values()]
+        self.assertEqual(names, ["big"])  # nothing of the refused ones stored
+        self.assertEqual(len(iam.list_policy_versions(PolicyArn=arn)["Versions"]), 1)
+
+    def test_attach_detach_and_the_per_role_quota(self):
+        iam = self.iam()
+        arns = [iam.create_policy(PolicyName=f"p{i:02}", PolicyDocument=policy_of_size(100))[
+            "Policy"]["Arn"] for i in range(11)]
+        for arn in arns[:10]:
+            iam.attach_role_policy(RoleName="Echo", PolicyArn=arn)
+        iam.attach_role_policy(RoleName="Echo", PolicyArn=arns[0])  # again: no change
+        err = self.assertClientError("LimitExceeded", 409, iam.attach_role_policy,
+                                     RoleName="Echo", PolicyArn=arns[10])
+        self.assertEqual(err["Error"]["Message"], "Cannot exceed quota for PoliciesPerRole: 10")
+        listed = iam.list_attached_role_policies(RoleName="Echo", MaxItems=4)
+        self.assertTrue(listed["IsTruncated"])
+        rest = iam.list_attached_role_policies(RoleName="Echo", Marker=listed["Marker"])
+        self.assertEqual([p["PolicyArn"] for p in listed["AttachedPolicies"]
+                          + rest["AttachedPolicies"]], arns[:10])
+        self.assertEqual(iam.get_policy(PolicyArn=arns[0])["Policy"]["AttachmentCount"], 1)
+        err = self.assertClientError("DeleteConflict", 409, iam.delete_policy,
+                                     PolicyArn=arns[0])
+        self.assertEqual(err["Error"]["Message"], "Cannot delete a policy attached to entities.")
+        iam.detach_role_policy(RoleName="Echo", PolicyArn=arns[0])
+        self.assertClientError("NoSuchEntity", 404, iam.detach_role_policy,
+                               RoleName="Echo", PolicyArn=arns[0])
+        iam.attach_role_policy(RoleName="Echo", PolicyArn=arns[10])
+        iam.delete_policy(PolicyArn=arns[0])
+        self.assertClientError("NoSuchEntity", 404, iam.attach_role_policy,
+                               RoleName="Echo", PolicyArn=arns[0])
+        self.assertClientError("NoSuchEntity", 404, iam.attach_role_policy,
+                               RoleName="Nope", PolicyArn=arns[1])
+        # Another account's policy is not there for this one.
+        other = f"arn:aws:iam::{A2}:policy/p01"
+        self.assertClientError("NoSuchEntity", 404, iam.attach_role_policy,
+                               RoleName="alpha", PolicyArn=other)
+        state = self.fake.state()["accounts"][A1]["roles"]["Echo"]["attached_policies"]
+        self.assertEqual(state, arns[1:])
+
+    def test_protected_role_and_signatures(self):
+        seed = json.loads(json.dumps(SEED))
+        seed["accounts"][A1]["roles"].append({
+            "RoleName": "AWSServiceRoleForX", "Path": "/aws-service-role/x.amazonaws.com/"})
+        with fake_aws.FakeAws(seed) as fake:
+            iam = SESSION.create_client("iam", endpoint_url=fake.url, region_name="us-east-1",
+                                        aws_access_key_id="AKIAFAKETEST00000111",
+                                        aws_secret_access_key="secretOfAccount111",
+                                        config=NO_RETRY)
+            self.addCleanup(iam.close)
+            arn = iam.create_policy(PolicyName="p", PolicyDocument=policy_of_size(100))[
+                "Policy"]["Arn"]
+            self.assertClientError("UnmodifiableEntity", 400, iam.attach_role_policy,
+                                   RoleName="AWSServiceRoleForX", PolicyArn=arn)
+        forged = self.client("iam", akid="AKIAFAKETEST00000111", secret="wrong")
+        self.assertClientError("SignatureDoesNotMatch", 403, forged.create_policy,
+                               PolicyName="p", PolicyDocument=policy_of_size(100))
+        self.assertEqual(self.fake.state()["accounts"][A1]["managed_policies"], {})
+
+    def test_seed_and_state_file_carry_managed_policies(self):
+        iam = self.iam()
+        arn = iam.create_policy(PolicyName="kept", PolicyDocument=policy_of_size(100))[
+            "Policy"]["Arn"]
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=policy_of_size(120),
+                                  SetAsDefault=True)
+        iam.attach_role_policy(RoleName="Echo", PolicyArn=arn)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "state.json")
+            with open(path, "w") as fh:
+                json.dump(self.fake.state(), fh)
+            again = fake_aws.FakeAws(fake_aws._seed_from_state(SEED, path))
+        policy = again.state()["accounts"][A1]["managed_policies"][arn]
+        self.assertEqual((policy["DefaultVersionId"], policy["AttachmentCount"],
+                          [v["VersionId"] for v in policy["versions"]]), ("v2", 1, ["v1", "v2"]))
+        self.assertEqual(again.state()["accounts"][A1]["roles"]["Echo"]["attached_policies"],
+                         [arn])
+        bad = json.loads(json.dumps(SEED))
+        bad["accounts"][A1]["roles"][0]["attached_policies"] = [arn]
+        with self.assertRaises(ValueError):
+            fake_aws.FakeAws(bad)  # attached to a policy the seed does not have
 
 
 class CommandLineTests(unittest.TestCase):
