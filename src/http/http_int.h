@@ -80,7 +80,8 @@ enum MHD_Result sr_respond_err(struct sr_request *req, const struct sr_err *err)
 
 unsigned sr_http_status(enum sr_rc rc);
 
-/* Sends len bytes of data (copied) as media with status. */
+/* Sends len bytes of data (copied) as media with status (media NULL: no
+ * Content-Type, for an empty body). */
 enum MHD_Result sr_respond_body(struct sr_request *req, unsigned status, const char *media,
 				const char *data, size_t len);
 

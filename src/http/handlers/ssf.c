@@ -100,7 +100,7 @@ static enum MHD_Result answer(struct sr_request *req)
 	}
 	if (json_integer_value(json_object_get(st->job.summary, "recorded")) > 0)
 		sr_jobs_kick(req->app->jobs);
-	return sr_respond_body(req, MHD_HTTP_ACCEPTED, "text/plain", "", 0);
+	return sr_respond_body(req, MHD_HTTP_ACCEPTED, NULL, "", 0);
 }
 
 enum MHD_Result sr_handle_events_ssf(struct sr_request *req)
@@ -159,7 +159,7 @@ enum MHD_Result sr_handle_events_ssf(struct sr_request *req)
 		sr_log(SR_LOG_INFO, "ssf.verification", "request_id=%s issuer=%s jti=%s", req->id,
 		       sr_log_quote(quoted, sizeof(quoted), st->who.issuer),
 		       sr_log_value(jti, sizeof(jti), ev->event_id));
-		return sr_respond_body(req, MHD_HTTP_ACCEPTED, "text/plain", "", 0);
+		return sr_respond_body(req, MHD_HTTP_ACCEPTED, NULL, "", 0);
 	}
 	/* A jti is unique per transmitter: scoped by issuer, as group-change ids. */
 	n = strlen(st->who.issuer) + 1 + strlen(ev->event_id) + 1;
