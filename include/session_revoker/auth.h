@@ -86,6 +86,8 @@ enum sr_auth_fault {
 	SR_AUTH_FAULT_KEY,         /* algorithm, key or signature not acceptable */
 	SR_AUTH_FAULT_ISSUER,      /* iss is not the transmitter */
 	SR_AUTH_FAULT_AUDIENCE,    /* aud does not name this receiver */
+	SR_AUTH_FAULT_UNAVAILABLE, /* the issuer's jwks_url has not been fetched
+				    * yet: not the SET's fault, try again */
 };
 
 /* Verifies a SET: the header's typ is secevent+jwt, iss is set->issuer,

@@ -571,6 +571,7 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 		tried = try_keys(ks, kid, alg, token, len, signed_len, set != NULL, &verified);
 	}
 	if (tried == 0 && ik->jwks != NULL && ref == NULL) {
+		*fault = SR_AUTH_FAULT_UNAVAILABLE;
 		rc = sr_err_set(err, SR_EAUTH, "this issuer's signing keys are not loaded yet "
 					       "(its jwks_url could not be fetched)");
 		goto out;

@@ -467,7 +467,7 @@ static void verify_as_set(const char *tok, size_t len)
 			FUZZ_CHECK(who.token_id[0] != '\0' && json_is_object(who.claims));
 		} else {
 			FUZZ_CHECK(rc == SR_EAUTH && who.claims == NULL);
-			FUZZ_CHECK(fault >= SR_AUTH_FAULT_REQUEST && fault <= SR_AUTH_FAULT_AUDIENCE);
+			FUZZ_CHECK(fault >= SR_AUTH_FAULT_REQUEST && fault <= SR_AUTH_FAULT_UNAVAILABLE);
 			fuzz_check_err(&err, FUZZ_RC(SR_EAUTH));
 		}
 		sr_principal_clear(&who);

@@ -77,9 +77,9 @@ class SsfCase(unittest.TestCase):
         self.addCleanup(self.fake.stop)
         self.n = 0
 
-    def start(self, ssf=None, extra_issuer=None):
+    def start(self, ssf=None, extra_issuer=None, jwks_url=None):
         issuers = [{"issuer": ISS, "audience": API_AUD, "algorithms": ["RS256", "ES256"],
-                    "jwks_url": self.fake.jwks_url}]
+                    "jwks_url": jwks_url or self.fake.jwks_url}]
         if extra_issuer:
             issuers.append(extra_issuer)
         cfg = {
@@ -274,6 +274,16 @@ class Refused(SsfCase):
         self.nothing_stored()
         # The good one still goes through.
         self.assertEqual(self.push(svc, self.sign(good)).status, 202)
+
+    def test_keys_not_fetched_yet_is_503_so_the_transmitter_tries_again(self):
+        # The transmitter's JWKS is not reachable (nothing listens there).
+        svc = self.start(jwks_url=self.fake.jwks_url.replace(
+            ":%d/" % self.fake.port, ":1/"))
+        r = self.push(svc, self.sign(set_claims()))
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["error"], "unavailable")
+        self.assertIn("not loaded yet", r.json["detail"])
+        self.nothing_stored()
 
     def test_no_transmitter_configured_is_404(self):
         svc = self.start({"rules": FIXED})

@@ -14,8 +14,9 @@
  * the ingest like any provider's. An SSF verification event is answered 202
  * and only logged. When sources.ssf.authorization_file is set, the
  * Authorization header the stream's delivery sends must be that value.
- * Failures that are not the SET's (the store) keep the service's own error
- * form and status.
+ * Failures that are not the SET's (the store, the transmitter's JWKS not
+ * fetched yet) keep the service's own error form, and are 503: the
+ * transmitter tries again, where a 400 would make it drop the SET.
  */
 #include "../http_int.h"
 
@@ -66,6 +67,21 @@ static const char *fault_code(enum sr_auth_fault f)
 		return "invalid_audience";
 	default:
 		return "invalid_request";
+	}
+}
+
+/* The token_refusals_total reason of a refused SET (README "Metrics"). */
+static const char *fault_reason(enum sr_auth_fault f)
+{
+	switch (f) {
+	case SR_AUTH_FAULT_KEY:
+		return "key";
+	case SR_AUTH_FAULT_ISSUER:
+		return "issuer";
+	case SR_AUTH_FAULT_AUDIENCE:
+		return "audience";
+	default:
+		return "claims";
 	}
 }
 
@@ -147,7 +163,10 @@ enum MHD_Result sr_handle_events_ssf(struct sr_request *req)
 		req->body.data[--n] = '\0';
 	if (sr_auth_verify_set(req->app->auth, req->body.data ? req->body.data : "", n, &check,
 			       sr_clock_now(), &st->who, &fault, &err) != SR_OK) {
-		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"ssf"}, 1);
+		if (fault == SR_AUTH_FAULT_UNAVAILABLE) /* a 400 would make it drop the SET */
+			return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+						err.msg, NULL, NULL);
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){fault_reason(fault)}, 1);
 		return set_error(req, fault_code(fault), err.msg);
 	}
 	if (sr_ssf_parse(st->who.claims, sr_clock_now(), cfg->clock_skew, &st->batch, &err) != SR_OK)
