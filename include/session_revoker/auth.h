@@ -71,6 +71,37 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 
 void sr_principal_clear(struct sr_principal *who);
 
+/* ---- Security Event Tokens (RFC 8417), pushed as RFC 8935 says ---- */
+
+/* What a SET receiver expects of its transmitter. Borrowed. */
+struct sr_set_check {
+	const char *issuer;   /* the exact "iss": one of the configured issuers,
+			       * whose keys and algorithms verify the SET */
+	const char *audience; /* must be in "aud"; NULL: that issuer's audience */
+};
+
+/* Which check a refused SET failed, for RFC 8935's error codes. */
+enum sr_auth_fault {
+	SR_AUTH_FAULT_REQUEST = 1, /* not a SET: shape, typ, unsigned, claims */
+	SR_AUTH_FAULT_KEY,         /* algorithm, key or signature not acceptable */
+	SR_AUTH_FAULT_ISSUER,      /* iss is not the transmitter */
+	SR_AUTH_FAULT_AUDIENCE,    /* aud does not name this receiver */
+	SR_AUTH_FAULT_UNAVAILABLE, /* the issuer's jwks_url has not been fetched
+				    * yet: not the SET's fault, try again */
+};
+
+/* Verifies a SET: the header's typ is secevent+jwt, iss is set->issuer,
+ * the signature holds with that issuer's keys (the same checks as
+ * sr_auth_verify(): algorithm list, key type, kid, JWKS refresh), iat is
+ * present and not in the future beyond the clock skew, jti is present, exp
+ * and nbf hold when present (a SET needs no exp), aud contains the
+ * audience. SR_EAUTH with *fault naming the kind of failure, err the check.
+ * OUT *who on success (sr_principal_clear()). */
+enum sr_rc sr_auth_verify_set(struct sr_auth *auth, const char *token, size_t len,
+			      const struct sr_set_check *set, int64_t now,
+			      struct sr_principal *who, enum sr_auth_fault *fault,
+			      struct sr_err *err);
+
 /* Creates an RSA-2048 private key in PEM at path (mode 0600) unless a file is
  * already there. *created tells which happened. */
 enum sr_rc sr_auth_devkey_ensure(const char *path, int *created,

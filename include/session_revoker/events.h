@@ -79,6 +79,16 @@ enum sr_rc sr_auth0_parse(const char *body, size_t len, struct sr_event_batch *b
 enum sr_rc sr_group_change_parse(json_t *obj, int64_t now, int64_t skew,
 				 struct sr_event_batch *batch, struct sr_err *err);
 
+/* The claims of a verified Security Event Token (RFC 8417) pushed by an
+ * OpenID Shared Signals transmitter (src/sources/ssf.c, DESIGN): one event,
+ * event_id the SET's jti, kind session_revoked, credential_change,
+ * account_disabled, account_purged or verification (else the event type
+ * URI), the subject from sub_id (RFC 9493), the event's own subject (older
+ * RISC) or sub, the time from event_timestamp (seconds or milliseconds) or
+ * iat. now, skew: the future check. SR_EINVAL names the claim at fault. */
+enum sr_rc sr_ssf_parse(json_t *claims, int64_t now, int64_t skew, struct sr_event_batch *batch,
+			struct sr_err *err);
+
 /* ---- rules ---- */
 
 enum sr_rule_mode {

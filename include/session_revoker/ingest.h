@@ -98,7 +98,7 @@ struct sr_poll_config {
 };
 
 struct sr_source_config {
-	const char *name;          /* "auth0", "group-change" */
+	const char *name;          /* "auth0", "group-change", "ssf" */
 	bool enabled;
 	char *secret_file;         /* the static Authorization value; NULL: a JWT
 				    * with events:write */
@@ -108,11 +108,15 @@ struct sr_source_config {
 	char **rename_from;        /* group_names: provider id -> group name */
 	char **rename_to;
 	size_t n_rename;
+	char *set_issuer;          /* ssf: the transmitter, one of auth.issuers
+				    * (NULL: none configured, the route is off) */
+	char *set_audience;        /* ssf: must be in aud (NULL: the issuer's) */
 };
 
 struct sr_sources_config {
 	struct sr_source_config auth0;
 	struct sr_source_config group_change;
+	struct sr_source_config ssf;
 	struct sr_http_client_config http;
 };
 

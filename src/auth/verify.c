@@ -13,10 +13,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jwt.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
 struct issuer_keys {
@@ -245,8 +249,52 @@ static int libjwt_verify(const struct sr_key *key, const char *token)
 	return rc == 0;
 }
 
+/* A JWS signature checked by OpenSSL alone, for every algorithm: libjwt
+ * 1.10 refuses a header whose typ is not "JWT" (a SET's is secevent+jwt).
+ * HMAC compared in constant time; ES* signatures are r||s (RFC 7518 section
+ * 3.4), turned into the DER that EVP verifies. */
+static int openssl_verify(const struct sr_key *key, unsigned alg, const char *signed_part,
+			  size_t signed_len, const unsigned char *sig, size_t sig_len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int mac_len = 0;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	size_t half;
+	int der_len, ok = 0;
+
+	if (alg & SR_ALG_HMAC) {
+		if (key->type != KEY_HMAC ||
+		    HMAC(alg_md(alg), key->secret, (int)key->secret_len,
+			 (const unsigned char *)signed_part, signed_len, mac, &mac_len) == NULL)
+			return 0;
+		ok = sig_len == mac_len && CRYPTO_memcmp(mac, sig, mac_len) == 0;
+		OPENSSL_cleanse(mac, sizeof(mac));
+		return ok;
+	}
+	if ((alg & SR_ALG_EC) == 0)
+		return evp_verify(key, alg, signed_part, signed_len, sig, sig_len);
+	half = alg & SR_ALG_ES256 ? 32 : alg & SR_ALG_ES384 ? 48 : 66;
+	if (sig_len != 2 * half || (es = ECDSA_SIG_new()) == NULL)
+		return 0;
+	r = BN_bin2bn(sig, (int)half, NULL);
+	s = BN_bin2bn(sig + half, (int)half, NULL);
+	if (r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+		BN_free(r);
+		BN_free(s);
+		goto out;
+	}
+	if ((der_len = i2d_ECDSA_SIG(es, &der)) > 0)
+		ok = evp_verify(key, alg, signed_part, signed_len, der, (size_t)der_len);
+out:
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	return ok;
+}
+
 static int signature_ok(const struct sr_key *key, unsigned alg, const char *token,
-			size_t signed_len, const char *sig_b64, size_t sig_b64_len)
+			size_t signed_len, const char *sig_b64, size_t sig_b64_len,
+			int openssl_only)
 {
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
@@ -257,7 +305,9 @@ static int signature_ok(const struct sr_key *key, unsigned alg, const char *toke
 	 * several accepted forms. */
 	if (sr_b64url_decode(sig_b64, sig_b64_len, &sig, &sig_len, NULL) != SR_OK)
 		return 0;
-	if ((alg & (SR_ALG_HMAC | SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_EC)) != 0)
+	if (openssl_only)
+		ok = openssl_verify(key, alg, token, signed_len, sig, sig_len);
+	else if ((alg & (SR_ALG_HMAC | SR_ALG_RS256 | SR_ALG_RS384 | SR_ALG_RS512 | SR_ALG_EC)) != 0)
 		ok = libjwt_verify(key, token);
 	else
 		ok = evp_verify(key, alg, token, signed_len, sig, sig_len);
@@ -405,7 +455,8 @@ static void cache_put(struct sr_auth *auth, const unsigned char hash[32],
  * signed_len bytes; signature after it). Returns how many were tried;
  * *verified when one held. */
 static size_t try_keys(const struct sr_key_set *ks, const char *kid, unsigned alg,
-		       const char *token, size_t len, size_t signed_len, int *verified)
+		       const char *token, size_t len, size_t signed_len, int openssl_only,
+		       int *verified)
 {
 	size_t i, tried = 0;
 
@@ -420,7 +471,7 @@ static size_t try_keys(const struct sr_key_set *ks, const char *kid, unsigned al
 			continue;
 		tried++;
 		*verified = signature_ok(key, alg, token, signed_len, token + signed_len + 1,
-					 len - signed_len - 1);
+					 len - signed_len - 1, openssl_only);
 	}
 	return tried;
 }
@@ -428,8 +479,9 @@ static size_t try_keys(const struct sr_key_set *ks, const char *kid, unsigned al
 /* Shape, header, issuer, algorithm, key and signature. OUT *ik, *claims,
  * *serial (the key set that verified it). */
 static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size_t len,
+				   const struct sr_set_check *set,
 				   const struct issuer_keys **out_ik, json_t **out_claims,
-				   unsigned *out_serial, struct sr_err *err)
+				   unsigned *out_serial, enum sr_auth_fault *fault, struct sr_err *err)
 {
 	static const struct sr_key_set no_keys = {NULL, 0};
 	struct sr_keys_ref *ref = NULL;
@@ -442,6 +494,7 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 	size_t i, tried = 0, signed_len;
 	int verified = 0;
 
+	*fault = SR_AUTH_FAULT_REQUEST; /* until the issuer and the algorithm hold */
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
 	if (dot1 == NULL || dot2 == NULL ||
@@ -450,6 +503,15 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 	if ((rc = part_json(token, (size_t)(dot1 - token), "header", &header, err)) != SR_OK ||
 	    (rc = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &claims, err)) != SR_OK)
 		goto out;
+	if (set != NULL) {
+		const char *typ = json_string_value(json_object_get(header, "typ"));
+		if (typ == NULL || (strcasecmp(typ, "secevent+jwt") != 0 &&
+				    strcasecmp(typ, "application/secevent+jwt") != 0)) {
+			*fault = SR_AUTH_FAULT_REQUEST;
+			rc = sr_err_set(err, SR_EAUTH, "typ header is not secevent+jwt");
+			goto out;
+		}
+	}
 	if (dot2 + 1 == token + len) {
 		rc = sr_err_set(err, SR_EAUTH, "token is unsigned");
 		goto out;
@@ -466,7 +528,10 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 	for (i = 0; i < auth->n; i++)
 		if (strcmp(auth->issuers[i].cfg->issuer, iss) == 0)
 			ik = &auth->issuers[i];
+	if (set != NULL && strcmp(iss, set->issuer) != 0)
+		ik = NULL;
 	if (ik == NULL) {
+		*fault = SR_AUTH_FAULT_ISSUER;
 		rc = sr_err_set(err, SR_EAUTH, "token issuer is not trusted");
 		goto out;
 	}
@@ -476,6 +541,7 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 		rc = sr_err_set(err, SR_EAUTH, "token algorithm is missing, none or unsupported");
 		goto out;
 	}
+	*fault = SR_AUTH_FAULT_KEY;
 	if ((ik->cfg->algs & alg) == 0) {
 		rc = sr_err_set(err, SR_EAUTH, "token algorithm %s is not allowed for this issuer",
 				sr_alg_name(alg));
@@ -495,16 +561,17 @@ static enum sr_rc verify_signature(struct sr_auth *auth, const char *token, size
 	if (ik->jwks != NULL)
 		ref = sr_jwks_get(ik->jwks);
 	ks = ik->jwks == NULL ? &ik->keys : ref != NULL ? &ref->set : &no_keys;
-	tried = try_keys(ks, kid, alg, token, len, signed_len, &verified);
+	tried = try_keys(ks, kid, alg, token, len, signed_len, set != NULL, &verified);
 	/* A kid the fetched set lacks (a rotation, or no set yet): fetch again,
 	 * rate limited per issuer (jwks.c), and try the new set once. */
 	if (tried == 0 && ik->jwks != NULL && sr_jwks_refresh_for_kid(ik->jwks, ref)) {
 		sr_jwks_put(ik->jwks, ref);
 		ref = sr_jwks_get(ik->jwks);
 		ks = ref != NULL ? &ref->set : &no_keys;
-		tried = try_keys(ks, kid, alg, token, len, signed_len, &verified);
+		tried = try_keys(ks, kid, alg, token, len, signed_len, set != NULL, &verified);
 	}
 	if (tried == 0 && ik->jwks != NULL && ref == NULL) {
+		*fault = SR_AUTH_FAULT_UNAVAILABLE;
 		rc = sr_err_set(err, SR_EAUTH, "this issuer's signing keys are not loaded yet "
 					       "(its jwks_url could not be fetched)");
 		goto out;
@@ -550,7 +617,8 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		return sr_err_set(err, SR_EAUTH, "malformed token: NUL byte");
 	token_hash(token, len, hash);
 	if (!cache_get(auth, hash, &ik, &claims)) {
-		rc = verify_signature(auth, token, len, &ik, &claims, &serial, err);
+		enum sr_auth_fault fault;
+		rc = verify_signature(auth, token, len, NULL, &ik, &claims, &serial, &fault, err);
 		if (rc != SR_OK)
 			return rc;
 		cache_put(auth, hash, ik, serial, claims);
@@ -562,6 +630,81 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 		rc = sr_err_set(err, SR_EFORBIDDEN, "token lacks the %s permission", permission);
 		goto out;
 	}
+	who->issuer = ik->cfg->issuer;
+	who->subject = claim_str(claims, "sub");
+	who->token_id = claim_str(claims, "jti");
+	who->claims = claims;
+	claims = NULL;
+out:
+	json_decref(claims);
+	return rc;
+}
+
+/* The claims RFC 8417 asks of a SET: iat (required; not in the future
+ * beyond the skew), jti (required), exp and nbf when present, and the
+ * receiver's audience. A SET needs no exp. */
+static enum sr_rc check_set_claims(const struct sr_auth *auth, const char *audience,
+				   json_t *claims, int64_t now, enum sr_auth_fault *fault,
+				   struct sr_err *err)
+{
+	json_t *jti = json_object_get(claims, "jti");
+	int64_t iat = 0, exp = 0, nbf = 0;
+	int r;
+
+	*fault = SR_AUTH_FAULT_REQUEST;
+	r = numeric_date(claims, "iat", &iat);
+	if (r == 0)
+		return sr_err_set(err, SR_EAUTH, "the SET has no iat claim");
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "the SET's iat is not a number");
+	if (iat > now + auth->skew)
+		return sr_err_set(err, SR_EAUTH, "the SET was issued in the future (iat)");
+	r = numeric_date(claims, "exp", &exp);
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "the SET's exp is not a number");
+	if (r > 0 && now - auth->skew > exp)
+		return sr_err_set(err, SR_EAUTH, "the SET expired (exp)");
+	r = numeric_date(claims, "nbf", &nbf);
+	if (r < 0)
+		return sr_err_set(err, SR_EAUTH, "the SET's nbf is not a number");
+	if (r > 0 && nbf > now + auth->skew)
+		return sr_err_set(err, SR_EAUTH, "the SET is not yet valid (nbf)");
+	if (!json_is_string(jti) || json_string_length(jti) == 0)
+		return sr_err_set(err, SR_EAUTH, "the SET has no jti claim (a non-empty string)");
+	if (!audience_ok(claims, audience)) {
+		*fault = SR_AUTH_FAULT_AUDIENCE;
+		return sr_err_set(err, SR_EAUTH, "aud does not contain %s", audience);
+	}
+	return SR_OK;
+}
+
+enum sr_rc sr_auth_verify_set(struct sr_auth *auth, const char *token, size_t len,
+			      const struct sr_set_check *set, int64_t now,
+			      struct sr_principal *who, enum sr_auth_fault *fault,
+			      struct sr_err *err)
+{
+	const struct issuer_keys *ik = NULL;
+	json_t *claims = NULL;
+	unsigned serial = 0;
+	enum sr_rc rc;
+
+	memset(who, 0, sizeof(*who));
+	who->issuer = who->subject = who->token_id = "";
+	*fault = SR_AUTH_FAULT_REQUEST;
+	if (token == NULL || len == 0)
+		return sr_err_set(err, SR_EAUTH, "the body is empty: send the SET");
+	if (len > SR_AUTH_MAX_TOKEN)
+		return sr_err_set(err, SR_EAUTH, "the SET is longer than %d bytes", SR_AUTH_MAX_TOKEN);
+	if (strlen(token) != len)
+		return sr_err_set(err, SR_EAUTH, "malformed SET: NUL byte");
+	/* No token cache: every SET is a new jti, seen once. */
+	rc = verify_signature(auth, token, len, set, &ik, &claims, &serial, fault, err);
+	if (rc != SR_OK)
+		return rc;
+	rc = check_set_claims(auth, set->audience ? set->audience : ik->cfg->audience, claims,
+			      now, fault, err);
+	if (rc != SR_OK)
+		goto out;
 	who->issuer = ik->cfg->issuer;
 	who->subject = claim_str(claims, "sub");
 	who->token_id = claim_str(claims, "jti");

@@ -3,10 +3,11 @@
  * and, offline, what a saved payload would revoke under them.
  *
  *   session-revoker rules show [--source NAME]
- *   session-revoker rules test [--source auth0|group-change] [--json] FILE
+ *   session-revoker rules test [--source auth0|group-change|ssf] [--json] FILE
  *
  * `test` reads FILE as the source receives it (an Auth0 log stream body in
- * any of its formats, or a group-change event as JSON), applies the rules
+ * any of its formats, a group-change event as JSON, or an SSF Security
+ * Event Token: the compact JWS, or its claims as JSON), applies the rules
  * exactly as the service does, and prints each event's fate. Nothing is
  * recorded, no directory is asked (a lookup rule says whose groups it would
  * look up), no token is checked.
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "session_revoker/auth.h"
 #include "session_revoker/ingest.h"
 
 #define MAX_PAYLOAD (64 << 20)
@@ -25,10 +27,11 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: session-revoker rules show [--config FILE] [--source NAME]\n"
 		     "       session-revoker rules test [--config FILE] [--source NAME] [--json] FILE\n\n"
-		     "show prints the rules of each source (auth0, group-change) as configured\n"
-		     "in \"sources\" (or built in). test reads FILE as the source would receive\n"
-		     "it (--source auth0, the default: a log stream body as a JSON array, JSON\n"
-		     "lines or one object; group-change: the event as a JSON object) and prints\n"
+		     "show prints the rules of each source (auth0, group-change, ssf) as\n"
+		     "configured in \"sources\" (or built in). test reads FILE as the source would\n"
+		     "receive it (--source auth0, the default: a log stream body as a JSON array,\n"
+		     "JSON lines or one object; group-change: the event as a JSON object; ssf: a\n"
+		     "Security Event Token, its signature not checked, or its claims) and prints\n"
 		     "what each event would revoke under the current configuration. Nothing is\n"
 		     "recorded and no directory is asked.\n");
 }
@@ -39,6 +42,8 @@ static const struct sr_source_config *pick(const struct sr_sources_config *sc, c
 		return &sc->auth0;
 	if (strcmp(name, "group-change") == 0)
 		return &sc->group_change;
+	if (strcmp(name, "ssf") == 0)
+		return &sc->ssf;
 	return NULL;
 }
 
@@ -53,6 +58,50 @@ static void print_rules(const struct sr_source_config *src)
 	json_decref(rules);
 }
 
+/* An SSF SET offline: the compact JWS (its payload read, the signature not
+ * checked: rules test checks no token), or its claims as JSON (also inside
+ * {"header", "payload"}, as the samples keep them). */
+static int parse_set(const struct sr_config *cfg, const char *text, size_t len,
+		     struct sr_event_batch *batch, struct sr_err *err)
+{
+	unsigned char *raw = NULL;
+	size_t raw_len = 0, skip = 0;
+	const char *dot1, *dot2;
+	json_error_t jerr;
+	json_t *obj, *claims;
+	enum sr_rc rc;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+		len--;
+	while (skip < len && (text[skip] == ' ' || text[skip] == '\n'))
+		skip++;
+	if (skip < len && text[skip] == '{') {
+		obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	} else {
+		dot1 = memchr(text, '.', len);
+		dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - text)) : NULL;
+		if (dot2 == NULL) {
+			sr_err_set(err, SR_EINVAL, "not a SET (a compact JWS) nor its claims as JSON");
+			return -1;
+		}
+		if (sr_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &raw_len, err) != SR_OK)
+			return -1;
+		obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+		free(raw);
+	}
+	if (!json_is_object(obj)) {
+		sr_err_set(err, SR_EINVAL, "the SET's claims are not a JSON object%s%s",
+			   obj ? "" : ": ", obj ? "" : jerr.text);
+		json_decref(obj);
+		return -1;
+	}
+	claims = json_is_object(json_object_get(obj, "payload")) ? json_object_get(obj, "payload")
+								  : obj;
+	rc = sr_ssf_parse(claims, sr_clock_now(), cfg->clock_skew, batch, err);
+	json_decref(obj);
+	return rc == SR_OK ? 0 : -1;
+}
+
 static int parse_payload(const struct sr_config *cfg, const struct sr_source_config *src,
 			 const char *text, size_t len, struct sr_event_batch *batch,
 			 struct sr_err *err)
@@ -63,6 +112,8 @@ static int parse_payload(const struct sr_config *cfg, const struct sr_source_con
 
 	if (strcmp(src->name, "auth0") == 0)
 		return sr_auth0_parse(text, len, batch, err) == SR_OK ? 0 : -1;
+	if (strcmp(src->name, "ssf") == 0)
+		return parse_set(cfg, text, len, batch, err);
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(obj)) {
 		sr_err_set(err, SR_EINVAL, "not a JSON object: %s", obj ? "" : jerr.text);
@@ -160,7 +211,7 @@ int sr_cli_rules(int argc, char **argv)
 	if (sr_sources_config_load(cfg, &sc, &problems, &err) != SR_OK)
 		goto out;
 	if (source != NULL && pick(sc, source) == NULL) {
-		fprintf(stderr, "session-revoker rules: --source takes auth0 or group-change\n");
+		fprintf(stderr, "session-revoker rules: --source takes auth0, group-change or ssf\n");
 		status = 2;
 		goto out;
 	}
@@ -169,6 +220,8 @@ int sr_cli_rules(int argc, char **argv)
 			print_rules(&sc->auth0);
 		if (source == NULL || strcmp(source, "group-change") == 0)
 			print_rules(&sc->group_change);
+		if (source == NULL || strcmp(source, "ssf") == 0)
+			print_rules(&sc->ssf);
 		status = 0;
 		goto out;
 	}

@@ -80,7 +80,8 @@ enum MHD_Result sr_respond_err(struct sr_request *req, const struct sr_err *err)
 
 unsigned sr_http_status(enum sr_rc rc);
 
-/* Sends len bytes of data (copied) as media with status. */
+/* Sends len bytes of data (copied) as media with status (media NULL: no
+ * Content-Type, for an empty body). */
 enum MHD_Result sr_respond_body(struct sr_request *req, unsigned status, const char *media,
 				const char *data, size_t len);
 
@@ -92,6 +93,7 @@ enum MHD_Result sr_handle_revocation_get(struct sr_request *req);
 enum MHD_Result sr_handle_revocation_list(struct sr_request *req);
 enum MHD_Result sr_handle_events_auth0(struct sr_request *req);
 enum MHD_Result sr_handle_events_group_change(struct sr_request *req);
+enum MHD_Result sr_handle_events_ssf(struct sr_request *req);
 enum MHD_Result sr_handle_metrics(struct sr_request *req);
 
 enum sr_media { SR_MEDIA_OTHER, SR_MEDIA_JSON, SR_MEDIA_JWT, SR_MEDIA_JSON_LINES };

@@ -134,7 +134,8 @@ enum MHD_Result sr_respond_body(struct sr_request *req, unsigned status, const c
 	resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, media);
+	if (media != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, media);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", req->id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

@@ -13,14 +13,19 @@
  * others, and that many batches share one group commit under load. */
 #define SR_INGEST_THREADS 32
 
+/* The sources (auth0, group-change, ssf): sr_ingest_slot() numbers them. */
+#define SR_INGEST_SOURCES 3
+
 struct sr_ingest {
 	const struct sr_config *cfg;
 	const struct sr_sources_config *sc;
 	struct sr_store *store;          /* NULL: rules test (offline) */
-	struct sr_auth0_api *api[2];     /* per source (auth0, group-change): lookup kind auth0 */
-	struct sr_directory *dir[2];     /* per source: the directory a lookup asks */
-	unsigned char secret_md[2][32];  /* per source: SHA-256 of its authorization value */
-	bool has_secret[2];
+	struct sr_auth0_api *api[SR_INGEST_SOURCES]; /* per source (auth0, group-change, ssf):
+						      * lookup kind auth0 */
+	struct sr_directory *dir[SR_INGEST_SOURCES]; /* per source: the directory a lookup asks */
+	unsigned char secret_md[SR_INGEST_SOURCES][32]; /* per source: SHA-256 of its
+							 * authorization value */
+	bool has_secret[SR_INGEST_SOURCES];
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	struct sr_ingest_job *head, *tail;

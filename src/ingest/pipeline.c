@@ -590,7 +590,8 @@ enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_co
 		goto out;
 	if (store != NULL &&
 	    ((rc = directory_new(ing, &sc->auth0, &ing->api[0], &ing->dir[0], err)) != SR_OK ||
-	     (rc = directory_new(ing, &sc->group_change, &ing->api[1], &ing->dir[1], err)) != SR_OK))
+	     (rc = directory_new(ing, &sc->group_change, &ing->api[1], &ing->dir[1], err)) != SR_OK ||
+	     (rc = directory_new(ing, &sc->ssf, &ing->api[2], &ing->dir[2], err)) != SR_OK))
 		goto out;
 	while (store != NULL && ing->n_threads < SR_INGEST_THREADS) {
 		if (pthread_create(&ing->threads[ing->n_threads], NULL, pool_main, ing) != 0) {
@@ -617,7 +618,7 @@ void sr_ingest_free(struct sr_ingest *ing)
 	sr_ingest_stop(ing);
 	for (i = 0; i < ing->n_threads; i++)
 		pthread_join(ing->threads[i], NULL);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < SR_INGEST_SOURCES; i++) {
 		if (ing->api[i] != NULL)
 			sr_auth0_api_free(ing->api[i]);
 		else if (ing->dir[i] != NULL)

@@ -12,8 +12,13 @@
  *       "rules": [{"name": "roles-removed", "on": ["roles_removed"],
  *                  "groups": "from_event"}, ...]
  *     },
- *     "group-change": {"rules": [...], "lookup": {"kind": "http", "url": "..."}}
+ *     "group-change": {"rules": [...], "lookup": {"kind": "http", "url": "..."}},
+ *     "ssf": {"issuer": "https://idp.example.com/", "audience": "https://revoker/ssf"}
  *   }
+ *
+ * The ssf source's "issuer" names one of auth.issuers: its keys (jwks_url or
+ * a file) and algorithms verify the SETs; "audience" (default: that
+ * issuer's) must be in each SET's aud.
  *
  * DESIGN: every source is on, with its built-in rules, unless its section
  * says "enabled": false; an event route still needs a token with
@@ -48,6 +53,14 @@ static const char group_change_defaults[] =
 	" {\"name\": \"user-changed\", \"on\": [\"user_changed\"], \"groups\": \"lookup\","
 	"  \"fallback\": []}]";
 
+/* Until targeted revocation by person exists, an SSF event revokes the
+ * person's groups through a lookup, as Auth0's user events do. */
+static const char ssf_defaults[] =
+	"[{\"name\": \"person-lost-access\","
+	"  \"on\": [\"session_revoked\", \"credential_change\", \"account_disabled\","
+	"         \"account_purged\"],"
+	"  \"groups\": \"lookup\", \"fallback\": []}]";
+
 /* The kinds each source produces (events.h); Auth0 rules may also name any
  * Auth0 type code, which is the kind of an event the parser does not
  * classify. */
@@ -56,6 +69,8 @@ static const char *const auth0_kinds[] = {
 	"org_members_removed", "password_changed_by_admin", "password_changed", NULL,
 };
 static const char *const group_change_kinds[] = {"groups_removed", "user_changed", NULL};
+static const char *const ssf_kinds[] = {"session_revoked", "credential_change", "account_disabled",
+					"account_purged", NULL};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -172,6 +187,8 @@ static void load_rule(struct sr_source_config *src, const char *const *kinds, js
 			if (s == NULL || (!in_list(s, kinds) && (kinds != auth0_kinds || !type_code(s))))
 				sr_config_problem(pr, one, "unknown event kind%s", kinds == auth0_kinds
 					? " (a kind such as user_blocked, or an Auth0 type code such as sdu)"
+					: kinds == ssf_kinds ? " (session_revoked, credential_change,"
+					" account_disabled or account_purged)"
 					: " (groups_removed or user_changed)");
 			else if ((r->on[r->n_on] = strdup(s)) != NULL)
 				r->n_on++;
@@ -400,7 +417,7 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 			struct sr_config_problems *pr)
 {
 	static const char *const known[] = {"enabled", "authorization_file", "rules", "lookup",
-					    "poll", "group_names", NULL};
+					    "poll", "group_names", "issuer", "audience", NULL};
 	char at[96], path[160];
 	json_t *v;
 
@@ -427,6 +444,14 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 		load_lookup(&src->lookup, json_object_get(o, "lookup"), path, pr);
 		snprintf(path, sizeof(path), "%s.group_names", at);
 		load_names(src, json_object_get(o, "group_names"), path, max_len, pr);
+		if (kinds == ssf_kinds) {
+			opt_str(o, "issuer", at, &src->set_issuer, pr);
+			opt_str(o, "audience", at, &src->set_audience, pr);
+		} else if (json_object_get(o, "issuer") || json_object_get(o, "audience")) {
+			snprintf(path, sizeof(path), "%s.%s", at,
+				 json_object_get(o, "issuer") ? "issuer" : "audience");
+			sr_config_problem(pr, path, "only the ssf source takes a transmitter");
+		}
 	}
 	snprintf(path, sizeof(path), "%s.rules", at);
 	load_rules(src, kinds, o ? json_object_get(o, "rules") : NULL, defaults, path, max_len, pr);
@@ -435,6 +460,21 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 		load_poll(src, o ? json_object_get(o, "poll") : NULL, path, pr);
 	else if (o != NULL && json_object_get(o, "poll") != NULL)
 		sr_config_problem(pr, path, "only the auth0 source polls");
+}
+
+/* The transmitter must be one of auth.issuers: that is where its keys are. */
+static void ssf_check_issuer(const struct sr_config *cfg, const struct sr_source_config *src,
+			     struct sr_config_problems *pr)
+{
+	size_t i;
+
+	if (!src->enabled || src->set_issuer == NULL)
+		return;
+	for (i = 0; i < cfg->n_issuers; i++)
+		if (strcmp(cfg->issuers[i].issuer, src->set_issuer) == 0)
+			return;
+	sr_config_problem(pr, "sources.ssf.issuer", "\"%.200s\" is none of auth.issuers[].issuer"
+			  " (the transmitter's keys are configured there)", src->set_issuer);
 }
 
 static void lookup_clear(struct sr_lookup_config *lc)
@@ -459,6 +499,8 @@ static void source_clear(struct sr_source_config *src)
 	free(src->secret_file);
 	lookup_clear(&src->lookup);
 	free(src->poll.from);
+	free(src->set_issuer);
+	free(src->set_audience);
 	sr_strv_free(src->rename_from, src->n_rename);
 	sr_strv_free(src->rename_to, src->n_rename);
 }
@@ -469,6 +511,7 @@ void sr_sources_config_free(struct sr_sources_config *sc)
 		return;
 	source_clear(&sc->auth0);
 	source_clear(&sc->group_change);
+	source_clear(&sc->ssf);
 	free(sc);
 }
 
@@ -484,10 +527,11 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	json_object_foreach(cfg->sources, key, v) {
-		if (strcmp(key, "auth0") != 0 && strcmp(key, "group-change") != 0) {
+		if (strcmp(key, "auth0") != 0 && strcmp(key, "group-change") != 0 &&
+		    strcmp(key, "ssf") != 0) {
 			char path[160];
 			snprintf(path, sizeof(path), "sources.%s", key);
-			sr_config_problem(pr, path, "unknown source (auth0, group-change)");
+			sr_config_problem(pr, path, "unknown source (auth0, group-change, ssf)");
 		}
 	}
 	source_init(&sc->auth0, "auth0", json_object_get(cfg->sources, "auth0"), auth0_kinds,
@@ -495,6 +539,9 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 	source_init(&sc->group_change, "group-change",
 		    json_object_get(cfg->sources, "group-change"), group_change_kinds,
 		    group_change_defaults, max_len, pr);
+	source_init(&sc->ssf, "ssf", json_object_get(cfg->sources, "ssf"), ssf_kinds, ssf_defaults,
+		    max_len, pr);
+	ssf_check_issuer(cfg, &sc->ssf, pr);
 	sc->http.ca_file = cfg->http_client_ca_file;
 	sc->http.timeout_seconds = cfg->http_client_timeout;
 	sc->http.max_bytes = cfg->http_client_max_bytes;

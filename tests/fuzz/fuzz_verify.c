@@ -30,6 +30,11 @@
  * success names a configured issuer, and the verified claims then go through
  * sr_document_parse() as POST /v1/revocations does with an application/jwt
  * body. Each token is verified again to check the token cache (check_again).
+ *
+ * Each token is also verified as a Security Event Token pushed to
+ * POST /v1/events/ssf (sr_auth_verify_set, verify_as_set) with each of the
+ * first three issuers as the transmitter: success names that issuer and a
+ * jti; failure is SR_EAUTH with a known fault and a clean message.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -441,6 +446,34 @@ static void check_again(const char *tok, size_t len, enum sr_rc rc,
 	FUZZ_CHECK(again.claims == NULL);
 }
 
+static void verify_as_set(const char *tok, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		struct sr_set_check chk = {issuers[i].issuer, NULL};
+		enum sr_auth_fault fault = 0;
+		struct sr_principal who;
+		struct sr_err err = {0};
+		enum sr_rc rc = sr_auth_verify_set(auth, tok, len, &chk, FUZZ_NOW, &who, &fault,
+						   &err);
+
+		if (verbose)
+			fprintf(stderr, "fuzz_verify: as a SET of %s: %s: %s\n", chk.issuer,
+				sr_rc_name(rc), rc == SR_OK ? who.token_id : err.msg);
+		if (rc == SR_OK) {
+			FUZZ_CHECK(err.code == SR_OK);
+			FUZZ_CHECK(strcmp(who.issuer, chk.issuer) == 0);
+			FUZZ_CHECK(who.token_id[0] != '\0' && json_is_object(who.claims));
+		} else {
+			FUZZ_CHECK(rc == SR_EAUTH && who.claims == NULL);
+			FUZZ_CHECK(fault >= SR_AUTH_FAULT_REQUEST && fault <= SR_AUTH_FAULT_UNAVAILABLE);
+			fuzz_check_err(&err, FUZZ_RC(SR_EAUTH));
+		}
+		sr_principal_clear(&who);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sr_principal who;
@@ -481,6 +514,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_failure(&err, &who, tok);
 	}
 	check_again(tok, len, rc, &who, &err);
+	verify_as_set(tok, len);
 	sr_principal_clear(&who);
 	free(tok);
 	return 0;

@@ -155,6 +155,10 @@ def verify_seeds():
         "sign-ps256.txt": ({"alg": "PS256", "kid": "rsa1"}, claims("fuzz-jwks")),
         "sign-eddsa.txt": ({"alg": "EdDSA"}, claims("fuzz-pem")),
         "sign-hs384.txt": ({"alg": "HS384", "typ": "JWT"}, claims(action="cleanup", accounts=["123456789012"])),
+        # Security Event Tokens (sr_auth_verify_set: OpenSSL checks every algorithm).
+        "sign-set-es256.txt": ({"alg": "ES256", "kid": "ec1", "typ": "secevent+jwt"},
+                               claims("fuzz-jwks", exp=None, jti="set-1")),
+        "sign-set-hs256.txt": ({"alg": "HS256", "typ": "secevent+jwt"}, claims(exp=None, jti="set-2")),
     }
     for name, (h, c) in sign_mode.items():
         write("verify", name, compact(h).encode() + b"\0" + compact(c).encode())
@@ -287,8 +291,38 @@ def group_change_seeds():
         write("group_change", name, json.dumps(ev, indent=1, ensure_ascii=False) + "\n")
 
 
+# ---- fuzz_ssf: the claims of Security Event Tokens ----
+
+def ssf_seeds():
+    """The samples of tests/data/ssf/ (their payloads), and variants."""
+    data = os.path.join(HERE, "..", "data", "ssf")
+    for name in sorted(os.listdir(data)):
+        with open(os.path.join(data, name)) as f:
+            doc = json.load(f) if name.endswith(".json") else None
+        if isinstance(doc, dict) and "payload" in doc:
+            write("ssf", name, json.dumps(doc["payload"], indent=1) + "\n")
+    sr = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+    base = {"iss": "https://auth.example.com/", "jti": "j1", "iat": FUZZ_NOW - 60, "txn": 7}
+    variants = {
+        "milliseconds.json": {"sub_id": {"format": "email", "email": "a@example.com"},
+                              "events": {sr: {"event_timestamp": (FUZZ_NOW - 30) * 1000}}},
+        "old-risc.json": {"events": {"https://schemas.openid.net/secevent/risc/event-type/"
+                                     "account-disabled": {"subject": {"subject_type": "iss-sub",
+                                                                      "iss": "i", "sub": "s"}}}},
+        "aliases.json": {"sub_id": {"format": "aliases", "identifiers": [
+            {"format": "phone_number", "phone_number": "+1"}, {"format": "did", "url": "did:x"}]},
+            "events": {sr: {}}},
+        "unknown.json": {"sub": "u", "events": {"https://example.com/x": {}, sr: {}}},
+    }
+    for name, extra in variants.items():
+        c = dict(base)
+        c.update(extra)
+        write("ssf", name, json.dumps(c, indent=1) + "\n")
+
+
 SEEDERS = {"document": document_seeds, "verify": verify_seeds, "jwks": jwks_seeds,
-           "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds}
+           "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds,
+           "ssf": ssf_seeds}
 
 
 def main(targets):

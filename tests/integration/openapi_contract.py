@@ -161,7 +161,7 @@ class Validator:
     required, properties, additionalProperties, items, pattern, format
     (uuid, date-time), min/maxLength, min/maxItems, minimum/maximum, oneOf,
     $ref (siblings apply too, as in 2020-12), contentMediaType
-    application/jwt with contentSchema (the claims of the compact JWS), and
+    application/jwt (or application/secevent+jwt) with contentSchema (the claims of the compact JWS), and
     the annotations default, description, examples. Any other keyword is an
     error."""
 
@@ -246,10 +246,11 @@ class Validator:
         if fmt == "date-time" and not DATE_TIME_RE.match(value):
             out.append("%s: %r is not an RFC 3339 date-time" % (where, value))
         media = schema.get("contentMediaType")
-        if media is not None and media != "application/jwt":
+        # A Security Event Token (RFC 8417) is a JWT too.
+        if media is not None and media not in ("application/jwt", "application/secevent+jwt"):
             out.append("%s: contentMediaType %r is not one this validator reads"
                        % (where, media))
-        if media == "application/jwt":
+        if media in ("application/jwt", "application/secevent+jwt"):
             claims = jws_claims(value)
             if claims is None:
                 out.append("%s: not a compact JWS with a JSON payload" % where)

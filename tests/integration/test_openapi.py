@@ -377,6 +377,9 @@ PROBES = {
 }
 
 
+SSF_EVENT = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+
+
 def _jws(claims):
     """A compact JWS carrying claims (the signature is not a real one)."""
     return "%s.%s.%s" % (harness.b64url(json.dumps({"alg": "RS256", "typ": "JWT"})),
@@ -437,6 +440,9 @@ def _sample_for(name):
         "Auth0LogEvent": auth0_bare,
         "Auth0LogRecord": {"log_id": "L1", "data": auth0_bare},
         "Auth0LogStreamBody": [{"log_id": "L1", "data": auth0_bare}, auth0_bare],
+        "SecurityEventToken": _jws({"iss": "i", "aud": "x", "jti": "j", "iat": 1,
+                                    "events": {"https://example.com/e": {}}}),
+        "SetError": {"err": "invalid_audience", "description": "aud does not contain x"},
     }[name]
 
 
@@ -462,6 +468,8 @@ class OpenApiServerTest(unittest.TestCase):
                 "issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
                 "public_key_file": cls.key.write_public_pem(),
             }]},
+            # The SSF receiver's transmitter: the same issuer signs its SETs.
+            "sources": {"ssf": {"issuer": ISSUER}},
         }
         cfg = harness.write_config(os.path.join(cls.tmp, "config.json"), config)
         cls.svc = harness.Service(cfg, cwd=cls.tmp, logdir=cls.tmp, name="openapi")
@@ -479,6 +487,13 @@ class OpenApiServerTest(unittest.TestCase):
     def token(self, scope="revocations:write revocations:read", **kw):
         return harness.make_token(self.key, "RS256", iss=ISSUER, aud=AUDIENCE, scope=scope,
                                   **kw)
+
+    def set_token(self):
+        """A Security Event Token the SSF route takes (a fresh jti each time)."""
+        claims = {"sub_id": {"format": "email", "email": "probe@example.com"},
+                  "events": {SSF_EVENT: {"event_timestamp": harness.now() - 60}}}
+        return harness.make_token(self.key, "RS256", claims, {"typ": "secevent+jwt"},
+                                  iss=ISSUER, aud=AUDIENCE, scope=None)
 
     def operations(self):
         for path, item in self.spec["paths"].items():
@@ -533,7 +548,9 @@ class OpenApiServerTest(unittest.TestCase):
             return r.raw.decode("utf-8")
         body = json.loads(r.raw)
         if r.status >= 400:
-            self.assertEqual(self.v.errors({"$ref": "#/components/schemas/Error"}, body), [],
+            # The SSF route's refusals of a SET are RFC 8935's own form.
+            error = "SetError" if path == "/v1/events/ssf" and "err" in body else "Error"
+            self.assertEqual(self.v.errors({"$ref": "#/components/schemas/" + error}, body), [],
                              what)
         return body
 
@@ -569,7 +586,10 @@ class OpenApiServerTest(unittest.TestCase):
         for path, method, op in self.operations():
             with self.subTest(op="%s %s" % (method, path)):
                 token = self.token(scope=self.permission(op)) if self.permission(op) else None
-                if method == "POST":
+                if path == "/v1/events/ssf":
+                    r = self.request(method, path, body=self.set_token(),
+                                     headers={"Content-Type": "application/secevent+jwt"})
+                elif method == "POST":
                     r = self.request(method, self.fill(path), token=token,
                                      json_body=PROBES.get(path, {"groups": ["probe"]}))
                 else:
@@ -889,6 +909,8 @@ class OpenApiServerTest(unittest.TestCase):
             event = [dict(e, log_id="media-" + uuid.uuid4().hex) for e in event]
             for e in event:
                 e["data"] = dict(e["data"], log_id=e["log_id"])
+        if media == "application/secevent+jwt":
+            return self.set_token(), {"Content-Type": media}
         if media == "application/jwt":
             claims = dict(event, event_id="media-" + uuid.uuid4().hex) \
                 if path == "/v1/events/group-change" else event
@@ -904,7 +926,7 @@ class OpenApiServerTest(unittest.TestCase):
         candidates are 415."""
         candidates = ("application/json", "application/jwt", "application/x-ndjson",
                       "application/jsonl", "text/plain", "application/xml",
-                      "application/x-www-form-urlencoded")
+                      "application/x-www-form-urlencoded", "application/secevent+jwt")
         for path, method, op in self.operations():
             if "requestBody" not in op:
                 continue
@@ -919,6 +941,10 @@ class OpenApiServerTest(unittest.TestCase):
                     r = self.request(method, path, headers=headers, body=body)
                     if media in documented:
                         self.assertEqual(r.status, 202, r)
+                        self.check_documented(path, method, r)
+                    elif path == "/v1/events/ssf":
+                        # RFC 8935's answer to anything that is not a SET.
+                        self.assertEqual((r.status, r.json["err"]), (400, "invalid_request"), r)
                         self.check_documented(path, method, r)
                     else:
                         self.check_error(path, method, r, 415, "unsupported_media_type")

@@ -27,13 +27,14 @@
 #define AUD "session-revoker"
 #define NO_CLAIM 0x7fffffff
 
-static EVP_PKEY *rsa_a, *rsa_j, *rsa_other, *ec_j, *ed_j;
+static EVP_PKEY *rsa_a, *rsa_j, *rsa_other, *ec_j, *ed_j, *ec_other;
 static const unsigned char secret[] = "0123456789abcdef0123456789abcdef-hs";
 static char *rsa_a_pem;
 static struct sr_config *cfg;
 static struct sr_auth *auth;
 
-enum signer { K_RSA_A, K_RSA_J, K_RSA_OTHER, K_EC, K_ED, K_HMAC, K_HMAC_WITH_RSA_PEM };
+enum signer { K_RSA_A, K_RSA_J, K_RSA_OTHER, K_EC, K_ED, K_HMAC, K_HMAC_WITH_RSA_PEM,
+	      K_EC_OTHER };
 enum mutation { M_NONE, M_FLIP_SIG, M_TRUNCATE_SIG, M_TWO_PARTS, M_EMPTY_SIG,
 		M_OVERSIZE, M_BAD_B64_HEADER, M_EMPTY };
 
@@ -141,6 +142,7 @@ static char *make_token(const struct vcase *c)
 	case K_RSA_OTHER: key = rsa_other; break;
 	case K_EC: key = ec_j; break;
 	case K_ED: key = ed_j; break;
+	case K_EC_OTHER: key = ec_other; break;
 	case K_HMAC: sec = secret; sec_len = sizeof(secret) - 1; break;
 	case K_HMAC_WITH_RSA_PEM:
 		sec = (const unsigned char *)rsa_a_pem;
@@ -269,6 +271,138 @@ static void test_cache_rechecks_claims(void **state)
 	free(tok);
 }
 
+/* Security Event Tokens (sr_auth_verify_set): typ, transmitter, audience,
+ * iat and jti, and which RFC 8935 error each refusal maps to. */
+struct setcase {
+	const char *name;
+	const char *header;      /* JSON */
+	const char *sign_alg;    /* NULL: unsigned ("header.payload.") */
+	enum signer signer;
+	const char *claims;      /* JSON */
+	const char *audience;    /* the check's audience (NULL: the issuer's) */
+	enum sr_rc want;
+	enum sr_auth_fault fault;
+	const char *want_msg;
+	const char *transmitter; /* NULL: ISS_JWKS when the claims name it, else ISS_RS */
+};
+
+#define SET_OK_HDR "{\"alg\":\"RS256\",\"typ\":\"secevent+jwt\"}"
+#define SET_CLAIMS(iss, aud, more) \
+	"{\"iss\":\"" iss "\",\"aud\":" aud ",\"jti\":\"s1\",\"iat\":1773306000" more \
+	",\"events\":{\"https://schemas.openid.net/secevent/caep/event-type/session-revoked\":{}}}"
+
+static const struct setcase set_cases[] = {
+	{"a SET", SET_OK_HDR, "RS256", K_RSA_A, SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL,
+	 SR_OK, 0, NULL, NULL},
+	{"aud as an array", SET_OK_HDR, "RS256", K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "[\"https://other/\",\"" AUD "\"]", ""), NULL, SR_OK, 0, NULL, NULL},
+	{"the receiver's own audience", SET_OK_HDR, "RS256", K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "\"https://revoker.example.com/ssf\"", ""),
+	 "https://revoker.example.com/ssf", SR_OK, 0, NULL, NULL},
+	{"typ application/secevent+jwt", "{\"alg\":\"RS256\",\"typ\":\"application/secevent+jwt\"}",
+	 "RS256", K_RSA_A, SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_OK, 0, NULL, NULL},
+	{"jwks with kid", "{\"alg\":\"ES256\",\"typ\":\"secevent+jwt\",\"kid\":\"e1\"}", "ES256",
+	 K_EC, SET_CLAIMS(ISS_JWKS, "\"" AUD "\"", ""), NULL, SR_OK, 0, NULL, NULL},
+	{"typ JWT", "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", "RS256", K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_EAUTH, SR_AUTH_FAULT_REQUEST,
+	 "typ header is not secevent+jwt", NULL},
+	{"no typ", "{\"alg\":\"RS256\"}", "RS256", K_RSA_A, SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""),
+	 NULL, SR_EAUTH, SR_AUTH_FAULT_REQUEST, "typ header is not secevent+jwt", NULL},
+	{"unsigned, alg none", "{\"alg\":\"none\",\"typ\":\"secevent+jwt\"}", NULL, K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_EAUTH, SR_AUTH_FAULT_REQUEST, "unsigned", NULL},
+	{"alg none with a signature", "{\"alg\":\"none\",\"typ\":\"secevent+jwt\"}", "RS256",
+	 K_RSA_A, SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_EAUTH, SR_AUTH_FAULT_REQUEST,
+	 "none or unsupported", NULL},
+	{"another trusted issuer is not the transmitter", "{\"alg\":\"HS256\",\"typ\":\"secevent+jwt\"}",
+	 "HS256", K_HMAC, SET_CLAIMS(ISS_HS, "\"" AUD "\"", ""), NULL, SR_EAUTH,
+	 SR_AUTH_FAULT_ISSUER, "issuer is not trusted", NULL},
+	{"wrong aud", SET_OK_HDR, "RS256", K_RSA_A, SET_CLAIMS(ISS_RS, "\"someone-else\"", ""), NULL,
+	 SR_EAUTH, SR_AUTH_FAULT_AUDIENCE, "aud does not contain " AUD, NULL},
+	{"signed by another key", SET_OK_HDR, "RS256", K_RSA_OTHER,
+	 SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_EAUTH, SR_AUTH_FAULT_KEY,
+	 "signature is invalid", NULL},
+	{"unknown kid", "{\"alg\":\"ES256\",\"typ\":\"secevent+jwt\",\"kid\":\"gone\"}", "ES256",
+	 K_EC, SET_CLAIMS(ISS_JWKS, "\"" AUD "\"", ""), NULL, SR_EAUTH, SR_AUTH_FAULT_KEY, "kid", NULL},
+	{"iat in the future", SET_OK_HDR, "RS256", K_RSA_A,
+	 "{\"iss\":\"" ISS_RS "\",\"aud\":\"" AUD "\",\"jti\":\"s1\",\"iat\":1773310000}", NULL,
+	 SR_EAUTH, SR_AUTH_FAULT_REQUEST, "issued in the future", NULL},
+	{"iat within the skew", SET_OK_HDR, "RS256", K_RSA_A,
+	 "{\"iss\":\"" ISS_RS "\",\"aud\":\"" AUD "\",\"jti\":\"s1\",\"iat\":1773306550}", NULL,
+	 SR_OK, 0, NULL, NULL},
+	{"no iat", SET_OK_HDR, "RS256", K_RSA_A,
+	 "{\"iss\":\"" ISS_RS "\",\"aud\":\"" AUD "\",\"jti\":\"s1\"}", NULL,
+	 SR_EAUTH, SR_AUTH_FAULT_REQUEST, "no iat", NULL},
+	{"no jti", SET_OK_HDR, "RS256", K_RSA_A,
+	 "{\"iss\":\"" ISS_RS "\",\"aud\":\"" AUD "\",\"iat\":1773306000}", NULL,
+	 SR_EAUTH, SR_AUTH_FAULT_REQUEST, "no jti", NULL},
+	{"hs256 transmitter", "{\"alg\":\"HS256\",\"typ\":\"secevent+jwt\"}", "HS256", K_HMAC,
+	 SET_CLAIMS(ISS_HS, "\"" AUD "\"", ""), NULL, SR_OK, 0, NULL, ISS_HS},
+	{"hs256 transmitter, signed with another secret", "{\"alg\":\"HS256\",\"typ\":\"secevent+jwt\"}",
+	 "HS256", K_HMAC_WITH_RSA_PEM, SET_CLAIMS(ISS_HS, "\"" AUD "\"", ""), NULL, SR_EAUTH,
+	 SR_AUTH_FAULT_KEY, "signature is invalid", ISS_HS},
+	{"eddsa from the jwks", "{\"alg\":\"EdDSA\",\"typ\":\"secevent+jwt\",\"kid\":\"d1\"}",
+	 "EdDSA", K_ED, SET_CLAIMS(ISS_JWKS, "\"" AUD "\"", ""), NULL, SR_OK, 0, NULL, NULL},
+	{"ps256", "{\"alg\":\"PS256\",\"typ\":\"secevent+jwt\"}", "PS256", K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "\"" AUD "\"", ""), NULL, SR_OK, 0, NULL, NULL},
+	{"es256 with another key's signature", "{\"alg\":\"ES256\",\"typ\":\"secevent+jwt\",\"kid\":\"e1\"}",
+	 "ES256", K_EC_OTHER, SET_CLAIMS(ISS_JWKS, "\"" AUD "\"", ""), NULL, SR_EAUTH,
+	 SR_AUTH_FAULT_KEY, "signature is invalid", NULL},
+	{"expired exp", SET_OK_HDR, "RS256", K_RSA_A,
+	 SET_CLAIMS(ISS_RS, "\"" AUD "\"", ",\"exp\":1773300000"), NULL, SR_EAUTH,
+	 SR_AUTH_FAULT_REQUEST, "expired", NULL},
+};
+
+static void test_set_table(void **state)
+{
+	struct sr_set_check check = {ISS_RS, NULL};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(set_cases) / sizeof(set_cases[0]); i++) {
+		const struct setcase *c = &set_cases[i];
+		enum sr_auth_fault fault = 0;
+		struct sr_principal who;
+		struct sr_err err = {0};
+		EVP_PKEY *key = c->signer == K_RSA_A ? rsa_a : c->signer == K_EC ? ec_j
+			      : c->signer == K_ED ? ed_j : c->signer == K_EC_OTHER ? ec_other
+			      : rsa_other;
+		char *tok;
+		enum sr_rc rc;
+
+		if (c->sign_alg == NULL) {
+			char *h = tk_b64url((const unsigned char *)c->header, strlen(c->header));
+			char *p = tk_b64url((const unsigned char *)c->claims, strlen(c->claims));
+			tok = malloc(strlen(h) + strlen(p) + 3);
+			sprintf(tok, "%s.%s.", h, p);
+			free(h);
+			free(p);
+		} else if (c->signer == K_HMAC) {
+			tok = tk_sign(c->sign_alg, NULL, secret, sizeof(secret) - 1, c->header, c->claims);
+		} else if (c->signer == K_HMAC_WITH_RSA_PEM) {
+			tok = tk_sign(c->sign_alg, NULL, (const unsigned char *)"another-secret-of-32-bytes-long!",
+				      32, c->header, c->claims);
+		} else {
+			tok = tk_sign(c->sign_alg, key, NULL, 0, c->header, c->claims);
+		}
+		check.issuer = c->transmitter ? c->transmitter
+			       : strstr(c->claims, ISS_JWKS) ? ISS_JWKS : ISS_RS;
+		check.audience = c->audience;
+		rc = sr_auth_verify_set(auth, tok, strlen(tok), &check, NOW, &who, &fault, &err);
+		print_message("set %-45s -> %s %d %s\n", c->name, sr_rc_name(rc), (int)fault, err.msg);
+		assert_int_equal(rc, c->want);
+		if (rc == SR_OK) {
+			assert_string_equal(who.token_id, "s1");
+			assert_string_equal(who.issuer, check.issuer);
+			sr_principal_clear(&who);
+		} else {
+			assert_int_equal(fault, c->fault);
+			assert_non_null(strstr(err.msg, c->want_msg));
+			assert_null(who.claims);
+		}
+		free(tok);
+	}
+}
+
 /* JWK Sets the service must refuse to load: private or symmetric keys, and
  * a kid that is not a string (RFC 7517 §4.5), which must never be taken for
  * a key without a kid. */
@@ -330,6 +464,7 @@ static int setup(void **state)
 	rsa_j = tk_rsa(2048);
 	rsa_other = tk_rsa(2048);
 	ec_j = tk_ec("P-256");
+	ec_other = tk_ec("P-256");
 	ed_j = tk_ed25519();
 	rsa_a_pem = tk_public_pem(rsa_a);
 	jwk_r = tk_jwk(rsa_j, "r1");
@@ -373,6 +508,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(rsa_j);
 	EVP_PKEY_free(rsa_other);
 	EVP_PKEY_free(ec_j);
+	EVP_PKEY_free(ec_other);
 	EVP_PKEY_free(ed_j);
 	free(rsa_a_pem);
 	return 0;
@@ -383,6 +519,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_no_permission_required),
+		cmocka_unit_test(test_set_table),
 		cmocka_unit_test(test_cache_rechecks_claims),
 		cmocka_unit_test(test_jwks_refusals),
 	};
