@@ -3,10 +3,11 @@
  * and, offline, what a saved payload would revoke under them.
  *
  *   session-revoker rules show [--source NAME]
- *   session-revoker rules test [--source auth0|group-change] [--json] FILE
+ *   session-revoker rules test [--source auth0|group-change|okta] [--json] FILE
  *
  * `test` reads FILE as the source receives it (an Auth0 log stream body in
- * any of its formats, or a group-change event as JSON), applies the rules
+ * any of its formats, a group-change event as JSON, or an Okta event hook
+ * envelope), applies the rules
  * exactly as the service does, and prints each event's fate. Nothing is
  * recorded, no directory is asked (a lookup rule says whose groups it would
  * look up), no token is checked.
@@ -25,10 +26,11 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: session-revoker rules show [--config FILE] [--source NAME]\n"
 		     "       session-revoker rules test [--config FILE] [--source NAME] [--json] FILE\n\n"
-		     "show prints the rules of each source (auth0, group-change) as configured\n"
+		     "show prints the rules of each source (auth0, group-change, okta) as configured\n"
 		     "in \"sources\" (or built in). test reads FILE as the source would receive\n"
 		     "it (--source auth0, the default: a log stream body as a JSON array, JSON\n"
-		     "lines or one object; group-change: the event as a JSON object) and prints\n"
+		     "lines or one object; group-change: the event as a JSON object; okta: an\n"
+		     "event hook delivery's body) and prints\n"
 		     "what each event would revoke under the current configuration. Nothing is\n"
 		     "recorded and no directory is asked.\n");
 }
@@ -39,6 +41,8 @@ static const struct sr_source_config *pick(const struct sr_sources_config *sc, c
 		return &sc->auth0;
 	if (strcmp(name, "group-change") == 0)
 		return &sc->group_change;
+	if (strcmp(name, "okta") == 0)
+		return &sc->okta;
 	return NULL;
 }
 
@@ -63,6 +67,12 @@ static int parse_payload(const struct sr_config *cfg, const struct sr_source_con
 
 	if (strcmp(src->name, "auth0") == 0)
 		return sr_auth0_parse(text, len, batch, err) == SR_OK ? 0 : -1;
+	if (strcmp(src->name, "okta") == 0) {
+		char *envelope = NULL;
+		rc = sr_okta_parse(text, len, batch, &envelope, err);
+		free(envelope);
+		return rc == SR_OK ? 0 : -1;
+	}
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(obj)) {
 		sr_err_set(err, SR_EINVAL, "not a JSON object: %s", obj ? "" : jerr.text);
@@ -160,7 +170,7 @@ int sr_cli_rules(int argc, char **argv)
 	if (sr_sources_config_load(cfg, &sc, &problems, &err) != SR_OK)
 		goto out;
 	if (source != NULL && pick(sc, source) == NULL) {
-		fprintf(stderr, "session-revoker rules: --source takes auth0 or group-change\n");
+		fprintf(stderr, "session-revoker rules: --source takes auth0, group-change or okta\n");
 		status = 2;
 		goto out;
 	}
@@ -169,6 +179,8 @@ int sr_cli_rules(int argc, char **argv)
 			print_rules(&sc->auth0);
 		if (source == NULL || strcmp(source, "group-change") == 0)
 			print_rules(&sc->group_change);
+		if (source == NULL || strcmp(source, "okta") == 0)
+			print_rules(&sc->okta);
 		status = 0;
 		goto out;
 	}
