@@ -144,6 +144,7 @@ static enum MHD_Result no_content(struct sr_request *req)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	req->status = MHD_HTTP_NO_CONTENT;
 	req->answered = true;
 	ret = MHD_queue_response(req->conn, MHD_HTTP_NO_CONTENT, resp);
