@@ -352,8 +352,8 @@ class Deliveries(OktaCase):
 
 class RulesCli(OktaCase):
 
-    def run_cli(self, *args):
-        cfg = self.config(self.okta())
+    def run_cli(self, *args, okta=None):
+        cfg = self.config(okta or self.okta())
         return subprocess.run([harness.binary_path()] + list(args) + ["--config", cfg],
                               capture_output=True, text=True, env=harness.clean_env(),
                               cwd=self.tmp, timeout=60)
@@ -374,6 +374,29 @@ class RulesCli(OktaCase):
         self.assertEqual(out["revocations"][1]["rule"], "user-lost-access")
         self.assertIn("would be looked up", out["revocations"][1]["note"])
         self.assertFalse(os.path.exists(self.db), "rules test wrote a store")
+
+    def test_bad_okta_settings_are_named_by_path(self):
+        p = self.run_cli("check-config", okta=self.okta(
+            authorization_header="Bad Header:", answer_within_ms=3000,
+            rules=[{"name": "x", "on": ["user lifecycle"], "groups": "from_event"}]))
+        self.assertNotEqual(p.returncode, 0)
+        out = p.stdout + p.stderr
+        for path in ("sources.okta.authorization_header", "sources.okta.answer_within_ms",
+                     "sources.okta.rules[0].on[0]"):
+            self.assertIn(path, out)
+        self.assertIn("must be an integer from 100 to 2900", out)
+        cfg = self.config(self.okta())
+        with open(cfg) as f:
+            c = json.load(f)
+        c["sources"]["auth0"] = {"answer_within_ms": 1000}
+        with open(cfg, "w") as f:
+            json.dump(c, f)
+        p = subprocess.run([harness.binary_path(), "check-config", "--config", cfg],
+                           capture_output=True, text=True, env=harness.clean_env(),
+                           cwd=self.tmp, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("sources.auth0.answer_within_ms: only the okta source has it",
+                      p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
