@@ -181,9 +181,9 @@ static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_co
 				size_t *n_groups, struct sr_err *err)
 {
 	struct bounded_call *c;
-	enum sr_rc rc;
-
 	struct timespec now;
+	pthread_t thread;
+	enum sr_rc rc;
 
 	if (!f->has_deadline)
 		return dir->groups(dir, f->ev->subject, groups, n_groups, err);
@@ -209,12 +209,14 @@ static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_co
 	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &f->deadline) != ETIMEDOUT)
 		;
 	if (!c->done) {
+		/* From here the thread owns c, and may free it at any moment. */
 		c->abandoned = true;
+		thread = c->thread;
 		pthread_mutex_lock(&ing->mu);
 		ing->lookups_out++;
 		pthread_mutex_unlock(&ing->mu);
 		pthread_mutex_unlock(&c->mu);
-		pthread_detach(c->thread);
+		pthread_detach(thread);
 		return sr_err_set(err, SR_EUNAVAIL, "no answer within the %lld ms a delivery may"
 				  " wait (sources.%s.answer_within_ms)",
 				  (long long)src->answer_within_ms, src->name);
