@@ -89,6 +89,18 @@ enum sr_rc sr_group_change_parse(json_t *obj, int64_t now, int64_t skew,
 enum sr_rc sr_ssf_parse(json_t *claims, int64_t now, int64_t skew, struct sr_event_batch *batch,
 			struct sr_err *err);
 
+/* An Okta event hook delivery: the envelope {"eventId", "data": {"events":
+ * [LogEvent, ...]}}. Kinds: each event's Okta eventType, verbatim
+ * ("group.user_membership.remove", "user.lifecycle.deactivate", ...); the
+ * subject is the target of type User (alternateId, else id), the groups the
+ * targets of type UserGroup (displayName, else alternateId). event_id is the
+ * event's uuid. SR_EINVAL when the envelope cannot be read (not JSON, no
+ * eventId, no data.events, too many); a malformed event is an event with
+ * error set. OUT *batch (filled), *envelope_id (new string: the envelope's
+ * eventId). */
+enum sr_rc sr_okta_parse(const char *body, size_t len, struct sr_event_batch *batch,
+			 char **envelope_id, struct sr_err *err);
+
 /* ---- rules ---- */
 
 enum sr_rule_mode {

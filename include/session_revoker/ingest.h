@@ -98,10 +98,13 @@ struct sr_poll_config {
 };
 
 struct sr_source_config {
-	const char *name;          /* "auth0", "group-change", "ssf" */
+	const char *name;          /* "auth0", "group-change", "ssf", "okta" */
 	bool enabled;
 	char *secret_file;         /* the static Authorization value; NULL: a JWT
 				    * with events:write */
+	char *secret_header;       /* okta: the header carrying it (NULL: Authorization) */
+	int64_t answer_within_ms;  /* okta: a batch's directory lookups end by then
+				    * (0: no limit but the HTTP client's timeout) */
 	struct sr_rules rules;
 	struct sr_lookup_config lookup;
 	struct sr_poll_config poll;  /* auth0 only */
@@ -117,6 +120,7 @@ struct sr_sources_config {
 	struct sr_source_config auth0;
 	struct sr_source_config group_change;
 	struct sr_source_config ssf;
+	struct sr_source_config okta;
 	struct sr_http_client_config http;
 };
 
@@ -196,6 +200,14 @@ bool sr_ingest_uses_secret(const struct sr_ingest *ing, const struct sr_source_c
  * value, compared in constant time (SHA-256 of both, CRYPTO_memcmp). */
 bool sr_ingest_secret_ok(const struct sr_ingest *ing, const struct sr_source_config *src,
 			 const char *value);
+
+/* Envelopes (okta: the event hook's eventId) of src this process committed
+ * lately (the last few hundred): a redelivery of one is answered at once.
+ * Each event of it is deduplicated by the store anyway. */
+bool sr_ingest_recent_seen(struct sr_ingest *ing, const struct sr_source_config *src,
+			   const char *id);
+void sr_ingest_recent_add(struct sr_ingest *ing, const struct sr_source_config *src,
+			  const char *id);
 
 /* The Auth0 Management API client the ingest built from
  * sources.auth0.lookup (kind "auth0"), or NULL. Borrowed. */

@@ -3,11 +3,12 @@
  * and, offline, what a saved payload would revoke under them.
  *
  *   session-revoker rules show [--source NAME]
- *   session-revoker rules test [--source auth0|group-change|ssf] [--json] FILE
+ *   session-revoker rules test [--source auth0|group-change|ssf|okta] [--json] FILE
  *
  * `test` reads FILE as the source receives it (an Auth0 log stream body in
- * any of its formats, a group-change event as JSON, or an SSF Security
- * Event Token: the compact JWS, or its claims as JSON), applies the rules
+ * any of its formats, a group-change event as JSON, an SSF Security Event
+ * Token: the compact JWS, or its claims as JSON, or an Okta event hook
+ * envelope), applies the rules
  * exactly as the service does, and prints each event's fate. Nothing is
  * recorded, no directory is asked (a lookup rule says whose groups it would
  * look up), no token is checked.
@@ -27,11 +28,12 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: session-revoker rules show [--config FILE] [--source NAME]\n"
 		     "       session-revoker rules test [--config FILE] [--source NAME] [--json] FILE\n\n"
-		     "show prints the rules of each source (auth0, group-change, ssf) as\n"
+		     "show prints the rules of each source (auth0, group-change, ssf, okta) as\n"
 		     "configured in \"sources\" (or built in). test reads FILE as the source would\n"
 		     "receive it (--source auth0, the default: a log stream body as a JSON array,\n"
 		     "JSON lines or one object; group-change: the event as a JSON object; ssf: a\n"
-		     "Security Event Token, its signature not checked, or its claims) and prints\n"
+		     "Security Event Token, its signature not checked, or its claims; okta: an\n"
+		     "event hook delivery's body) and prints\n"
 		     "what each event would revoke under the current configuration. Nothing is\n"
 		     "recorded and no directory is asked.\n");
 }
@@ -44,6 +46,8 @@ static const struct sr_source_config *pick(const struct sr_sources_config *sc, c
 		return &sc->group_change;
 	if (strcmp(name, "ssf") == 0)
 		return &sc->ssf;
+	if (strcmp(name, "okta") == 0)
+		return &sc->okta;
 	return NULL;
 }
 
@@ -114,6 +118,12 @@ static int parse_payload(const struct sr_config *cfg, const struct sr_source_con
 		return sr_auth0_parse(text, len, batch, err) == SR_OK ? 0 : -1;
 	if (strcmp(src->name, "ssf") == 0)
 		return parse_set(cfg, text, len, batch, err);
+	if (strcmp(src->name, "okta") == 0) {
+		char *envelope = NULL;
+		rc = sr_okta_parse(text, len, batch, &envelope, err);
+		free(envelope);
+		return rc == SR_OK ? 0 : -1;
+	}
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(obj)) {
 		sr_err_set(err, SR_EINVAL, "not a JSON object: %s", obj ? "" : jerr.text);
@@ -211,7 +221,7 @@ int sr_cli_rules(int argc, char **argv)
 	if (sr_sources_config_load(cfg, &sc, &problems, &err) != SR_OK)
 		goto out;
 	if (source != NULL && pick(sc, source) == NULL) {
-		fprintf(stderr, "session-revoker rules: --source takes auth0, group-change or ssf\n");
+		fprintf(stderr, "session-revoker rules: --source takes auth0, group-change, ssf or okta\n");
 		status = 2;
 		goto out;
 	}
@@ -222,6 +232,8 @@ int sr_cli_rules(int argc, char **argv)
 			print_rules(&sc->group_change);
 		if (source == NULL || strcmp(source, "ssf") == 0)
 			print_rules(&sc->ssf);
+		if (source == NULL || strcmp(source, "okta") == 0)
+			print_rules(&sc->okta);
 		status = 0;
 		goto out;
 	}

@@ -16,6 +16,8 @@ static const struct sr_route routes[] = {
 	{"POST", "/v1/events/auth0", sr_handle_events_auth0, true},
 	{"POST", "/v1/events/group-change", sr_handle_events_group_change, true},
 	{"POST", "/v1/events/ssf", sr_handle_events_ssf, false},
+	{"GET", "/v1/events/okta", sr_handle_events_okta_verify, false},
+	{"POST", "/v1/events/okta", sr_handle_events_okta, true},
 };
 
 /* Whether path fits pattern; a trailing "{id}" takes one non-empty segment. */

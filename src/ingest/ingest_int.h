@@ -13,19 +13,25 @@
  * others, and that many batches share one group commit under load. */
 #define SR_INGEST_THREADS 32
 
-/* The sources (auth0, group-change, ssf): sr_ingest_slot() numbers them. */
-#define SR_INGEST_SOURCES 3
+/* The sources (auth0, group-change, ssf, okta): sr_ingest_slot() numbers them. */
+#define SR_INGEST_SOURCES 4
+
+/* Envelope ids of recent deliveries remembered (okta: a redelivery of the
+ * same envelope is answered at once). */
+#define SR_INGEST_RECENT 512
 
 struct sr_ingest {
 	const struct sr_config *cfg;
 	const struct sr_sources_config *sc;
 	struct sr_store *store;          /* NULL: rules test (offline) */
-	struct sr_auth0_api *api[SR_INGEST_SOURCES]; /* per source (auth0, group-change, ssf):
-						      * lookup kind auth0 */
+	struct sr_auth0_api *api[SR_INGEST_SOURCES]; /* per source: lookup kind auth0 */
 	struct sr_directory *dir[SR_INGEST_SOURCES]; /* per source: the directory a lookup asks */
-	unsigned char secret_md[SR_INGEST_SOURCES][32]; /* per source: SHA-256 of its
-							 * authorization value */
+	unsigned char secret_md[SR_INGEST_SOURCES][32]; /* per source: SHA-256 of its value */
 	bool has_secret[SR_INGEST_SOURCES];
+	char *recent[SR_INGEST_RECENT];  /* "<source> <envelope id>", a ring */
+	size_t recent_next;
+	int lookups_out;                 /* lookups a delivery stopped waiting for */
+	pthread_cond_t lookups_done;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	struct sr_ingest_job *head, *tail;
@@ -43,7 +49,8 @@ bool sr_ingest_stopping(struct sr_ingest *ing);
 /* Reads each enabled source's authorization_file (secret.c). */
 enum sr_rc sr_ingest_load_secrets(struct sr_ingest *ing, struct sr_err *err);
 
-/* The index of src in ing->api, dir, secret_md: 0 auth0, 1 group-change. */
+/* The index of src in ing->api, dir, secret_md: 0 auth0, 1 group-change,
+ * 2 okta. */
 int sr_ingest_slot(const struct sr_ingest *ing, const struct sr_source_config *src);
 
 /* The directory source's lookup rules ask, or NULL. */

@@ -18,15 +18,20 @@
  *
  * HTTP threads never wait on a directory: they hand the batch to the pool
  * here (sr_ingest_submit, SR_INGEST_THREADS threads) and are woken by its
- * callback.
+ * callback. A source with answer_within_ms (okta: Okta gives up after 3
+ * seconds) waits no longer than that for its batch's lookups: a lookup
+ * still unanswered then counts as failed (the groups last known and the
+ * rule's fallback, with a note) and goes on alone, its answer dropped.
  */
 #include "ingest_int.h"
 
 #include "session_revoker/metrics.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -43,6 +48,8 @@ struct fired {
 	char note[400];
 	struct sr_document doc;
 	char reason[600];
+	bool has_deadline;        /* the source's answer_within_ms */
+	struct timespec deadline; /* CLOCK_REALTIME */
 };
 
 static enum sr_rc strv_add(char ***v, size_t *n, const char *s)
@@ -121,6 +128,114 @@ static void note(struct fired *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- a lookup the batch stops waiting for at its deadline ---- */
+
+struct bounded_call {
+	struct sr_ingest *ing;
+	struct sr_directory *dir;
+	char *subject;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+	enum sr_rc rc;
+	char **groups;
+	size_t n_groups;
+	struct sr_err err;
+};
+
+static void bounded_free(struct bounded_call *c)
+{
+	sr_strv_free(c->groups, c->n_groups);
+	free(c->subject);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *bounded_main(void *arg)
+{
+	struct bounded_call *c = arg;
+	struct sr_ingest *ing = c->ing;
+	bool abandoned;
+
+	c->rc = c->dir->groups(c->dir, c->subject, &c->groups, &c->n_groups, &c->err);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	abandoned = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned) { /* nobody waits for it: the thread is detached */
+		bounded_free(c);
+		pthread_mutex_lock(&ing->mu);
+		ing->lookups_out--;
+		pthread_cond_broadcast(&ing->lookups_done);
+		pthread_mutex_unlock(&ing->mu);
+	}
+	return NULL;
+}
+
+/* dir->groups() for f's subject, waiting until f's deadline at most. */
+static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_config *src,
+				struct sr_directory *dir, struct fired *f, char ***groups,
+				size_t *n_groups, struct sr_err *err)
+{
+	struct bounded_call *c;
+	struct timespec now;
+	pthread_t thread;
+	enum sr_rc rc;
+
+	if (!f->has_deadline)
+		return dir->groups(dir, f->ev->subject, groups, n_groups, err);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec > f->deadline.tv_sec ||
+	    (now.tv_sec == f->deadline.tv_sec && now.tv_nsec >= f->deadline.tv_nsec))
+		return sr_err_set(err, SR_EUNAVAIL, "not asked: the %lld ms a delivery may wait"
+				  " had passed (sources.%s.answer_within_ms)",
+				  (long long)src->answer_within_ms, src->name);
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->subject = strdup(f->ev->subject)) == NULL) {
+		free(c);
+		return sr_err_set(err, SR_EUNAVAIL, "out of memory");
+	}
+	c->ing = ing;
+	c->dir = dir;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&c->thread, NULL, bounded_main, c) != 0) {
+		bounded_free(c); /* no thread to spare: unbounded, here */
+		return dir->groups(dir, f->ev->subject, groups, n_groups, err);
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &f->deadline) != ETIMEDOUT)
+		;
+	if (!c->done) {
+		/* From here the thread owns c, and may free it at any moment. */
+		c->abandoned = true;
+		thread = c->thread;
+		pthread_mutex_lock(&ing->mu);
+		ing->lookups_out++;
+		pthread_mutex_unlock(&ing->mu);
+		pthread_mutex_unlock(&c->mu);
+		pthread_detach(thread);
+		return sr_err_set(err, SR_EUNAVAIL, "no answer within the %lld ms a delivery may"
+				  " wait (sources.%s.answer_within_ms)",
+				  (long long)src->answer_within_ms, src->name);
+	}
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	rc = c->rc;
+	if (rc == SR_OK) {
+		*groups = c->groups;
+		*n_groups = c->n_groups;
+		c->groups = NULL;
+		c->n_groups = 0;
+	} else {
+		*err = c->err;
+	}
+	bounded_free(c);
+	return rc;
+}
+
 /* Step 3 for a "lookup" rule. Whatever the directory says, the groups
  * revoked are never fewer than the evidence allows: a user the directory
  * no longer has, or a lookup that failed, falls back to the groups last
@@ -152,7 +267,7 @@ static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_c
 	} else if (sr_ingest_stopping(ing)) {
 		return SR_EUNAVAIL; /* no new lookup while stopping: the batch is retried */
 	} else {
-		looked = dir->groups(dir, ev->subject, &now, &n_now, &lerr);
+		looked = lookup_groups(ing, src, dir, f, &now, &n_now, &lerr);
 	}
 	known = sr_store_user_groups_get(ing->store, src->name, ev->subject, &last, &n_last,
 					 &last_at, &gerr) == SR_OK;
@@ -376,8 +491,18 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 	json_t *revs = json_array(), *errors = json_array();
 	size_t i, n = 0, dropped = 0, replayed = 0, recorded = 0;
 	enum sr_rc rc = SR_OK;
+	struct timespec deadline = {0};
 
 	*summary = NULL;
+	if (src->answer_within_ms > 0) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += src->answer_within_ms / 1000;
+		deadline.tv_nsec += (long)(src->answer_within_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
 	if (fired == NULL || items == NULL || ids == NULL || seen == NULL) {
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 		goto out;
@@ -395,6 +520,8 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 		}
 		fired[n].ev = ev;
 		fired[n].rule = rule;
+		fired[n].has_deadline = src->answer_within_ms > 0;
+		fired[n].deadline = deadline;
 		ids[n++] = ev->event_id;
 	}
 	if (n > 0 && ing->store != NULL && /* (2) redeliveries */
@@ -585,13 +712,15 @@ enum sr_rc sr_ingest_new(const struct sr_config *cfg, const struct sr_sources_co
 	ing->store = store;
 	pthread_mutex_init(&ing->mu, NULL);
 	pthread_cond_init(&ing->wake, NULL);
+	pthread_cond_init(&ing->lookups_done, NULL);
 	/* Offline (rules test) no secret is needed. */
 	if (store != NULL && (rc = sr_ingest_load_secrets(ing, err)) != SR_OK)
 		goto out;
 	if (store != NULL &&
 	    ((rc = directory_new(ing, &sc->auth0, &ing->api[0], &ing->dir[0], err)) != SR_OK ||
 	     (rc = directory_new(ing, &sc->group_change, &ing->api[1], &ing->dir[1], err)) != SR_OK ||
-	     (rc = directory_new(ing, &sc->ssf, &ing->api[2], &ing->dir[2], err)) != SR_OK))
+	     (rc = directory_new(ing, &sc->ssf, &ing->api[2], &ing->dir[2], err)) != SR_OK ||
+	     (rc = directory_new(ing, &sc->okta, &ing->api[3], &ing->dir[3], err)) != SR_OK))
 		goto out;
 	while (store != NULL && ing->n_threads < SR_INGEST_THREADS) {
 		if (pthread_create(&ing->threads[ing->n_threads], NULL, pool_main, ing) != 0) {
@@ -618,6 +747,14 @@ void sr_ingest_free(struct sr_ingest *ing)
 	sr_ingest_stop(ing);
 	for (i = 0; i < ing->n_threads; i++)
 		pthread_join(ing->threads[i], NULL);
+	/* Lookups a delivery stopped waiting for still use the directories;
+	 * each ends within the HTTP client's timeout. */
+	pthread_mutex_lock(&ing->mu);
+	while (ing->lookups_out > 0)
+		pthread_cond_wait(&ing->lookups_done, &ing->mu);
+	pthread_mutex_unlock(&ing->mu);
+	for (i = 0; i < SR_INGEST_RECENT; i++)
+		free(ing->recent[i]);
 	for (i = 0; i < SR_INGEST_SOURCES; i++) {
 		if (ing->api[i] != NULL)
 			sr_auth0_api_free(ing->api[i]);
@@ -625,6 +762,7 @@ void sr_ingest_free(struct sr_ingest *ing)
 			ing->dir[i]->free(ing->dir[i]);
 	}
 	pthread_cond_destroy(&ing->wake);
+	pthread_cond_destroy(&ing->lookups_done);
 	pthread_mutex_destroy(&ing->mu);
 	OPENSSL_cleanse(ing->secret_md, sizeof(ing->secret_md));
 	free(ing);

@@ -27,13 +27,15 @@ static void digest(const void *p, size_t n, unsigned char md[32])
 
 int sr_ingest_slot(const struct sr_ingest *ing, const struct sr_source_config *src)
 {
-	return src == &ing->sc->auth0 ? 0 : src == &ing->sc->ssf ? 2 : 1;
+	return src == &ing->sc->auth0 ? 0 : src == &ing->sc->group_change ? 1
+	       : src == &ing->sc->ssf ? 2 : 3;
 }
 
 enum sr_rc sr_ingest_load_secrets(struct sr_ingest *ing, struct sr_err *err)
 {
 	const struct sr_source_config *srcs[SR_INGEST_SOURCES] = {
-		&ing->sc->auth0, &ing->sc->group_change, &ing->sc->ssf};
+		&ing->sc->auth0, &ing->sc->group_change, &ing->sc->ssf, &ing->sc->okta,
+	};
 	int i;
 
 	for (i = 0; i < SR_INGEST_SOURCES; i++) {

@@ -13,7 +13,10 @@
  *                  "groups": "from_event"}, ...]
  *     },
  *     "group-change": {"rules": [...], "lookup": {"kind": "http", "url": "..."}},
- *     "ssf": {"issuer": "https://idp.example.com/", "audience": "https://revoker/ssf"}
+ *     "ssf": {"issuer": "https://idp.example.com/", "audience": "https://revoker/ssf"},
+ *     "okta": {"authorization_header": "Authorization",
+ *              "authorization_file": "/etc/session-revoker/okta-authorization",
+ *              "answer_within_ms": 2000, "lookup": {...}, "rules": [...]}
  *   }
  *
  * The ssf source's "issuer" names one of auth.issuers: its keys (jwks_url or
@@ -61,6 +64,17 @@ static const char ssf_defaults[] =
 	"         \"account_purged\"],"
 	"  \"groups\": \"lookup\", \"fallback\": []}]";
 
+/* Okta: the kinds are Okta's event types. A group removed from a person
+ * revokes that group; a person deactivated, suspended or whose sessions an
+ * admin cleared revokes the person's groups, looked up. */
+static const char okta_defaults[] =
+	"[{\"name\": \"group-membership-removed\", \"on\": [\"group.user_membership.remove\"],"
+	"  \"groups\": \"from_event\"},"
+	" {\"name\": \"user-lost-access\","
+	"  \"on\": [\"user.lifecycle.deactivate\", \"user.lifecycle.suspend\","
+	"         \"user.session.clear\"],"
+	"  \"groups\": \"lookup\", \"fallback\": []}]";
+
 /* The kinds each source produces (events.h); Auth0 rules may also name any
  * Auth0 type code, which is the kind of an event the parser does not
  * classify. */
@@ -71,6 +85,20 @@ static const char *const auth0_kinds[] = {
 static const char *const group_change_kinds[] = {"groups_removed", "user_changed", NULL};
 static const char *const ssf_kinds[] = {"session_revoked", "credential_change", "account_disabled",
 					"account_purged", NULL};
+/* Okta rules may name any Okta event type (letters, digits, '.', '_'); these
+ * are the ones the parser checks for a person (and a group). */
+static const char *const okta_kinds[] = {
+	"group.user_membership.remove", "user.lifecycle.deactivate", "user.lifecycle.suspend",
+	"user.session.clear", NULL,
+};
+
+static bool okta_type(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 128 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") == n;
+}
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -184,12 +212,14 @@ static void load_rule(struct sr_source_config *src, const char *const *kinds, js
 			const char *s = json_string_value(v);
 			char one[240];
 			snprintf(one, sizeof(one), "%s[%zu]", path, i);
-			if (s == NULL || (!in_list(s, kinds) && (kinds != auth0_kinds || !type_code(s))))
+			if (s == NULL || (!in_list(s, kinds) && (kinds != auth0_kinds || !type_code(s)) &&
+					  (kinds != okta_kinds || !okta_type(s))))
 				sr_config_problem(pr, one, "unknown event kind%s", kinds == auth0_kinds
 					? " (a kind such as user_blocked, or an Auth0 type code such as sdu)"
 					: kinds == ssf_kinds ? " (session_revoked, credential_change,"
 					" account_disabled or account_purged)"
-					: " (groups_removed or user_changed)");
+					: kinds == okta_kinds ? " (an Okta event type such as"
+					" user.lifecycle.suspend)" : " (groups_removed or user_changed)");
 			else if ((r->on[r->n_on] = strdup(s)) != NULL)
 				r->n_on++;
 		}
@@ -412,12 +442,44 @@ static void load_names(struct sr_source_config *src, json_t *o, const char *at, 
 	}
 }
 
+/* Okta's own settings: the header its secret comes in (Okta lets the admin
+ * name it) and how long a delivery may wait for directory lookups (Okta
+ * gives up after 3 seconds). */
+static void load_okta(struct sr_source_config *src, json_t *o, const char *at, bool okta,
+		      struct sr_config_problems *pr)
+{
+	static const char *const keys[] = {"authorization_header", "answer_within_ms"};
+	char path[160];
+	const char *h;
+	size_t i;
+
+	if (!okta) {
+		for (i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s.%s", at, keys[i]);
+			if (json_object_get(o, keys[i]) != NULL)
+				sr_config_problem(pr, path, "only the okta source has it");
+		}
+		return;
+	}
+	opt_str(o, "authorization_header", at, &src->secret_header, pr);
+	h = src->secret_header;
+	snprintf(path, sizeof(path), "%s.authorization_header", at);
+	/* An HTTP field name (RFC 9110 token), as Okta's "Authentication field". */
+	if (h != NULL && (strlen(h) > 64 ||
+			  strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789!#$%&'*+-.^_`|~") != strlen(h)))
+		sr_config_problem(pr, path, "must be an HTTP header name (1 to 64 letters, digits"
+			" or -._ and the like)");
+	load_int(o, "answer_within_ms", at, 100, 2900, &src->answer_within_ms, pr);
+}
+
 static void source_init(struct sr_source_config *src, const char *name, json_t *o,
 			const char *const *kinds, const char *defaults, size_t max_len,
 			struct sr_config_problems *pr)
 {
 	static const char *const known[] = {"enabled", "authorization_file", "rules", "lookup",
-					    "poll", "group_names", "issuer", "audience", NULL};
+					    "poll", "group_names", "issuer", "audience",
+					    "authorization_header", "answer_within_ms", NULL};
 	char at[96], path[160];
 	json_t *v;
 
@@ -452,6 +514,7 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 				 json_object_get(o, "issuer") ? "issuer" : "audience");
 			sr_config_problem(pr, path, "only the ssf source takes a transmitter");
 		}
+		load_okta(src, o, at, kinds == okta_kinds, pr);
 	}
 	snprintf(path, sizeof(path), "%s.rules", at);
 	load_rules(src, kinds, o ? json_object_get(o, "rules") : NULL, defaults, path, max_len, pr);
@@ -497,6 +560,7 @@ static void source_clear(struct sr_source_config *src)
 		rule_clear(&src->rules.v[i]);
 	free(src->rules.v);
 	free(src->secret_file);
+	free(src->secret_header);
 	lookup_clear(&src->lookup);
 	free(src->poll.from);
 	free(src->set_issuer);
@@ -512,6 +576,7 @@ void sr_sources_config_free(struct sr_sources_config *sc)
 	source_clear(&sc->auth0);
 	source_clear(&sc->group_change);
 	source_clear(&sc->ssf);
+	source_clear(&sc->okta);
 	free(sc);
 }
 
@@ -528,10 +593,10 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	json_object_foreach(cfg->sources, key, v) {
 		if (strcmp(key, "auth0") != 0 && strcmp(key, "group-change") != 0 &&
-		    strcmp(key, "ssf") != 0) {
+		    strcmp(key, "ssf") != 0 && strcmp(key, "okta") != 0) {
 			char path[160];
 			snprintf(path, sizeof(path), "sources.%s", key);
-			sr_config_problem(pr, path, "unknown source (auth0, group-change, ssf)");
+			sr_config_problem(pr, path, "unknown source (auth0, group-change, ssf, okta)");
 		}
 	}
 	source_init(&sc->auth0, "auth0", json_object_get(cfg->sources, "auth0"), auth0_kinds,
@@ -542,6 +607,9 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 	source_init(&sc->ssf, "ssf", json_object_get(cfg->sources, "ssf"), ssf_kinds, ssf_defaults,
 		    max_len, pr);
 	ssf_check_issuer(cfg, &sc->ssf, pr);
+	sc->okta.answer_within_ms = 2000;
+	source_init(&sc->okta, "okta", json_object_get(cfg->sources, "okta"), okta_kinds,
+		    okta_defaults, max_len, pr);
 	sc->http.ca_file = cfg->http_client_ca_file;
 	sc->http.timeout_seconds = cfg->http_client_timeout;
 	sc->http.max_bytes = cfg->http_client_max_bytes;

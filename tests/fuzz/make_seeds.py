@@ -320,9 +320,42 @@ def ssf_seeds():
         write("ssf", name, json.dumps(c, indent=1) + "\n")
 
 
+# ---- fuzz_okta: Okta event hook deliveries (POST /v1/events/okta) ----
+
+OKTA_DATA = os.path.join(HERE, "..", "data", "okta")
+
+
+def okta_event(uuid, type_, targets, published="2026-03-12T09:02:11.406Z"):
+    return {"uuid": uuid, "published": published, "eventType": type_,
+            "actor": {"id": "00uadmin", "type": "User"}, "target": targets}
+
+
+def okta_seeds():
+    for name in sorted(os.listdir(OKTA_DATA)):
+        if name.startswith("delivery-"):
+            with open(os.path.join(OKTA_DATA, name), "rb") as f:
+                write("okta", name, f.read())
+    user = {"id": "00u1", "type": "User", "alternateId": "a@example.com"}
+    group = {"id": "00g1", "type": "UserGroup", "displayName": "team_hr"}
+    events = [okta_event("v1", "group.user_membership.remove", [user, group]),
+              okta_event("v1", "user.lifecycle.suspend", [user]),
+              okta_event("v2", "user.session.clear", [{"id": "00u2", "type": "User",
+                                                       "alternateId": "unknown"}]),
+              okta_event("v3", "user.session.start", []),
+              okta_event("v4", "group.user_membership.remove", [user]),
+              okta_event("v5", "user.lifecycle.deactivate", [user, dict(user, alternateId="b")]),
+              5, {"uuid": 7}, {"uuid": "v6", "published": "yesterday", "eventType": "x"}]
+    write("okta", "variants.json", json.dumps({"eventType": "com.okta.event_hook",
+                                               "eventId": "env-1", "data": {"events": events}},
+                                              indent=1))
+    write("okta", "no-events.json", '{"eventId": "e", "data": {"events": []}}')
+    write("okta", "not-json.txt", "hello")
+
+
 SEEDERS = {"document": document_seeds, "verify": verify_seeds, "jwks": jwks_seeds,
            "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds,
-           "ssf": ssf_seeds}
+           "ssf": ssf_seeds,
+           "okta": okta_seeds}
 
 
 def main(targets):
