@@ -59,6 +59,21 @@ enum MHD_Result sr_request_wait_store(struct sr_request *req, struct sr_store_op
 void sr_request_suspend(struct sr_request *req, sr_handler then);
 void sr_request_wake(struct sr_request *req);
 
+struct sr_event_batch;
+struct sr_source_config;
+struct sr_principal;
+struct sr_ingest_job;
+
+/* The event routes' shared steps (handlers/events.c). A batch none of whose
+ * events could be read is answered 400 (*refused set; return what it
+ * returns). sr_events_submit hands the parsed batch to the ingest as job
+ * (sent by who) and suspends req until its COMMIT, when then answers. */
+enum MHD_Result sr_events_refuse_unreadable(struct sr_request *req,
+					    const struct sr_event_batch *batch, bool *refused);
+enum MHD_Result sr_events_submit(struct sr_request *req, const struct sr_source_config *src,
+				 struct sr_event_batch *batch, const struct sr_principal *who,
+				 struct sr_ingest_job *job, sr_handler then);
+
 /* The route for method+path; NULL with *path_known set when only the method
  * is wrong (allow gets the methods that would work, comma-separated). */
 const struct sr_route *sr_route_find(const char *method, const char *path,

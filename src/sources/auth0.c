@@ -24,6 +24,7 @@
  * copied string holds a control or format character.
  */
 #include "session_revoker/events.h"
+#include "sources_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,48 +43,8 @@ static int is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Whether s (len bytes, from jansson: valid UTF-8) is fit to copy: no NUL
- * inside, no control or format character, at most max bytes. NULL when it
- * is, else what is wrong. */
-static const char *str_problem(const char *s, size_t len, size_t max)
-{
-	if (len > max)
-		return "too long";
-	if (strlen(s) != len || sr_utf8_has_control(s, NULL))
-		return "holds control characters";
-	return NULL;
-}
 
-/* The string member name of obj into *out (borrowed; NULL when absent or
- * null). Marks ev malformed (naming pfx+name) when it has another type or
- * does not pass str_problem(). Returns 0 when ev was marked. */
-static int get_str(struct sr_event *ev, json_t *obj, const char *pfx, const char *name,
-		   size_t max, const char **out)
-{
-	json_t *v = json_object_get(obj, name);
-	const char *why;
 
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return 1;
-	if (!json_is_string(v)) {
-		sr_event_fail(ev, "%s%s: must be a string", pfx, name);
-		return 0;
-	}
-	if ((why = str_problem(json_string_value(v), json_string_length(v), max)) != NULL) {
-		sr_event_fail(ev, "%s%s: %s", pfx, name, why);
-		return 0;
-	}
-	*out = json_string_value(v);
-	return 1;
-}
-
-static int set_str(char **dst, const char *s)
-{
-	free(*dst);
-	*dst = strdup(s);
-	return *dst != NULL;
-}
 
 static int hexval(char c)
 {
@@ -159,8 +120,8 @@ static int api_call_read(struct sr_event *ev, json_t *data, const char *pfx,
 	if (!json_is_object(req))
 		return 0;
 	snprintf(where, sizeof(where), "%sdetails.request.", pfx);
-	if (!get_str(ev, req, where, "method", 16, &c->method) ||
-	    !get_str(ev, req, where, "path", MAX_STR, &path))
+	if (!sr_sources_get_str(ev, req, where, "method", 16, &c->method) ||
+	    !sr_sources_get_str(ev, req, where, "path", MAX_STR, &path))
 		return -1;
 	if (c->method == NULL || path == NULL)
 		return 0;
@@ -225,24 +186,6 @@ static int id_ok(struct sr_event *ev, const char *what, const char *id)
 	return 1;
 }
 
-/* Appends s to the event's groups unless it is there already. */
-static int add_group(struct sr_event *ev, const char *s)
-{
-	char **v;
-	size_t i;
-
-	for (i = 0; i < ev->n_groups; i++)
-		if (strcmp(ev->groups[i], s) == 0)
-			return 1;
-	v = realloc(ev->groups, (ev->n_groups + 1) * sizeof(*v));
-	if (v == NULL)
-		return 0;
-	ev->groups = v;
-	if ((v[ev->n_groups] = strdup(s)) == NULL)
-		return 0;
-	ev->n_groups++;
-	return 1;
-}
 
 /* body.<name> as a list of 1..MAX_LIST ids. As groups (join == 0) or as the
  * subject, the ids joined by "," (join == 1; an id holding ',' is refused,
@@ -281,7 +224,7 @@ static int id_list(struct sr_event *ev, json_t *body, const char *name, int join
 			sr_event_fail(ev, "%s: holds ',' (the subject lists ids joined by ',')", what);
 			return 0;
 		}
-		if (!join && !add_group(ev, s)) {
+		if (!join && !sr_sources_add_group(ev, s)) {
 			sr_event_fail(ev, "out of memory");
 			return 0;
 		}
@@ -341,22 +284,22 @@ static int classify_sapi(struct sr_event *ev, json_t *data, const char *pfx)
 		if (kind != NULL)
 			ok = id_ok(ev, "details.request.path: user id", c.segs[1]) &&
 			     (strcmp(kind, "roles_removed") != 0 || id_list(ev, c.body, "roles", 0)) &&
-			     set_str(&ev->subject, c.segs[1]);
+			     sr_sources_set_str(&ev->subject, c.segs[1]);
 	} else if (c.n_segs == 3 && strcmp(c.segs[0], "roles") == 0 &&
 		   strcmp(c.segs[2], "users") == 0 && strcasecmp(c.method, "delete") == 0) {
 		/* One role taken from several users: the subject is the users
 		 * joined by ",". */
 		ok = id_ok(ev, "details.request.path: role id", c.segs[1]) &&
-		     add_group(ev, c.segs[1]) && id_list(ev, c.body, "users", 1);
+		     sr_sources_add_group(ev, c.segs[1]) && id_list(ev, c.body, "users", 1);
 		kind = "roles_removed";
 	} else if (c.n_segs == 3 && strcmp(c.segs[0], "organizations") == 0 &&
 		   strcmp(c.segs[2], "members") == 0 && strcasecmp(c.method, "delete") == 0) {
 		ok = id_ok(ev, "details.request.path: organization id", c.segs[1]) &&
-		     add_group(ev, c.segs[1]) && id_list(ev, c.body, "members", 1);
+		     sr_sources_add_group(ev, c.segs[1]) && id_list(ev, c.body, "members", 1);
 		kind = "org_members_removed";
 	}
 	if (ok && kind != NULL)
-		ok = set_str(&ev->kind, kind);
+		ok = sr_sources_set_str(&ev->kind, kind);
 	api_call_clear(&c);
 	if (!ok)
 		sr_event_fail(ev, "out of memory"); /* no-op when already marked */
@@ -385,10 +328,10 @@ static int read_record(struct sr_event *ev, json_t *rec)
 	} else if (!json_is_object(data)) {
 		sr_event_fail(ev, "data: must be an object");
 	}
-	if (!get_str(ev, rec, "", "log_id", MAX_STR, &env_id))
+	if (!sr_sources_get_str(ev, rec, "", "log_id", MAX_STR, &env_id))
 		return 1;
 	if (data != rec && json_is_object(data) &&
-	    !get_str(ev, data, "data.", "log_id", MAX_STR, &data_id))
+	    !sr_sources_get_str(ev, data, "data.", "log_id", MAX_STR, &data_id))
 		return 1;
 	if (env_id != NULL && data_id != NULL && strcmp(env_id, data_id) != 0) {
 		sr_event_fail(ev, "log_id \"%.80s\" differs from data.log_id \"%.80s\"", env_id,
@@ -401,14 +344,14 @@ static int read_record(struct sr_event *ev, json_t *rec)
 		sr_event_fail(ev, "log_id: required");
 		return 1;
 	}
-	if (!set_str(&ev->event_id, env_id))
+	if (!sr_sources_set_str(&ev->event_id, env_id))
 		return 0;
 	if (ev->error != NULL)
 		return 1;
 
-	if (!get_str(ev, data, pfx, "type", MAX_STR, &type) ||
-	    !get_str(ev, data, pfx, "date", MAX_STR, &date) ||
-	    !get_str(ev, data, pfx, "user_id", MAX_ID, &user))
+	if (!sr_sources_get_str(ev, data, pfx, "type", MAX_STR, &type) ||
+	    !sr_sources_get_str(ev, data, pfx, "date", MAX_STR, &date) ||
+	    !sr_sources_get_str(ev, data, pfx, "user_id", MAX_ID, &user))
 		return 1;
 	if (type == NULL || type[0] == '\0') {
 		sr_event_fail(ev, "%stype: required", pfx);
@@ -426,7 +369,7 @@ static int read_record(struct sr_event *ev, json_t *rec)
 		return 1;
 	}
 	ev->time = t;
-	if (!set_str(&ev->type, type) || !set_str(&ev->time_text, date))
+	if (!sr_sources_set_str(&ev->type, type) || !sr_sources_set_str(&ev->time_text, date))
 		return 0;
 
 	if (strcmp(type, "sapi") == 0) {
@@ -438,14 +381,14 @@ static int read_record(struct sr_event *ev, json_t *rec)
 			sr_event_fail(ev, "%suser_id: required for type \"%s\"", pfx, type);
 			return 1;
 		}
-		if (!set_str(&ev->kind, strcmp(type, "scp") == 0 ? "password_changed"
+		if (!sr_sources_set_str(&ev->kind, strcmp(type, "scp") == 0 ? "password_changed"
 								: "user_deleted") ||
-		    !set_str(&ev->subject, user))
+		    !sr_sources_set_str(&ev->subject, user))
 			return 0;
 	}
-	if (ev->kind == NULL && !set_str(&ev->kind, type))
+	if (ev->kind == NULL && !sr_sources_set_str(&ev->kind, type))
 		return 0;
-	if (ev->subject == NULL && !set_str(&ev->subject, user ? user : ""))
+	if (ev->subject == NULL && !sr_sources_set_str(&ev->subject, user ? user : ""))
 		return 0;
 	return 1;
 }

@@ -2,6 +2,7 @@
  * events.c - the batch of events a source delivers (events.h).
  */
 #include "session_revoker/events.h"
+#include "sources_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,4 +61,60 @@ void sr_event_fail(struct sr_event *ev, const char *fmt, ...)
 	 * bytes near it): one line of valid UTF-8, as sr_err_set() makes it. */
 	sr_err_set(&clean, SR_EINVAL, "%s", msg);
 	ev->error = strdup(clean.msg);
+}
+
+const char *sr_sources_str_problem(const char *s, size_t len, size_t max)
+{
+	if (len > max)
+		return "too long";
+	if (strlen(s) != len || sr_utf8_has_control(s, NULL))
+		return "holds control characters";
+	return NULL;
+}
+
+int sr_sources_get_str(struct sr_event *ev, json_t *obj, const char *pfx, const char *name,
+		       size_t max, const char **out)
+{
+	json_t *v = json_object_get(obj, name);
+	const char *why;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 1;
+	if (!json_is_string(v)) {
+		sr_event_fail(ev, "%s%s: must be a string", pfx, name);
+		return 0;
+	}
+	why = sr_sources_str_problem(json_string_value(v), json_string_length(v), max);
+	if (why != NULL) {
+		sr_event_fail(ev, "%s%s: %s", pfx, name, why);
+		return 0;
+	}
+	*out = json_string_value(v);
+	return 1;
+}
+
+int sr_sources_set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s);
+	return *dst != NULL;
+}
+
+int sr_sources_add_group(struct sr_event *ev, const char *s)
+{
+	char **v;
+	size_t i;
+
+	for (i = 0; i < ev->n_groups; i++)
+		if (strcmp(ev->groups[i], s) == 0)
+			return 1;
+	v = realloc(ev->groups, (ev->n_groups + 1) * sizeof(*v));
+	if (v == NULL)
+		return 0;
+	ev->groups = v;
+	if ((v[ev->n_groups] = strdup(s)) == NULL)
+		return 0;
+	ev->n_groups++;
+	return 1;
 }

@@ -22,6 +22,7 @@
  * copied is capped and free of control and format characters.
  */
 #include "session_revoker/events.h"
+#include "sources_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,64 +43,9 @@ static const struct {
 	{"user.session.clear", 0},
 };
 
-/* Whether s (len bytes, from jansson) is fit to copy; NULL when it is, else
- * what is wrong. */
-static const char *str_problem(const char *s, size_t len, size_t max)
-{
-	if (len > max)
-		return "too long";
-	if (strlen(s) != len || sr_utf8_has_control(s, NULL))
-		return "holds control characters";
-	return NULL;
-}
 
-/* The string member name of obj (borrowed; NULL when absent or null). Marks
- * ev (naming pfx+name) when it has another type or is unfit. 0 when marked. */
-static int get_str(struct sr_event *ev, json_t *obj, const char *pfx, const char *name,
-		   size_t max, const char **out)
-{
-	json_t *v = json_object_get(obj, name);
-	const char *why;
 
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return 1;
-	if (!json_is_string(v)) {
-		sr_event_fail(ev, "%s%s: must be a string", pfx, name);
-		return 0;
-	}
-	if ((why = str_problem(json_string_value(v), json_string_length(v), max)) != NULL) {
-		sr_event_fail(ev, "%s%s: %s", pfx, name, why);
-		return 0;
-	}
-	*out = json_string_value(v);
-	return 1;
-}
 
-static int set_str(char **dst, const char *s)
-{
-	free(*dst);
-	*dst = strdup(s);
-	return *dst != NULL;
-}
-
-static int add_group(struct sr_event *ev, const char *s)
-{
-	char **v;
-	size_t i;
-
-	for (i = 0; i < ev->n_groups; i++)
-		if (strcmp(ev->groups[i], s) == 0)
-			return 1;
-	v = realloc(ev->groups, (ev->n_groups + 1) * sizeof(*v));
-	if (v == NULL)
-		return 0;
-	ev->groups = v;
-	if ((v[ev->n_groups] = strdup(s)) == NULL)
-		return 0;
-	ev->n_groups++;
-	return 1;
-}
 
 /* A target's name: displayName for a group, alternateId for a user, the
  * other one, then id. NULL (ev marked) when none is usable. */
@@ -109,8 +55,8 @@ static const char *target_name(struct sr_event *ev, json_t *t, const char *pfx, 
 	const char *second = group ? "alternateId" : "displayName";
 	const char *a, *b, *id;
 
-	if (!get_str(ev, t, pfx, first, MAX_ID, &a) || !get_str(ev, t, pfx, second, MAX_ID, &b) ||
-	    !get_str(ev, t, pfx, "id", MAX_ID, &id))
+	if (!sr_sources_get_str(ev, t, pfx, first, MAX_ID, &a) || !sr_sources_get_str(ev, t, pfx, second, MAX_ID, &b) ||
+	    !sr_sources_get_str(ev, t, pfx, "id", MAX_ID, &id))
 		return NULL;
 	/* Okta writes "unknown" where it has no alternateId. */
 	if (a != NULL && a[0] != '\0' && strcmp(a, "unknown") != 0)
@@ -152,7 +98,7 @@ static int read_targets(struct sr_event *ev, json_t *rec)
 			sr_event_fail(ev, "target[%zu]: must be an object", i);
 			return 0;
 		}
-		if (!get_str(ev, t, pfx, "type", MAX_STR, &type))
+		if (!sr_sources_get_str(ev, t, pfx, "type", MAX_STR, &type))
 			return 0;
 		if (type == NULL)
 			continue;
@@ -167,13 +113,13 @@ static int read_targets(struct sr_event *ev, json_t *rec)
 		} else if (strcmp(type, "UserGroup") == 0) {
 			if ((name = target_name(ev, t, pfx, 1)) == NULL)
 				return 0;
-			if (!add_group(ev, name)) {
+			if (!sr_sources_add_group(ev, name)) {
 				sr_event_fail(ev, "out of memory");
 				return 0;
 			}
 		}
 	}
-	if (user != NULL && !set_str(&ev->subject, user)) {
+	if (user != NULL && !sr_sources_set_str(&ev->subject, user)) {
 		sr_event_fail(ev, "out of memory");
 		return 0;
 	}
@@ -193,16 +139,16 @@ static int read_event(struct sr_event *ev, json_t *rec)
 		sr_event_fail(ev, "event is not a JSON object");
 		return 1;
 	}
-	if (!get_str(ev, rec, "", "uuid", MAX_ID, &uuid))
+	if (!sr_sources_get_str(ev, rec, "", "uuid", MAX_ID, &uuid))
 		return 1;
 	if (uuid == NULL || uuid[0] == '\0') {
 		sr_event_fail(ev, "uuid: required");
 		return 1;
 	}
-	if (!set_str(&ev->event_id, uuid))
+	if (!sr_sources_set_str(&ev->event_id, uuid))
 		return 0;
-	if (!get_str(ev, rec, "", "eventType", MAX_STR, &type) ||
-	    !get_str(ev, rec, "", "published", MAX_STR, &published))
+	if (!sr_sources_get_str(ev, rec, "", "eventType", MAX_STR, &type) ||
+	    !sr_sources_get_str(ev, rec, "", "published", MAX_STR, &published))
 		return 1;
 	if (type == NULL || type[0] == '\0') {
 		sr_event_fail(ev, "eventType: required");
@@ -224,8 +170,8 @@ static int read_event(struct sr_event *ev, json_t *rec)
 		return 1;
 	}
 	ev->time = t;
-	if (!set_str(&ev->type, type) || !set_str(&ev->kind, type) ||
-	    !set_str(&ev->time_text, published))
+	if (!sr_sources_set_str(&ev->type, type) || !sr_sources_set_str(&ev->kind, type) ||
+	    !sr_sources_set_str(&ev->time_text, published))
 		return 0;
 	if (!read_targets(ev, rec))
 		return ev->error == NULL || strcmp(ev->error, "out of memory") != 0;
@@ -237,7 +183,7 @@ static int read_event(struct sr_event *ev, json_t *rec)
 		else if (known_types[i].needs_group && ev->n_groups == 0)
 			sr_event_fail(ev, "target: a \"%s\" event must name its UserGroup", type);
 	}
-	if (ev->subject == NULL && !set_str(&ev->subject, ""))
+	if (ev->subject == NULL && !sr_sources_set_str(&ev->subject, ""))
 		return 0;
 	return 1;
 }
@@ -272,9 +218,9 @@ enum sr_rc sr_okta_parse(const char *body, size_t len, struct sr_event_batch *ba
 		rc = sr_err_set(err, SR_EINVAL, "eventId: required, a non-empty string");
 		goto out;
 	}
-	if (str_problem(json_string_value(id), json_string_length(id), MAX_ID) != NULL) {
+	if (sr_sources_str_problem(json_string_value(id), json_string_length(id), MAX_ID) != NULL) {
 		rc = sr_err_set(err, SR_EINVAL, "eventId: %s",
-				str_problem(json_string_value(id), json_string_length(id), MAX_ID));
+				sr_sources_str_problem(json_string_value(id), json_string_length(id), MAX_ID));
 		goto out;
 	}
 	data = json_object_get(root, "data");

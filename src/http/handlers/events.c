@@ -88,6 +88,43 @@ static void ingested(struct sr_ingest_job *job)
 	sr_request_wake(job->arg);
 }
 
+enum MHD_Result sr_events_refuse_unreadable(struct sr_request *req,
+					    const struct sr_event_batch *batch, bool *refused)
+{
+	char detail[400];
+
+	*refused = every_event_bad(batch);
+	if (!*refused)
+		return MHD_YES;
+	snprintf(detail, sizeof(detail), "no event could be read; the first (index 0%s%s): %s",
+		 batch->v[0].event_id ? ", " : "",
+		 batch->v[0].event_id ? batch->v[0].event_id : "", batch->v[0].error);
+	return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", detail, NULL, NULL);
+}
+
+enum MHD_Result sr_events_submit(struct sr_request *req, const struct sr_source_config *src,
+				 struct sr_event_batch *batch, const struct sr_principal *who,
+				 struct sr_ingest_job *job, sr_handler then)
+{
+	struct sr_err err = {0};
+
+	job->source = src;
+	job->batch = batch;
+	job->sender = (struct sr_ingest_sender){
+		.issuer = who->issuer, .subject = who->subject, .token_id = who->token_id,
+	};
+	job->now = sr_clock_now();
+	job->done = ingested;
+	job->arg = req;
+	sr_request_suspend(req, then);
+	if (sr_ingest_submit(req->app->ingest, job, &err) != SR_OK) {
+		job->rc = err.code;
+		job->err = err;
+		sr_request_wake(req);
+	}
+	return MHD_YES;
+}
+
 /* Runs once the ingest has committed the batch, or failed to. */
 static enum MHD_Result answer(struct sr_request *req)
 {
@@ -108,31 +145,13 @@ static enum MHD_Result answer(struct sr_request *req)
 static enum MHD_Result submit(struct sr_request *req, const struct sr_source_config *src,
 			      struct event_state *es)
 {
-	struct sr_err err = {0};
+	enum MHD_Result ret;
+	bool refused;
 
-	if (every_event_bad(&es->batch)) {
-		char detail[400];
-		snprintf(detail, sizeof(detail), "no event could be read; the first (index 0%s%s): %s",
-			 es->batch.v[0].event_id ? ", " : "",
-			 es->batch.v[0].event_id ? es->batch.v[0].event_id : "", es->batch.v[0].error);
-		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", detail, NULL,
-					NULL);
-	}
-	es->job.source = src;
-	es->job.batch = &es->batch;
-	es->job.sender = (struct sr_ingest_sender){
-		.issuer = es->who.issuer, .subject = es->who.subject, .token_id = es->who.token_id,
-	};
-	es->job.now = sr_clock_now();
-	es->job.done = ingested;
-	es->job.arg = req;
-	sr_request_suspend(req, answer);
-	if (sr_ingest_submit(req->app->ingest, &es->job, &err) != SR_OK) {
-		es->job.rc = err.code;
-		es->job.err = err;
-		sr_request_wake(req);
-	}
-	return MHD_YES;
+	ret = sr_events_refuse_unreadable(req, &es->batch, &refused);
+	if (refused)
+		return ret;
+	return sr_events_submit(req, src, &es->batch, &es->who, &es->job, answer);
 }
 
 static struct event_state *state_new(struct sr_request *req)

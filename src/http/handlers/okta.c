@@ -152,11 +152,6 @@ static enum MHD_Result no_content(struct sr_request *req)
 	return ret;
 }
 
-static void ingested(struct sr_ingest_job *job)
-{
-	sr_request_wake(job->arg);
-}
-
 /* Runs once the ingest has committed the batch, or failed to. */
 static enum MHD_Result answer(struct sr_request *req)
 {
@@ -183,22 +178,13 @@ static enum MHD_Result answer(struct sr_request *req)
 	return no_content(req);
 }
 
-static bool every_event_bad(const struct sr_event_batch *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->n; i++)
-		if (b->v[i].error == NULL)
-			return false;
-	return b->n > 0;
-}
-
 enum MHD_Result sr_handle_events_okta(struct sr_request *req)
 {
 	const struct sr_source_config *src = &req->app->sources->okta;
 	struct okta_state *st;
 	struct sr_err err = {0};
 	enum MHD_Result ret;
+	bool refused;
 
 	if (!src->enabled)
 		return source_off(req);
@@ -218,27 +204,8 @@ enum MHD_Result sr_handle_events_okta(struct sr_request *req)
 		       st->envelope_id);
 		return no_content(req);
 	}
-	if (every_event_bad(&st->batch)) {
-		char detail[400];
-		snprintf(detail, sizeof(detail), "no event could be read; the first (index 0%s%s): %s",
-			 st->batch.v[0].event_id ? ", " : "",
-			 st->batch.v[0].event_id ? st->batch.v[0].event_id : "", st->batch.v[0].error);
-		return sr_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request", detail, NULL,
-					NULL);
-	}
-	st->job.source = src;
-	st->job.batch = &st->batch;
-	st->job.sender = (struct sr_ingest_sender){
-		.issuer = st->who.issuer, .subject = st->who.subject, .token_id = st->who.token_id,
-	};
-	st->job.now = sr_clock_now();
-	st->job.done = ingested;
-	st->job.arg = req;
-	sr_request_suspend(req, answer);
-	if (sr_ingest_submit(req->app->ingest, &st->job, &err) != SR_OK) {
-		st->job.rc = err.code;
-		st->job.err = err;
-		sr_request_wake(req);
-	}
-	return MHD_YES;
+	ret = sr_events_refuse_unreadable(req, &st->batch, &refused);
+	if (refused)
+		return ret;
+	return sr_events_submit(req, src, &st->batch, &st->who, &st->job, answer);
 }

@@ -100,11 +100,6 @@ static bool secevent_media(struct sr_request *req)
 	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
 }
 
-static void ingested(struct sr_ingest_job *job)
-{
-	sr_request_wake(job->arg);
-}
-
 /* Runs once the ingest has committed the event, or failed to. */
 static enum MHD_Result answer(struct sr_request *req)
 {
@@ -188,19 +183,5 @@ enum MHD_Result sr_handle_events_ssf(struct sr_request *req)
 	free(ev->event_id);
 	ev->event_id = scoped;
 
-	st->job.source = src;
-	st->job.batch = &st->batch;
-	st->job.sender = (struct sr_ingest_sender){
-		.issuer = st->who.issuer, .subject = st->who.subject, .token_id = st->who.token_id,
-	};
-	st->job.now = sr_clock_now();
-	st->job.done = ingested;
-	st->job.arg = req;
-	sr_request_suspend(req, answer);
-	if (sr_ingest_submit(req->app->ingest, &st->job, &err) != SR_OK) {
-		st->job.rc = err.code;
-		st->job.err = err;
-		sr_request_wake(req);
-	}
-	return MHD_YES;
+	return sr_events_submit(req, src, &st->batch, &st->who, &st->job, answer);
 }
