@@ -134,6 +134,16 @@ struct sr_config {
 	char *policy_name;
 	char *role_tags;   /* revoke.role_tags: whose session-revoker:groups tag is read: off, saml, all */
 	int64_t max_session_seconds;
+	/* revoke.hold_seconds: a group revocation's cut-off is its time plus
+	 * this (old ID tokens minting sessions after the event are denied too;
+	 * the whole group logs in again after it) */
+	int64_t hold_seconds;
+	/* targeted revocation (README, "Revoking one person") */
+	char *targeted_tag;        /* NULL: people are named by aws:SourceIdentity, else
+				    * by aws:PrincipalTag/<this> */
+	char *targeted_scope;      /* "federated": roles that trust a configured provider;
+				    * "all": every role of the account AWS lets us write */
+	int64_t targeted_lifetime; /* the IdP's ID token lifetime (a source may set its own) */
 	/* the job workers */
 	int64_t jobs_workers;
 	int64_t jobs_lease_seconds;

@@ -162,6 +162,11 @@ void sr_secret_free(void *p, size_t len);
 /* Frees n strings and the array holding them. NULL is safe. */
 void sr_strv_free(char **v, size_t n);
 
+/* Why subject cannot name a person in a deny policy's condition (tag_key
+ * NULL or "": as aws:SourceIdentity, else as that principal tag's value):
+ * a static message ("must be ..."), or NULL when it can. */
+const char *sr_subject_problem(const char *tag_key, const char *subject);
+
 /* url as it may be shown (logs, dumps, errors): a password in its user part
  * (scheme://user:PASSWORD@host) or in a password= parameter replaced by
  * "***". Anything else is copied as it is. Returns out. */

@@ -216,6 +216,11 @@ enum sr_rc sr_targeted_cleanup(const char *existing, int64_t now, int64_t max_se
 enum sr_rc sr_targeted_list(const char *policy, struct sr_targeted_person **people,
 			    size_t *n_people, struct sr_err *err);
 
+/* The people to deny: subjects (borrowed), each until cutoff. OUT *people:
+ * a new array (free() it), NULL when n is 0. */
+enum sr_rc sr_targeted_people(char *const *subjects, size_t n, int64_t cutoff,
+			      struct sr_person **people, struct sr_err *err);
+
 void sr_targeted_people_free(struct sr_targeted_person *people, size_t n);
 void sr_targeted_result_clear(struct sr_targeted_result *res);
 
@@ -235,6 +240,16 @@ struct sr_engine_request {
 	char *const *accounts;    /* NULL: every configured account */
 	size_t n_accounts;
 	int64_t now;              /* SR_ENGINE_CLEANUP: is it due yet? */
+	/* People (targeted revocation, README "Revoking one person"), with or
+	 * without groups, on every role a person could reach (the roles that
+	 * trust a configured provider; targeted.scope "all": every role AWS
+	 * lets the service write). REVOKE: each denied until their own
+	 * cut-off; CLEANUP: every person whose sessions have all expired goes,
+	 * and a role still holding one of these (not due yet) is "not-due";
+	 * PLAN: each role's people and characters, as a revoke would leave
+	 * them. */
+	const struct sr_person *people;
+	size_t n_people;
 	int dry_run;              /* compute and report, write nothing */
 	/* SR_ENGINE_CLEANUP: role ARNs to visit as well as the roles that match
 	 * now (the roles the revocation denied: a trust policy may have been
@@ -284,6 +299,17 @@ struct sr_role_result {
 	 * deny policy); NULL when it matched. */
 	const char *visited;
 	int settled;         /* decided while selecting (unmodifiable, tags unreadable): not worked on */
+	/* Targeted: selected for the request's people (match.matched says
+	 * whether for its groups too); after the run, the people in its
+	 * targeted statements, those that could not be written (named in
+	 * error), and the characters its inline policies use and leave as IAM
+	 * counts them (left -1: the role's other inline policies were not read,
+	 * so only what ours uses is known). */
+	int targeted;
+	int people;
+	int unwritten;
+	int64_t chars_used;
+	int64_t chars_left;
 };
 
 struct sr_account_result {

@@ -256,11 +256,21 @@ enum sr_rc sr_store_jobs_list(struct sr_store *store, const char *state, int lim
 enum sr_rc sr_store_job_retry(struct sr_store *store, int64_t job_id, int64_t now,
 			      struct sr_err *err);
 
-/* The groups, cut-off and action of a revocation (for a worker). OUT groups:
- * new strings (sr_strv_free). */
-enum sr_rc sr_store_revocation_work(struct sr_store *store, int64_t seq, char ***groups,
-				    size_t *n_groups, int64_t *cutoff, char *action,
-				    size_t action_cap, struct sr_err *err);
+/* What a worker needs of a revocation. */
+struct sr_revocation_work {
+	char **groups;           /* may be none (a revocation of people only) */
+	size_t n_groups;
+	char **subjects;         /* the people (targeted); may be none */
+	size_t n_subjects;
+	int64_t cutoff;          /* the groups' cut-off (the time + the hold) */
+	int64_t subjects_cutoff; /* the people's; 0: none */
+	char action[16];         /* "revoke" or "cleanup" */
+};
+
+/* OUT *w (sr_revocation_work_clear). SR_ENOTFOUND: no such revocation. */
+enum sr_rc sr_store_revocation_work(struct sr_store *store, int64_t seq,
+				    struct sr_revocation_work *w, struct sr_err *err);
+void sr_revocation_work_clear(struct sr_revocation_work *w);
 
 /* Which denied roles to list: each field narrows (0 / NULL: any). */
 struct sr_denied_filter {

@@ -16,8 +16,9 @@
 
 static void usage(const char *cmd)
 {
-	printf("usage: session-revoker %s --groups a,b [--accounts id,id]%s [--dry-run] [--json]\n"
-	       "       [--config FILE]\n\n", cmd, strcmp(cmd, "revoke") == 0 ? " [--time T]" : "");
+	printf("usage: session-revoker %s --groups a,b [--subjects p,q] [--accounts id,id]%s\n"
+	       "       [--dry-run] [--json] [--config FILE]\n\n", cmd,
+	       strcmp(cmd, "revoke") == 0 ? " [--time T]" : "");
 	if (strcmp(cmd, "plan") == 0)
 		printf("Lists the IAM roles, in every configured account (or --accounts), that one of\n"
 		       "the groups reaches through a configured federated provider (OIDC or SAML),\n"
@@ -39,6 +40,13 @@ static void usage(const char *cmd)
 		       "(store.path) when that file exists; otherwise it reads the names of the inline\n"
 		       "policies of every role that trusts a configured provider, which costs one\n"
 		       "ListRolePolicies call per such role.\n");
+	printf("\n--subjects names people (targeted revocation: README, \"Revoking one person\"),\n"
+	       "with or without --groups: the values their sessions carry as aws:SourceIdentity\n"
+	       "(or targeted.principal_tag). Each is denied on every role they could reach\n"
+	       "(targeted.scope) for sessions issued before --time + targeted.token_lifetime_seconds;\n"
+	       "plan shows, per role, the people and the characters the inline policies use\n"
+	       "and leave; cleanup removes each person once their own cut-off + max session\n"
+	       "has passed.\n");
 	if (strcmp(cmd, "plan") != 0)
 		printf("\nA write AWS did not answer (a timeout, a broken connection, HTTP 500) may\n"
 		       "still be carried out later: the command then waits aws.late_write_seconds\n"
@@ -84,6 +92,13 @@ static void print_text(const struct sr_engine_report *rep)
 			printf(" recheck=%s", r->recheck);
 		if (r->unsettled)
 			printf(" unsettled-until=%s", sr_time_format(r->unsettled, t1));
+		if (r->targeted && r->chars_used > 0) {
+			printf(" people=%d characters=%lld", r->people, (long long)r->chars_used);
+			if (r->chars_left >= 0)
+				printf(" left=%lld", (long long)r->chars_left);
+			if (r->unwritten)
+				printf(" not-written=%d", r->unwritten);
+		}
 		printf("\n");
 	}
 }
@@ -93,6 +108,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"groups", required_argument, NULL, 'g'},
+		{"subjects", required_argument, NULL, 's'},
 		{"time", required_argument, NULL, 't'},
 		{"accounts", required_argument, NULL, 'a'},
 		{"dry-run", no_argument, NULL, 'n'},
@@ -105,6 +121,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	struct sr_config *cfg = NULL;
 	struct sr_engine *engine = NULL;
 	struct sr_document *d = NULL;
+	struct sr_person *people = NULL;
 	struct sr_engine_report rep = {0};
 	struct sr_engine_request req = {0};
 	struct sr_store *store = NULL;
@@ -114,13 +131,16 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	int c, as_json = 0, status = 2;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:g:t:a:njh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:g:s:t:a:njh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'g':
 			json_object_set_new(doc, "groups", sr_cli_split_list(optarg));
+			break;
+		case 's':
+			json_object_set_new(doc, "subjects", sr_cli_split_list(optarg));
 			break;
 		case 't':
 			if (mode != SR_ENGINE_REVOKE) {
@@ -155,17 +175,26 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 		goto out;
 	{
 		struct sr_document_limits lim = {(size_t)cfg->max_groups, (size_t)cfg->max_group_length,
-						 cfg->clock_skew, 0};
+						 cfg->clock_skew, 0, cfg->targeted_tag};
 		if (sr_document_parse(doc, &lim, sr_clock_now(), &d, &err) != SR_OK) {
 			fprintf(stderr, "session-revoker %s: %s\n", cmd,
-				strncmp(err.msg, "groups: required", 16) == 0 ? "--groups is required" : err.msg);
+				strncmp(err.msg, "groups: required", 16) == 0
+					? "--groups or --subjects is required" : err.msg);
+			goto out;
+		}
+		sr_document_set_cutoffs(d, cfg->hold_seconds, cfg->targeted_lifetime);
+		if (sr_targeted_people(d->subjects, d->n_subjects, d->subjects_cutoff, &people,
+				       &err) != SR_OK) {
+			fprintf(stderr, "session-revoker %s: %s\n", cmd, err.msg);
 			goto out;
 		}
 	}
 	req.mode = mode;
 	req.groups = d->groups;
 	req.n_groups = d->n_groups;
-	req.cutoff = d->cutoff;
+	req.cutoff = d->groups_cutoff ? d->groups_cutoff : d->cutoff;
+	req.people = people;
+	req.n_people = d->n_subjects;
 	req.accounts = d->accounts;
 	req.n_accounts = d->n_accounts;
 	req.now = sr_clock_now();
@@ -207,6 +236,7 @@ static int run(const char *cmd, enum sr_engine_mode mode, int argc, char **argv)
 	}
 	status = rep.failed ? 1 : 0;
 out:
+	free(people);
 	free(cleanup_groups);
 	sr_strv_free(visit, n_visit);
 	sr_store_close(store);

@@ -499,6 +499,18 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 	    strcmp(cfg->role_tags, "all") != 0)
 		sr_config_problem(problems, "revoke.role_tags",
 				  "must be off, saml (roles that trust a SAML provider) or all");
+	if (strcmp(cfg->targeted_scope, "federated") != 0 && strcmp(cfg->targeted_scope, "all") != 0)
+		sr_config_problem(problems, "targeted.scope",
+				  "must be federated (roles that trust a configured provider) or all"
+				  " (every role AWS lets the service write: chained sessions too)");
+	if (cfg->targeted_tag != NULL &&
+	    (cfg->targeted_tag[0] == '\0' || strlen(cfg->targeted_tag) > 128 ||
+	     strspn(cfg->targeted_tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					"0123456789 _.:/=+-@") != strlen(cfg->targeted_tag) ||
+	     strncasecmp(cfg->targeted_tag, "aws:", 4) == 0))
+		sr_config_problem(problems, "targeted.principal_tag",
+				  "must be a session tag key: 1 to 128 of letters, digits, spaces"
+				  " and _.:/=+-@, not starting with aws:");
 	if (strcmp(cfg->log_level, "debug") != 0 && strcmp(cfg->log_level, "info") != 0 &&
 	    strcmp(cfg->log_level, "warn") != 0 && strcmp(cfg->log_level, "error") != 0)
 		sr_config_problem(problems, "log.level", "must be debug, info, warn or error");

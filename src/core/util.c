@@ -289,3 +289,25 @@ char *sr_url_redact(const char *url, char *out, size_t cap)
 	}
 	return out;
 }
+
+/* Whether subject is one the key can hold: a source identity is 2 to 64 of
+ * [A-Za-z0-9_+=,.@-] (STS sourceIdentityType); a tag value 1 to 256 of
+ * letters, digits, spaces and _.:/=+-@ (ASCII here: a policy holds only
+ * U+0009, U+000A, U+000D and U+0020..U+00FF). */
+const char *sr_subject_problem(const char *tag_key, const char *subject)
+{
+	int si = tag_key == NULL || tag_key[0] == '\0';
+	const char *allowed = si ? "_+=,.@-" : " _.:/=+-@";
+	size_t i, n = subject ? strlen(subject) : 0;
+
+	for (i = 0; i < n; i++) {
+		char c = subject[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      strchr(allowed, c) != NULL))
+			break;
+	}
+	if (i < n || n < (si ? 2u : 1u) || n > (si ? 64u : 256u))
+		return si ? "must be 2 to 64 of A-Z a-z 0-9 _+=,.@- to match aws:SourceIdentity"
+			  : "must be 1 to 256 of A-Z a-z 0-9 space _.:/=+-@ to match a principal tag";
+	return NULL;
+}

@@ -74,6 +74,7 @@ void sr_jobs_kick(struct sr_jobs *j)
 static int permanent(const char *error)
 {
 	static const char *const words[] = {"AccessDenied", "NoSuchEntity", "belong to account",
+					    "could not be written",
 					    "not configured", "MalformedPolicyDocument", NULL};
 	size_t i;
 
@@ -201,15 +202,17 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	struct sr_job_finish fin = {0};
 	struct sr_job_role *roles = NULL;
 	struct sr_err err = {0};
-	char **groups = NULL, **visit = NULL, action[16], error[512], *accounts[1];
+	struct sr_revocation_work w = {0};
+	struct sr_person *people = NULL;
+	char **visit = NULL, error[512], *accounts[1];
 	char quoted[600];
-	char **cleanup_groups = NULL; /* borrowed from groups */
-	size_t n_groups = 0, n_visit = 0, n_cleanup_groups = 0;
-	int64_t cutoff = 0;
+	char **cleanup_groups = NULL; /* borrowed from w.groups */
+	size_t n_visit = 0, n_cleanup_groups = 0;
 
 	accounts[0] = (char *)job->account;
-	if (sr_store_revocation_work(j->store, job->revocation_seq, &groups, &n_groups, &cutoff,
-				     action, sizeof(action), &err) != SR_OK) {
+	if (sr_store_revocation_work(j->store, job->revocation_seq, &w, &err) != SR_OK ||
+	    sr_targeted_people(w.subjects, w.n_subjects, w.subjects_cutoff, &people, &err) !=
+		    SR_OK) {
 		/* No such revocation fails the job; a store that could not be
 		 * read (a connection lost to a database restart) is asked again. */
 		snprintf(error, sizeof(error), "%s", err.msg);
@@ -228,10 +231,10 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	if (req.mode == SR_ENGINE_CLEANUP) {
 		struct sr_denied_filter f = {.seq = job->revocation_seq, .account = job->account};
 		enum sr_rc rc = SR_OK;
-		if (strcmp(action, "cleanup") == 0) {
+		if (strcmp(w.action, "cleanup") == 0) {
 			/* also what revocations of every group ("*") denied */
 			f.seq = 0;
-			rc = sr_match_cleanup_groups(groups, n_groups, &cleanup_groups,
+			rc = sr_match_cleanup_groups(w.groups, w.n_groups, &cleanup_groups,
 						     &n_cleanup_groups, &err);
 			f.groups = cleanup_groups;
 			f.n_groups = n_cleanup_groups;
@@ -251,9 +254,11 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 	req.max_wait = j->cfg->aws_late_write_seconds + 5;
 	req.stop = stopping;
 	req.stop_arg = j;
-	req.groups = groups;
-	req.n_groups = n_groups;
-	req.cutoff = cutoff;
+	req.groups = w.groups;
+	req.n_groups = w.n_groups;
+	req.cutoff = w.cutoff;
+	req.people = people;
+	req.n_people = w.n_subjects;
 	req.accounts = accounts;
 	req.n_accounts = 1;
 	req.now = sr_clock_now();
@@ -263,7 +268,8 @@ static void run_job(struct sr_jobs *j, const struct sr_job *job)
 					     .now = sr_clock_now()};
 		goto finish;
 	}
-	sr_jobs_judge(j->cfg, job, &rep, cutoff, sr_clock_now(), &fin, error, sizeof(error));
+	sr_jobs_judge(j->cfg, job, &rep, w.subjects_cutoff > w.cutoff ? w.subjects_cutoff : w.cutoff,
+		      sr_clock_now(), &fin, error, sizeof(error));
 	roles = calloc(rep.n_roles + 1, sizeof(*roles));
 	if (roles != NULL) {
 		to_roles(&rep, roles);
@@ -289,7 +295,8 @@ finish:
 	free(roles);
 	free(cleanup_groups);
 	sr_engine_report_clear(&rep);
-	sr_strv_free(groups, n_groups);
+	free(people);
+	sr_revocation_work_clear(&w);
 	sr_strv_free(visit, n_visit);
 }
 

@@ -207,31 +207,174 @@ static enum sr_rc read_deny(struct account_run *run, struct sr_aws_conn *c,
 	return rc;
 }
 
-/* Puts a cut-off of at least want on the role (read first: a later one in
- * place is kept). */
+/* ---- the people of a targeted revocation ---- */
+
+static const char *people_tag(const struct account_run *run)
+{
+	return run->e->cfg->targeted_tag;
+}
+
+/* What the role's inline policies other than ours use of its budget (as IAM
+ * counts it: names too, to be safe), read from AWS. */
+static enum sr_rc others_size(struct account_run *run, struct sr_aws_conn *c,
+			      const struct sr_role_result *r, int64_t *used, struct sr_err *err)
+{
+	const char *ours = run->e->cfg->policy_name;
+	char **names = NULL, *doc = NULL;
+	size_t n = 0, i, chars;
+	enum sr_rc rc = sr_iam_list_role_policies(c, r->role_name, &names, &n, err);
+
+	*used = 0;
+	for (i = 0; rc == SR_OK && i < n; i++) {
+		if (strcmp(names[i], ours) == 0)
+			continue;
+		rc = sr_iam_get_role_policy(c, r->role_name, names[i], &doc, err);
+		if (rc == SR_ENOTFOUND) { /* deleted meanwhile */
+			sr_err_clear(err);
+			rc = SR_OK;
+			continue;
+		}
+		if (rc == SR_OK && (rc = sr_policy_size(doc, &chars, err)) == SR_OK)
+			*used += (int64_t)(strlen(names[i]) + chars);
+		free(doc);
+		doc = NULL;
+	}
+	sr_strv_free(names, n);
+	return rc;
+}
+
+/* The budget our policy has on this role: the role's, less our policy's
+ * name and, when known (others >= 0), what its other inline policies use. */
+static size_t our_budget(const struct account_run *run, int64_t others)
+{
+	int64_t b = SR_INLINE_POLICY_BUDGET - (int64_t)strlen(run->e->cfg->policy_name) -
+		    (others > 0 ? others : 0);
+
+	return b > 0 ? (size_t)b : 1; /* 0 would mean the whole budget */
+}
+
+/* The latest cut-off asked for among the request's people. */
+static int64_t people_cutoff(const struct sr_engine_request *req)
+{
+	int64_t latest = 0;
+	size_t i;
+
+	for (i = 0; i < req->n_people; i++)
+		if (req->people[i].cutoff > latest)
+			latest = req->people[i].cutoff;
+	return latest;
+}
+
+/* Notes in r what res says of the people, and names those not written in
+ * r->error and in a log line (the whole list; the error holds what fits). */
+static void note_people(struct account_run *run, struct sr_role_result *r,
+			const struct sr_targeted_result *res, int64_t others)
+{
+	size_t i, at;
+	char quoted[300];
+
+	r->people = (int)res->n_people;
+	r->unwritten = (int)res->n_unwritten;
+	r->chars_used = (int64_t)res->used + (others > 0 ? others : 0) +
+			(int64_t)strlen(run->e->cfg->policy_name);
+	r->chars_left = others >= 0 ? (int64_t)res->left : -1;
+	if (res->n_unwritten == 0)
+		return;
+	at = (size_t)snprintf(r->error, sizeof(r->error),
+			      "%zu %s could not be written (the role's inline policies are full,"
+			      " %d characters): ", res->n_unwritten,
+			      res->n_unwritten == 1 ? "person" : "people", SR_INLINE_POLICY_BUDGET);
+	for (i = 0; i < res->n_unwritten && at < sizeof(r->error); i++)
+		at += (size_t)snprintf(r->error + at, sizeof(r->error) - at, "%s%s", i ? ", " : "",
+				       res->unwritten[i].subject);
+	if (at >= sizeof(r->error)) /* cut: say so */
+		memcpy(r->error + sizeof(r->error) - 5, "...", 4);
+	for (i = 0; i < res->n_unwritten; i++)
+		sr_log(SR_LOG_WARN, "engine.person_not_written", "account=%s role=%s subject=%s",
+		       r->account, sr_log_value(quoted, sizeof(quoted), r->role_name),
+		       res->unwritten[i].subject);
+}
+
+/* doc with the request's people merged in, for this role's budget (others:
+ * what its other inline policies use, -1: not known). */
+static enum sr_rc merge_people(struct account_run *run, const char *doc, int64_t others,
+			       struct sr_targeted_result *res, struct sr_err *err)
+{
+	struct sr_targeted_opts opts = {.tag_key = people_tag(run),
+					.budget = our_budget(run, others)};
+
+	return sr_targeted_merge(doc, run->req->people, run->req->n_people, &opts, res, err);
+}
+
+/* Whether AWS refused a write for the role's inline policy budget. */
+static int over_budget(const struct sr_err *err)
+{
+	return strstr(err->msg, "LimitExceeded") != NULL;
+}
+
+/* Puts a cut-off of at least want on the role for the groups (when their
+ * trust policy, mapping or tag selected it) and the request's people (when
+ * they could reach it), read first: a later cut-off in place is kept, a
+ * person's only rises. */
 static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			int64_t want)
 {
 	const char *policy = run->e->cfg->policy_name;
+	int groups = r->match.matched && run->req->n_groups > 0;
+	struct sr_targeted_result res = {0};
 	struct sr_err err = {0};
 	char *existing = NULL, *merged = NULL;
-	int64_t have = 0, effective = 0;
+	const char *write;
+	int64_t have = 0, effective = 0, others = -1;
+	int changed = 0;
 	unsigned long before;
 
 	r->error[0] = '\0';
-	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK ||
-	    sr_deny_policy_merge(existing, want, &merged, &effective, &err) != SR_OK) {
-		fail(r, &err);
-	} else if (have >= want) {
+	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK)
+		goto failed;
+	effective = have;
+	if (groups) {
+		if (sr_deny_policy_merge(existing, want, &merged, &effective, &err) != SR_OK)
+			goto failed;
+		changed = have < want;
+	}
+	write = merged != NULL ? merged : existing;
+	if (r->targeted) {
+		if (merge_people(run, write, others, &res, &err) != SR_OK)
+			goto failed;
+		changed |= res.changed;
+		if (res.changed)
+			write = res.policy;
+	}
+	r->cutoff = groups ? effective : 0;
+	if (r->targeted && people_cutoff(run->req) > r->cutoff)
+		r->cutoff = people_cutoff(run->req);
+	if (!changed) {
 		r->outcome = "unchanged";
-		r->cutoff = have;
+		if (!groups && r->targeted)
+			r->cutoff = people_cutoff(run->req);
 	} else if (run->req->dry_run) {
 		r->outcome = "would-deny";
-		r->cutoff = effective;
 	} else {
 		before = sr_aws_conn_unanswered(c);
-		if (sr_iam_put_role_policy(c, r->role_name, policy, merged, r->request_id, &err) !=
-		    SR_OK) {
+		if (sr_iam_put_role_policy(c, r->role_name, policy, write, r->request_id, &err) !=
+			    SR_OK &&
+		    r->targeted && over_budget(&err)) {
+			/* the role's other inline policies leave less: count them */
+			sr_err_clear(&err);
+			sr_targeted_result_clear(&res);
+			if (others_size(run, c, r, &others, &err) != SR_OK ||
+			    merge_people(run, merged != NULL ? merged : existing, others, &res,
+					 &err) != SR_OK) {
+				set_unsettled(r, unsettled_after(run, c, before));
+				goto failed;
+			}
+			write = res.policy != NULL ? res.policy : (merged != NULL ? merged : existing);
+			if (sr_iam_put_role_policy(c, r->role_name, policy, write, r->request_id,
+						   &err) == SR_OK)
+				err.code = SR_OK;
+		}
+		if (err.code != SR_OK) {
 			fail(r, &err);
 			/* AWS protects roles beyond the paths we know: that is no failure */
 			if (strstr(err.msg, ": UnmodifiableEntity:") != NULL)
@@ -239,55 +382,171 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 			r->cutoff = have;
 		} else {
 			r->outcome = "denied";
-			r->cutoff = effective;
 		}
 		set_unsettled(r, unsettled_after(run, c, before));
 	}
+	if (r->targeted && strcmp(r->outcome, "failed") != 0 &&
+	    strcmp(r->outcome, "unmodifiable") != 0) {
+		note_people(run, r, &res, others);
+		if (res.n_unwritten > 0)
+			r->outcome = "failed"; /* never a person dropped silently */
+	}
+	goto out;
+failed:
+	fail(r, &err);
+out:
+	sr_targeted_result_clear(&res);
 	free(existing);
 	free(merged);
 }
 
+/* Plan for people: what a revoke would leave on the role, its other inline
+ * policies counted. The outcome stays "match"; a person who would not fit
+ * is named. */
+static void role_plan(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r)
+{
+	struct sr_targeted_result res = {0};
+	struct sr_err err = {0};
+	char *existing = NULL, *merged = NULL;
+	int64_t have = 0, effective = 0, others = -1;
+
+	r->error[0] = '\0';
+	if (!r->targeted)
+		return;
+	if (read_deny(run, c, r, &existing, &have, &err) != SR_OK ||
+	    (r->match.matched && run->req->n_groups > 0 &&
+	     sr_deny_policy_merge(existing, run->req->cutoff, &merged, &effective, &err) != SR_OK) ||
+	    others_size(run, c, r, &others, &err) != SR_OK ||
+	    merge_people(run, merged != NULL ? merged : existing, others, &res, &err) != SR_OK) {
+		snprintf(r->error, sizeof(r->error), "%s", err.msg);
+		r->outcome = "failed";
+	} else {
+		note_people(run, r, &res, others);
+	}
+	sr_targeted_result_clear(&res);
+	free(existing);
+	free(merged);
+}
+
+/* Whether the request's people are all in policy at their cut-off or
+ * later. */
+static int people_in_place(const struct account_run *run, const char *policy)
+{
+	struct sr_targeted_person *in = NULL;
+	size_t n = 0, i, j;
+	int all = 1;
+
+	if (policy == NULL)
+		return run->req->n_people == 0;
+	if (sr_targeted_list(policy, &in, &n, NULL) != SR_OK)
+		return 0;
+	for (i = 0; i < run->req->n_people && all; i++) {
+		int found = 0;
+		for (j = 0; j < n && !found; j++)
+			found = strcmp(in[j].subject, run->req->people[i].subject) == 0 &&
+				in[j].cutoff >= run->req->people[i].cutoff;
+		all = found;
+	}
+	sr_targeted_people_free(in, n);
+	return all;
+}
+
+/* The latest cut-off among the request's people still in policy (0: none
+ * of them is). */
+static int64_t people_left(const struct account_run *run, const char *policy)
+{
+	struct sr_targeted_person *in = NULL;
+	size_t n = 0, i, j;
+	int64_t latest = 0;
+
+	if (policy == NULL || sr_targeted_list(policy, &in, &n, NULL) != SR_OK)
+		return 0;
+	for (i = 0; i < run->req->n_people; i++)
+		for (j = 0; j < n; j++)
+			if (strcmp(in[j].subject, run->req->people[i].subject) == 0 &&
+			    in[j].cutoff > latest)
+				latest = in[j].cutoff;
+	sr_targeted_people_free(in, n);
+	return latest;
+}
+
+/* Cleanup: takes out of the role's deny policy what no session can need any
+ * more: the groups' statement once its cut-off + the maximum session has
+ * passed, and each person whose own cut-off + maximum session has. The role
+ * is "not-due" while what this revocation put there must stay: the groups'
+ * statement (a revocation of groups), one of its people. */
 static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			 const struct sr_iam_role *role)
 {
 	const struct sr_config *cfg = run->e->cfg;
+	const struct sr_engine_request *req = run->req;
+	struct sr_targeted_opts opts = {.tag_key = people_tag(run)};
+	struct sr_targeted_result res = {0};
 	struct sr_err err = {0};
 	char *existing = NULL, *rest = NULL;
-	int64_t cutoff = 0, session;
+	const char *now_doc;
+	int64_t cutoff = 0, session, grace, wait = 0, person = 0, mine;
 	unsigned long before;
-	enum sr_rc rc;
+	int changed = 0, ours = 0;
 
 	r->error[0] = '\0';
-	rc = read_deny(run, c, r, &existing, &cutoff, &err);
-	/* Statements someone else put in the policy stay: rewrite, not delete. */
-	if (rc == SR_OK && cutoff != 0)
-		rc = sr_deny_policy_remove(existing, &rest, &err);
-	free(existing);
-	if (rc != SR_OK) {
-		fail(r, &err);
-		return;
-	}
-	if (cutoff == 0) {
-		r->outcome = "absent";
-		r->cutoff = 0;
-		return;
-	}
+	if (read_deny(run, c, r, &existing, &cutoff, &err) != SR_OK)
+		goto failed;
 	session = role->max_session > cfg->max_session_seconds ? role->max_session
 								: cfg->max_session_seconds;
-	r->cutoff = cutoff;
-	r->due = cutoff + session + cfg->clock_skew;
+	grace = session + cfg->clock_skew;
+	now_doc = existing;
+	if (cutoff != 0) {
+		ours = req->n_groups > 0;
+		if (req->now >= cutoff + grace) {
+			/* Statements someone else put in the policy stay: rewrite, not delete. */
+			if (sr_deny_policy_remove(existing, &rest, &err) != SR_OK)
+				goto failed;
+			now_doc = rest;
+			changed = 1;
+		} else if (req->n_groups > 0) {
+			wait = cutoff + grace;
+		}
+	}
+	if (req->n_people > 0 && people_left(run, now_doc) != 0)
+		ours = 1;
+	if (now_doc != NULL) {
+		if (sr_targeted_cleanup(now_doc, req->now, grace, &opts, &res, &err) != SR_OK)
+			goto failed;
+		if (res.n_removed > 0) {
+			now_doc = res.policy;
+			changed = 1;
+		}
+		if ((person = people_left(run, now_doc)) != 0 && person + grace > wait)
+			wait = person + grace;
+	}
+	r->cutoff = cutoff > person ? cutoff : person;
+	/* when what was ours may go (went): the groups' statement, the
+	 * latest of this revocation's people */
+	r->due = wait;
+	if (r->due == 0 && cutoff != 0)
+		r->due = cutoff + grace;
+	if (r->due == 0 && (mine = people_left(run, existing)) != 0)
+		r->due = mine + grace;
+	if (!changed && !ours) {
+		r->outcome = "absent";
+		r->cutoff = 0;
+		goto out;
+	}
 	before = sr_aws_conn_unanswered(c);
-	if (run->req->now < r->due) {
+	if (!changed) {
 		r->outcome = "not-due";
-	} else if (run->req->dry_run) {
-		r->outcome = rest != NULL ? "would-trim" : "would-delete";
-	} else if ((rest != NULL
-			    ? sr_iam_put_role_policy(c, r->role_name, cfg->policy_name, rest,
+	} else if (req->dry_run) {
+		r->outcome = wait ? "not-due" : now_doc != NULL ? "would-trim" : "would-delete";
+	} else if ((now_doc != NULL
+			    ? sr_iam_put_role_policy(c, r->role_name, cfg->policy_name, now_doc,
 						     r->request_id, &err)
 			    : sr_iam_delete_role_policy(c, r->role_name, cfg->policy_name,
 							r->request_id, &err)) == SR_OK) {
-		r->outcome = rest != NULL ? "trimmed" : "deleted"; /* others' statements stay */
-		r->cutoff = 0;
+		/* others' statements, and people not due yet, stay */
+		r->outcome = wait ? "not-due" : now_doc != NULL ? "trimmed" : "deleted";
+		if (!wait)
+			r->cutoff = 0;
 	} else if (err.code == SR_ENOTFOUND) {
 		r->outcome = "absent"; /* someone else removed it meanwhile */
 		r->cutoff = 0;
@@ -295,6 +554,12 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 		fail(r, &err);
 	}
 	set_unsettled(r, unsettled_after(run, c, before));
+	goto out;
+failed:
+	fail(r, &err);
+out:
+	sr_targeted_result_clear(&res);
+	free(existing);
 	free(rest);
 }
 
@@ -303,6 +568,8 @@ static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_
 {
 	if (run->req->mode == SR_ENGINE_REVOKE)
 		role_revoke(run, c, r, run->req->cutoff);
+	else if (run->req->mode == SR_ENGINE_PLAN)
+		role_plan(run, c, r);
 	else
 		role_cleanup(run, c, r, role);
 }
@@ -314,13 +581,39 @@ static void work_role(struct account_run *run, struct sr_aws_conn *c, struct sr_
  * nobody else wrote this role in between: the cut-off this run put in force
  * is the highest there is. */
 
+/* Cleanup, read again: whether nothing due is left in the role's deny
+ * policy (existing, the groups' cut-off have): no groups' statement, no
+ * person whose sessions have all expired. */
+static int settled_clean(struct account_run *run, const struct sr_role_result *r,
+			 const char *existing, int64_t have, const struct sr_iam_role *role)
+{
+	const struct sr_config *cfg = run->e->cfg;
+	struct sr_targeted_opts opts = {.tag_key = people_tag(run)};
+	struct sr_targeted_result res = {0};
+	int64_t grace = (role->max_session > cfg->max_session_seconds ? role->max_session
+								       : cfg->max_session_seconds) +
+			cfg->clock_skew;
+	int clean;
+
+	(void)r;
+	if (existing == NULL)
+		return 1;
+	if (have != 0 && run->req->now >= have + grace)
+		return 0;
+	clean = sr_targeted_cleanup(existing, run->req->now, grace, &opts, &res, NULL) == SR_OK &&
+		res.n_removed == 0;
+	sr_targeted_result_clear(&res);
+	return clean;
+}
+
 static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct sr_role_result *r,
 			 const struct sr_iam_role *role)
 {
 	int was_failed = strcmp(r->outcome, "failed") == 0;
+	int groups = r->match.matched && run->req->n_groups > 0;
 	struct sr_err err = {0};
 	char *existing = NULL;
-	int64_t have = 0, want = r->cutoff > run->req->cutoff ? r->cutoff : run->req->cutoff;
+	int64_t have = 0, want = groups && r->cutoff > run->req->cutoff ? r->cutoff : run->req->cutoff;
 	enum sr_rc rc;
 
 	r->unsettled = 0;
@@ -336,14 +629,17 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 		fail(r, &err); /* the job's retry reads it again */
 		return;
 	}
-	if (run->req->mode == SR_ENGINE_REVOKE ? have >= want : have == 0) {
+	if (run->req->mode == SR_ENGINE_REVOKE
+		    ? (!groups || have >= want) && (!r->targeted || people_in_place(run, existing))
+		    : settled_clean(run, r, existing, have, role)) {
 		r->recheck = was_failed ? "landed" : "confirmed";
 		if (was_failed) {
 			r->outcome = run->req->mode == SR_ENGINE_REVOKE ? "denied"
 				     : existing != NULL ? "trimmed" : "deleted";
 			r->error[0] = '\0';
 		}
-		r->cutoff = have;
+		if (groups || run->req->mode != SR_ENGINE_REVOKE)
+			r->cutoff = have;
 	} else if (!was_failed) {
 		if (run->req->mode == SR_ENGINE_REVOKE)
 			role_revoke(run, c, r, want);
@@ -579,7 +875,7 @@ static void run_account(struct account_run *run)
 		snprintf(ar->error, sizeof(ar->error), "%s", err.msg);
 		goto out;
 	}
-	if (run->req->mode == SR_ENGINE_PLAN)
+	if (run->req->mode == SR_ENGINE_PLAN && run->req->n_people == 0)
 		goto out;
 	for (i = 0; i < run->n_roles; i++)
 		if (!run->roles[i].settled)

@@ -67,14 +67,21 @@ json_t *sr_engine_report_json(const struct sr_engine_report *rep)
 				"source", m->source, "statement", m->statement, "operator", m->op,
 				"key", m->key, "value", m->value, "group", m->group));
 		}
-		json_array_append_new(roles, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		json_t *role = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"account", r->account, "role", r->role_name, "arn", r->role_arn,
 			"outcome", r->outcome, "cutoff", time_or_null(r->cutoff),
 			"due", time_or_null(r->due), "request_id", str_or_null(r->request_id),
 			"error", str_or_null(r->error), "reasons", why,
 			"visited", str_or_null(r->visited ? r->visited : ""),
 			"recheck", str_or_null(r->recheck ? r->recheck : ""),
-			"unsettled_until", time_or_null(r->unsettled)));
+			"unsettled_until", time_or_null(r->unsettled));
+		/* a role worked on for people: who is in, what is used and left */
+		if (role != NULL && r->targeted && r->chars_used > 0)
+			json_object_set_new(role, "people", json_pack("{s:i, s:i, s:I, s:o}",
+				"denied", r->people, "not_written", r->unwritten,
+				"characters_used", (json_int_t)r->chars_used, "characters_left",
+				r->chars_left >= 0 ? json_integer(r->chars_left) : json_null()));
+		json_array_append_new(roles, role);
 	}
 	return json_pack("{s:s, s:o, s:o, s:i}", "mode", modes[rep->mode], "accounts", accounts,
 			 "roles", roles, "failed", rep->failed);

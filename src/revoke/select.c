@@ -99,7 +99,7 @@ static int needs_tags(struct account_run *run, const struct sr_iam_role *role)
 	const char *which = run->e->cfg->role_tags;
 	struct sr_match m;
 
-	if (strcmp(which, "off") == 0 ||
+	if (req->n_groups == 0 || strcmp(which, "off") == 0 ||
 	    sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
 				  &m, NULL) != SR_OK ||
 	    !m.federated || m.matched || (strcmp(which, "all") != 0 && !m.federated_saml))
@@ -182,31 +182,66 @@ void sr_revoke_tags_clear(struct role_tags *t)
  * policy names a group, or (for a role that trusts a configured provider) a
  * revoke.role_mappings entry or its session-revoker:groups tag (read by
  * sr_revoke_read_tags()) does. Fills r (zeroed by the caller) when it is. */
+/* Whether the request's people could reach the role: it trusts a configured
+ * provider (federated), or targeted.scope is "all" (chained sessions reach
+ * any role). Adds the reason to m. */
+static int people_reach(struct account_run *run, int federated, struct sr_match *m)
+{
+	int all = strcmp(run->e->cfg->targeted_scope, "all") == 0;
+	struct sr_match_reason *why;
+
+	if (run->req->n_people == 0 || (!federated && !all))
+		return 0;
+	if (m->n_reasons < SR_MATCH_MAX_REASONS) {
+		why = &m->reasons[m->n_reasons++];
+		memset(why, 0, sizeof(*why));
+		snprintf(why->source, sizeof(why->source), "people");
+		snprintf(why->statement, sizeof(why->statement), "targeted.scope");
+		snprintf(why->op, sizeof(why->op), "%s", federated ? "federated" : "all");
+		snprintf(why->key, sizeof(why->key), "%s",
+			 run->e->cfg->targeted_tag ? "aws:PrincipalTag" : "aws:SourceIdentity");
+		if (run->e->cfg->targeted_tag)
+			snprintf(why->key + strlen(why->key), sizeof(why->key) - strlen(why->key),
+				 "/%s", run->e->cfg->targeted_tag);
+		snprintf(why->value, sizeof(why->value), "%zu %s", run->req->n_people,
+			 run->req->n_people == 1 ? "person" : "people");
+	}
+	return 1;
+}
+
 int sr_revoke_select_role(struct account_run *run, const struct role_tags *tags, size_t i,
 			  struct sr_role_result *r)
 {
 	const struct sr_engine_request *req = run->req;
 	const struct sr_iam_role *role = &tags->all->items[i];
 	const char *why;
+	int federated;
 
 	if (sr_match_trust_policy(role->trust_policy, &run->e->rules, req->groups, req->n_groups,
-				  &r->match, NULL) != SR_OK ||
-	    !r->match.federated)
-		return 0;
-	sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups, req->n_groups,
-			 &r->match);
-	if (!r->match.matched) {
+				  &r->match, NULL) != SR_OK)
+		memset(&r->match, 0, sizeof(r->match));
+	federated = r->match.federated;
+	if (federated)
+		sr_match_mapping(&run->e->rules, run->acct->id, role->name, req->groups,
+				 req->n_groups, &r->match);
+	if (federated && !r->match.matched && req->n_groups > 0) {
 		if (tags->value == NULL || tags->error == NULL || tags->error[i] != NULL) {
 			r->outcome = "failed"; /* whether it is ours is unknown */
 			r->settled = 1;
 			snprintf(r->error, sizeof(r->error), "reading its tags: %.230s",
 				 tags->error != NULL && tags->error[i] != NULL ? tags->error[i]
 									: "out of memory");
-		} else if (tags->value[i] == NULL ||
-			   !sr_match_tag(tags->value[i], req->groups, req->n_groups, &r->match)) {
-			return 0;
+		} else if (tags->value[i] != NULL) {
+			sr_match_tag(tags->value[i], req->groups, req->n_groups, &r->match);
 		}
 	}
+	r->targeted = people_reach(run, federated, &r->match);
+	if (!r->match.matched && !r->targeted && !r->settled)
+		return 0;
+	/* every role of the account (scope "all"): those AWS keeps to itself
+	 * are no one's to deny, not worth a line each */
+	if (!federated && !r->match.matched && sr_match_unmodifiable(role->path) != NULL)
+		return 0;
 	snprintf(r->account, sizeof(r->account), "%s", run->acct->id);
 	snprintf(r->role_name, sizeof(r->role_name), "%s", role->name);
 	snprintf(r->role_arn, sizeof(r->role_arn), "%s", role->arn);

@@ -426,30 +426,29 @@ static enum sr_rc check_opts(const struct sr_targeted_opts *opts, char **key, si
 	return SR_OK;
 }
 
-/* Whether subject is one the key can hold: a source identity is 2 to 64 of
- * [A-Za-z0-9_+=,.@-] (STS sourceIdentityType); a tag value 1 to 256 of
- * letters, digits, spaces and _.:/=+-@ (ASCII here: a policy holds only
- * U+0009, U+000A, U+000D and U+0020..U+00FF). */
+enum sr_rc sr_targeted_people(char *const *subjects, size_t n, int64_t cutoff,
+			      struct sr_person **people, struct sr_err *err)
+{
+	size_t i;
+
+	*people = NULL;
+	if (n == 0)
+		return SR_OK;
+	if ((*people = calloc(n, sizeof(**people))) == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		(*people)[i] = (struct sr_person){.subject = subjects[i], .cutoff = cutoff};
+	return SR_OK;
+}
+
 static enum sr_rc check_subject(const char *key, const struct sr_person *p, size_t idx,
 				struct sr_err *err)
 {
-	int si = strcmp(key, KEY_SOURCE_IDENTITY) == 0;
-	const char *allowed = si ? "_+=,.@-" : " _.:/=+-@";
-	size_t i, n = p->subject ? strlen(p->subject) : 0;
+	const char *why = sr_subject_problem(
+		strcmp(key, KEY_SOURCE_IDENTITY) == 0 ? NULL : key, p->subject);
 
-	for (i = 0; i < n; i++) {
-		char c = p->subject[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      strchr(allowed, c) != NULL))
-			break;
-	}
-	if (i < n || n < (si ? 2u : 1u) || n > (si ? 64u : 256u))
-		return sr_err_set(err, SR_EINVAL,
-				  si ? "person %zu: subject must be 2 to 64 of A-Z a-z 0-9 _+=,.@- "
-				       "to match aws:SourceIdentity"
-				     : "person %zu: subject must be 1 to 256 of A-Z a-z 0-9 space "
-				       "_.:/=+-@ to match a principal tag",
-				  idx);
+	if (why != NULL)
+		return sr_err_set(err, SR_EINVAL, "person %zu: subject %s", idx, why);
 	if (p->cutoff <= 0 || p->cutoff > MAX_CUTOFF)
 		return sr_err_set(err, SR_EINVAL,
 				  "person %zu: cut-off %lld is not between 1970 and 9999", idx,

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const doc_fields[] = {"groups", "time", "action", "accounts", "reason"};
+static const char *const doc_fields[] = {"groups", "subjects", "time", "action", "accounts",
+					 "reason"};
 static const char *const jwt_fields[] = {"iss", "sub", "aud", "exp", "nbf", "iat",
 					 "jti", "scope", "permissions", "azp"};
 
@@ -30,9 +31,8 @@ void sr_document_free(struct sr_document *doc)
 
 	if (doc == NULL)
 		return;
-	for (i = 0; i < doc->n_groups; i++)
-		free(doc->groups[i]);
-	free(doc->groups);
+	sr_strv_free(doc->groups, doc->n_groups);
+	sr_strv_free(doc->subjects, doc->n_subjects);
 	for (i = 0; i < doc->n_accounts; i++)
 		free(doc->accounts[i]);
 	free(doc->accounts);
@@ -162,6 +162,44 @@ static enum sr_rc parse_time(json_t *t, const struct sr_document_limits *lim,
 	return SR_OK;
 }
 
+/* groups and subjects: at least one of them, neither empty when given. */
+static enum sr_rc parse_targets(json_t *obj, const struct sr_document_limits *lim,
+				struct sr_document *doc, struct sr_err *err)
+{
+	json_t *groups = json_object_get(obj, "groups"), *subjects = json_object_get(obj, "subjects");
+	enum sr_rc rc;
+	size_t i;
+
+	if (groups == NULL && subjects == NULL)
+		return sr_err_set(err, SR_EINVAL,
+				  "groups: required (or subjects, to revoke people)");
+	/* "groups": [] beside subjects says "no group" as leaving it out does */
+	if (groups != NULL &&
+	    (rc = sr_sources_string_list(groups, "groups", lim->max_groups, lim->max_group_length,
+					 0, subjects != NULL, &doc->groups, &doc->n_groups,
+					 err)) != SR_OK)
+		return rc;
+	if (subjects == NULL)
+		return SR_OK;
+	rc = sr_sources_string_list(subjects, "subjects", SR_MAX_SUBJECTS, 256, 0, 0,
+				    &doc->subjects, &doc->n_subjects, err);
+	for (i = 0; rc == SR_OK && i < doc->n_subjects; i++) {
+		const char *why = sr_subject_problem(lim->principal_tag, doc->subjects[i]);
+		if (why != NULL)
+			rc = sr_err_set(err, SR_EINVAL, "subjects[%zu]: \"%.64s\" %s", i,
+					doc->subjects[i], why);
+	}
+	return rc;
+}
+
+void sr_document_set_cutoffs(struct sr_document *doc, int64_t hold, int64_t token_lifetime)
+{
+	if (doc->action == SR_ACTION_CLEANUP)
+		hold = token_lifetime = 0; /* a cleanup denies no one */
+	doc->groups_cutoff = doc->n_groups > 0 ? doc->cutoff + hold : 0;
+	doc->subjects_cutoff = doc->n_subjects > 0 ? doc->cutoff + token_lifetime : 0;
+}
+
 enum sr_rc sr_document_parse(json_t *obj, const struct sr_document_limits *lim,
 			     int64_t now, struct sr_document **out, struct sr_err *err)
 {
@@ -177,14 +215,7 @@ enum sr_rc sr_document_parse(json_t *obj, const struct sr_document_limits *lim,
 	doc = calloc(1, sizeof(*doc));
 	if (doc == NULL)
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
-	v = json_object_get(obj, "groups");
-	if (v == NULL) {
-		rc = sr_err_set(err, SR_EINVAL, "groups: required");
-		goto out;
-	}
-	rc = sr_sources_string_list(v, "groups", lim->max_groups, lim->max_group_length, 0, 0,
-			 &doc->groups, &doc->n_groups, err);
-	if (rc != SR_OK)
+	if ((rc = parse_targets(obj, lim, doc, err)) != SR_OK)
 		goto out;
 	if ((rc = parse_time(json_object_get(obj, "time"), lim, now, doc, err)) != SR_OK)
 		goto out;
@@ -263,8 +294,9 @@ static json_t *str_array(char **items, size_t n)
 json_t *sr_document_to_json(const struct sr_document *doc)
 {
 	char when[32];
-	json_t *o = json_pack("{s:o, s:s, s:s}", "groups",
-			      str_array(doc->groups, doc->n_groups), "time",
+	json_t *o = json_pack("{s:o, s:o, s:s, s:s}", "groups",
+			      str_array(doc->groups, doc->n_groups), "subjects",
+			      str_array(doc->subjects, doc->n_subjects), "time",
 			      sr_time_format(doc->cutoff, when), "action",
 			      sr_action_name(doc->action));
 

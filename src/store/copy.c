@@ -30,7 +30,7 @@ extern const size_t sr_migrations_count;
 
 /* Every table of the schema (sql/NNN_*.sql), parents first. */
 static const char *const copy_tables[] = {
-	"revocations", "revocation_groups", "idempotency_keys", "jobs", "role_results",
+	"revocations", "revocation_groups", "revocation_subjects", "idempotency_keys", "jobs", "role_results",
 	"user_groups", "service_meta", NULL,
 };
 _Static_assert(sizeof(copy_tables) / sizeof(copy_tables[0]) - 1 <= SR_STORE_COPY_MAX_TABLES,
@@ -266,8 +266,8 @@ static enum sr_rc check_empty(struct copy *cp, struct sr_err *err)
 	}
 	if (used == 0)
 		return SR_OK;
-	return sr_err_set(err, SR_ECONFLICT, "%s already holds rows (%s): store copy writes"
-			  " only into a database without any; nothing was copied", cp->to, held);
+	return sr_err_set(err, SR_ECONFLICT, "nothing was copied: %s already holds rows (%s);"
+			  " store copy writes only into a database without any", cp->to, held);
 }
 
 /* Every row of t, from the source's snapshot into the destination. */

@@ -588,7 +588,9 @@ static const struct db_sql pg_sql = {
 	.revocation =
 		"SELECT " SR_STORE_REVOCATION_COLS ","
 		"  (SELECT coalesce(json_agg(group_name ORDER BY position), '[]')::text"
-		"     FROM revocation_groups WHERE revocation_seq = r.seq)"
+		"     FROM revocation_groups WHERE revocation_seq = r.seq),"
+		"  (SELECT coalesce(json_agg(subject ORDER BY position), '[]')::text"
+		"     FROM revocation_subjects WHERE revocation_seq = r.seq)"
 		"  FROM revocations r WHERE (CAST(?1 AS TEXT) IS NULL AND r.seq = ?2) OR r.id = ?1",
 	.denied_roles =
 		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"

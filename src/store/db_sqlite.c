@@ -245,7 +245,9 @@ static const struct db_sql lite_sql = {
 	.revocation =
 		"SELECT " SR_STORE_REVOCATION_COLS ","
 		"  (SELECT json_group_array(group_name) FROM (SELECT group_name"
-		"     FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position))"
+		"     FROM revocation_groups WHERE revocation_seq = r.seq ORDER BY position)),"
+		"  (SELECT json_group_array(subject) FROM (SELECT subject"
+		"     FROM revocation_subjects WHERE revocation_seq = r.seq ORDER BY position))"
 		"  FROM revocations r WHERE (CAST(?1 AS TEXT) IS NULL AND r.seq = ?2) OR r.id = ?1",
 	.denied_roles =
 		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"

@@ -505,38 +505,83 @@ static enum sr_rc append_text(char ***v, size_t *n, const char *text,
 	return SR_OK;
 }
 
-enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, char ***groups,
-				    size_t *n_groups, int64_t *cutoff, char *action,
-				    size_t action_cap, struct sr_err *err)
+/* Appends the text of column 0 of each row of q (bound) to *v. */
+static enum sr_rc read_names(struct db *c, struct db_q *q, char ***v, size_t *n,
+			     struct sr_err *err)
 {
-	static const char sql[] =
-		"SELECT r.cutoff, r.action, g.group_name FROM revocations r"
-		" JOIN revocation_groups g ON g.revocation_seq = r.seq WHERE r.seq = ?1"
-		" ORDER BY g.position";
+	enum sr_rc rc = SR_OK;
+	int step;
+
+	while ((step = db_step(q)) == DB_ROW &&
+	       (rc = append_text(v, n, db_text(q, 0), err)) == SR_OK)
+		;
+	if (rc == SR_OK && step != DB_DONE)
+		rc = sr_store_db_error(c, "read revocation", err);
+	db_reset(q);
+	return rc;
+}
+
+void sr_revocation_work_clear(struct sr_revocation_work *w)
+{
+	sr_strv_free(w->groups, w->n_groups);
+	sr_strv_free(w->subjects, w->n_subjects);
+	memset(w, 0, sizeof(*w));
+}
+
+enum sr_rc sr_store_revocation_work(struct sr_store *st, int64_t seq, struct sr_revocation_work *w,
+				    struct sr_err *err)
+{
+	static const char row_sql[] =
+		"SELECT coalesce(groups_cutoff, cutoff), action, subjects_cutoff"
+		" FROM revocations WHERE seq = ?1";
+	static const char groups_sql[] =
+		"SELECT group_name FROM revocation_groups WHERE revocation_seq = ?1"
+		" ORDER BY position";
+	static const char subjects_sql[] =
+		"SELECT subject FROM revocation_subjects WHERE revocation_seq = ?1"
+		" ORDER BY position";
 	int slot, step;
 	struct db *c = sr_store_reader_take(st, &slot);
-	struct db_q *q = db_prepare(c, sql);
+	struct db_q *q = db_prepare(c, row_sql);
 	enum sr_rc rc = SR_OK;
 
-	*groups = NULL;
-	*n_groups = 0;
+	memset(w, 0, sizeof(*w));
 	if (q == NULL) {
 		rc = sr_store_db_error(c, "read revocation", err);
 		goto out;
 	}
 	db_bind_int64(q, 1, seq);
-	while ((step = db_step(q)) == DB_ROW) {
-		if ((rc = append_text(groups, n_groups, db_text(q, 2), err)) != SR_OK)
-			break;
-		*cutoff = db_int64(q, 0);
-		snprintf(action, action_cap, "%s", db_text(q, 1));
+	step = db_step(q);
+	if (step == DB_ROW) {
+		w->cutoff = db_int64(q, 0);
+		snprintf(w->action, sizeof(w->action), "%s", db_text(q, 1));
+		w->subjects_cutoff = db_int64(q, 2);
 	}
-	if (rc == SR_OK && step != DB_DONE)
-		rc = sr_store_db_error(c, "read revocation", err);
-	else if (rc == SR_OK && *n_groups == 0)
-		rc = sr_err_set(err, SR_ENOTFOUND, "no revocation %lld", (long long)seq);
 	db_reset(q);
+	if (step == DB_DONE) {
+		rc = sr_err_set(err, SR_ENOTFOUND, "no revocation %lld", (long long)seq);
+		goto out;
+	}
+	if (step != DB_ROW) {
+		rc = sr_store_db_error(c, "read revocation", err);
+		goto out;
+	}
+	if ((q = db_prepare(c, groups_sql)) == NULL) {
+		rc = sr_store_db_error(c, "read revocation", err);
+		goto out;
+	}
+	db_bind_int64(q, 1, seq);
+	if ((rc = read_names(c, q, &w->groups, &w->n_groups, err)) != SR_OK)
+		goto out;
+	if ((q = db_prepare(c, subjects_sql)) == NULL) {
+		rc = sr_store_db_error(c, "read revocation", err);
+		goto out;
+	}
+	db_bind_int64(q, 1, seq);
+	rc = read_names(c, q, &w->subjects, &w->n_subjects, err);
 out:
+	if (rc != SR_OK)
+		sr_revocation_work_clear(w);
 	sr_store_reader_give(st, slot);
 	return rc;
 }

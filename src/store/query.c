@@ -17,8 +17,9 @@ struct rev_row {
 	const char *source_event_id, *issuer, *subject, *token_id;
 	const char *state_reason; /* NULL: the state says it all */
 	const char *event_subject, *rule, *note; /* event sources; NULL: none */
-	json_t *groups, *accounts; /* stolen by rev_json */
+	json_t *groups, *accounts, *subjects; /* stolen by rev_json */
 	int64_t cutoff, created_at, updated_at;
+	int64_t groups_cutoff, subjects_cutoff; /* 0: none (NULL) */
 };
 
 static json_t *str_or_null(const char *s)
@@ -33,16 +34,26 @@ static json_t *time_json(int64_t t)
 	return json_string(sr_time_format(t, buf));
 }
 
+static json_t *time_or_null(int64_t t)
+{
+	return t ? time_json(t) : json_null();
+}
+
 static json_t *rev_json(const struct rev_row *r)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-			 " s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
+			 " s:o, s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}}",
 			 "id", str_or_null(r->id),
 			 "state", str_or_null(r->state),
 			 "state_reason", str_or_null(r->state_reason),
 			 "action", str_or_null(r->action),
 			 "groups", r->groups ? r->groups : json_array(),
+			 "subjects", r->subjects ? r->subjects : json_array(),
 			 "cutoff", time_json(r->cutoff),
+			 /* what the deny policies use: the groups' (with the hold),
+			  * the people's (with the ID token lifetime) */
+			 "groups_cutoff", time_or_null(r->groups_cutoff),
+			 "subjects_cutoff", time_or_null(r->subjects_cutoff),
 			 "time", str_or_null(r->time_given),
 			 "accounts", r->accounts ? r->accounts : json_null(),
 			 "reason", str_or_null(r->reason),
@@ -111,8 +122,10 @@ enum sr_rc sr_store_revocation_json(struct db *c, int64_t seq, const char *id,
 		.time_given = text(q, 9), .accounts = json_text(text(q, 10)),
 		.reason = text(q, 11), .state = text(q, 12),
 		.created_at = db_int64(q, 13),
-		.updated_at = db_int64(q, 14), .groups = json_text(text(q, 20)),
+		.updated_at = db_int64(q, 14), .groups = json_text(text(q, 22)),
 		.event_subject = text(q, 17), .rule = text(q, 18), .note = text(q, 19),
+		.groups_cutoff = db_int64(q, 20), .subjects_cutoff = db_int64(q, 21),
+		.subjects = json_text(text(q, 23)),
 	};
 	r.state_reason = state_reason(r.state, db_int(q, 15), db_int(q, 16));
 	*out = rev_json(&r);
@@ -175,17 +188,20 @@ static json_t *str_array(char **items, size_t n)
 static bool same_document(json_t *rev, const struct sr_document *doc)
 {
 	json_t *groups = str_array(doc->groups, doc->n_groups);
+	json_t *subjects = str_array(doc->subjects, doc->n_subjects);
 	json_t *accounts = doc->accounts ? str_array(doc->accounts, doc->n_accounts) : json_null();
 	json_t *time = doc->time_text ? json_string(doc->time_text) : json_null();
 	json_t *reason = doc->reason ? json_string(doc->reason) : json_null();
 	const char *action = json_string_value(json_object_get(rev, "action"));
 	bool same = json_equal(json_object_get(rev, "groups"), groups) &&
+		    json_equal(json_object_get(rev, "subjects"), subjects) &&
 		    json_equal(json_object_get(rev, "accounts"), accounts) &&
 		    json_equal(json_object_get(rev, "time"), time) &&
 		    json_equal(json_object_get(rev, "reason"), reason) &&
 		    action != NULL && strcmp(action, sr_action_name(doc->action)) == 0;
 
 	json_decref(groups);
+	json_decref(subjects);
 	json_decref(accounts);
 	json_decref(time);
 	json_decref(reason);
@@ -238,12 +254,41 @@ static enum sr_rc recorded_event(struct db *c, const struct sr_revocation_in *in
 static const char insert_rev_sql[] =
 	"INSERT INTO revocations (id, source, source_event_id, issuer, subject,"
 	" token_id, action, cutoff, time_given, accounts, reason, state,"
-	" created_at, updated_at, event_subject, rule, note)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15, ?16)"
+	" created_at, updated_at, event_subject, rule, note, groups_cutoff, subjects_cutoff)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15, ?16,"
+	"  CAST(?17 AS BIGINT), CAST(?18 AS BIGINT))"
 	" ON CONFLICT (source, source_event_id) DO NOTHING RETURNING seq";
 static const char insert_group_sql[] =
 	"INSERT INTO revocation_groups (revocation_seq, position, group_name)"
 	" VALUES (?1, ?2, ?3)";
+static const char insert_subject_sql[] =
+	"INSERT INTO revocation_subjects (revocation_seq, position, subject)"
+	" VALUES (?1, ?2, ?3)";
+
+/* Inserts names[0..n-1] with sql (seq, position, name). */
+static enum sr_rc insert_names(struct db *c, const char *sql, const char *what, int64_t seq,
+			       char *const *names, size_t n, struct sr_err *err)
+{
+	struct db_q *q;
+	size_t i;
+
+	if (n == 0)
+		return SR_OK;
+	if ((q = db_prepare(c, sql)) == NULL)
+		return sr_store_db_error(c, what, err);
+	for (i = 0; i < n; i++) {
+		db_reset(q);
+		db_bind_int64(q, 1, seq);
+		db_bind_int64(q, 2, (int64_t)i);
+		db_bind_text(q, 3, names[i]);
+		if (db_step(q) != DB_DONE) {
+			db_reset(q);
+			return sr_store_db_error(c, what, err);
+		}
+	}
+	db_reset(q);
+	return SR_OK;
+}
 
 /* Inserts the row and its groups; OUT item->result, the row as the API shows
  * it. *seq is 0 (and nothing written) when the event was recorded before. */
@@ -255,7 +300,6 @@ static enum sr_rc insert_row(struct db *c, const struct sr_revocation_in *in,
 	struct rev_row r = {0};
 	char id[37], *accounts_text = NULL;
 	enum sr_rc rc = SR_OK;
-	size_t i;
 
 	*seq = 0;
 	if ((rc = sr_uuid4(id, &item->err)) != SR_OK)
@@ -270,8 +314,13 @@ static enum sr_rc insert_row(struct db *c, const struct sr_revocation_in *in,
 		.token_id = in->token_id ? in->token_id : "",
 		.event_subject = in->event_subject, .rule = in->rule, .note = in->note,
 		.groups = str_array(doc->groups, doc->n_groups),
+		.subjects = str_array(doc->subjects, doc->n_subjects),
 		.accounts = doc->accounts ? str_array(doc->accounts, doc->n_accounts) : NULL,
 		.cutoff = doc->cutoff, .created_at = in->now, .updated_at = in->now,
+		.groups_cutoff = doc->n_groups == 0 ? 0
+				 : doc->groups_cutoff ? doc->groups_cutoff : doc->cutoff,
+		.subjects_cutoff = doc->n_subjects == 0 ? 0
+				   : doc->subjects_cutoff ? doc->subjects_cutoff : doc->cutoff,
 	};
 	if (r.accounts != NULL)
 		accounts_text = json_dumps(r.accounts, JSON_COMPACT);
@@ -295,6 +344,14 @@ static enum sr_rc insert_row(struct db *c, const struct sr_revocation_in *in,
 	db_bind_text(q, 14, r.event_subject);
 	db_bind_text(q, 15, r.rule);
 	db_bind_text(q, 16, r.note);
+	if (r.groups_cutoff != 0)
+		db_bind_int64(q, 17, r.groups_cutoff);
+	else
+		db_bind_text(q, 17, NULL);
+	if (r.subjects_cutoff != 0)
+		db_bind_int64(q, 18, r.subjects_cutoff);
+	else
+		db_bind_text(q, 18, NULL);
 	switch (db_step(q)) {
 	case DB_ROW:
 		*seq = db_int64(q, 0);
@@ -308,28 +365,19 @@ static enum sr_rc insert_row(struct db *c, const struct sr_revocation_in *in,
 		goto out;
 	}
 	db_reset(q);
-	if ((q = db_prepare(c, insert_group_sql)) == NULL) {
-		rc = sr_store_db_error(c, "insert groups", &item->err);
+	if ((rc = insert_names(c, insert_group_sql, "insert groups", *seq, doc->groups,
+			       doc->n_groups, &item->err)) != SR_OK ||
+	    (rc = insert_names(c, insert_subject_sql, "insert subjects", *seq, doc->subjects,
+			       doc->n_subjects, &item->err)) != SR_OK)
 		goto out;
-	}
-	for (i = 0; i < doc->n_groups; i++) {
-		db_reset(q);
-		db_bind_int64(q, 1, *seq);
-		db_bind_int64(q, 2, (int64_t)i);
-		db_bind_text(q, 3, doc->groups[i]);
-		if (db_step(q) != DB_DONE) {
-			rc = sr_store_db_error(c, "insert groups", &item->err);
-			goto out;
-		}
-	}
-	db_reset(q);
 	r.state_reason = state_reason(r.state, 0, 0);
 	item->result = rev_json(&r);
-	r.groups = r.accounts = NULL; /* stolen */
+	r.groups = r.accounts = r.subjects = NULL; /* stolen */
 	if (item->result == NULL)
 		rc = sr_err_set(&item->err, SR_ENOMEM, "out of memory");
 out:
 	json_decref(r.groups);
+	json_decref(r.subjects);
 	json_decref(r.accounts);
 	free(accounts_text);
 	return rc;

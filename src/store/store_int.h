@@ -152,6 +152,6 @@ void sr_store_job_from_row(struct db_q *q, struct sr_job *job);
 	" r.state, r.created_at, r.updated_at," \
 	" (SELECT count(*) FROM jobs WHERE revocation_seq = r.seq AND kind = 'cleanup')," \
 	" (SELECT count(*) FROM role_results WHERE revocation_seq = r.seq)," \
-	" r.event_subject, r.rule, r.note"
+	" r.event_subject, r.rule, r.note, r.groups_cutoff, r.subjects_cutoff"
 
 #endif

@@ -926,7 +926,7 @@ class Store:
 
     def counts(self):
         return {t: self.count(t) for t in ("revocations", "revocation_groups",
-                                            "idempotency_keys")}
+                                            "revocation_subjects", "idempotency_keys")}
 
     def revocation(self, rev_id):
         rows = self.query("SELECT * FROM revocations WHERE id = ?", (rev_id,))
@@ -935,6 +935,9 @@ class Store:
         row = rows[0]
         row["groups"] = [g["group_name"] for g in self.query(
             "SELECT group_name FROM revocation_groups WHERE revocation_seq = ?"
+            " ORDER BY position", (row["seq"],))]
+        row["subjects"] = [g["subject"] for g in self.query(
+            "SELECT subject FROM revocation_subjects WHERE revocation_seq = ?"
             " ORDER BY position", (row["seq"],))]
         return row
 

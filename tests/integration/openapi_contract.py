@@ -92,7 +92,7 @@ def deref(doc, obj):
 SUPPORTED_KEYWORDS = {
     "$ref", "type", "required", "properties", "additionalProperties", "enum", "const",
     "items", "pattern", "format", "minLength", "maxLength", "minItems", "maxItems",
-    "minimum", "maximum", "oneOf", "default", "description", "examples",
+    "minimum", "maximum", "oneOf", "anyOf", "default", "description", "examples",
     "contentMediaType", "contentSchema",
 }
 
@@ -159,7 +159,7 @@ def jws_claims(value):
 class Validator:
     """type (a name or an array of names, "null" included), const, enum,
     required, properties, additionalProperties, items, pattern, format
-    (uuid, date-time), min/maxLength, min/maxItems, minimum/maximum, oneOf,
+    (uuid, date-time), min/maxLength, min/maxItems, minimum/maximum, oneOf, anyOf,
     $ref (siblings apply too, as in 2020-12), contentMediaType
     application/jwt (or application/secevent+jwt) with contentSchema (the claims of the compact JWS), and
     the annotations default, description, examples. Any other keyword is an
@@ -192,6 +192,10 @@ class Validator:
                 out.append("%s: %r matches %d of the oneOf branches, not exactly 1"
                            % (where, value, len(matches)))
                 return
+        if "anyOf" in schema and not any(not self.errors(b, value, where)
+                                         for b in schema["anyOf"]):
+            out.append("%s: %r matches none of the anyOf branches" % (where, value))
+            return
         t = schema.get("type")
         if t is not None:
             types = t if isinstance(t, list) else [t]

@@ -674,7 +674,7 @@ class ScopeTest(EngineCase):
         fake = self.start_fake(example_seed())
         config = self.write_config()
         cases = [
-            (("revoke", None, {}), "--groups is required"),
+            (("revoke", None, {}), "--groups or --subjects is required"),
             (("plan", "team_opsec", {"at": "now"}), "--time is for revoke"),
             (("revoke", "team_opsec", {"at": "the day after tomorrow"}), "the day after"),
             (("revoke", "team_opsec", {"at": rfc3339(now() + 86400)}), "in the future"),

@@ -397,8 +397,9 @@ def _sample_for(name):
     validator over every keyword the schema uses)."""
     rev = {
         "id": str(uuid.uuid4()), "state": "pending", "state_reason": None, "action": "revoke",
-        "groups": ["g"],
-        "cutoff": "2026-01-01T00:00:00Z", "time": None, "accounts": None, "reason": None,
+        "groups": ["g"], "subjects": ["alice@example.com"],
+        "cutoff": "2026-01-01T00:00:00Z", "groups_cutoff": "2026-01-01T00:00:00Z",
+        "subjects_cutoff": "2026-01-01T10:00:00Z", "time": None, "accounts": None, "reason": None,
         "source": "document", "source_event_id": None,
         "subject": None, "rule": None, "note": None,
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",

@@ -214,7 +214,7 @@ class PgSchemaTest(unittest.TestCase):
 
     def test_same_tables(self):
         self.assertEqual(sorted(self.postgres["tables"]), sorted(self.sqlite["tables"]))
-        self.assertEqual(len(self.sqlite["tables"]), 7)
+        self.assertEqual(len(self.sqlite["tables"]), 8)
 
     def test_same_columns_in_the_same_order(self):
         for name, t in self.sqlite["tables"].items():

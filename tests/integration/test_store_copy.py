@@ -47,7 +47,7 @@ SQLITE_SQL = os.path.join(SR_SOURCE_DIR, "sql")
 ISS = "https://idp.copy.test/"
 AUD = "session-revoker-copy"
 POLICY = "session-revoker-deny"
-TABLES = ["revocations", "revocation_groups", "idempotency_keys", "jobs", "role_results",
+TABLES = ["revocations", "revocation_groups", "revocation_subjects", "idempotency_keys", "jobs", "role_results",
           "user_groups", "service_meta"]
 OPSEC = sorted(harness.EXAMPLE_SEED["_expected_matches"]["team_opsec"])
 WAIT = 30.0
@@ -278,6 +278,9 @@ class StoreCopyCase(unittest.TestCase):
             first = cls.post(svc, body, key="key-applied")
             src["first"] = {"id": first.json["id"], "answer": first.json, "body": body}
             cls.wait_state(svc, first.json["id"], "applied")
+            # a revocation of one person (revocation_subjects)
+            person = cls.post(svc, {"subjects": ["alice@example.com"], "time": "20 minutes ago"})
+            cls.wait_state(svc, person.json["id"], "applied")
             cls.group_change(svc, {"event_id": "gc-1", "subject": "jane@example.com",
                                    "groups_removed": ["team_hr"],
                                    "time": "2026-03-12T08:00:00Z"})

@@ -188,6 +188,7 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 		.max_groups = (size_t)cfg->max_groups,
 		.max_group_length = (size_t)cfg->max_group_length,
 		.skew = cfg->clock_skew,
+		.principal_tag = cfg->targeted_tag,
 	};
 	struct post_state *ps;
 	struct sr_err err = {0};
@@ -222,6 +223,7 @@ enum MHD_Result sr_handle_revocation_post(struct sr_request *req)
 	}
 	if (ps->doc == NULL)
 		return sr_respond_err(req, &err);
+	sr_document_set_cutoffs(ps->doc, cfg->hold_seconds, cfg->targeted_lifetime);
 	/* The same signed document sent twice is one revocation; the same jti on
 	 * a different document is refused by the store (422). */
 	if (m == SR_MEDIA_JWT) {

@@ -97,6 +97,19 @@ static const struct bad bads[] = {
 	{"{\"groups\":[\"a\"],\"accounts\":[]}", "accounts: must not be empty"},
 	{"{\"groups\":[\"a\"],\"reason\":5}", "reason: must be a string"},
 	{"{\"groups\":[\"a\"],\"groups\":[\"b\"]}", "duplicate"},
+	/* people */
+	{"{\"subjects\":[]}", "subjects: must not be empty"},
+	{"{\"subjects\":\"alice\"}", "subjects: must be an array"},
+	{"{\"subjects\":[\"alice@example.com\",5]}", "subjects[1]: must be a non-empty string"},
+	{"{\"subjects\":[\"a\"]}", "subjects[0]: \"a\" must be 2 to 64 of A-Z a-z 0-9 _+=,.@-"},
+	{"{\"subjects\":[\"alice smith\"]}", "subjects[0]: \"alice smith\" must be 2 to 64"},
+	{"{\"subjects\":[\"ali*\"]}", "subjects[0]: \"ali*\" must be 2 to 64"},
+	{"{\"subjects\":[\"*\"]}", "subjects[0]: \"*\" must be 2 to 64"},
+	{"{\"subjects\":[\"x12345678901234567890123456789012345678901234567890123456789012345\"]}",
+	 "must be 2 to 64"},
+	{"{\"subjects\":[\"al\\u0085ice\"]}", "subjects[0]: holds control characters"},
+	{"{\"groups\":[],\"time\":1}", "groups: must not be empty"},
+	{"{\"subject\":[\"alice\"]}", "unknown field \"subject\""},
 };
 
 static void test_good(void **state)
@@ -170,6 +183,61 @@ static void test_reason_without_controls(void **state)
 	}
 }
 
+/* subjects: people, alone or beside groups; folded; the cut-offs the
+ * recorder sets. */
+static void test_subjects(void **state)
+{
+	static const struct sr_document_limits tag = {
+		.max_groups = 3, .max_group_length = 16, .skew = 60, .principal_tag = "user"};
+	const char *alone = "{\"subjects\":[\"alice@example.com\",\"bob\",\"alice@example.com\"],"
+			    "\"time\":1773300000}";
+	const char *both = "{\"groups\":[\"team_hr\"],\"subjects\":[\"alice@example.com\"],"
+			   "\"time\":1773300000}";
+	const char *empty_groups = "{\"groups\":[],\"subjects\":[\"carol\"]}";
+	const char *spaced = "{\"subjects\":[\"Alice Smith\"]}";
+	struct sr_document *doc = NULL;
+	struct sr_err err = {0};
+	json_t *o;
+
+	(void)state;
+	assert_int_equal(sr_document_parse_text(alone, strlen(alone), &lim, NOW, &doc, &err), SR_OK);
+	assert_int_equal(doc->n_groups, 0);
+	assert_int_equal(doc->n_subjects, 2);
+	assert_string_equal(doc->subjects[0], "alice@example.com");
+	assert_string_equal(doc->subjects[1], "bob");
+	sr_document_set_cutoffs(doc, 600, 36000);
+	assert_int_equal(doc->groups_cutoff, 0); /* no group */
+	assert_int_equal(doc->subjects_cutoff, 1773300000 + 36000);
+	o = sr_document_to_json(doc);
+	assert_int_equal(json_array_size(json_object_get(o, "subjects")), 2);
+	json_decref(o);
+	sr_document_free(doc);
+
+	assert_int_equal(sr_document_parse_text(both, strlen(both), &lim, NOW, &doc, &err), SR_OK);
+	assert_int_equal(doc->n_groups, 1);
+	assert_int_equal(doc->n_subjects, 1);
+	sr_document_set_cutoffs(doc, 600, 3600);
+	assert_int_equal(doc->groups_cutoff, 1773300000 + 600);
+	assert_int_equal(doc->subjects_cutoff, 1773300000 + 3600);
+	sr_document_free(doc);
+
+	assert_int_equal(sr_document_parse_text(empty_groups, strlen(empty_groups), &lim, NOW, &doc,
+						&err), SR_OK);
+	assert_int_equal(doc->n_groups, 0);
+	assert_int_equal(doc->n_subjects, 1);
+	sr_document_free(doc);
+
+	/* a principal tag's value may hold a space; a source identity may not */
+	assert_int_equal(sr_document_parse_text(spaced, strlen(spaced), &lim, NOW, &doc, &err),
+			 SR_EINVAL);
+	assert_int_equal(sr_document_parse_text(spaced, strlen(spaced), &tag, NOW, &doc, &err), SR_OK);
+	/* a cleanup denies no one: no hold, no lifetime */
+	doc->action = SR_ACTION_CLEANUP;
+	sr_document_set_cutoffs(doc, 600, 3600);
+	assert_int_equal(doc->subjects_cutoff, doc->cutoff);
+	sr_document_free(doc);
+}
+
 static void test_jwt_claims_allowed_only_for_jwt(void **state)
 {
 	const char *j = "{\"groups\":[\"a\"],\"iss\":\"x\",\"aud\":\"y\",\"exp\":1,\"jti\":\"z\","
@@ -208,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_reason_without_controls),
+		cmocka_unit_test(test_subjects),
 		cmocka_unit_test(test_jwt_claims_allowed_only_for_jwt),
 		cmocka_unit_test(test_to_json),
 	};
