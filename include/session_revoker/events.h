@@ -36,6 +36,8 @@ struct sr_event {
 	char *kind;         /* normalised kind (see each source), else the provider's type */
 	char *type;         /* the provider's own type code ("sapi", "sdu"), may be NULL */
 	char *subject;      /* the affected user ("" when the event names none) */
+	char *email;        /* the user's email, when the event itself says it (NULL: it
+			     * does not): a person's source identity (rule target "user") */
 	int64_t time;       /* the event's own time: the cut-off */
 	char *time_text;    /* as the provider wrote it */
 	char **groups;      /* groups the event itself names (rule "from_event") */
@@ -117,8 +119,13 @@ struct sr_rule {
 	enum sr_rule_mode mode;
 	char **groups;      /* SR_RULE_FIXED */
 	size_t n_groups;
-	char **fallback;    /* SR_RULE_LOOKUP: when the lookup fails ("*" allowed) */
+	char **fallback;    /* SR_RULE_LOOKUP: when the lookup fails ("*" allowed); target
+			     * "user": when the person's source identity is not known */
 	size_t n_fallback;
+	/* "target": "user": the person the event is about is revoked, by the
+	 * source identity their AWS sessions carry (sources.<name>.identity),
+	 * not their groups (mode is then 0: no groups) */
+	bool target_user;
 };
 
 struct sr_rules {

@@ -26,6 +26,11 @@ struct sr_directory {
 	 * (down, slow, throttled, refused our credentials): err says which. */
 	enum sr_rc (*groups)(struct sr_directory *dir, const char *subject, char ***groups,
 			     size_t *n_groups, struct sr_err *err);
+	/* The user's attribute name ("email", "nickname", "username") as the
+	 * directory knows it: OUT *value, a new string (NULL when the user has
+	 * none). Errors as for groups. NULL: this directory gives groups only. */
+	enum sr_rc (*attribute)(struct sr_directory *dir, const char *subject, const char *name,
+				char **value, struct sr_err *err);
 	void (*free)(struct sr_directory *dir);
 };
 
@@ -105,6 +110,14 @@ struct sr_source_config {
 	char *secret_header;       /* okta: the header carrying it (NULL: Authorization) */
 	int64_t answer_within_ms;  /* okta: a batch's directory lookups end by then
 				    * (0: no limit but the HTTP client's timeout) */
+	/* Rules with "target": "user": what a person's AWS sessions carry as
+	 * their source identity (or targeted.principal_tag): "email" (the
+	 * event's, else looked up), "subject" (the event's user id as it is),
+	 * "nickname" or "username" (looked up); and how long the provider's ID
+	 * tokens live (the person's cut-off is the event time + this; 0:
+	 * targeted.token_lifetime_seconds). */
+	char *identity;
+	int64_t token_lifetime_seconds;
 	struct sr_rules rules;
 	struct sr_lookup_config lookup;
 	struct sr_poll_config poll;  /* auth0 only */

@@ -146,14 +146,18 @@ static void print_text(json_t *summary)
 	       (long long)json_integer_value(json_object_get(summary, "dropped")),
 	       json_array_size(json_object_get(summary, "errors")));
 	json_array_foreach(json_object_get(summary, "revocations"), i, one) {
-		char *groups = json_dumps(json_object_get(one, "groups"), JSON_COMPACT);
+		json_t *people = json_object_get(one, "subjects");
+		char *groups = json_dumps(json_array_size(people) > 0 ? people
+								  : json_object_get(one, "groups"),
+					  JSON_COMPACT);
 		const char *note = json_string_value(json_object_get(one, "note"));
-		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s%s\n",
+		printf("  [%lld] %s %s for %s: rule %s revokes %s%s%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(one, "index")),
 		       json_string_value(json_object_get(one, "event_id")),
 		       json_string_value(json_object_get(one, "kind")),
 		       json_string_value(json_object_get(one, "subject")),
-		       json_string_value(json_object_get(one, "rule")), groups ? groups : "[]",
+		       json_string_value(json_object_get(one, "rule")),
+		       json_array_size(people) > 0 ? "the person " : "", groups ? groups : "[]",
 		       note ? " (" : "", note ? note : "", note ? ")" : "");
 		free(groups);
 	}

@@ -318,6 +318,28 @@ static enum sr_rc dir_groups(struct sr_directory *dir, const char *subject, char
 				  : roles(api, subject, groups, n, err);
 }
 
+static enum sr_rc dir_attribute(struct sr_directory *dir, const char *subject, const char *name,
+				char **value, struct sr_err *err)
+{
+	struct sr_auth0_api *api = (struct sr_auth0_api *)dir;
+	struct sr_fetch_resp resp = {0};
+	char suffix[96], *path;
+	enum sr_rc rc;
+
+	*value = NULL;
+	if (subject == NULL || subject[0] == '\0')
+		return sr_err_set(err, SR_EINVAL, "no user to look up");
+	snprintf(suffix, sizeof(suffix), "?fields=%.32s&include_fields=true", name);
+	if ((path = user_path(subject, suffix)) == NULL)
+		return sr_err_set(err, SR_ENOMEM, "out of memory");
+	if ((rc = api_get(api, path, "GET /api/v2/users/{id}", &resp, err)) == SR_OK &&
+	    (rc = sr_directory_judge(&resp, WHO, "GET /api/v2/users/{id}", 1, err)) == SR_OK)
+		rc = sr_directory_parse_attribute(resp.body, resp.len, name, value, err);
+	sr_fetch_resp_free(&resp);
+	free(path);
+	return rc;
+}
+
 /* The directory's free: the api is owned by whoever made it, not by the
  * directory (sr_auth0_api_directory: borrowed). */
 static void dir_free(struct sr_directory *dir)
@@ -431,6 +453,7 @@ enum sr_rc sr_auth0_api_new(const struct sr_lookup_config *lc,
 		return sr_err_set(err, SR_ENOMEM, "out of memory");
 	pthread_mutex_init(&api->mu, NULL);
 	api->dir.groups = dir_groups;
+	api->dir.attribute = dir_attribute;
 	api->dir.free = dir_free;
 	api->timeout = hc->timeout_seconds > 0 ? hc->timeout_seconds : 10;
 	api->max_bytes = hc->max_bytes > 0 ? (size_t)hc->max_bytes : 1024 * 1024;

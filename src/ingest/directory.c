@@ -201,6 +201,28 @@ out:
 	return rc;
 }
 
+enum sr_rc sr_directory_parse_attribute(const char *body, size_t len, const char *name,
+					char **value, struct sr_err *err)
+{
+	json_t *root, *v;
+	enum sr_rc rc = SR_OK;
+
+	*value = NULL;
+	if ((root = load(body, len, "Auth0's user", err)) == NULL)
+		return SR_EUNAVAIL;
+	v = json_object_get(root, name);
+	if (!json_is_object(root))
+		rc = sr_err_set(err, SR_EUNAVAIL, "Auth0's user is not an object");
+	else if ((v != NULL && !json_is_null(v) && !json_is_string(v)) ||
+		 (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v)))
+		rc = sr_err_set(err, SR_EUNAVAIL, "Auth0's user's %.32s is not a string", name);
+	else if (json_is_string(v) && json_string_length(v) > 0 &&
+		 (*value = strndup(json_string_value(v), json_string_length(v))) == NULL)
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+	json_decref(root);
+	return rc;
+}
+
 /* Characters an HTTP header value may carry without quoting or folding. */
 static int header_safe(const char *s, size_t len)
 {

@@ -45,6 +45,12 @@ enum sr_rc sr_directory_parse_roles(const char *body, size_t len, char ***groups
 enum sr_rc sr_directory_parse_user(const char *body, size_t len, const char *field,
 				   char ***groups, size_t *n, struct sr_err *err);
 
+/* GET /api/v2/users/{id}?fields=<name>: the user object's member name as a
+ * string. OUT *value: new string, NULL when the user has none (absent or
+ * null). SR_EUNAVAIL: not a JSON object, or the member is not a string. */
+enum sr_rc sr_directory_parse_attribute(const char *body, size_t len, const char *name,
+					char **value, struct sr_err *err);
+
 /* POST /oauth/token's answer: {"access_token", "expires_in", ...}. OUT
  * *token: new string (sr_secret_free), only characters a header value may
  * carry; *expires_in: seconds (> 0). */

@@ -42,6 +42,7 @@ struct fired {
 	bool seen;
 	char **groups;
 	size_t n_groups;
+	char *identity; /* target "user": the person's source identity (NULL: unknown) */
 	char **learned; /* the user's groups now, to remember */
 	size_t n_learned;
 	bool learn;
@@ -134,6 +135,7 @@ struct bounded_call {
 	struct sr_ingest *ing;
 	struct sr_directory *dir;
 	char *subject;
+	const char *attr; /* NULL: the groups; else the attribute (static string) */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -141,12 +143,26 @@ struct bounded_call {
 	enum sr_rc rc;
 	char **groups;
 	size_t n_groups;
+	char *value;
 	struct sr_err err;
 };
+
+/* The directory's answer for c: the user's groups, or one attribute. */
+static enum sr_rc ask(struct sr_directory *dir, const char *subject, const char *attr,
+		      char ***groups, size_t *n_groups, char **value, struct sr_err *err)
+{
+	if (attr == NULL)
+		return dir->groups(dir, subject, groups, n_groups, err);
+	if (dir->attribute == NULL)
+		return sr_err_set(err, SR_EUNAVAIL, "this lookup gives groups only, not a user's %s",
+				  attr);
+	return dir->attribute(dir, subject, attr, value, err);
+}
 
 static void bounded_free(struct bounded_call *c)
 {
 	sr_strv_free(c->groups, c->n_groups);
+	free(c->value);
 	free(c->subject);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
@@ -159,7 +175,7 @@ static void *bounded_main(void *arg)
 	struct sr_ingest *ing = c->ing;
 	bool abandoned;
 
-	c->rc = c->dir->groups(c->dir, c->subject, &c->groups, &c->n_groups, &c->err);
+	c->rc = ask(c->dir, c->subject, c->attr, &c->groups, &c->n_groups, &c->value, &c->err);
 	pthread_mutex_lock(&c->mu);
 	c->done = true;
 	abandoned = c->abandoned;
@@ -175,10 +191,11 @@ static void *bounded_main(void *arg)
 	return NULL;
 }
 
-/* dir->groups() for f's subject, waiting until f's deadline at most. */
-static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_config *src,
-				struct sr_directory *dir, struct fired *f, char ***groups,
-				size_t *n_groups, struct sr_err *err)
+/* The directory's groups (attr NULL) or attribute attr for f's subject,
+ * waiting until f's deadline at most. */
+static enum sr_rc bounded_ask(struct sr_ingest *ing, const struct sr_source_config *src,
+			      struct sr_directory *dir, struct fired *f, const char *attr,
+			      char ***groups, size_t *n_groups, char **value, struct sr_err *err)
 {
 	struct bounded_call *c;
 	struct timespec now;
@@ -186,7 +203,7 @@ static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_co
 	enum sr_rc rc;
 
 	if (!f->has_deadline)
-		return dir->groups(dir, f->ev->subject, groups, n_groups, err);
+		return ask(dir, f->ev->subject, attr, groups, n_groups, value, err);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (now.tv_sec > f->deadline.tv_sec ||
 	    (now.tv_sec == f->deadline.tv_sec && now.tv_nsec >= f->deadline.tv_nsec))
@@ -199,11 +216,12 @@ static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_co
 	}
 	c->ing = ing;
 	c->dir = dir;
+	c->attr = attr;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (pthread_create(&c->thread, NULL, bounded_main, c) != 0) {
 		bounded_free(c); /* no thread to spare: unbounded, here */
-		return dir->groups(dir, f->ev->subject, groups, n_groups, err);
+		return ask(dir, f->ev->subject, attr, groups, n_groups, value, err);
 	}
 	pthread_mutex_lock(&c->mu);
 	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &f->deadline) != ETIMEDOUT)
@@ -224,7 +242,10 @@ static enum sr_rc lookup_groups(struct sr_ingest *ing, const struct sr_source_co
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	rc = c->rc;
-	if (rc == SR_OK) {
+	if (rc == SR_OK && attr != NULL) {
+		*value = c->value;
+		c->value = NULL;
+	} else if (rc == SR_OK) {
 		*groups = c->groups;
 		*n_groups = c->n_groups;
 		c->groups = NULL;
@@ -267,7 +288,7 @@ static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_c
 	} else if (sr_ingest_stopping(ing)) {
 		return SR_EUNAVAIL; /* no new lookup while stopping: the batch is retried */
 	} else {
-		looked = lookup_groups(ing, src, dir, f, &now, &n_now, &lerr);
+		looked = bounded_ask(ing, src, dir, f, NULL, &now, &n_now, NULL, &lerr);
 	}
 	known = sr_store_user_groups_get(ing->store, src->name, ev->subject, &last, &n_last,
 					 &last_at, &gerr) == SR_OK;
@@ -311,10 +332,63 @@ static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_c
 	return rc;
 }
 
+/* Step 3 for a rule with "target": "user": the person's source identity
+ * (sources.<name>.identity): the event's user id, the email the event gives,
+ * else the directory's. One that cannot be known, or that no session could
+ * carry (not a valid source identity), revokes the rule's fallback groups
+ * instead, with a note: never nothing without saying so. */
+static enum sr_rc resolve_identity(struct sr_ingest *ing, const struct sr_source_config *src,
+				   struct fired *f)
+{
+	struct sr_event *ev = f->ev;
+	const char *kind = src->identity ? src->identity : "email";
+	struct sr_directory *dir = ing->store ? sr_ingest_directory(ing, src) : NULL;
+	const char *why;
+	char *value = NULL;
+	struct sr_err lerr = {0};
+
+	if (ev->subject == NULL || ev->subject[0] == '\0' || strchr(ev->subject, ',') != NULL) {
+		note(f, "%s: fallback groups used", ev->subject && ev->subject[0]
+			? "the event is about several users" : "the event names no user");
+		return add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
+	}
+	if (strcmp(kind, "subject") == 0)
+		value = strdup(ev->subject);
+	else if (strcmp(kind, "email") == 0 && ev->email != NULL && ev->email[0] != '\0')
+		value = strdup(ev->email);
+	else if (ing->store == NULL) { /* rules test: offline */
+		note(f, "the %s of %s would be looked up", kind, ev->subject);
+		return SR_OK;
+	} else if (dir == NULL)
+		sr_err_set(&lerr, SR_EUNAVAIL, "no lookup is configured (sources.%s.lookup)",
+			   src->name);
+	else if (sr_ingest_stopping(ing))
+		return SR_EUNAVAIL; /* no new lookup while stopping: the batch is retried */
+	else if (bounded_ask(ing, src, dir, f, kind, NULL, NULL, &value, &lerr) == SR_OK &&
+		 value == NULL)
+		sr_err_set(&lerr, SR_ENOTFOUND, "the directory has no %s for this user", kind);
+	if (value == NULL && lerr.code == SR_OK)
+		return SR_ENOMEM;
+	if (value != NULL && (why = sr_subject_problem(ing->cfg->targeted_tag, value)) != NULL) {
+		note(f, "%s's %s \"%.64s\" %s: fallback groups used", ev->subject, kind, value, why);
+		free(value);
+		return add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
+	}
+	if (value == NULL) {
+		note(f, "the %s of %s is not known (%s): fallback groups used", kind, ev->subject,
+		     lerr.msg);
+		return add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
+	}
+	f->identity = value;
+	return SR_OK;
+}
+
 /* Step 3: the groups of one fired, not yet recorded, event. */
 static enum sr_rc resolve(struct sr_ingest *ing, const struct sr_source_config *src,
 			  struct fired *f)
 {
+	if (f->rule->target_user)
+		return resolve_identity(ing, src, f);
 	switch (f->rule->mode) {
 	case SR_RULE_FROM_EVENT:
 		if (f->ev->n_groups == 0)
@@ -365,8 +439,8 @@ static enum sr_rc resolve_all(struct sr_ingest *ing, const struct sr_source_conf
 	enum sr_rc rc = SR_OK;
 
 	for (i = 0; i <= n; i++) {
-		bool lookup = i < n && !fired[i].seen && fired[i].rule->mode == SR_RULE_LOOKUP &&
-			      ing->store != NULL;
+		bool lookup = i < n && !fired[i].seen && ing->store != NULL &&
+			      (fired[i].rule->mode == SR_RULE_LOOKUP || fired[i].rule->target_user);
 		if (i < n && !fired[i].seen && !lookup) {
 			enum sr_rc one = resolve(ing, src, &fired[i]);
 			rc = rc == SR_OK ? one : rc;
@@ -396,6 +470,7 @@ static void fired_clear(struct fired *f)
 {
 	sr_strv_free(f->groups, f->n_groups);
 	sr_strv_free(f->learned, f->n_learned);
+	free(f->identity);
 }
 
 static void add_error(json_t *errors, const struct sr_event *ev, const char *msg)
@@ -445,8 +520,12 @@ static enum sr_rc record(struct sr_ingest *ing, const struct sr_source_config *s
 		struct fired *f = &fired[i];
 		f->doc = (struct sr_document){
 			.groups = f->groups, .n_groups = f->n_groups, .cutoff = cutoff_of(f->ev),
+			.subjects = f->identity ? &f->identity : NULL, .n_subjects = f->identity != NULL,
 			.time_text = f->ev->time_text, .action = SR_ACTION_REVOKE, .reason = f->reason,
 		};
+		sr_document_set_cutoffs(&f->doc, cfg->hold_seconds,
+					src->token_lifetime_seconds > 0 ? src->token_lifetime_seconds
+									: cfg->targeted_lifetime);
 		snprintf(f->reason, sizeof(f->reason), "%s event %s%s%s%s for %s", src->name,
 			 f->ev->kind, f->ev->type ? " (" : "", f->ev->type ? f->ev->type : "",
 			 f->ev->type ? ")" : "", f->ev->subject && f->ev->subject[0] ? f->ev->subject
@@ -456,7 +535,7 @@ static enum sr_rc record(struct sr_ingest *ing, const struct sr_source_config *s
 			.issuer = sender->issuer, .subject = sender->subject,
 			.token_id = sender->token_id, .targets = targets,
 			/* no group: kept for the record, nothing to do in AWS */
-			.n_targets = f->n_groups > 0 ? cfg->n_accounts : 0,
+			.n_targets = f->n_groups > 0 || f->identity ? cfg->n_accounts : 0,
 			.event_subject = f->ev->subject, .rule = f->rule->name,
 			.note = f->note[0] ? f->note : NULL, .replay_any = true, .now = now,
 		};
@@ -566,6 +645,9 @@ enum sr_rc sr_ingest_commit(struct sr_ingest *ing, const struct sr_source_config
 				"groups", items[i].result ? json_incref(json_object_get(items[i].result,
 							"groups"))
 							  : sr_strv_json(f->groups, f->n_groups));
+		json_object_set_new(one, "subjects", items[i].result
+			? json_incref(json_object_get(items[i].result, "subjects"))
+			: sr_strv_json(f->identity ? &f->identity : NULL, f->identity != NULL));
 		if (items[i].result != NULL)
 			json_object_set(one, "id", json_object_get(items[i].result, "id"));
 		if (items[i].result != NULL && json_is_string(json_object_get(items[i].result, "note")))

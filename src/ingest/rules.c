@@ -41,11 +41,13 @@ json_t *sr_rules_to_json(const struct sr_rules *rules)
 	for (i = 0; i < rules->n; i++) {
 		const struct sr_rule *r = &rules->v[i];
 		json_t *one = json_pack("{s:s, s:o}", "name", r->name, "on", sr_strv_json(r->on, r->n_on));
-		if (r->mode == SR_RULE_FIXED)
+		if (r->target_user)
+			json_object_set_new(one, "target", json_string("user"));
+		else if (r->mode == SR_RULE_FIXED)
 			json_object_set_new(one, "groups", sr_strv_json(r->groups, r->n_groups));
 		else
 			json_object_set_new(one, "groups", json_string(mode_names[r->mode]));
-		if (r->mode == SR_RULE_LOOKUP)
+		if (r->mode == SR_RULE_LOOKUP || r->target_user)
 			json_object_set_new(one, "fallback", sr_strv_json(r->fallback, r->n_fallback));
 		json_array_append_new(a, one);
 	}

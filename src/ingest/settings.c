@@ -188,9 +188,11 @@ static void load_rule(struct sr_source_config *src, const char *const *kinds, js
 	}
 	json_object_foreach(o, key, v) {
 		if (strcmp(key, "name") != 0 && strcmp(key, "on") != 0 &&
-		    strcmp(key, "groups") != 0 && strcmp(key, "fallback") != 0) {
+		    strcmp(key, "groups") != 0 && strcmp(key, "fallback") != 0 &&
+		    strcmp(key, "target") != 0) {
 			snprintf(path, sizeof(path), "%s.%s", at, key);
-			sr_config_problem(pr, path, "unknown field (name, on, groups, fallback)");
+			sr_config_problem(pr, path,
+					  "unknown field (name, on, target, groups, fallback)");
 		}
 	}
 	v = json_object_get(o, "name");
@@ -224,10 +226,23 @@ static void load_rule(struct sr_source_config *src, const char *const *kinds, js
 				r->n_on++;
 		}
 	}
+	v = json_object_get(o, "target");
+	snprintf(path, sizeof(path), "%s.target", at);
+	if (v != NULL && (!json_is_string(v) || (strcmp(json_string_value(v), "user") != 0 &&
+						 strcmp(json_string_value(v), "groups") != 0)))
+		sr_config_problem(pr, path, "must be \"user\" (revoke the person, by the source"
+			" identity their sessions carry) or \"groups\" (the default)");
+	r->target_user = v != NULL && json_is_string(v) &&
+			 strcmp(json_string_value(v), "user") == 0;
 	groups = json_object_get(o, "groups");
 	snprintf(path, sizeof(path), "%s.groups", at);
 	mode = json_string_value(groups);
-	if (json_is_array(groups)) {
+	if (r->target_user) {
+		if (groups != NULL)
+			sr_config_problem(pr, path, "not with \"target\": \"user\" (the person is"
+				" revoked, not groups; \"fallback\" names the groups to revoke when"
+				" the person's source identity is not known)");
+	} else if (json_is_array(groups)) {
 		r->mode = SR_RULE_FIXED;
 		load_groups(groups, path, false, max_len, &r->groups, &r->n_groups, pr);
 	} else if (mode != NULL && strcmp(mode, "from_event") == 0) {
@@ -242,8 +257,9 @@ static void load_rule(struct sr_source_config *src, const char *const *kinds, js
 	}
 	v = json_object_get(o, "fallback");
 	snprintf(path, sizeof(path), "%s.fallback", at);
-	if (v != NULL && r->mode != SR_RULE_LOOKUP)
-		sr_config_problem(pr, path, "only for \"groups\": \"lookup\"");
+	if (v != NULL && r->mode != SR_RULE_LOOKUP && !r->target_user)
+		sr_config_problem(pr, path, "only for \"groups\": \"lookup\" or \"target\":"
+				  " \"user\"");
 	else if (v != NULL)
 		load_groups(v, path, true, max_len, &r->fallback, &r->n_fallback, pr);
 }
@@ -473,13 +489,31 @@ static void load_okta(struct sr_source_config *src, json_t *o, const char *at, b
 	load_int(o, "answer_within_ms", at, 100, 2900, &src->answer_within_ms, pr);
 }
 
+/* What a person's sessions carry as their source identity, and how long the
+ * provider's ID tokens live (rules with "target": "user"). */
+static void load_identity(struct sr_source_config *src, json_t *o, const char *at,
+			  struct sr_config_problems *pr)
+{
+	static const char *const kinds[] = {"email", "subject", "nickname", "username", NULL};
+	char path[160];
+
+	opt_str(o, "identity", at, &src->identity, pr);
+	snprintf(path, sizeof(path), "%s.identity", at);
+	if (src->identity != NULL && !in_list(src->identity, kinds))
+		sr_config_problem(pr, path, "must be email (the event's, else looked up), subject"
+			" (the event's user id as it is), nickname or username (looked up)");
+	load_int(o, "token_lifetime_seconds", at, 60, 7 * 86400, &src->token_lifetime_seconds,
+		 pr);
+}
+
 static void source_init(struct sr_source_config *src, const char *name, json_t *o,
 			const char *const *kinds, const char *defaults, size_t max_len,
 			struct sr_config_problems *pr)
 {
 	static const char *const known[] = {"enabled", "authorization_file", "rules", "lookup",
 					    "poll", "group_names", "issuer", "audience",
-					    "authorization_header", "answer_within_ms", NULL};
+					    "authorization_header", "answer_within_ms", "identity",
+					    "token_lifetime_seconds", NULL};
 	char at[96], path[160];
 	json_t *v;
 
@@ -515,7 +549,10 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 			sr_config_problem(pr, path, "only the ssf source takes a transmitter");
 		}
 		load_okta(src, o, at, kinds == okta_kinds, pr);
+		load_identity(src, o, at, pr);
 	}
+	if (src->identity == NULL)
+		src->identity = strdup("email");
 	snprintf(path, sizeof(path), "%s.rules", at);
 	load_rules(src, kinds, o ? json_object_get(o, "rules") : NULL, defaults, path, max_len, pr);
 	snprintf(path, sizeof(path), "%s.poll", at);
@@ -561,6 +598,7 @@ static void source_clear(struct sr_source_config *src)
 	free(src->rules.v);
 	free(src->secret_file);
 	free(src->secret_header);
+	free(src->identity);
 	lookup_clear(&src->lookup);
 	free(src->poll.from);
 	free(src->set_issuer);

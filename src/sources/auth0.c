@@ -313,7 +313,7 @@ static int classify_sapi(struct sr_event *ev, json_t *data, const char *pfx)
 static int read_record(struct sr_event *ev, json_t *rec)
 {
 	json_t *data;
-	const char *pfx = "data.", *env_id = NULL, *data_id = NULL, *type, *date, *user;
+	const char *pfx = "data.", *env_id = NULL, *data_id = NULL, *type, *date, *user, *name;
 	struct sr_err terr = {0};
 	int64_t t;
 
@@ -384,6 +384,12 @@ static int read_record(struct sr_event *ev, json_t *rec)
 		if (!sr_sources_set_str(&ev->kind, strcmp(type, "scp") == 0 ? "password_changed"
 								: "user_deleted") ||
 		    !sr_sources_set_str(&ev->subject, user))
+			return 0;
+		/* the user's own name here (in sapi it is the admin's): an email
+		 * for database and most enterprise connections */
+		if (!sr_sources_get_str(ev, data, pfx, "user_name", MAX_ID, &name))
+			return 1;
+		if (name != NULL && strchr(name, '@') != NULL && !sr_sources_set_str(&ev->email, name))
 			return 0;
 	}
 	if (ev->kind == NULL && !sr_sources_set_str(&ev->kind, type))

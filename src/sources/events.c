@@ -16,6 +16,7 @@ static void event_clear(struct sr_event *ev)
 	free(ev->kind);
 	free(ev->type);
 	free(ev->subject);
+	free(ev->email);
 	free(ev->time_text);
 	sr_strv_free(ev->groups, ev->n_groups);
 	sr_strv_free(ev->current, ev->n_current);

@@ -123,6 +123,11 @@ static int read_targets(struct sr_event *ev, json_t *rec)
 		sr_event_fail(ev, "out of memory");
 		return 0;
 	}
+	/* The Okta login (alternateId) is most often the person's email. */
+	if (user != NULL && strchr(user, '@') != NULL && !sr_sources_set_str(&ev->email, user)) {
+		sr_event_fail(ev, "out of memory");
+		return 0;
+	}
 	return 1;
 }
 

@@ -152,6 +152,29 @@ static enum sr_rc subject_of(json_t *id, const char *where, int depth, const cha
 			  " complex)", where, format);
 }
 
+/* The email a subject identifier gives for the person (format "email", or
+ * one inside complex's user or aliases' identifiers), or NULL. */
+static const char *email_of(json_t *id, int depth)
+{
+	const char *format = json_string_value(json_object_get(id, "format"));
+	json_t *one;
+	size_t i;
+
+	if (format == NULL)
+		format = json_string_value(json_object_get(id, "subject_type"));
+	if (format == NULL)
+		return NULL;
+	if (strcmp(format, "email") == 0)
+		return json_string_value(json_object_get(id, "email"));
+	if (depth == 0 && strcmp(format, "complex") == 0)
+		return email_of(json_object_get(id, "user"), 1);
+	if (depth == 0 && strcmp(format, "aliases") == 0)
+		json_array_foreach(json_object_get(id, "identifiers"), i, one)
+			if (email_of(one, 1) != NULL)
+				return email_of(one, 1);
+	return NULL;
+}
+
 /* event_timestamp of the event (seconds or milliseconds), else the SET's
  * iat; never later than now + skew. */
 static enum sr_rc event_time(json_t *claims, json_t *event, const char *where, int64_t now,
@@ -192,7 +215,7 @@ enum sr_rc sr_ssf_parse(json_t *claims, int64_t now, int64_t skew, struct sr_eve
 			struct sr_err *err)
 {
 	json_t *events, *event = NULL, *v, *txn, *subj;
-	const char *uri = NULL, *key, *kind = NULL, *jti, *who = NULL;
+	const char *uri = NULL, *key, *kind = NULL, *jti, *who = NULL, *email;
 	char where[600];
 	struct sr_event *ev;
 	enum sr_rc rc = SR_OK;
@@ -251,6 +274,10 @@ enum sr_rc sr_ssf_parse(json_t *claims, int64_t now, int64_t skew, struct sr_eve
 	ev->kind = strdup(kind ? kind : uri);
 	ev->subject = strdup(who);
 	if (ev->event_id == NULL || ev->type == NULL || ev->kind == NULL || ev->subject == NULL)
+		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+	else if ((email = email_of(json_object_get(claims, "sub_id") != NULL
+					   ? json_object_get(claims, "sub_id") : subj, 0)) != NULL &&
+		 strlen(email) <= MAX_ID && (ev->email = strdup(email)) == NULL)
 		rc = sr_err_set(err, SR_ENOMEM, "out of memory");
 out:
 	if (rc != SR_OK)

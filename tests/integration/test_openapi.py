@@ -411,7 +411,7 @@ def _sample_for(name):
         "EventBatchResult": {
             "source": "auth0", "received": 2, "recorded": 1, "replayed": 0, "dropped": 0,
             "revocations": [{"index": 0, "event_id": "L1", "kind": "user_deleted",
-                             "rule": "user-lost-access", "subject": "auth0|u1", "groups": [],
+                             "rule": "user-lost-access", "subject": "auth0|u1", "groups": [], "subjects": [],
                              "id": str(uuid.uuid4()), "replayed": False,
                              "note": "no lookup is configured"}],
             "errors": [{"index": 1, "event_id": None, "error": "log_id: required"}]},
