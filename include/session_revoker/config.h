@@ -144,6 +144,12 @@ struct sr_config {
 	char *targeted_scope;      /* "federated": roles that trust a configured provider;
 				    * "all": every role of the account AWS lets us write */
 	int64_t targeted_lifetime; /* the IdP's ID token lifetime (a source may set its own) */
+	/* people a role's inline budget cannot hold: "managed" (into the
+	 * account's customer managed policy, attached to the role) or "report"
+	 * (named as not written) */
+	char *targeted_overflow;
+	char *targeted_managed_name;
+	char *targeted_managed_path;
 	/* the job workers */
 	int64_t jobs_workers;
 	int64_t jobs_lease_seconds;

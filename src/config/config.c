@@ -503,6 +503,28 @@ enum sr_rc sr_config_load_for(const char *path, unsigned needs, struct sr_config
 		sr_config_problem(problems, "targeted.scope",
 				  "must be federated (roles that trust a configured provider) or all"
 				  " (every role AWS lets the service write: chained sessions too)");
+	if (strcmp(cfg->targeted_overflow, "managed") != 0 &&
+	    strcmp(cfg->targeted_overflow, "report") != 0)
+		sr_config_problem(problems, "targeted.overflow",
+				  "must be managed (people a role's inline policies cannot hold go"
+				  " into the account's managed policy) or report (they are named as"
+				  " not written)");
+	if ((strlen(cfg->targeted_managed_name) > 128 ||
+	     strspn(cfg->targeted_managed_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+						"0123456789+=,.@_-") !=
+		     strlen(cfg->targeted_managed_name)))
+		sr_config_problem(problems, "targeted.managed_policy_name",
+				  "must be an IAM policy name (1 to 128 of letters, digits and"
+				  " +=,.@_-)");
+	if (cfg->targeted_managed_path[0] != '/' ||
+	    cfg->targeted_managed_path[strlen(cfg->targeted_managed_path) - 1] != '/' ||
+	    strlen(cfg->targeted_managed_path) > 512 ||
+	    strspn(cfg->targeted_managed_path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					       "0123456789+=,.@_-/") !=
+		    strlen(cfg->targeted_managed_path))
+		sr_config_problem(problems, "targeted.managed_policy_path",
+				  "must be an IAM path: starting and ending with /, letters,"
+				  " digits and +=,.@_- between");
 	if (cfg->targeted_tag != NULL &&
 	    (cfg->targeted_tag[0] == '\0' || strlen(cfg->targeted_tag) > 128 ||
 	     strspn(cfg->targeted_tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -125,6 +125,56 @@ static void test_store_url(void **state)
 	assert_string_equal(pr.items[0].path, "store.url");
 }
 
+/* targeted.* and revoke.hold_seconds: defaults, and each bad value named by
+ * its path. */
+static void test_targeted(void **state)
+{
+	static const struct {
+		const char *json, *path;
+	} bad[] = {
+		{"\"targeted\": {\"scope\": \"everything\"}", "targeted.scope"},
+		{"\"targeted\": {\"principal_tag\": \"aws:user\"}", "targeted.principal_tag"},
+		{"\"targeted\": {\"principal_tag\": \"user\\\"x\"}", "targeted.principal_tag"},
+		{"\"targeted\": {\"token_lifetime_seconds\": -1}", "targeted.token_lifetime_seconds"},
+		{"\"targeted\": {\"overflow\": \"drop\"}", "targeted.overflow"},
+		{"\"targeted\": {\"managed_policy_name\": \"a b\"}", "targeted.managed_policy_name"},
+		{"\"targeted\": {\"managed_policy_path\": \"people\"}", "targeted.managed_policy_path"},
+		{"\"revoke\": {\"hold_seconds\": 999999999}", "revoke.hold_seconds"},
+	};
+	struct sr_config_problems pr;
+	struct sr_config *cfg;
+	char text[512];
+	size_t i;
+
+	(void)state;
+	cfg = load_text("{\"development\": {\"signing_key_file\": \"k.pem\"}}", &pr, SR_OK);
+	assert_null(cfg->targeted_tag);
+	assert_string_equal(cfg->targeted_scope, "federated");
+	assert_int_equal(cfg->targeted_lifetime, 36000);
+	assert_string_equal(cfg->targeted_overflow, "managed");
+	assert_string_equal(cfg->targeted_managed_name, "session-revoker-people");
+	assert_string_equal(cfg->targeted_managed_path, "/session-revoker/");
+	assert_int_equal(cfg->hold_seconds, 0);
+	sr_config_free(cfg);
+	cfg = load_text("{\"development\": {\"signing_key_file\": \"k.pem\"}, \"targeted\":"
+			" {\"principal_tag\": \"user\", \"scope\": \"all\", \"token_lifetime_seconds\":"
+			" 3600}, \"revoke\": {\"hold_seconds\": 600}}", &pr, SR_OK);
+	assert_string_equal(cfg->targeted_tag, "user");
+	assert_string_equal(cfg->targeted_scope, "all");
+	assert_int_equal(cfg->targeted_lifetime, 3600);
+	assert_int_equal(cfg->hold_seconds, 600);
+	sr_config_free(cfg);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"development\": {\"signing_key_file\": \"k.pem\"}, %s}",
+			 bad[i].json);
+		print_message("bad %s\n", text);
+		cfg = load_text(text, &pr, SR_ECONFIG);
+		assert_null(cfg);
+		assert_int_equal(pr.n, 1);
+		assert_string_equal(pr.items[0].path, bad[i].path);
+	}
+}
+
 static void test_issuers_from_env(void **state)
 {
 	char env[512];
@@ -422,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_embedded_default),
 		cmocka_unit_test(test_file_and_env),
 		cmocka_unit_test(test_store_url),
+		cmocka_unit_test(test_targeted),
 		cmocka_unit_test(test_issuers_from_env),
 		cmocka_unit_test(test_problems_by_path),
 		cmocka_unit_test(test_issuer_kid),
