@@ -220,12 +220,14 @@ enum sr_rc sr_managed_attach(struct sr_aws_conn *c, const char *role, const char
 	if (i < n)
 		return SR_OK;
 	rc = sr_iam_attach_role_policy(c, role, arn, NULL, code, err);
-	if (rc == SR_ECONFLICT && strcmp(code, "LimitExceeded") == 0)
+	if (rc == SR_ECONFLICT && strcmp(code, "LimitExceeded") == 0) {
+		sr_err_clear(err); /* this message says more than IAM's */
 		return sr_err_set(err, SR_ECONFLICT,
 				  "role %s already has %zu managed policies, as many as its IAM quota allows "
 				  "(LimitExceeded): the targeted deny policy cannot be attached; detach one or "
 				  "raise the quota \"Managed policies per role\"",
 				  role, n);
+	}
 	if (rc == SR_OK && attached != NULL)
 		*attached = 1;
 	return rc;
