@@ -76,4 +76,100 @@ enum sr_rc sr_sts_assume_role_web_identity(struct sr_aws_conn *c, const char *ro
 enum sr_rc sr_sts_get_caller_identity(struct sr_aws_conn *c, char *account, char *arn,
 				      struct sr_err *err);
 
+/* ---- customer managed policies: the targeted-revocation fallback (managed.c) ---- */
+
+#define SR_IAM_VERSION_ID_MAX 64 /* "v12": v[1-9][0-9]*(\.[A-Za-z0-9-]*)? */
+#define SR_IAM_ARN_MAX 2048      /* ARNs are at most 2,048 characters (API Reference) */
+
+struct sr_iam_policy_version {
+	char id[SR_IAM_VERSION_ID_MAX];
+	int is_default;
+};
+
+struct sr_iam_policy_versions {
+	struct sr_iam_policy_version *items; /* owned, free() */
+	size_t n;
+};
+
+/* GetPolicy: OUT default_version (SR_IAM_VERSION_ID_MAX bytes) the
+ * DefaultVersionId. SR_ENOTFOUND when there is no such policy. */
+enum sr_rc sr_iam_get_policy(struct sr_aws_conn *c, const char *arn, char *default_version,
+			     struct sr_err *err);
+
+/* GetPolicyVersion: OUT *document the version's document (decoded JSON text,
+ * new string). */
+enum sr_rc sr_iam_get_policy_version(struct sr_aws_conn *c, const char *arn,
+				     const char *version, char **document, struct sr_err *err);
+
+/* CreatePolicy under path ("/" when NULL): OUT arn (SR_IAM_ARN_MAX bytes) as
+ * IAM answers it. */
+enum sr_rc sr_iam_create_policy(struct sr_aws_conn *c, const char *name, const char *path,
+				const char *document, char *arn, char *request_id,
+				struct sr_err *err);
+
+/* CreatePolicyVersion, made the default version when set_default. OUT
+ * version (SR_IAM_VERSION_ID_MAX bytes, may be NULL) its VersionId. code (80
+ * bytes, may be NULL) receives AWS's error code when it fails (LimitExceeded:
+ * five versions already). */
+enum sr_rc sr_iam_create_policy_version(struct sr_aws_conn *c, const char *arn,
+					const char *document, int set_default, char *version,
+					char *request_id, char *code, struct sr_err *err);
+
+/* ListPolicyVersions, every page. OUT versions (sr_iam_policy_versions_clear). */
+enum sr_rc sr_iam_list_policy_versions(struct sr_aws_conn *c, const char *arn,
+				       struct sr_iam_policy_versions *versions,
+				       struct sr_err *err);
+void sr_iam_policy_versions_clear(struct sr_iam_policy_versions *versions);
+
+/* DeletePolicyVersion (never the default one: IAM refuses, DeleteConflict). */
+enum sr_rc sr_iam_delete_policy_version(struct sr_aws_conn *c, const char *arn,
+					const char *version, char *request_id,
+					struct sr_err *err);
+
+/* DeletePolicy (IAM refuses while it is attached or has non-default versions). */
+enum sr_rc sr_iam_delete_policy(struct sr_aws_conn *c, const char *arn, char *request_id,
+				struct sr_err *err);
+
+/* AttachRolePolicy / DetachRolePolicy. code (80 bytes, may be NULL) receives
+ * AWS's error code when it fails (LimitExceeded: the role has as many
+ * managed policies as its quota allows). */
+enum sr_rc sr_iam_attach_role_policy(struct sr_aws_conn *c, const char *role, const char *arn,
+				     char *request_id, char *code, struct sr_err *err);
+enum sr_rc sr_iam_detach_role_policy(struct sr_aws_conn *c, const char *role, const char *arn,
+				     char *request_id, struct sr_err *err);
+
+/* ListAttachedRolePolicies, every page. OUT *arns: n new strings
+ * (sr_strv_free). */
+enum sr_rc sr_iam_list_attached_role_policies(struct sr_aws_conn *c, const char *role,
+					      char ***arns, size_t *n, struct sr_err *err);
+
+/* ListEntitiesForPolicy with EntityFilter=Role, every page: the names of the
+ * roles the policy is attached to. OUT *roles: n new strings (sr_strv_free). */
+enum sr_rc sr_iam_list_policy_roles(struct sr_aws_conn *c, const char *arn, char ***roles,
+				    size_t *n, struct sr_err *err);
+
+/* The parsers of those answers (network bytes: tests/fuzz/fuzz_aws_xml.c).
+ *
+ * A CreatePolicy or GetPolicy answer (action "CreatePolicy" or "GetPolicy"):
+ * arn (SR_IAM_ARN_MAX bytes, may be NULL) and default_version
+ * (SR_IAM_VERSION_ID_MAX, may be NULL) from <action>Result/Policy. */
+enum sr_rc sr_iam_parse_policy(xmlDocPtr doc, const char *action, char *arn,
+			       char *default_version, struct sr_err *err);
+
+/* A GetPolicyVersion answer: OUT *document the decoded document (new string). */
+enum sr_rc sr_iam_parse_policy_document(xmlDocPtr doc, char **document, struct sr_err *err);
+
+/* One ListPolicyVersions page, added to versions; marker as for ListRoles. */
+enum sr_rc sr_iam_parse_versions_page(xmlDocPtr doc, struct sr_iam_policy_versions *versions,
+				      char *marker, size_t marker_cap, struct sr_err *err);
+
+/* One page of a list of names: for each member of <action>Result/<list>, the
+ * text of its child field is added to *v (n items, sr_strv_free);
+ * ListAttachedRolePolicies: list "AttachedPolicies", field "PolicyArn";
+ * ListEntitiesForPolicy: list "PolicyRoles", field "RoleName". marker as for
+ * ListRoles. */
+enum sr_rc sr_iam_parse_names_page(xmlDocPtr doc, const char *action, const char *list,
+				   const char *field, char ***v, size_t *n, char *marker,
+				   size_t marker_cap, struct sr_err *err);
+
 #endif

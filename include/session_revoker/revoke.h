@@ -224,6 +224,65 @@ enum sr_rc sr_targeted_people(char *const *subjects, size_t n, int64_t cutoff,
 void sr_targeted_people_free(struct sr_targeted_person *people, size_t n);
 void sr_targeted_result_clear(struct sr_targeted_result *res);
 
+/* ---- the managed-policy fallback: an account's targeted statements in a
+ * customer managed policy of the service's own (managed.c) ---- */
+
+/* When a role's targeted statements no longer fit its inline budget, the
+ * account's targeted statements go into one customer managed policy
+ * (document built by sr_targeted_merge with opts.budget =
+ * SR_MANAGED_POLICY_BUDGET), versioned, attached once per role. IAM keeps at
+ * most 5 versions of a managed policy and attaches 10 managed policies to a
+ * role by default (IAM User Guide, "IAM and AWS STS quotas"). */
+#define SR_MANAGED_MAX_VERSIONS 5
+#define SR_MANAGED_ARN_MAX 2048
+
+struct sr_aws_conn;
+
+/* Which policy: arn:<partition>:iam::<account>:policy<path><name>. Strings
+ * borrowed. */
+struct sr_managed_id {
+	const char *partition; /* "aws", "aws-us-gov", "aws-cn" */
+	const char *account;   /* 12 digits */
+	const char *name;      /* IAM policy name: [A-Za-z0-9+=,.@_-]{1,128} */
+	const char *path;      /* "/" or "/a/path/" (NULL: "/") */
+};
+
+/* The policy's ARN into arn (cap bytes). SR_EINVAL naming the part that is
+ * not what IAM accepts (partition, account, name, path). */
+enum sr_rc sr_managed_arn(const struct sr_managed_id *id, char *arn, size_t cap,
+			  struct sr_err *err);
+
+/* The document of the policy's default version (decoded JSON text). OUT
+ * *document: new string, NULL when the policy does not exist; arn
+ * (SR_MANAGED_ARN_MAX bytes) its ARN either way. */
+enum sr_rc sr_managed_read(struct sr_aws_conn *c, const struct sr_managed_id *id,
+			   char **document, char *arn, struct sr_err *err);
+
+/* Makes document the policy's default version: creates the policy, or adds a
+ * version set as default, first deleting the oldest non-default versions when
+ * SR_MANAGED_MAX_VERSIONS exist (a write never fails for the version limit).
+ * Writes nothing when the default version already holds the same statements.
+ * request_id (80 bytes, may be NULL): AWS's id of the write, "" when nothing
+ * was written. SR_EINVAL: document (or the default version) is not a policy
+ * document. */
+enum sr_rc sr_managed_write(struct sr_aws_conn *c, const struct sr_managed_id *id,
+			    const char *document, char *request_id, struct sr_err *err);
+
+/* Attaches the policy to role unless it is attached already
+ * (ListAttachedRolePolicies first): attached once per role. *attached (may
+ * be NULL): 1 when this call attached it. SR_ECONFLICT with a message naming
+ * the role when the role already has as many managed policies as its quota
+ * allows. */
+enum sr_rc sr_managed_attach(struct sr_aws_conn *c, const char *role, const char *arn,
+			     int *attached, struct sr_err *err);
+
+/* Detaches the policy from every role it is attached to (ListEntitiesForPolicy)
+ * and deletes it with its versions: a cleanup that left no one in it. A policy
+ * that does not exist is not an error. *detached (may be NULL): the roles it
+ * was detached from. */
+enum sr_rc sr_managed_remove(struct sr_aws_conn *c, const char *arn, size_t *detached,
+			     struct sr_err *err);
+
 
 
 /* ---- the engine ---- */

@@ -10,7 +10,9 @@
  * line, in this form) and fails when the templates grant fewer or more.
  *
  * Resource types (AWS Service Authorization Reference, IAM): ListRoles has
- * none (it needs "*"); the other IAM actions here take a role ARN.
+ * none (it needs "*"); the role actions take a role ARN (Attach/Detach-
+ * RolePolicy also the iam:PolicyARN condition key); the managed-policy
+ * actions (CreatePolicy ... ListEntitiesForPolicy) take a policy ARN.
  * GetCallerIdentity needs no permission (the STS API Reference: "No
  * permissions are required to perform this operation"), and
  * AssumeRoleWithWebIdentity is sent unsigned: the trust policy of the
@@ -28,6 +30,17 @@ static const struct sr_aws_action_info actions[SR_AWS_N_ACTIONS] = {
 	[SR_AWS_ASSUME_ROLE] = {SR_AWS_STS, "AssumeRole", "sts:AssumeRole", SR_AWS_GRANT_SERVICE},
 	[SR_AWS_ASSUME_ROLE_WITH_WEB_IDENTITY] = {SR_AWS_STS, "AssumeRoleWithWebIdentity", "sts:AssumeRoleWithWebIdentity", SR_AWS_GRANT_NONE},
 	[SR_AWS_GET_CALLER_IDENTITY] = {SR_AWS_STS, "GetCallerIdentity", "sts:GetCallerIdentity", SR_AWS_GRANT_NONE},
+	[SR_AWS_CREATE_POLICY] = {SR_AWS_IAM, "CreatePolicy", "iam:CreatePolicy", SR_AWS_GRANT_TARGET},
+	[SR_AWS_GET_POLICY] = {SR_AWS_IAM, "GetPolicy", "iam:GetPolicy", SR_AWS_GRANT_TARGET},
+	[SR_AWS_GET_POLICY_VERSION] = {SR_AWS_IAM, "GetPolicyVersion", "iam:GetPolicyVersion", SR_AWS_GRANT_TARGET},
+	[SR_AWS_CREATE_POLICY_VERSION] = {SR_AWS_IAM, "CreatePolicyVersion", "iam:CreatePolicyVersion", SR_AWS_GRANT_TARGET},
+	[SR_AWS_LIST_POLICY_VERSIONS] = {SR_AWS_IAM, "ListPolicyVersions", "iam:ListPolicyVersions", SR_AWS_GRANT_TARGET},
+	[SR_AWS_DELETE_POLICY_VERSION] = {SR_AWS_IAM, "DeletePolicyVersion", "iam:DeletePolicyVersion", SR_AWS_GRANT_TARGET},
+	[SR_AWS_DELETE_POLICY] = {SR_AWS_IAM, "DeletePolicy", "iam:DeletePolicy", SR_AWS_GRANT_TARGET},
+	[SR_AWS_ATTACH_ROLE_POLICY] = {SR_AWS_IAM, "AttachRolePolicy", "iam:AttachRolePolicy", SR_AWS_GRANT_TARGET},
+	[SR_AWS_DETACH_ROLE_POLICY] = {SR_AWS_IAM, "DetachRolePolicy", "iam:DetachRolePolicy", SR_AWS_GRANT_TARGET},
+	[SR_AWS_LIST_ATTACHED_ROLE_POLICIES] = {SR_AWS_IAM, "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies", SR_AWS_GRANT_TARGET},
+	[SR_AWS_LIST_ENTITIES_FOR_POLICY] = {SR_AWS_IAM, "ListEntitiesForPolicy", "iam:ListEntitiesForPolicy", SR_AWS_GRANT_TARGET},
 };
 
 const struct sr_aws_action_info *sr_aws_action_info(enum sr_aws_action a)

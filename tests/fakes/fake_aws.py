@@ -84,7 +84,8 @@ IAM_ACTIONS = ("ListRoles", "GetRole", "ListRoleTags", "ListRolePolicies", "GetR
                # managed policies
                "CreatePolicy", "GetPolicy", "DeletePolicy", "CreatePolicyVersion",
                "GetPolicyVersion", "ListPolicyVersions", "DeletePolicyVersion",
-               "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies")
+               "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies",
+               "ListEntitiesForPolicy")
 # Paths of roles AWS lets no one edit (IAM Identity Center's, service-linked).
 PROTECTED_PATHS = ("/aws-reserved/sso.amazonaws.com/", "/aws-service-role/")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
@@ -1677,6 +1678,34 @@ class FakeAws:
             lambda p: (p["PolicyName"].lower(), p["Arn"]))
         result = [("AttachedPolicies", [("member", [("PolicyName", p["PolicyName"]),
                                                     ("PolicyArn", p["Arn"])]) for p in page]),
+                  ("IsTruncated", truncated)]
+        if marker:
+            result.append(("Marker", marker))
+        return result
+
+    def _do_ListEntitiesForPolicy(self, params, ident):
+        """The roles a managed policy is attached to (API Reference,
+        ListEntitiesForPolicy: PolicyGroups, PolicyUsers, PolicyRoles, each
+        paginated together by MaxItems/Marker).  This fake keeps no users or
+        groups, so those lists are always empty; EntityFilter User or Group
+        lists nothing, Role or none lists the roles."""
+        policy = self._policy(ident, params)
+        kind = params.get("EntityFilter") or ""
+        if kind not in ("", "User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"):
+            raise _validation(f"1 validation error detected: Value '{kind}' at 'entityFilter' "
+                              "failed to satisfy constraint: Member must satisfy enum value "
+                              "set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]")
+        prefix = params.get("PathPrefix") or "/"
+        roles = []
+        if kind in ("", "Role"):
+            roles = [r for r in self._account_roles(ident).values()
+                     if policy["Arn"] in r["attached_policies"] and r["Path"].startswith(prefix)]
+        page, truncated, marker = self._page(
+            roles, params, "entities:" + policy["Arn"],
+            lambda r: (r["RoleName"].lower(), r["RoleName"]))
+        result = [("PolicyGroups", []), ("PolicyUsers", []),
+                  ("PolicyRoles", [("member", [("RoleName", r["RoleName"]),
+                                               ("RoleId", r["RoleId"])]) for r in page]),
                   ("IsTruncated", truncated)]
         if marker:
             result.append(("Marker", marker))

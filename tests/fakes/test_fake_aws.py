@@ -1459,6 +1459,36 @@ class ManagedPolicyTests(FakeAwsTestCase):
         state = self.fake.state()["accounts"][A1]["roles"]["Echo"]["attached_policies"]
         self.assertEqual(state, arns[1:])
 
+    def test_list_entities_for_policy_lists_the_roles_it_is_attached_to(self):
+        iam = self.iam()
+        arn = iam.create_policy(PolicyName="people", PolicyDocument=policy_of_size(100))[
+            "Policy"]["Arn"]
+        other = iam.create_policy(PolicyName="other", PolicyDocument=policy_of_size(100))[
+            "Policy"]["Arn"]
+        roles = sorted(self.fake.state()["accounts"][A1]["roles"])[:3]
+        self.assertEqual(len(roles), 3)
+        for name in roles:
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        iam.attach_role_policy(RoleName=roles[0], PolicyArn=other)
+        got = iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="Role")
+        self.assertEqual((sorted(r["RoleName"] for r in got["PolicyRoles"]), got["PolicyUsers"],
+                          got["PolicyGroups"], got["IsTruncated"]), (sorted(roles), [], [], False))
+        self.assertTrue(all(r["RoleId"] for r in got["PolicyRoles"]))
+        first = iam.list_entities_for_policy(PolicyArn=arn, MaxItems=2)
+        self.assertTrue(first["IsTruncated"])
+        rest = iam.list_entities_for_policy(PolicyArn=arn, Marker=first["Marker"])
+        self.assertEqual(sorted(r["RoleName"] for r in first["PolicyRoles"] + rest["PolicyRoles"]),
+                         sorted(roles))
+        self.assertEqual(iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="User")[
+            "PolicyRoles"], [])
+        self.assertEqual([r["RoleName"] for r in iam.list_entities_for_policy(
+            PolicyArn=other)["PolicyRoles"]], [roles[0]])
+        iam.detach_role_policy(RoleName=roles[1], PolicyArn=arn)
+        self.assertEqual(sorted(r["RoleName"] for r in iam.list_entities_for_policy(
+            PolicyArn=arn)["PolicyRoles"]), [roles[0], roles[2]])
+        self.assertClientError("NoSuchEntity", 404, iam.list_entities_for_policy,
+                               PolicyArn=f"arn:aws:iam::{A1}:policy/nope")
+
     def test_protected_role_and_signatures(self):
         seed = json.loads(json.dumps(SEED))
         seed["accounts"][A1]["roles"].append({

@@ -3,7 +3,9 @@
  * sr_xml_parse() (no DTD, no entities, no network) and the ListRoles page
  * reader, then each role's URL-encoded trust policy through the matcher;
  * the error reader (every error shape) and the ListRoleTags page reader on
- * the same document.
+ * the same document; the managed-policy answers' readers (CreatePolicy /
+ * GetPolicy, GetPolicyVersion, ListPolicyVersions, ListAttachedRolePolicies,
+ * ListEntitiesForPolicy) too.
  */
 #include <libxml/parser.h>
 
@@ -21,6 +23,55 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	xmlInitParser();
 	return 0;
+}
+
+/* The managed-policy answers' readers on doc: each either fails with a
+ * message or gives back what it promises. */
+static void managed_answers(xmlDocPtr doc)
+{
+	static const char *const lists[][3] = {
+		{"ListAttachedRolePolicies", "AttachedPolicies", "PolicyArn"},
+		{"ListEntitiesForPolicy", "PolicyRoles", "RoleName"},
+	};
+	static const char *const policy_actions[] = {"GetPolicy", "CreatePolicy"};
+	struct sr_iam_policy_versions versions = {0};
+	struct sr_err err = {0};
+	char marker[1024], arn[SR_IAM_ARN_MAX], version[SR_IAM_VERSION_ID_MAX], *document = NULL;
+	size_t i, j;
+
+	for (i = 0; i < 2; i++) {
+		if (sr_iam_parse_policy(doc, policy_actions[i], arn, version, &err) == SR_OK)
+			FUZZ_CHECK(arn[0] != '\0' && version[0] != '\0' && strlen(arn) < sizeof(arn) &&
+				   strlen(version) < sizeof(version));
+		else
+			fuzz_check_err(&err, FUZZ_RC(SR_EINVAL));
+		sr_err_clear(&err);
+	}
+	if (sr_iam_parse_policy_document(doc, &document, &err) == SR_OK)
+		FUZZ_CHECK(document != NULL);
+	else
+		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL));
+	free(document);
+	sr_err_clear(&err);
+	if (sr_iam_parse_versions_page(doc, &versions, marker, sizeof(marker), &err) != SR_OK)
+		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
+	FUZZ_CHECK(strlen(marker) < sizeof(marker));
+	for (i = 0; i < versions.n; i++)
+		FUZZ_CHECK(versions.items[i].id[0] != '\0');
+	sr_iam_policy_versions_clear(&versions);
+	sr_err_clear(&err);
+	for (i = 0; i < 2; i++) {
+		char **v = NULL;
+		size_t n = 0;
+		if (sr_iam_parse_names_page(doc, lists[i][0], lists[i][1], lists[i][2], &v, &n, marker,
+					    sizeof(marker), &err) != SR_OK)
+			fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
+		FUZZ_CHECK(strlen(marker) < sizeof(marker));
+		for (j = 0; j < n; j++)
+			FUZZ_CHECK(v[j] != NULL && v[j][0] != '\0');
+		sr_strv_free(v, n);
+		sr_err_clear(&err);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(tag);
 		sr_err_clear(&err);
 	}
+	managed_answers(doc);
 	if (sr_iam_parse_roles_page(doc, &roles, marker, sizeof(marker), &err) != SR_OK)
 		fuzz_check_err(&err, FUZZ_RC(SR_EINVAL) | FUZZ_RC(SR_ENOMEM));
 	FUZZ_CHECK(strlen(marker) < sizeof(marker));

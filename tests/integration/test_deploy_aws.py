@@ -7,7 +7,9 @@
   SR_AWS_GRANT_TARGET permissions, central-account.yaml allows the service's
   principal exactly the SR_AWS_GRANT_SERVICE ones: one more or one fewer fails;
 - the role trusts only the service's principal, with the external id; it may
-  write inline policies only on roles, never on itself;
+  write inline policies only on roles, never on itself; it may create, version,
+  delete, attach and detach only the managed policies under ManagedPolicyPath
+  (the targeted fallback);
 - the EventBridge rule matches the writes the table says the role can make,
   by that role, of any inline policy but the configured deny policy;
 - both templates are valid CloudFormation: every !Ref, !Sub, !GetAtt and
@@ -43,6 +45,7 @@ CFN_LINT = os.path.join(ROOT, "tools", "cfn-lint", "node_modules", ".bin", "cfn-
 
 ROW = re.compile(r'^\s*\[(SR_AWS_\w+)\]\s*=\s*\{(SR_AWS_IAM|SR_AWS_STS),\s*"(\w+)",\s*"([\w:]+)",'
                  r'\s*SR_AWS_GRANT_(\w+)\},\s*$')
+MANAGED_POLICY_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy${ManagedPolicyPath}*"
 PSEUDO = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region", "AWS::StackId",
           "AWS::StackName", "AWS::URLSuffix", "AWS::NotificationARNs"}
 
@@ -314,9 +317,18 @@ class TemplateGrantsTest(unittest.TestCase):
                                      "only ListRoles (no resource type) may have Resource *")
                     continue
                 text = r["Fn::Sub"]
+                if ":policy" in text:
+                    # the targeted fallback's managed policy: only under its path
+                    self.assertEqual(text, MANAGED_POLICY_ARN, s)
+                    continue
                 self.assertRegex(text, r"^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role[/$]",
                                  "an Allow on something other than this account's roles")
-        writes = {"iam:PutRolePolicy", "iam:DeleteRolePolicy"}
+                if set(as_list(s["Action"])) & {"iam:AttachRolePolicy", "iam:DetachRolePolicy"}:
+                    self.assertEqual(s.get("Condition"), {"ArnLike": {"iam:PolicyARN": {
+                        "Fn::Sub": MANAGED_POLICY_ARN}}},
+                        "the role may attach or detach only the service's own managed policy")
+        writes = {"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
+                  "iam:DetachRolePolicy"}
         denies = [s for _, s in statements(t) if s.get("Effect") == "Deny"
                   and s["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:"
                                                    "role${RolePath}${RoleName}"}]
@@ -349,8 +361,10 @@ class AlertRuleTest(unittest.TestCase):
                       "DenyPolicyName's default is not revoke.policy_name's")
         params = {"DenyPolicyName": default}
         pattern = resolve(rule["EventPattern"], params, self.ROLE)
+        # Inline-policy writes; the managed-policy ones IAM itself holds to the
+        # service's own policy path (Resource and iam:PolicyARN, checked above).
         writes = sorted(r[1] for r in action_table().values()
-                        if r[3] == "TARGET" and re.match(r"(Put|Delete)", r[1]))
+                        if r[3] == "TARGET" and re.fullmatch(r"(Put|Delete)RolePolicy", r[1]))
         self.assertEqual(sorted(pattern["detail"]["eventName"]), writes,
                          "the rule does not watch exactly the writes the role can make")
         for name in writes:
