@@ -367,6 +367,7 @@ struct sr_role_result {
 	int targeted;
 	int people;
 	int unwritten;
+	int managed;  /* its people are (also) in the account's managed policy, attached */
 	int64_t chars_used;
 	int64_t chars_left;
 };

@@ -209,7 +209,7 @@ static enum sr_rc read_deny(struct account_run *run, struct sr_aws_conn *c,
 
 /* ---- the people of a targeted revocation ---- */
 
-static const char *people_tag(const struct account_run *run)
+const char *sr_revoke_people_tag(const struct account_run *run)
 {
 	return run->e->cfg->targeted_tag;
 }
@@ -254,7 +254,7 @@ static size_t our_budget(const struct account_run *run, int64_t others)
 }
 
 /* The latest cut-off asked for among the request's people. */
-static int64_t people_cutoff(const struct sr_engine_request *req)
+int64_t sr_revoke_people_cutoff(const struct sr_engine_request *req)
 {
 	int64_t latest = 0;
 	size_t i;
@@ -270,9 +270,6 @@ static int64_t people_cutoff(const struct sr_engine_request *req)
 static void note_people(struct account_run *run, struct sr_role_result *r,
 			const struct sr_targeted_result *res, int64_t others)
 {
-	size_t i, at;
-	char quoted[300];
-
 	r->people = (int)res->n_people;
 	r->unwritten = (int)res->n_unwritten;
 	r->chars_used = (int64_t)res->used + (others > 0 ? others : 0) +
@@ -280,10 +277,20 @@ static void note_people(struct account_run *run, struct sr_role_result *r,
 	r->chars_left = others >= 0 ? (int64_t)res->left : -1;
 	if (res->n_unwritten == 0)
 		return;
+	if (strcmp(run->e->cfg->targeted_overflow, "managed") == 0)
+		return; /* the account's managed policy is tried next (overflow.c) */
+	sr_revoke_name_unwritten(r, res, "the role's inline policies are full");
+}
+
+void sr_revoke_name_unwritten(struct sr_role_result *r, const struct sr_targeted_result *res,
+			      const char *why)
+{
+	char quoted[300];
+	size_t i, at;
+
 	at = (size_t)snprintf(r->error, sizeof(r->error),
-			      "%zu %s could not be written (the role's inline policies are full,"
-			      " %d characters): ", res->n_unwritten,
-			      res->n_unwritten == 1 ? "person" : "people", SR_INLINE_POLICY_BUDGET);
+			      "%zu %s could not be written (%s): ", res->n_unwritten,
+			      res->n_unwritten == 1 ? "person" : "people", why);
 	for (i = 0; i < res->n_unwritten && at < sizeof(r->error); i++)
 		at += (size_t)snprintf(r->error + at, sizeof(r->error) - at, "%s%s", i ? ", " : "",
 				       res->unwritten[i].subject);
@@ -295,12 +302,27 @@ static void note_people(struct account_run *run, struct sr_role_result *r,
 		       res->unwritten[i].subject);
 }
 
+/* Keeps res's people not written for overflow.c (moved out of res). */
+static void keep_spill(struct account_run *run, const struct sr_role_result *r,
+		       struct sr_targeted_result *res)
+{
+	size_t i = (size_t)(r - run->roles);
+
+	if (run->spill == NULL || run->n_spill == NULL || i >= run->n_roles)
+		return;
+	sr_targeted_people_free(run->spill[i], run->n_spill[i]);
+	run->spill[i] = res->unwritten;
+	run->n_spill[i] = res->n_unwritten;
+	res->unwritten = NULL;
+	res->n_unwritten = 0;
+}
+
 /* doc with the request's people merged in, for this role's budget (others:
  * what its other inline policies use, -1: not known). */
 static enum sr_rc merge_people(struct account_run *run, const char *doc, int64_t others,
 			       struct sr_targeted_result *res, struct sr_err *err)
 {
-	struct sr_targeted_opts opts = {.tag_key = people_tag(run),
+	struct sr_targeted_opts opts = {.tag_key = sr_revoke_people_tag(run),
 					.budget = our_budget(run, others)};
 
 	return sr_targeted_merge(doc, run->req->people, run->req->n_people, &opts, res, err);
@@ -347,12 +369,12 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 			write = res.policy;
 	}
 	r->cutoff = groups ? effective : 0;
-	if (r->targeted && people_cutoff(run->req) > r->cutoff)
-		r->cutoff = people_cutoff(run->req);
+	if (r->targeted && sr_revoke_people_cutoff(run->req) > r->cutoff)
+		r->cutoff = sr_revoke_people_cutoff(run->req);
 	if (!changed) {
 		r->outcome = "unchanged";
 		if (!groups && r->targeted)
-			r->cutoff = people_cutoff(run->req);
+			r->cutoff = sr_revoke_people_cutoff(run->req);
 	} else if (run->req->dry_run) {
 		r->outcome = "would-deny";
 	} else {
@@ -369,12 +391,19 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 				set_unsettled(r, unsettled_after(run, c, before));
 				goto failed;
 			}
-			write = res.policy != NULL ? res.policy : (merged != NULL ? merged : existing);
-			if (sr_iam_put_role_policy(c, r->role_name, policy, write, r->request_id,
-						   &err) == SR_OK)
-				err.code = SR_OK;
+			if (!res.changed && !(groups && have < want)) {
+				changed = 0; /* within the real budget, all is in place */
+				r->request_id[0] = '\0';
+			} else {
+				write = res.changed ? res.policy : merged;
+				if (sr_iam_put_role_policy(c, r->role_name, policy, write,
+							   r->request_id, &err) == SR_OK)
+					err.code = SR_OK;
+			}
 		}
-		if (err.code != SR_OK) {
+		if (!changed) {
+			r->outcome = "unchanged";
+		} else if (err.code != SR_OK) {
 			fail(r, &err);
 			/* AWS protects roles beyond the paths we know: that is no failure */
 			if (strstr(err.msg, ": UnmodifiableEntity:") != NULL)
@@ -390,6 +419,7 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 		note_people(run, r, &res, others);
 		if (res.n_unwritten > 0)
 			r->outcome = "failed"; /* never a person dropped silently */
+		keep_spill(run, r, &res);
 	}
 	goto out;
 failed:
@@ -422,6 +452,9 @@ static void role_plan(struct account_run *run, struct sr_aws_conn *c, struct sr_
 		r->outcome = "failed";
 	} else {
 		note_people(run, r, &res, others);
+		if (res.n_unwritten > 0 && r->error[0] == '\0')
+			sr_revoke_name_unwritten(r, &res, "the role's inline policies are full: a"
+						 " revoke puts them into the account's managed policy");
 	}
 	sr_targeted_result_clear(&res);
 	free(existing);
@@ -453,7 +486,7 @@ static int people_in_place(const struct account_run *run, const char *policy)
 
 /* The latest cut-off among the request's people still in policy (0: none
  * of them is). */
-static int64_t people_left(const struct account_run *run, const char *policy)
+int64_t sr_revoke_people_left(const struct account_run *run, const char *policy)
 {
 	struct sr_targeted_person *in = NULL;
 	size_t n = 0, i, j;
@@ -480,7 +513,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 {
 	const struct sr_config *cfg = run->e->cfg;
 	const struct sr_engine_request *req = run->req;
-	struct sr_targeted_opts opts = {.tag_key = people_tag(run)};
+	struct sr_targeted_opts opts = {.tag_key = sr_revoke_people_tag(run)};
 	struct sr_targeted_result res = {0};
 	struct sr_err err = {0};
 	char *existing = NULL, *rest = NULL;
@@ -508,7 +541,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 			wait = cutoff + grace;
 		}
 	}
-	if (req->n_people > 0 && people_left(run, now_doc) != 0)
+	if (req->n_people > 0 && sr_revoke_people_left(run, now_doc) != 0)
 		ours = 1;
 	if (now_doc != NULL) {
 		if (sr_targeted_cleanup(now_doc, req->now, grace, &opts, &res, &err) != SR_OK)
@@ -517,7 +550,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 			now_doc = res.policy;
 			changed = 1;
 		}
-		if ((person = people_left(run, now_doc)) != 0 && person + grace > wait)
+		if ((person = sr_revoke_people_left(run, now_doc)) != 0 && person + grace > wait)
 			wait = person + grace;
 	}
 	r->cutoff = cutoff > person ? cutoff : person;
@@ -526,7 +559,7 @@ static void role_cleanup(struct account_run *run, struct sr_aws_conn *c, struct 
 	r->due = wait;
 	if (r->due == 0 && cutoff != 0)
 		r->due = cutoff + grace;
-	if (r->due == 0 && (mine = people_left(run, existing)) != 0)
+	if (r->due == 0 && (mine = sr_revoke_people_left(run, existing)) != 0)
 		r->due = mine + grace;
 	if (!changed && !ours) {
 		r->outcome = "absent";
@@ -588,7 +621,7 @@ static int settled_clean(struct account_run *run, const struct sr_role_result *r
 			 const char *existing, int64_t have, const struct sr_iam_role *role)
 {
 	const struct sr_config *cfg = run->e->cfg;
-	struct sr_targeted_opts opts = {.tag_key = people_tag(run)};
+	struct sr_targeted_opts opts = {.tag_key = sr_revoke_people_tag(run)};
 	struct sr_targeted_result res = {0};
 	int64_t grace = (role->max_session > cfg->max_session_seconds ? role->max_session
 								       : cfg->max_session_seconds) +
@@ -851,6 +884,8 @@ static void run_account(struct account_run *run)
 	}
 	ar->roles_seen = (int)all.n;
 	run->roles = calloc(all.n + 1, sizeof(*run->roles));
+	run->spill = calloc(all.n + 1, sizeof(*run->spill));
+	run->n_spill = calloc(all.n + 1, sizeof(*run->n_spill));
 	run->iam = calloc(all.n + 1, sizeof(*run->iam));
 	if (run->roles == NULL || run->iam == NULL) {
 		snprintf(ar->error, sizeof(ar->error), "out of memory");
@@ -883,10 +918,15 @@ static void run_account(struct account_run *run)
 	atomic_store(&run->next, 0);
 	sr_revoke_parallel(role_worker, run, e->cfg->aws_concurrency, run->n_roles);
 	for (i = 0; i < run->n_roles; i++)
-		if (strcmp(run->roles[i].outcome, "failed") == 0 && run->roles[i].error[0] == '\0')
+		if (strcmp(run->roles[i].outcome, "failed") == 0 && run->roles[i].error[0] == '\0' &&
+		    run->roles[i].unwritten == 0) /* (people not written: overflow.c) */
 			snprintf(run->roles[i].error, sizeof(run->roles[i].error),
 				 "not reached: no connection to AWS");
 	recheck_unsettled(run, c);
+	if (run->req->n_people > 0 && run->req->mode == SR_ENGINE_REVOKE)
+		sr_revoke_overflow(run, c);
+	else if (run->req->n_people > 0 && run->req->mode == SR_ENGINE_CLEANUP)
+		sr_revoke_managed_cleanup(run, c, &all);
 out:
 	if (c != NULL)
 		calls += sr_aws_conn_requests(c);
@@ -977,6 +1017,10 @@ enum sr_rc sr_engine_run(struct sr_engine *e, const struct sr_engine_request *re
 		}
 		if (rep->accounts[i].error[0] != '\0')
 			rep->failed++;
+		for (j = 0; run->spill != NULL && run->n_spill != NULL && j < run->n_roles; j++)
+			sr_targeted_people_free(run->spill[j], run->n_spill[j]);
+		free(run->spill);
+		free(run->n_spill);
 		free(run->roles);
 		free(run->iam);
 		sr_aws_creds_clear(&run->creds);

@@ -42,6 +42,10 @@ struct account_run {
 	atomic_size_t next;
 	atomic_ulong calls;
 	char key_id[128]; /* the access key of the listing connection's credentials */
+	/* Revoke with targeted.overflow "managed": per role (parallel to
+	 * roles), the people its inline budget could not hold, for overflow.c */
+	struct sr_targeted_person **spill;
+	size_t *n_spill;
 };
 
 /* The session-revoker:groups tags of an account's roles, read in parallel
@@ -71,6 +75,31 @@ enum sr_rc sr_revoke_renew_creds(struct account_run *run, struct sr_aws_conn *c,
  * pulls work items off arg itself. When no thread can be started, fn runs
  * here once (when there is work). */
 void sr_revoke_parallel(void *(*fn)(void *), void *arg, int64_t threads, size_t work);
+
+/* The condition key's tag (NULL: aws:SourceIdentity), the latest cut-off
+ * asked for among the request's people, and the latest cut-off among them
+ * still in policy (0: none is). */
+const char *sr_revoke_people_tag(const struct account_run *run);
+int64_t sr_revoke_people_cutoff(const struct sr_engine_request *req);
+int64_t sr_revoke_people_left(const struct account_run *run, const char *policy);
+
+/* Names res's people not written in r->error (what fits) and, one line each,
+ * in the log (engine.person_not_written); why: the reason. */
+void sr_revoke_name_unwritten(struct sr_role_result *r, const struct sr_targeted_result *res,
+			      const char *why);
+
+/* overflow.c */
+
+/* Revoke: the people no role's inline budget could hold go into the
+ * account's managed policy, attached to those roles (targeted.overflow
+ * "managed"); one more entry in run->roles reports the policy. */
+void sr_revoke_overflow(struct account_run *run, struct sr_aws_conn *c);
+
+/* Cleanup: the managed policy loses each person whose sessions have all
+ * expired (all: the account's roles, for the longest maximum session), and
+ * goes when no one is left. */
+void sr_revoke_managed_cleanup(struct account_run *run, struct sr_aws_conn *c,
+			       const struct sr_iam_roles *all);
 
 /* select.c */
 

@@ -77,8 +77,9 @@ json_t *sr_engine_report_json(const struct sr_engine_report *rep)
 			"unsettled_until", time_or_null(r->unsettled));
 		/* a role worked on for people: who is in, what is used and left */
 		if (role != NULL && r->targeted && r->chars_used > 0)
-			json_object_set_new(role, "people", json_pack("{s:i, s:i, s:I, s:o}",
+			json_object_set_new(role, "people", json_pack("{s:i, s:i, s:b, s:I, s:o}",
 				"denied", r->people, "not_written", r->unwritten,
+				"in_managed_policy", r->managed,
 				"characters_used", (json_int_t)r->chars_used, "characters_left",
 				r->chars_left >= 0 ? json_integer(r->chars_left) : json_null()));
 		json_array_append_new(roles, role);

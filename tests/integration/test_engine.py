@@ -207,10 +207,13 @@ class EngineCase(unittest.TestCase):
         return path
 
     def run_cli(self, fake, cmd, groups, config, *, accounts=None, at=None, dry_run=False,
-                as_json=True, secret=BASE_SECRET, key=BASE_KEY, token=None, expect=None):
+                as_json=True, secret=BASE_SECRET, key=BASE_KEY, token=None, expect=None,
+                subjects=None, clock_offset=None):
         args = [cmd, "--config", config]
         if groups is not None:
             args += ["--groups", groups]
+        if subjects is not None:
+            args += ["--subjects", subjects]
         if accounts is not None:
             args += ["--accounts", accounts]
         if at is not None:
@@ -228,6 +231,8 @@ class EngineCase(unittest.TestCase):
                     "HOME": self.tmp})
         if token is not None:
             env["AWS_SESSION_TOKEN"] = token
+        if clock_offset is not None:
+            env["SR_DEVELOPMENT_CLOCK_OFFSET_SECONDS"] = str(clock_offset)
         proc = subprocess.run([self.bin] + args, env=env, cwd=self.tmp, capture_output=True,
                               timeout=RUN_TIMEOUT)
         raw_out, raw_err = proc.stdout, proc.stderr
