@@ -460,6 +460,62 @@ class Okta(TargetedCase):
         self.assertEqual(rev["event_subject"], JANE)
 
 
+class PrincipalTagAndFallbacks(TargetedCase):
+
+    def okta_body(self, at, alternate_id):
+        with open(os.path.join(OKTA_DATA, "delivery-user-lifecycle-suspend.json")) as f:
+            body = json.load(f)
+        ev = body["data"]["events"][0]
+        ev["published"] = iso_ms(at)
+        ev["target"][0]["alternateId"] = alternate_id
+        return body, ev["uuid"]
+
+    def test_people_named_by_a_principal_tag(self):
+        # and the ID token lifetime of targeted.*, the source giving none
+        sources = self.sources()
+        del sources["okta"]["token_lifetime_seconds"]
+        svc = self.start(sources, extra={"targeted": {"principal_tag": "person",
+                                                      "token_lifetime_seconds": 7200}})
+        at = int(time.time()) - 45
+        body, uuid = self.okta_body(at, JANE)
+        self.deliver_okta(svc, body)
+        rev = self.wait_settled(svc, "okta", uuid)
+        self.assertEqual((rev["subjects"], rev["state"], rev["subjects_cutoff"]),
+                         ([JANE], "applied", at + 7200), rev)
+
+        def tagged(who, issued, si=None):
+            return self.aws.evaluate(ROLE, ACTION, session={
+                "source_identity": si, "principal_tags": {"person": who},
+                "token_issue_time": iso(issued)})["decision"]
+        self.assertEqual(tagged(JANE, at - 600), "explicitDeny")
+        self.assertEqual(tagged(BOB, at - 600), "allowed")
+        # The source identity is not what is looked at any more.
+        self.assertEqual(self.decision(JANE, at - 600), "allowed")
+
+    def test_okta_login_that_is_not_an_email_falls_back(self):
+        # The Okta source's lookup is a groups directory: it cannot give an
+        # email, so a login without '@' revokes the fallback, saying why.
+        svc = self.start(self.sources(okta={"lookup": {
+            "kind": "http", "url": self.idp.url + "/directory/users/{subject}/groups"}}),
+            workers=0)
+        at = int(time.time()) - 45
+        body, uuid = self.okta_body(at, "jdoe")
+        self.deliver_okta(svc, body)
+        self.assert_fallback(self.revocation("okta", uuid),
+                             "this lookup gives groups only, not a user's email")
+
+    def test_the_same_event_again_is_the_same_person(self):
+        self.idp.set_user(USER, email=JANE)
+        svc = self.start(workers=0)
+        at = int(time.time()) - 60
+        first = self.post_auth0(svc, [blocked_event(log_id(30), at)])
+        again = self.post_auth0(svc, [blocked_event(log_id(30), at)])
+        self.assertEqual((again["recorded"], again["replayed"]), (0, 1), again)
+        self.assertEqual(again["revocations"][0]["subjects"], [JANE])
+        self.assertEqual(again["revocations"][0]["id"], first["revocations"][0]["id"])
+        self.assertEqual(self.store.count("revocations"), 1)
+
+
 class RulesCli(TargetedCase):
 
     def run_cli(self, *args, config):
@@ -473,6 +529,22 @@ class RulesCli(TargetedCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn('"target": "user"', p.stdout.replace('":"', '": "'))
         self.assertIn(FALLBACK, p.stdout)
+        # ... and what the person is revoked by, for how long.
+        self.assertIn('people ("target": "user") are revoked by their email as'
+                      ' aws:SourceIdentity: their sessions issued before the event + %d s'
+                      ' are refused' % LIFETIME, p.stdout)
+        # No lifetime of the source's own: targeted.token_lifetime_seconds.
+        sources = self.sources(ssf={"identity": "subject"})
+        del sources["ssf"]["token_lifetime_seconds"]
+        tagged = self.config(sources, workers=0,
+                             extra={"targeted": {"principal_tag": "person",
+                                                 "token_lifetime_seconds": 7200}})
+        p = self.run_cli("show", "--source", "ssf", config=tagged)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("revoked by their subject as aws:PrincipalTag/person: their sessions"
+                      " issued before the event + 7200 s", p.stdout)
+        p = self.run_cli("show", "--source", "group-change", config=tagged)
+        self.assertNotIn("people", p.stdout)
         at = int(time.time()) - 60
         payload = os.path.join(self.tmp, "payload.json")
         with open(payload, "w") as f:
