@@ -331,6 +331,23 @@ class Auth0(TargetedCase):
         self.assertEqual(self.decision("k.nakamura@example.com", at), "explicitDeny")
         self.assertEqual(self.mgmt_calls(), [], "no lookup was needed")
 
+    def test_a_user_deleted_through_the_api_is_two_records(self):
+        # The sample's pair: sapi DELETE /api/v2/users/{id} (the id only:
+        # the lookup finds no user any more, so the fallback), then sdu with
+        # the user's user_name (the person). README: "A user deleted through
+        # the Management API is logged twice".
+        svc = self.start(workers=0)
+        pair = [e for e in auth0_samples() if e["data"]["description"] in
+                ("Delete a user", "User successfully deleted")]
+        self.assertEqual([e["data"]["type"] for e in pair], ["sapi", "sdu"])
+        answer = self.post_auth0(svc, pair)
+        self.assertEqual(answer["recorded"], 2, answer)
+        sapi = self.revocation("auth0", pair[0]["log_id"])
+        self.assert_fallback(sapi, "the email of auth0|6602b3c4d5e6f7a8b9c0d1e2 is not known")
+        self.assertIn("has no such user", sapi["note"])
+        sdu = self.revocation("auth0", pair[1]["log_id"])
+        self.assertEqual((sdu["subjects"], sdu["groups"]), (["omar.haddad@example.com"], []))
+
     def test_lookup_down_or_no_email_revokes_the_fallback_and_says_why(self):
         self.idp.set_user("auth0|noemail", nickname="ghost")
         svc = self.start(workers=0)
