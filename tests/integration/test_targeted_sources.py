@@ -271,10 +271,10 @@ class TargetedCase(unittest.TestCase):
 
     def assert_person_denied(self, svc, source, event_id, person, at):
         """The revocation of event_id names person, is applied, and in the
-        fake AWS: person's session issued before the event and one minted
-        after it within the token lifetime are refused, one issued after
-        event + lifetime is allowed, and another person's old session is
-        allowed."""
+        fake AWS: person's session issued before the event, one minted after
+        it within the token lifetime and a chained one are refused, one
+        issued after event + lifetime is allowed, and another person's old
+        session is allowed."""
         rev = self.wait_settled(svc, source, event_id)
         self.assertEqual((rev["subjects"], rev["groups"], rev["state"]),
                          ([person], [], "applied"), "%r\n%s" % (rev, log_tail(svc)))
@@ -282,6 +282,10 @@ class TargetedCase(unittest.TestCase):
         self.assertEqual(self.decision(person, at - 600), "explicitDeny")
         self.assertEqual(self.decision(person, at + LIFETIME - 60), "explicitDeny")
         self.assertEqual(self.decision(person, at + LIFETIME + 60), "allowed")
+        # a chained session: its own (later) issue time, the same source identity
+        self.assertEqual(self.aws.evaluate(ROLE, ACTION, session={
+            "source_identity": person, "token_issue_time": iso(at + 60),
+            "chained": True})["decision"], "explicitDeny")
         self.assertEqual(self.decision(BOB, at - 600), "allowed")
         self.assertEqual(self.decision(None, at - 600), "allowed")
         return rev
