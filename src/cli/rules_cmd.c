@@ -51,13 +51,30 @@ static const struct sr_source_config *pick(const struct sr_sources_config *sc, c
 	return NULL;
 }
 
-static void print_rules(const struct sr_source_config *src)
+/* The source's rules; when one targets the person, also what the person is
+ * revoked by (sources.<name>.identity, aws:SourceIdentity or the principal
+ * tag) and how long after the event their old ID tokens are refused. */
+static void print_rules(const struct sr_config *cfg, const struct sr_source_config *src)
 {
 	json_t *rules = sr_rules_to_json(&src->rules);
 	char *text = json_dumps(rules, JSON_INDENT(2));
+	bool people = false;
+	size_t i;
 
-	printf("%s (%s%s):\n%s\n", src->name, src->enabled ? "on" : "off",
-	       src->rules.defaults ? ", built-in rules" : "", text ? text : "[]");
+	for (i = 0; i < src->rules.n; i++)
+		people = people || src->rules.v[i].target_user;
+	printf("%s (%s%s):\n", src->name, src->enabled ? "on" : "off",
+	       src->rules.defaults ? ", built-in rules" : "");
+	if (people)
+		printf("people (\"target\": \"user\") are revoked by their %s as %s%s: their sessions"
+		       " issued before the event + %lld s are refused\n",
+		       src->identity ? src->identity : "email",
+		       cfg->targeted_tag && cfg->targeted_tag[0] ? "aws:PrincipalTag/"
+								 : "aws:SourceIdentity",
+		       cfg->targeted_tag && cfg->targeted_tag[0] ? cfg->targeted_tag : "",
+		       (long long)(src->token_lifetime_seconds > 0 ? src->token_lifetime_seconds
+								   : cfg->targeted_lifetime));
+	printf("%s\n", text ? text : "[]");
 	free(text);
 	json_decref(rules);
 }
@@ -231,13 +248,13 @@ int sr_cli_rules(int argc, char **argv)
 	}
 	if (strcmp(verb, "show") == 0) {
 		if (source == NULL || strcmp(source, "auth0") == 0)
-			print_rules(&sc->auth0);
+			print_rules(cfg, &sc->auth0);
 		if (source == NULL || strcmp(source, "group-change") == 0)
-			print_rules(&sc->group_change);
+			print_rules(cfg, &sc->group_change);
 		if (source == NULL || strcmp(source, "ssf") == 0)
-			print_rules(&sc->ssf);
+			print_rules(cfg, &sc->ssf);
 		if (source == NULL || strcmp(source, "okta") == 0)
-			print_rules(&sc->okta);
+			print_rules(cfg, &sc->okta);
 		status = 0;
 		goto out;
 	}

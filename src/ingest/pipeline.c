@@ -332,6 +332,21 @@ static enum sr_rc resolve_lookup(struct sr_ingest *ing, const struct sr_source_c
 	return rc;
 }
 
+/* value as a note may quote it: at most 64 bytes, each one that is not
+ * printable ASCII (a control character, a byte of a multi-byte character
+ * that the cut could split) as '?', so the note stays one line of valid
+ * UTF-8 whatever the directory answered. */
+static void quotable(const char *value, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; value[i] != '\0' && i < 64 && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)value[i];
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[i] = '\0';
+}
+
 /* Step 3 for a rule with "target": "user": the person's source identity
  * (sources.<name>.identity): the event's user id, the email the event gives,
  * else the directory's. One that cannot be known, or that no session could
@@ -344,7 +359,7 @@ static enum sr_rc resolve_identity(struct sr_ingest *ing, const struct sr_source
 	const char *kind = src->identity ? src->identity : "email";
 	struct sr_directory *dir = ing->store ? sr_ingest_directory(ing, src) : NULL;
 	const char *why;
-	char *value = NULL;
+	char *value = NULL, shown[65];
 	struct sr_err lerr = {0};
 
 	if (ev->subject == NULL || ev->subject[0] == '\0' || strchr(ev->subject, ',') != NULL) {
@@ -370,7 +385,8 @@ static enum sr_rc resolve_identity(struct sr_ingest *ing, const struct sr_source
 	if (value == NULL && lerr.code == SR_OK)
 		return SR_ENOMEM;
 	if (value != NULL && (why = sr_subject_problem(ing->cfg->targeted_tag, value)) != NULL) {
-		note(f, "%s's %s \"%.64s\" %s: fallback groups used", ev->subject, kind, value, why);
+		quotable(value, shown, sizeof(shown));
+		note(f, "%s's %s \"%s\" %s: fallback groups used", ev->subject, kind, shown, why);
 		free(value);
 		return add_all(f, src, f->rule->fallback, f->rule->n_fallback, false);
 	}

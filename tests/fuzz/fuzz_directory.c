@@ -2,15 +2,17 @@
  * fuzz_directory.c - libFuzzer target for the readers of what an identity
  * provider's directory answers (src/ingest/directory.c): the generic HTTP
  * directory's groups, Auth0's roles of a user, a user's app_metadata field,
- * the client credentials token answer and the newest log event's log_id.
+ * the client credentials token answer, the newest log event's log_id and a
+ * user's attribute (rule target "user": the email a person is revoked by).
  * Their bytes come from the network.
  *
- * The input's first byte picks the reader ('h', 'r', 'u', 't', 'l'; any
- * other byte by its value modulo 5), the rest is the answer's body.
+ * The input's first byte picks the reader ('h', 'r', 'u', 't', 'l', 'a'; any
+ * other byte by its value modulo 6), the rest is the answer's body.
  *
  * Invariants: on success every group is a distinct, non-empty string of at
  * most 256 bytes without control characters, at most 1,000 of them; a token
- * or log_id carries only visible ASCII (it goes into a header or a URL); on
+ * or log_id carries only visible ASCII (it goes into a header or a URL); an
+ * attribute is NULL or a non-empty string of valid UTF-8; on
  * failure the code is SR_EUNAVAIL (or SR_ENOMEM), the message is one clean
  * line, and nothing is handed out. Everything is freed on both paths.
  */
@@ -68,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 'u': which = 2; break;
 	case 't': which = 3; break;
 	case 'l': which = 4; break;
-	default: which = data[0] % 5;
+	case 'a': which = 5; break;
+	default: which = data[0] % 6;
 	}
 	switch (which) {
 	case 0:
@@ -83,8 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3:
 		rc = sr_directory_parse_token(body, len, &s, &expires_in, &err);
 		break;
-	default:
+	case 4:
 		rc = sr_directory_parse_first_log_id(body, len, &s, &err);
+		break;
+	default:
+		rc = sr_directory_parse_attribute(body, len, "email", &s, &err);
 	}
 	if (rc == SR_OK) {
 		FUZZ_CHECK(err.code == SR_OK);
@@ -98,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (which == 4 && s != NULL)
 			check_visible(s, 128);
+		if (which == 5 && s != NULL) {
+			FUZZ_CHECK(strlen(s) >= 1 && strlen(s) < len);
+			FUZZ_CHECK(fuzz_utf8_ok(s));
+		}
 	} else {
 		FUZZ_CHECK(rc == err.code);
 		fuzz_check_err(&err, FUZZ_RC(SR_EUNAVAIL) | FUZZ_RC(SR_ENOMEM));

@@ -180,6 +180,102 @@ static void test_groups(void **state)
 	}
 }
 
+/* ---- one attribute of the user (rule target "user") ---- */
+
+#define EMAIL "/api/v2/users/auth0%7C5f7c%208ec7%2Fx?fields=email&include_fields=true"
+
+struct acase {
+	const char *name;
+	long status;
+	const char *body;
+	enum sr_rc want;
+	const char *want_value; /* NULL: none (rc SR_OK) or an error */
+	const char *want_msg;
+};
+
+static const struct acase acases[] = {
+	{"email", 200, "{\"email\":\"jane.doe@example.com\"}", SR_OK, "jane.doe@example.com", NULL},
+	{"other fields beside it", 200, "{\"user_id\":\"x\",\"email\":\"a@b.c\",\"n\":1}", SR_OK,
+	 "a@b.c", NULL},
+	{"null", 200, "{\"email\":null}", SR_OK, NULL, NULL},
+	{"absent", 200, "{\"user_id\":\"x\"}", SR_OK, NULL, NULL},
+	{"empty string", 200, "{\"email\":\"\"}", SR_OK, NULL, NULL},
+	{"not a string", 200, "{\"email\":42}", SR_EUNAVAIL, NULL,
+	 "Auth0's user's email is not a string"},
+	{"an object", 200, "{\"email\":{\"value\":\"a@b.c\"}}", SR_EUNAVAIL, NULL,
+	 "is not a string"},
+	{"not an object", 200, "[\"a@b.c\"]", SR_EUNAVAIL, NULL, "Auth0's user is not an object"},
+	{"embedded NUL", 200, "{\"email\":\"a@b.c\\u0000evil\"}", SR_EUNAVAIL, NULL, NULL},
+	{"not JSON", 200, "<html>", SR_EUNAVAIL, NULL, "Auth0's user is not JSON"},
+	{"deleted user", 404, "{\"statusCode\":404}", SR_ENOTFOUND, NULL, "has no such user"},
+	{"api failing", 503, "{}", SR_EUNAVAIL, NULL,
+	 "Auth0 Management API failed (GET /api/v2/users/{id}: HTTP 503)"},
+};
+
+static void test_attribute(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(acases) / sizeof(acases[0]); i++) {
+		const struct acase *c = &acases[i];
+		struct fh_canned canned = {EMAIL, c->status, c->body};
+		struct sr_auth0_api *api;
+		struct sr_directory *d;
+		struct sr_err err = {0};
+		char *value = (char *)"unset";
+		enum sr_rc rc;
+
+		print_message("case: %s\n", c->name);
+		fh_reset();
+		fh_add(&canned);
+		api = make(NULL, 1);
+		d = sr_auth0_api_directory(api);
+		assert_non_null(d->attribute);
+		rc = d->attribute(d, "auth0|5f7c 8ec7/x", "email", &value, &err);
+		if (rc != c->want)
+			print_error("rc %d, message: %s\n", rc, err.msg);
+		assert_int_equal(rc, c->want);
+		if (c->want_value != NULL)
+			assert_string_equal(value, c->want_value);
+		else
+			assert_null(value);
+		if (c->want != SR_OK) {
+			assert_int_equal(err.code, c->want);
+			assert_null(strchr(err.msg, '\n'));
+			if (c->want_msg != NULL && strstr(err.msg, c->want_msg) == NULL)
+				print_error("message: %s\n", err.msg);
+			if (c->want_msg != NULL)
+				assert_non_null(strstr(err.msg, c->want_msg));
+		}
+		assert_clean(&err);
+		assert_int_equal(fh_count(EMAIL), 1);
+		free(value);
+		d->free(d);
+		sr_auth0_api_free(api);
+	}
+}
+
+/* No user to ask about: refused before any request. */
+static void test_attribute_of_no_one(void **state)
+{
+	struct sr_auth0_api *api;
+	struct sr_directory *d;
+	struct sr_err err = {0};
+	char *value = NULL;
+
+	(void)state;
+	fh_reset();
+	api = make(NULL, 1);
+	d = sr_auth0_api_directory(api);
+	assert_int_equal(d->attribute(d, "", "email", &value, &err), SR_EINVAL);
+	assert_null(value);
+	assert_non_null(strstr(err.msg, "no user to look up"));
+	assert_int_equal(fh_count("/"), 0);
+	d->free(d);
+	sr_auth0_api_free(api);
+}
+
 /* The grant's request as Auth0 documents it, the secret's file's newline
  * trimmed, the audience defaulting to <domain>/api/v2/. */
 static void test_token_request(void **state)
@@ -503,6 +599,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_attribute),
+		cmocka_unit_test(test_attribute_of_no_one),
 		cmocka_unit_test(test_token_request),
 		cmocka_unit_test(test_token_cached),
 		cmocka_unit_test(test_token_refused_then_renewed),
