@@ -56,8 +56,9 @@ static const char group_change_defaults[] =
 	" {\"name\": \"user-changed\", \"on\": [\"user_changed\"], \"groups\": \"lookup\","
 	"  \"fallback\": []}]";
 
-/* Until targeted revocation by person exists, an SSF event revokes the
- * person's groups through a lookup, as Auth0's user events do. */
+/* An SSF event revokes the person's groups through a lookup, as Auth0's
+ * user events do: safe whether or not sessions carry a source identity (a
+ * rule with "target": "user" revokes the person alone). */
 static const char ssf_defaults[] =
 	"[{\"name\": \"person-lost-access\","
 	"  \"on\": [\"session_revoked\", \"credential_change\", \"account_disabled\","
