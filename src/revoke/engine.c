@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define REFRESH_BEFORE 300 /* seconds before expiry */
@@ -476,7 +477,7 @@ static int people_in_place(const struct account_run *run, const char *policy)
 	for (i = 0; i < run->req->n_people && all; i++) {
 		int found = 0;
 		for (j = 0; j < n && !found; j++)
-			found = strcmp(in[j].subject, run->req->people[i].subject) == 0 &&
+			found = strcasecmp(in[j].subject, run->req->people[i].subject) == 0 &&
 				in[j].cutoff >= run->req->people[i].cutoff;
 		all = found;
 	}
@@ -496,7 +497,7 @@ int64_t sr_revoke_people_left(const struct account_run *run, const char *policy)
 		return 0;
 	for (i = 0; i < run->req->n_people; i++)
 		for (j = 0; j < n; j++)
-			if (strcmp(in[j].subject, run->req->people[i].subject) == 0 &&
+			if (strcasecmp(in[j].subject, run->req->people[i].subject) == 0 &&
 			    in[j].cutoff > latest)
 				latest = in[j].cutoff;
 	sr_targeted_people_free(in, n);

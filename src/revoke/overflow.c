@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The account's policy. */
 static struct sr_managed_id policy_id(const struct account_run *run)
@@ -71,7 +72,7 @@ static void name_role(struct account_run *run, size_t i, const struct sr_targete
 	for (j = 0; left.unwritten != NULL && j < run->n_spill[i]; j++) {
 		int in = out == NULL;
 		for (k = 0; !in && k < out->n_unwritten; k++)
-			in = strcmp(out->unwritten[k].subject, run->spill[i][j].subject) == 0;
+			in = strcasecmp(out->unwritten[k].subject, run->spill[i][j].subject) == 0;
 		if (in)
 			left.unwritten[left.n_unwritten++] = run->spill[i][j];
 	}
@@ -91,7 +92,7 @@ static size_t spilled(const struct account_run *run, size_t n_roles, struct sr_p
 	for (i = 0; i < n_roles; i++)
 		for (j = 0; short_of_room(run, i) && j < run->n_spill[i]; j++) {
 			const struct sr_targeted_person *p = &run->spill[i][j];
-			for (k = 0; k < n && strcmp(v[k].subject, p->subject) != 0; k++)
+			for (k = 0; k < n && strcasecmp(v[k].subject, p->subject) != 0; k++)
 				;
 			if (k < n) {
 				if (p->cutoff > v[k].cutoff)

@@ -8,10 +8,13 @@
  *   {"Sid": "SessionRevokerPeople20260312T090831Z", "Effect": "Deny",
  *    "Action": "*", "Resource": "*",
  *    "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-03-12T09:08:31Z"},
- *                  "StringEquals": {"aws:SourceIdentity": ["alice", "bob"]}}}
+ *                  "StringEqualsIgnoreCase": {"aws:SourceIdentity": ["alice", "bob"]}}}
  *
  * IAM ANDs condition operators and ORs the values of one key, so this denies
  * alice's and bob's sessions issued before the cut-off and no one else's.
+ * Case is ignored: an identity provider may spell one email differently in
+ * its events and in the tokens it signs (and "Alice" and "alice" are then one
+ * person here too); a statement with StringEquals (written before) is read.
  * The document is read into a list of people (key, subject, cut-off) beside
  * the statements that are not ours, changed there, and written out again in
  * one canonical order, so the same people always give the same text. The
@@ -29,6 +32,13 @@
 #define KEY_SOURCE_IDENTITY "aws:SourceIdentity"
 #define KEY_TAG_PREFIX "aws:PrincipalTag/"
 #define MAX_CUTOFF INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define OPERATOR "StringEqualsIgnoreCase"
+
+/* One person, however the subject is spelt. */
+static int same(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
 
 struct model {
 	json_t *doc;    /* the document's other members (Version, Id) */
@@ -135,7 +145,7 @@ static enum sr_rc add_person(struct model *m, const char *key, const char *subje
 	size_t i;
 
 	for (i = 0; i < m->n; i++)
-		if (strcmp(m->p[i].key, key) == 0 && strcmp(m->p[i].subject, subject) == 0) {
+		if (strcmp(m->p[i].key, key) == 0 && same(m->p[i].subject, subject)) {
 			if (cutoff > m->p[i].cutoff)
 				m->p[i].cutoff = cutoff;
 			return SR_OK;
@@ -165,10 +175,12 @@ static enum sr_rc read_statement(struct model *m, json_t *st, struct sr_err *err
 		return sr_err_set(err, SR_EINVAL,
 				  "policy statement %.64s: aws:TokenIssueTime is not between 1970 and 9999",
 				  sid);
-	eq = json_object_get(cond, "StringEquals");
+	eq = json_object_get(cond, OPERATOR);
+	if (eq == NULL)
+		eq = json_object_get(cond, "StringEquals");
 	if (!json_is_object(eq) || json_object_size(eq) != 1)
 		return sr_err_set(err, SR_EINVAL,
-				  "policy statement %.64s needs StringEquals with one key "
+				  "policy statement %.64s needs " OPERATOR " with one key "
 				  "(aws:SourceIdentity or aws:PrincipalTag/...)", sid);
 	json_object_foreach(eq, key, subjects)
 		break;
@@ -285,7 +297,7 @@ static json_t *statement(const struct sr_targeted_person *people, size_t n)
 	make_sid(people[0].cutoff, people[0].key, sid, sizeof(sid));
 	st = json_pack("{s:s, s:s, s:s, s:s, s:{s:{s:s}, s:{s:o}}}", "Sid", sid, "Effect", "Deny",
 		       "Action", "*", "Resource", "*", "Condition", "DateLessThan",
-		       "aws:TokenIssueTime", sr_time_format(people[0].cutoff, when), "StringEquals",
+		       "aws:TokenIssueTime", sr_time_format(people[0].cutoff, when), OPERATOR,
 		       people[0].key, subjects);
 	return st;
 }
@@ -461,7 +473,7 @@ static enum sr_rc check_subject(const char *key, const struct sr_person *p, size
 static int by_subject_then_later(const void *a, const void *b)
 {
 	const struct sr_person *x = a, *y = b;
-	int c = strcmp(x->subject, y->subject);
+	int c = strcasecmp(x->subject, y->subject);
 
 	if (c)
 		return c;
@@ -479,7 +491,7 @@ static enum sr_rc place(struct model *m, const char *key, const struct sr_person
 
 	*placed = 1;
 	for (i = 0; i < m->n; i++)
-		if (strcmp(m->p[i].key, key) == 0 && strcmp(m->p[i].subject, p->subject) == 0)
+		if (strcmp(m->p[i].key, key) == 0 && same(m->p[i].subject, p->subject))
 			break;
 	if (i < m->n) {
 		if (m->p[i].cutoff >= p->cutoff)
@@ -498,7 +510,7 @@ static enum sr_rc place(struct model *m, const char *key, const struct sr_person
 	*placed = 0;
 	/* model_build sorted m: find the person again and undo */
 	for (i = 0; i < m->n; i++)
-		if (strcmp(m->p[i].key, key) == 0 && strcmp(m->p[i].subject, p->subject) == 0)
+		if (strcmp(m->p[i].key, key) == 0 && same(m->p[i].subject, p->subject))
 			break;
 	if (had) {
 		m->p[i].cutoff = had;
@@ -540,7 +552,7 @@ enum sr_rc sr_targeted_merge(const char *existing, const struct sr_person *peopl
 		qsort(sorted, n_people, sizeof(*sorted), by_subject_then_later);
 	}
 	for (i = 0; i < n_people; i++) /* the same person again: an earlier cut-off */
-		if (i == 0 || strcmp(sorted[i].subject, sorted[n - 1].subject) != 0)
+		if (i == 0 || !same(sorted[i].subject, sorted[n - 1].subject))
 			sorted[n++] = sorted[i];
 	/* Until no one more fits: a person placed (or moved, emptying a
 	 * statement) can make room for one tried before, and going on until

@@ -150,7 +150,7 @@ class ManagedPolicyTest(unittest.TestCase):
         self.assertEqual((again["request_id"], again["n_people"]), ("", 2))
         self.assertEqual(self.versions(), (["v1"], "v1"))
         subjects = sorted(s for st in self.default_document()["Statement"]
-                          for s in st["Condition"]["StringEquals"]["aws:SourceIdentity"])
+                          for s in st["Condition"]["StringEqualsIgnoreCase"]["aws:SourceIdentity"])
         self.assertEqual(subjects, ["alice", "bob"])
 
     def test_attach_once_quota_error_and_remove(self):

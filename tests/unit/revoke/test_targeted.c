@@ -34,7 +34,7 @@
 #define TST(sid, iso, key, subjects)                                                          \
 	"{\"Sid\":\"SessionRevokerPeople" sid "\",\"Effect\":\"Deny\",\"Action\":\"*\","          \
 	"\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"" iso "\"}," \
-	"\"StringEquals\":{\"" key "\":[" subjects "]}}}"
+	"\"StringEqualsIgnoreCase\":{\"" key "\":[" subjects "]}}}"
 #define DOC(stmts) "{\"Version\":\"2012-10-17\",\"Statement\":[" stmts "]}"
 /* the group statement (policy.c) and someone else's */
 #define GROUP                                                                                 \
@@ -85,12 +85,18 @@ static const struct mcase mcases[] = {
 	{"foreign statement after ours (edited by someone): kept, ours last",
 	 DOC(TST(T1_SID, T1_ISO, SI, "\"alice\"") "," FOREIGN), {{"bob", T1}}, NULL,
 	 DOC(FOREIGN "," TST(T1_SID, T1_ISO, SI, "\"alice\",\"bob\"")), 1, 2},
-	{"whitespace and a Statement object: read, nothing to do",
+	{"whitespace, a Statement object, StringEquals (written before): read, rewritten ignoring case",
 	 "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": {\n    \"Sid\": \"SessionRevokerPeople" T1_SID
 	 "\",\n    \"Effect\": \"Deny\", \"Action\": \"*\", \"Resource\": \"*\",\n    \"Condition\": {"
 	 " \"DateLessThan\": { \"aws:TokenIssueTime\": \"" T1_ISO "\" },\n"
 	 "      \"StringEquals\": { \"aws:SourceIdentity\": [ \"alice\" ] } }\n  }\n}\n",
-	 {{"alice", T1}}, NULL, DOC(TST(T1_SID, T1_ISO, SI, "\"alice\"")), 0, 1},
+	 {{"alice", T1}}, NULL, DOC(TST(T1_SID, T1_ISO, SI, "\"alice\"")), 1, 1},
+	{"one person however spelt: Alice is alice, nothing to do",
+	 DOC(TST(T1_SID, T1_ISO, SI, "\"alice@example.com\"")), {{"Alice@Example.com", T1}}, NULL,
+	 DOC(TST(T1_SID, T1_ISO, SI, "\"alice@example.com\"")), 0, 1},
+	{"one person however spelt: a later cut-off moves them",
+	 DOC(TST(T1_SID, T1_ISO, SI, "\"alice\",\"bob\"")), {{"ALICE", T2}}, NULL,
+	 DOC(TST(T1_SID, T1_ISO, SI, "\"bob\"") "," TST(T2_SID, T2_ISO, SI, "\"alice\"")), 1, 2},
 	{"hand-edited: one string, key in another case, Sid date wrong (the condition counts)",
 	 DOC("{\"Sid\":\"SessionRevokerPeople19990101T000000Z\",\"Effect\":\"Deny\",\"Action\":\"*\","
 	     "\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"AWS:sourceIdentity\":\"alice\"},"
@@ -99,7 +105,7 @@ static const struct mcase mcases[] = {
 	{"principal tag", NULL, {{"alice@example.com", T1}}, "user-id",
 	 DOC("{\"Sid\":\"SessionRevokerPeople" T1_SID "Taguserid\",\"Effect\":\"Deny\",\"Action\":\"*\","
 	     "\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"" T1_ISO "\"},"
-	     "\"StringEquals\":{\"aws:PrincipalTag/user-id\":[\"alice@example.com\"]}}}"),
+	     "\"StringEqualsIgnoreCase\":{\"aws:PrincipalTag/user-id\":[\"alice@example.com\"]}}}"),
 	 1, 1},
 	{"source identity statement kept when the key is now a tag",
 	 DOC(TST(T1_SID, T1_ISO, SI, "\"alice\"")), {{"bob", T1}}, "u",
@@ -451,7 +457,7 @@ static const struct ecase ecases[] = {
 	      "\"StringEquals\":{\"aws:SourceIdentity\":\"x1\"}}"),
 	 "alice", T1, NULL, "aws:TokenIssueTime is not between 1970 and 9999"},
 	{"our Sid with StringLike", OURS(DENY ",\"Condition\":{" WHEN ",\"StringLike\":{\"aws:SourceIdentity\":\"x*\"}}"),
-	 "alice", T1, NULL, "needs StringEquals with one key"},
+	 "alice", T1, NULL, "needs StringEqualsIgnoreCase with one key"},
 	{"our Sid keyed on aws:userid", OURS(DENY ",\"Condition\":{" WHEN ",\"StringEquals\":{\"aws:userid\":\"x1\"}}"),
 	 "alice", T1, NULL, "names people by aws:userid"},
 	{"our Sid with a number among the people",
