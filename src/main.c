@@ -25,6 +25,7 @@ static const struct {
 	{"rules", sr_cli_rules, "show the sources' rules; test what a saved payload would revoke"},
 	{"status", sr_cli_status, "the store, jobs due and failed, last AWS errors (read-only)"},
 	{"store", sr_cli_store, "store copy: move an SQLite store into PostgreSQL"},
+	{"ssf", sr_cli_ssf, "ssf register: become a Shared Signals transmitter's push receiver"},
 };
 
 static void usage(FILE *out)

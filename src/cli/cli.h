@@ -16,6 +16,7 @@ int sr_cli_jobs(int argc, char **argv);
 int sr_cli_rules(int argc, char **argv);
 int sr_cli_status(int argc, char **argv);
 int sr_cli_store(int argc, char **argv);
+int sr_cli_ssf(int argc, char **argv);
 
 /* Loads the configuration named by --config / SR_CONFIG (NULL: the embedded
  * default) and validates it for what command needs, printing every problem

@@ -44,6 +44,7 @@ static const struct {
 	{"rules", SR_CONFIG_NEED_SOURCES},
 	{"status", 0}, /* the store file alone */
 	{"store", 0},  /* store copy: the stores alone */
+	{"ssf", 0},    /* ssf register: the transmitter alone */
 };
 
 int sr_cli_config_needs(const char *command, unsigned *needs)

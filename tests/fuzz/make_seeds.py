@@ -352,10 +352,37 @@ def okta_seeds():
     write("okta", "not-json.txt", "hello")
 
 
+# ---- fuzz_ssfreg: a transmitter's metadata, its stream answers, issuers ----
+
+def ssfreg_seeds():
+    """'m' + metadata, 's' + stream answers, 'a' + an issuer (fuzz_ssfreg.c)."""
+    iss = "https://tr.example.com/issuer1"
+    meta = {"spec_version": "1_0", "issuer": iss, "jwks_uri": "https://tr.example.com/jwks.json",
+            "delivery_methods_supported": ["urn:ietf:rfc:8935", "urn:ietf:rfc:8936"],
+            "configuration_endpoint": "https://tr.example.com/ssf/streams"}
+    write("ssfreg", "metadata-1_0.json", "m" + json.dumps(meta))
+    risc = dict(meta, delivery_methods_supported=[
+        "https://schemas.openid.net/secevent/risc/delivery-method/push"])
+    write("ssfreg", "metadata-risc.json", "m" + json.dumps(risc))
+    poll = dict(meta, delivery_methods_supported=["urn:ietf:rfc:8936"])
+    del poll["configuration_endpoint"]
+    write("ssfreg", "metadata-poll-only.json", "m" + json.dumps(poll))
+    stream = {"stream_id": "f67e39a0", "iss": iss, "aud": "https://receiver.example.com",
+              "delivery": {"method": "urn:ietf:rfc:8935",
+                           "endpoint_url": "https://revoker.example.com/v1/events/ssf"},
+              "events_requested": [
+                  "https://schemas.openid.net/secevent/caep/event-type/session-revoked"],
+              "events_delivered": []}
+    write("ssfreg", "streams-list.json", "s" + json.dumps([stream]))
+    write("ssfreg", "stream-one.json", "s" + json.dumps(dict(stream, stream_id="x")))
+    write("ssfreg", "address-path.txt", "ahttps://tr.example.com:8443/a/b/")
+    write("ssfreg", "address-root.txt", "ahttps://tr.example.com")
+
+
 SEEDERS = {"document": document_seeds, "verify": verify_seeds, "jwks": jwks_seeds,
            "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds,
            "ssf": ssf_seeds,
-           "okta": okta_seeds}
+           "okta": okta_seeds, "ssfreg": ssfreg_seeds}
 
 
 def main(targets):
