@@ -694,6 +694,50 @@ class CleanupTest(TargetedCase):
         svc.stop(check=True)
 
 
+    def test_a_person_revoked_again_stays_until_the_later_cutoff(self):
+        # Alice revoked three hours ago, and again an hour ago: her cut-off
+        # rises; the first revocation's cleanup, when due, must not take her
+        # out while the second one still needs her denied.
+        svc = self.start_service()
+        first = self.post(svc, {"subjects": [ALICE], "time": "3 hours ago"}).json["id"]
+        r1 = self.wait_state(svc, first, "applied")
+        second = self.post(svc, {"subjects": [ALICE], "time": "1 hour ago"}).json["id"]
+        r2 = self.wait_state(svc, second, "applied")
+        svc.stop(check=True)
+        later = parse_rfc3339(r2["subjects_cutoff"])
+        self.assertEqual(later - parse_rfc3339(r1["subjects_cutoff"]), 7200)
+        for role in ("Dev", "Ops"):
+            self.assertEqual(self.denied_people(self.inline()[role][POLICY]),
+                             {ALICE: r2["subjects_cutoff"]}, role)
+
+        # past the first cut-off's due time, before the second's
+        offset = parse_rfc3339(r1["subjects_cutoff"]) + GRACE + 600 - int(time.time())
+        self.at(later - 600 - int(time.time()))
+        alice_old = self.login("Dev", who=ALICE)  # minted before her later cut-off
+        self.at(offset)
+        svc = self.start_service(offset=offset)
+        deadline = time.monotonic() + WAIT
+        while not [x for x in self.get(svc, first)["roles"] if x["action"] == "cleanup"]:
+            self.assertLess(time.monotonic(), deadline, log_tail(svc))
+            time.sleep(POLL)
+        rev = self.get(svc, first)
+        self.assertNotEqual(rev["state"], "cleaned", json.dumps(rev, indent=1))
+        for role in ("Dev", "Ops"):
+            self.assertEqual(self.denied_people(self.inline()[role][POLICY]),
+                             {ALICE: r2["subjects_cutoff"]}, role)
+        self.assertEqual(self.decision("Dev", alice_old), "explicitDeny")
+        svc.stop(check=True)
+
+        # past the second's too: both revocations cleaned, nothing left
+        offset = later + GRACE + 600 - int(time.time())
+        self.fake.set_clock(offset_seconds=offset)
+        svc = self.start_service(offset=offset)
+        self.wait_state(svc, second, "cleaned", timeout=60)
+        self.wait_state(svc, first, "cleaned", timeout=60)
+        svc.stop(check=True)
+        self.assertEqual(self.inline(), self.seeded)
+
+
 # --------------------------------------------------------------------------
 # 6. plan, and a revoke run twice
 
