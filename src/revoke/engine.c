@@ -271,7 +271,7 @@ static void note_people(struct account_run *run, struct sr_role_result *r,
 			const struct sr_targeted_result *res, int64_t others)
 {
 	size_t i, at;
-	char quoted[300];
+	char quoted[300], who[600]; /* a principal tag's value may hold spaces */
 
 	r->people = (int)res->n_people;
 	r->unwritten = (int)res->n_unwritten;
@@ -292,7 +292,7 @@ static void note_people(struct account_run *run, struct sr_role_result *r,
 	for (i = 0; i < res->n_unwritten; i++)
 		sr_log(SR_LOG_WARN, "engine.person_not_written", "account=%s role=%s subject=%s",
 		       r->account, sr_log_value(quoted, sizeof(quoted), r->role_name),
-		       res->unwritten[i].subject);
+		       sr_log_value(who, sizeof(who), res->unwritten[i].subject));
 }
 
 /* doc with the request's people merged in, for this role's budget (others:
