@@ -581,6 +581,35 @@ class ManyPeopleTest(TargetedCase):
         # one cut-off: one statement naming everyone who fits
         self.revoke_and_clean([{"subjects": self.PEOPLE}])
 
+    def test_people_partly_written_are_cleaned_after_the_trust_changed(self):
+        # A role that took only some of the 500 people ("failed": the others
+        # are named), whose trust policy then stops naming the provider: the
+        # cleanup still visits it (the store's record) and takes the people
+        # out once they are due.
+        svc = self.start_service()
+        rid = self.post(svc, {"subjects": self.PEOPLE}).json["id"]
+        rev = self.wait_state(svc, rid, ("applied", "failed"))
+        svc.stop(check=True)
+        self.assertGreater(len(self.denied_people(self.inline()["Dev"][POLICY])), 0)
+        self.fake.set_trust_policy(ACCT, "Dev", {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % ACCT},
+            "Action": "sts:AssumeRole"}]})
+        offset = (parse_rfc3339(rev["subjects_cutoff"]) + MAX_SESSION + SKEW + 600
+                  - int(time.time()))
+        self.fake.set_clock(offset_seconds=offset)
+        svc = self.start_service(offset=offset)
+        deadline = time.monotonic() + WAIT
+        sql = ("SELECT j.state FROM jobs j JOIN revocations r ON r.seq = j.revocation_seq"
+               " WHERE r.id = ? AND j.kind = 'cleanup'")
+        while [j for j in self.store.query(sql, (rid,)) if j["state"] not in ("done", "failed")]:
+            self.assertLess(time.monotonic(), deadline, log_tail(svc))
+            time.sleep(POLL)
+        self.assertEqual([j["state"] for j in self.store.query(sql, (rid,))], ["done"])
+        svc.stop(check=True)
+        pols = self.inline()
+        for role in ("Dev", "Ops"):
+            self.assertNotIn(POLICY, pols[role], role)
+
     def revoke_and_clean(self, bodies):
         """Posts bodies (500 people in all); none lost, the budget kept; then
         every person cleaned up once due."""
