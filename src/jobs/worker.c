@@ -110,7 +110,10 @@ void sr_jobs_judge(const struct sr_config *cfg, const struct sr_job *job,
 		if (strcmp(r->outcome, "failed") == 0) {
 			if (failed++ == 0 && error[0] == '\0')
 				snprintf(error, cap, "%s: %s", r->role_arn, r->error);
-			continue;
+			/* people that did not fit beside people written: those
+			 * written still need their cleanup */
+			if (!(r->targeted && r->unwritten > 0 && r->people > 0 && r->cutoff > 0))
+				continue;
 		}
 		if (strcmp(r->outcome, "unmodifiable") == 0)
 			continue; /* AWS lets no one write it: nothing failed, nothing to clean up */

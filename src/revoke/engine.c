@@ -286,7 +286,7 @@ static void note_people(struct account_run *run, struct sr_role_result *r,
 void sr_revoke_name_unwritten(struct sr_role_result *r, const struct sr_targeted_result *res,
 			      const char *why)
 {
-	char quoted[300];
+	char quoted[300], who[600]; /* a principal tag's value may hold spaces */
 	size_t i, at;
 
 	at = (size_t)snprintf(r->error, sizeof(r->error),
@@ -300,7 +300,7 @@ void sr_revoke_name_unwritten(struct sr_role_result *r, const struct sr_targeted
 	for (i = 0; i < res->n_unwritten; i++)
 		sr_log(SR_LOG_WARN, "engine.person_not_written", "account=%s role=%s subject=%s",
 		       r->account, sr_log_value(quoted, sizeof(quoted), r->role_name),
-		       res->unwritten[i].subject);
+		       sr_log_value(who, sizeof(who), res->unwritten[i].subject));
 }
 
 /* Keeps res's people not written for overflow.c (moved out of res). */

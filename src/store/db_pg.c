@@ -594,7 +594,10 @@ static const struct db_sql pg_sql = {
 		"  FROM revocations r WHERE (CAST(?1 AS TEXT) IS NULL AND r.seq = ?2) OR r.id = ?1",
 	.denied_roles =
 		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"
-		" AND x.outcome IN ('denied', 'unchanged')"
+		/* failed with a cut-off: people written beside people that did
+		 * not fit, or a deny already there when the write failed */
+		" AND (x.outcome IN ('denied', 'unchanged')"
+		"  OR (x.outcome = 'failed' AND x.cutoff IS NOT NULL))"
 		" AND (?1 = 0 OR x.revocation_seq = ?1)"
 		" AND (CAST(?2 AS TEXT) IS NULL OR x.account = ?2)"
 		" AND (CAST(?3 AS TEXT) IS NULL OR x.revocation_seq IN (SELECT g.revocation_seq"

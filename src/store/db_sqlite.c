@@ -251,7 +251,10 @@ static const struct db_sql lite_sql = {
 		"  FROM revocations r WHERE (CAST(?1 AS TEXT) IS NULL AND r.seq = ?2) OR r.id = ?1",
 	.denied_roles =
 		"SELECT DISTINCT x.role_arn FROM role_results x WHERE x.kind = 'apply'"
-		" AND x.outcome IN ('denied', 'unchanged')"
+		/* failed with a cut-off: people written beside people that did
+		 * not fit, or a deny already there when the write failed */
+		" AND (x.outcome IN ('denied', 'unchanged')"
+		"  OR (x.outcome = 'failed' AND x.cutoff IS NOT NULL))"
 		" AND (?1 = 0 OR x.revocation_seq = ?1) AND (?2 IS NULL OR x.account = ?2)"
 		" AND (?3 IS NULL OR x.revocation_seq IN (SELECT g.revocation_seq"
 		"  FROM revocation_groups g WHERE g.group_name IN (SELECT value FROM json_each(?3))))"

@@ -207,6 +207,31 @@ static void test_failed_apply_still_cleans_what_it_denied(void **state)
 	assert_int_equal(fin.cleanup_at, 0);
 }
 
+/* A role where some people were written and others did not fit is
+ * "failed", and the apply fails for good: the people written still get
+ * their cleanup (at their cut-off + max session), or they stay denied for
+ * ever. */
+static void test_people_partly_written_are_cleaned(void **state)
+{
+	struct sr_role_result r[1];
+	struct sr_job_finish fin;
+	char error[512];
+
+	(void)state;
+	role(&r[0], "failed", CUT + 36000, 0,
+	     "114 people could not be written (the role's inline policies are full)");
+	r[0].targeted = 1;
+	r[0].people = 386;
+	r[0].unwritten = 114;
+	judge("apply", 1, r, 1, NULL, &fin, error);
+	assert_int_equal(fin.next, SR_JOB_FAILED);
+	assert_non_null(strstr(error, "could not be written"));
+	assert_int_equal(fin.cleanup_at, CUT + 36000 + 43200 + 60);
+	r[0].people = 0; /* no one in the policy: nothing to clean */
+	judge("apply", 1, r, 1, NULL, &fin, error);
+	assert_int_equal(fin.cleanup_at, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_cleanup_not_due_runs_later),
 		cmocka_unit_test(test_unsettled_writes_hold_the_job),
 		cmocka_unit_test(test_failed_apply_still_cleans_what_it_denied),
+		cmocka_unit_test(test_people_partly_written_are_cleaned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
