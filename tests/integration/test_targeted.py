@@ -333,7 +333,8 @@ class TargetedCase(unittest.TestCase):
         out = {}
         for s in self.people_statements(doc):
             self.assertEqual((s["Effect"], s["Action"], s["Resource"]), ("Deny", "*", "*"), s)
-            names = s["Condition"]["StringEquals"][key]
+            cond = s["Condition"]
+            names = cond.get("StringEqualsIgnoreCase", cond.get("StringEquals"))[key]
             for name in names if isinstance(names, list) else [names]:
                 out[name] = s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
         return out
@@ -468,7 +469,8 @@ class PrincipalTagTest(TargetedCase):
         # A principal tag may hold spaces: the log line naming a person who
         # did not fit must still name them whole (here in the JSON form).
         people = ["Person Number %03d" % i for i in range(500)]
-        svc = self.start_service(targeted={"principal_tag": "user"}, log={"format": "json"})
+        svc = self.start_service(targeted={"principal_tag": "user", "overflow": "report"},
+                                 log={"format": "json"})
         rid = self.post(svc, {"subjects": people}).json["id"]
         rev = self.wait_state(svc, rid, ("applied", "failed"))
         svc.stop(check=True)
@@ -573,20 +575,26 @@ class ManyPeopleTest(TargetedCase):
     PEOPLE = ["person%03d@example.com" % i for i in range(500)]
 
     def test_500_people_in_five_revocations(self):
-        # five revocations of 100 people, a minute apart: five cut-offs
+        # five revocations of 100 people, a minute apart: five cut-offs;
+        # those the inline policy cannot hold go into the managed policy
         self.revoke_and_clean([{"subjects": self.PEOPLE[k * 100:(k + 1) * 100],
                                 "time": "%d minutes ago" % (5 - k)} for k in range(5)])
 
     def test_500_people_in_one_revocation(self):
-        # one cut-off: one statement naming everyone who fits
+        # one cut-off: one statement naming everyone who fits, the rest in
+        # the managed policy
         self.revoke_and_clean([{"subjects": self.PEOPLE}])
+
+    def test_500_people_without_the_managed_policy_are_named(self):
+        # targeted.overflow "report": those who do not fit are named
+        self.revoke_and_clean([{"subjects": self.PEOPLE}], overflow="report")
 
     def test_people_partly_written_are_cleaned_after_the_trust_changed(self):
         # A role that took only some of the 500 people ("failed": the others
         # are named), whose trust policy then stops naming the provider: the
         # cleanup still visits it (the store's record) and takes the people
         # out once they are due.
-        svc = self.start_service()
+        svc = self.start_service(targeted={"overflow": "report"})
         rid = self.post(svc, {"subjects": self.PEOPLE}).json["id"]
         rev = self.wait_state(svc, rid, ("applied", "failed"))
         svc.stop(check=True)
@@ -610,11 +618,22 @@ class ManyPeopleTest(TargetedCase):
         for role in ("Dev", "Ops"):
             self.assertNotIn(POLICY, pols[role], role)
 
-    def revoke_and_clean(self, bodies):
+    def managed_people(self):
+        """{person: cut-off text} of the account's managed policy (default
+        version), {} when there is none."""
+        pols = self.fake.state()["accounts"][ACCT].get("managed_policies") or {}
+        out = {}
+        for p in pols.values():
+            for v in p["versions"]:
+                if v["IsDefaultVersion"]:
+                    out.update(self.denied_people(v["Document"]))
+        return out
+
+    def revoke_and_clean(self, bodies, overflow="managed"):
         """Posts bodies (500 people in all); none lost, the budget kept; then
         every person cleaned up once due."""
         people = self.PEOPLE
-        svc = self.start_service()
+        svc = self.start_service(targeted={"overflow": overflow})
         revs = [self.post(svc, body).json["id"] for body in bodies]
         final = [self.wait_state(svc, rid, ("applied", "partial", "failed"), timeout=90)
                  for rid in revs]
@@ -627,6 +646,8 @@ class ManyPeopleTest(TargetedCase):
             size = inline_size(pols[role])
             self.assertLessEqual(size, BUDGET, role)
             denied = self.denied_people(pols[role][POLICY])
+            inline_people = len(denied)
+            denied.update(self.managed_people())
             lost, not_written = [], []
             before = rfc3339(int(time.time()) - 3600)
             for p in people:
@@ -646,13 +667,18 @@ class ManyPeopleTest(TargetedCase):
             self.assertEqual(len(denied) + len(not_written), 500)
             if not_written:
                 self.assertIn("could not be written", errors)
+            if overflow == "managed":
+                self.assertEqual(not_written, [])
+                self.assertLess(inline_people, 500)
             # a person's own later session (after every cut-off + lifetime) passes
             late = rfc3339(int(time.time()) + LIFETIME + 600)
             self.assertEqual(self.fake.evaluate(arn(role), ACTION, session={
                 "source_identity": people[0], "token_issue_time": late})["decision"],
                 "allowed")
-            print("\n%s: %d of 500 people fit (%d characters of %d), %d named as not "
-                  "written" % (role, len(denied), size, BUDGET, len(not_written)))
+            print("\n%s: %d of 500 people fit inline (%d characters of %d), %d in the"
+                  " managed policy, %d named as not written"
+                  % (role, inline_people, size, BUDGET, len(denied) - inline_people,
+                     len(not_written)))
 
         # Once every cut-off + max session has passed, the cleanup jobs take
         # every person out again, those of a revocation that could write only
@@ -660,9 +686,10 @@ class ManyPeopleTest(TargetedCase):
         last = max(parse_rfc3339(rev["subjects_cutoff"]) for rev in final)
         offset = last + MAX_SESSION + SKEW + 600 - int(time.time())
         self.fake.set_clock(offset_seconds=offset)
-        svc = self.start_service(offset=offset)
+        svc = self.start_service(offset=offset, targeted={"overflow": overflow})
         deadline = time.monotonic() + 60
-        while self.inline() != self.seeded and time.monotonic() < deadline:
+        while ((self.inline() != self.seeded or self.managed_people())
+               and time.monotonic() < deadline):
             time.sleep(POLL)
         states = [self.get(svc, rid)["state"] for rid in revs]
         jobs = self.store.query("SELECT r.id, j.kind, j.state, j.run_at FROM jobs j JOIN "
@@ -673,6 +700,8 @@ class ManyPeopleTest(TargetedCase):
                 POLICY, {"Statement": []}))), [], "%s: people left after every cleanup was "
                 "due; states %s, jobs %s" % (role, states, jobs))
         self.assertEqual(self.inline(), self.seeded)
+        self.assertEqual(self.managed_people(), {})
+        self.assertEqual(self.fake.state()["accounts"][ACCT].get("managed_policies") or {}, {})
 
 
 # --------------------------------------------------------------------------
