@@ -281,7 +281,8 @@ struct sr_denied_filter {
 };
 
 /* The roles (ARNs) that revocations' apply jobs denied (or found denied at
- * least as late): cleanup visits them even when their trust policy no longer
+ * least as late, or failed on after writing some people: a cut-off is
+ * recorded): cleanup visits them even when their trust policy no longer
  * matches. OUT *arns: n new strings (sr_strv_free). */
 enum sr_rc sr_store_denied_roles(struct sr_store *store, const struct sr_denied_filter *filter,
 				 char ***arns, size_t *n, struct sr_err *err);
