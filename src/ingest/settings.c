@@ -640,10 +640,10 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 	source_init(&sc->ssf, "ssf", json_object_get(cfg->sources, "ssf"), ssf_kinds, ssf_defaults,
 		    max_len, pr);
 	ssf_check_issuer(cfg, &sc->ssf, pr);
-	okta_check_logout_issuer(cfg, &sc->okta, pr);
 	sc->okta.answer_within_ms = 2000;
 	source_init(&sc->okta, "okta", json_object_get(cfg->sources, "okta"), okta_kinds,
 		    okta_defaults, max_len, pr);
+	okta_check_logout_issuer(cfg, &sc->okta, pr);
 	sc->http.ca_file = cfg->http_client_ca_file;
 	sc->http.timeout_seconds = cfg->http_client_timeout;
 	sc->http.max_bytes = cfg->http_client_max_bytes;

@@ -16,6 +16,7 @@ Run with Debian's /usr/bin/python3 (PyJWT, cryptography).
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
@@ -222,8 +223,37 @@ class Refused(LogoutCase):
             self.assertIn(text, r.json["error_description"], what)
         r = self.post(svc, self.fake.sign(claims("bad-ct")), body(EMAIL),
                       {"Content-Type": "text/plain"})
-        self.assertEqual((r.status, r.json["error"]), (400, "invalid_request"))
+        self.assertEqual((r.status, r.json["error"]), (415, "unsupported_media_type"))
         self.nothing_stored()
+
+
+class Config(LogoutCase):
+
+    def check_config(self, okta):
+        cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "store": {"path": self.db},
+               "auth": {"issuers": [{"issuer": ORG, "audience": API_AUD,
+                                     "algorithms": ["RS256"],
+                                     "jwks_url": self.fake.jwks_url}]},
+               "sources": {"okta": okta}}
+        path = harness.write_config(os.path.join(self.tmp, "check.json"), cfg)
+        proc = subprocess.run([harness.binary_path(), "check-config", "--config", path],
+                              env=harness.clean_env(), cwd=self.tmp, capture_output=True,
+                              text=True, timeout=60)
+        for marker in harness.SANITIZER_MARKERS:
+            self.assertNotIn(marker, proc.stderr)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def test_check_config_names_a_signer_that_is_no_issuer_and_an_orphan_audience(self):
+        rc, out = self.check_config({"logout_issuer": "https://nobody.okta.com"})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("sources.okta.logout_issuer", out)
+        self.assertIn("none of auth.issuers", out)
+        rc, out = self.check_config({"logout_audience": AUD})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("sources.okta.logout_audience", out)
+        self.assertIn("needs logout_issuer", out)
+        rc, out = self.check_config({"logout_issuer": ORG, "logout_audience": AUD})
+        self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":

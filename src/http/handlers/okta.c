@@ -327,7 +327,9 @@ enum MHD_Result sr_handle_events_okta_logout(struct sr_request *req)
 	if (st->who.token_id[0] == '\0')
 		return logout_refused(req, "claims", "the token has no jti");
 	if (sr_request_media(req) != SR_MEDIA_JSON)
-		return logout_invalid(req, "Content-Type must be application/json");
+		return sr_respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+					"send application/json (a Global Token Revocation request)",
+					NULL, NULL);
 	/* A jti is unique per issuer: scoped by it, as the SSF receiver's. */
 	n = strlen(st->who.issuer) + 1 + strlen(st->who.token_id) + 1;
 	if ((scoped = malloc(n)) == NULL)
