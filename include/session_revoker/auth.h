@@ -102,6 +102,14 @@ enum sr_rc sr_auth_verify_set(struct sr_auth *auth, const char *token, size_t le
 			      struct sr_principal *who, enum sr_auth_fault *fault,
 			      struct sr_err *err);
 
+/* As sr_auth_verify() without a permission, for a token one party signs
+ * for one route: iss must be want->issuer and aud must contain
+ * want->audience (NULL: that issuer's audience). Okta's Universal Logout
+ * requests are verified so. */
+enum sr_rc sr_auth_verify_from(struct sr_auth *auth, const char *token, size_t len,
+			       const struct sr_set_check *want, int64_t now,
+			       struct sr_principal *who, struct sr_err *err);
+
 /* Creates an RSA-2048 private key in PEM at path (mode 0600) unless a file is
  * already there. *created tells which happened. */
 enum sr_rc sr_auth_devkey_ensure(const char *path, int *created,

@@ -103,6 +103,15 @@ enum sr_rc sr_ssf_parse(json_t *claims, int64_t now, int64_t skew, struct sr_eve
 enum sr_rc sr_okta_parse(const char *body, size_t len, struct sr_event_batch *batch,
 			 char **envelope_id, struct sr_err *err);
 
+/* An Okta Universal Logout request body (Global Token Revocation):
+ * {"sub_id": {"format": "email", "email": ...}} or {"sub_id": {"format":
+ * "iss_sub", "iss": ..., "sub": ...}} ("subject" is taken for "sub_id").
+ * OUT *batch: one event of kind "universal_logout", subject the email or
+ * the sub, type the format, event_id a copy of event_id (the request
+ * token's jti), time now. SR_EINVAL naming what is wrong (batch empty). */
+enum sr_rc sr_okta_logout_parse(const char *body, size_t len, const char *event_id,
+				int64_t now, struct sr_event_batch *batch, struct sr_err *err);
+
 /* ---- rules ---- */
 
 enum sr_rule_mode {

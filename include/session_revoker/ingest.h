@@ -127,6 +127,9 @@ struct sr_source_config {
 	char *set_issuer;          /* ssf: the transmitter, one of auth.issuers
 				    * (NULL: none configured, the route is off) */
 	char *set_audience;        /* ssf: must be in aud (NULL: the issuer's) */
+	char *logout_issuer;       /* okta: signs Universal Logout requests, one of
+				    * auth.issuers (NULL: the logout route is off) */
+	char *logout_audience;     /* okta: must be in their aud (NULL: the issuer's) */
 };
 
 struct sr_sources_config {

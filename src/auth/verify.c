@@ -365,7 +365,7 @@ static int audience_ok(json_t *claims, const char *audience)
 	return 0;
 }
 
-static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issuer *is,
+static enum sr_rc check_claims(const struct sr_auth *auth, const char *audience,
 			       json_t *claims, int64_t now, struct sr_err *err)
 {
 	int64_t exp = 0, nbf = 0, iat = 0;
@@ -388,9 +388,8 @@ static enum sr_rc check_claims(const struct sr_auth *auth, const struct sr_issue
 		return sr_err_set(err, SR_EAUTH, "token iat is not a number");
 	if (r > 0 && iat > now + auth->skew)
 		return sr_err_set(err, SR_EAUTH, "token issued in the future (iat)");
-	if (!audience_ok(claims, is->audience))
-		return sr_err_set(err, SR_EAUTH, "token audience does not include %s",
-				  is->audience);
+	if (!audience_ok(claims, audience))
+		return sr_err_set(err, SR_EAUTH, "token audience does not include %s", audience);
 	return SR_OK;
 }
 
@@ -597,9 +596,11 @@ out:
 	return rc;
 }
 
-enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
-			  const char *permission, int64_t now,
-			  struct sr_principal *who, struct sr_err *err)
+/* sr_auth_verify(), and with want (non-NULL) the issuer pinned and the
+ * audience its (NULL: that issuer's). */
+static enum sr_rc verify_token(struct sr_auth *auth, const char *token, size_t len,
+			       const char *permission, const struct sr_set_check *want,
+			       int64_t now, struct sr_principal *who, struct sr_err *err)
 {
 	enum sr_rc rc;
 	const struct issuer_keys *ik = NULL;
@@ -623,7 +624,13 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 			return rc;
 		cache_put(auth, hash, ik, serial, claims);
 	}
-	rc = check_claims(auth, ik->cfg, claims, now, err);
+	if (want != NULL && strcmp(ik->cfg->issuer, want->issuer) != 0) {
+		rc = sr_err_set(err, SR_EAUTH, "token issuer is not trusted here");
+		goto out;
+	}
+	rc = check_claims(auth, want != NULL && want->audience != NULL ? want->audience
+								       : ik->cfg->audience,
+			  claims, now, err);
 	if (rc != SR_OK)
 		goto out;
 	if (permission != NULL && !has_permission(claims, permission)) {
@@ -638,6 +645,20 @@ enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
 out:
 	json_decref(claims);
 	return rc;
+}
+
+enum sr_rc sr_auth_verify(struct sr_auth *auth, const char *token, size_t len,
+			  const char *permission, int64_t now,
+			  struct sr_principal *who, struct sr_err *err)
+{
+	return verify_token(auth, token, len, permission, NULL, now, who, err);
+}
+
+enum sr_rc sr_auth_verify_from(struct sr_auth *auth, const char *token, size_t len,
+			       const struct sr_set_check *want, int64_t now,
+			       struct sr_principal *who, struct sr_err *err)
+{
+	return verify_token(auth, token, len, NULL, want, now, who, err);
 }
 
 /* The claims RFC 8417 asks of a SET: iat (required; not in the future

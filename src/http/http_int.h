@@ -111,6 +111,7 @@ enum MHD_Result sr_handle_events_group_change(struct sr_request *req);
 enum MHD_Result sr_handle_events_ssf(struct sr_request *req);
 enum MHD_Result sr_handle_events_okta(struct sr_request *req);
 enum MHD_Result sr_handle_events_okta_verify(struct sr_request *req);
+enum MHD_Result sr_handle_events_okta_logout(struct sr_request *req);
 enum MHD_Result sr_handle_metrics(struct sr_request *req);
 
 enum sr_media { SR_MEDIA_OTHER, SR_MEDIA_JSON, SR_MEDIA_JWT, SR_MEDIA_JSON_LINES };

@@ -18,6 +18,7 @@ static const struct sr_route routes[] = {
 	{"POST", "/v1/events/ssf", sr_handle_events_ssf, false},
 	{"GET", "/v1/events/okta", sr_handle_events_okta_verify, false},
 	{"POST", "/v1/events/okta", sr_handle_events_okta, true},
+	{"POST", "/v1/events/okta/logout", sr_handle_events_okta_logout, false},
 };
 
 /* Whether path fits pattern; a trailing "{id}" takes one non-empty segment. */

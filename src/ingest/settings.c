@@ -16,12 +16,17 @@
  *     "ssf": {"issuer": "https://idp.example.com/", "audience": "https://revoker/ssf"},
  *     "okta": {"authorization_header": "Authorization",
  *              "authorization_file": "/etc/session-revoker/okta-authorization",
- *              "answer_within_ms": 2000, "lookup": {...}, "rules": [...]}
+ *              "answer_within_ms": 2000, "lookup": {...}, "rules": [...],
+ *              "logout_issuer": "https://example.okta.com",
+ *              "logout_audience": "https://revoker.example.com/v1/events/okta/logout"}
  *   }
  *
  * The ssf source's "issuer" names one of auth.issuers: its keys (jwks_url or
  * a file) and algorithms verify the SETs; "audience" (default: that
- * issuer's) must be in each SET's aud.
+ * issuer's) must be in each SET's aud. The okta source's "logout_issuer"
+ * (one of auth.issuers: the Okta org) signs Universal Logout requests, each
+ * token's aud containing "logout_audience" (default: that issuer's); unset,
+ * POST /v1/events/okta/logout is off.
  *
  * DESIGN: every source is on, with its built-in rules, unless its section
  * says "enabled": false; an event route still needs a token with
@@ -66,14 +71,15 @@ static const char ssf_defaults[] =
 	"  \"groups\": \"lookup\", \"fallback\": []}]";
 
 /* Okta: the kinds are Okta's event types. A group removed from a person
- * revokes that group; a person deactivated, suspended or whose sessions an
- * admin cleared revokes the person's groups, looked up. */
+ * revokes that group; a person deactivated, suspended, whose sessions an
+ * admin cleared or whom Universal Logout names (universal_logout) revokes
+ * the person's groups, looked up. */
 static const char okta_defaults[] =
 	"[{\"name\": \"group-membership-removed\", \"on\": [\"group.user_membership.remove\"],"
 	"  \"groups\": \"from_event\"},"
 	" {\"name\": \"user-lost-access\","
 	"  \"on\": [\"user.lifecycle.deactivate\", \"user.lifecycle.suspend\","
-	"         \"user.session.clear\"],"
+	"         \"user.session.clear\", \"universal_logout\"],"
 	"  \"groups\": \"lookup\", \"fallback\": []}]";
 
 /* The kinds each source produces (events.h); Auth0 rules may also name any
@@ -90,7 +96,7 @@ static const char *const ssf_kinds[] = {"session_revoked", "credential_change", 
  * are the ones the parser checks for a person (and a group). */
 static const char *const okta_kinds[] = {
 	"group.user_membership.remove", "user.lifecycle.deactivate", "user.lifecycle.suspend",
-	"user.session.clear", NULL,
+	"user.session.clear", "universal_logout", NULL,
 };
 
 static bool okta_type(const char *s)
@@ -465,13 +471,14 @@ static void load_names(struct sr_source_config *src, json_t *o, const char *at, 
 static void load_okta(struct sr_source_config *src, json_t *o, const char *at, bool okta,
 		      struct sr_config_problems *pr)
 {
-	static const char *const keys[] = {"authorization_header", "answer_within_ms"};
+	static const char *const keys[] = {"authorization_header", "answer_within_ms",
+					   "logout_issuer", "logout_audience"};
 	char path[160];
 	const char *h;
 	size_t i;
 
 	if (!okta) {
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < 4; i++) {
 			snprintf(path, sizeof(path), "%s.%s", at, keys[i]);
 			if (json_object_get(o, keys[i]) != NULL)
 				sr_config_problem(pr, path, "only the okta source has it");
@@ -488,6 +495,12 @@ static void load_okta(struct sr_source_config *src, json_t *o, const char *at, b
 		sr_config_problem(pr, path, "must be an HTTP header name (1 to 64 letters, digits"
 			" or -._ and the like)");
 	load_int(o, "answer_within_ms", at, 100, 2900, &src->answer_within_ms, pr);
+	opt_str(o, "logout_issuer", at, &src->logout_issuer, pr);
+	opt_str(o, "logout_audience", at, &src->logout_audience, pr);
+	snprintf(path, sizeof(path), "%s.logout_audience", at);
+	if (src->logout_audience != NULL && src->logout_issuer == NULL)
+		sr_config_problem(pr, path, "needs logout_issuer (the Okta org that signs the"
+				  " requests)");
 }
 
 /* What a person's sessions carry as their source identity, and how long the
@@ -514,7 +527,8 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 	static const char *const known[] = {"enabled", "authorization_file", "rules", "lookup",
 					    "poll", "group_names", "issuer", "audience",
 					    "authorization_header", "answer_within_ms", "identity",
-					    "token_lifetime_seconds", NULL};
+					    "token_lifetime_seconds", "logout_issuer", "logout_audience",
+					    NULL};
 	char at[96], path[160];
 	json_t *v;
 
@@ -563,6 +577,23 @@ static void source_init(struct sr_source_config *src, const char *name, json_t *
 		sr_config_problem(pr, path, "only the auth0 source polls");
 }
 
+/* Universal Logout's signer must be one of auth.issuers: its keys are there. */
+static void okta_check_logout_issuer(const struct sr_config *cfg,
+				     const struct sr_source_config *src,
+				     struct sr_config_problems *pr)
+{
+	size_t i;
+
+	if (!src->enabled || src->logout_issuer == NULL)
+		return;
+	for (i = 0; i < cfg->n_issuers; i++)
+		if (strcmp(cfg->issuers[i].issuer, src->logout_issuer) == 0)
+			return;
+	sr_config_problem(pr, "sources.okta.logout_issuer", "\"%.200s\" is none of"
+			  " auth.issuers[].issuer (the Okta org's keys are configured there)",
+			  src->logout_issuer);
+}
+
 /* The transmitter must be one of auth.issuers: that is where its keys are. */
 static void ssf_check_issuer(const struct sr_config *cfg, const struct sr_source_config *src,
 			     struct sr_config_problems *pr)
@@ -604,6 +635,8 @@ static void source_clear(struct sr_source_config *src)
 	free(src->poll.from);
 	free(src->set_issuer);
 	free(src->set_audience);
+	free(src->logout_issuer);
+	free(src->logout_audience);
 	sr_strv_free(src->rename_from, src->n_rename);
 	sr_strv_free(src->rename_to, src->n_rename);
 }
@@ -649,6 +682,7 @@ enum sr_rc sr_sources_config_load(const struct sr_config *cfg, struct sr_sources
 	sc->okta.answer_within_ms = 2000;
 	source_init(&sc->okta, "okta", json_object_get(cfg->sources, "okta"), okta_kinds,
 		    okta_defaults, max_len, pr);
+	okta_check_logout_issuer(cfg, &sc->okta, pr);
 	sc->http.ca_file = cfg->http_client_ca_file;
 	sc->http.timeout_seconds = cfg->http_client_timeout;
 	sc->http.max_bytes = cfg->http_client_max_bytes;

@@ -379,10 +379,30 @@ def ssfreg_seeds():
     write("ssfreg", "address-root.txt", "ahttps://tr.example.com")
 
 
+# ---- fuzz_okta_logout: Universal Logout bodies (POST /v1/events/okta/logout) ----
+
+def okta_logout_seeds():
+    org = "https://example.okta.com"
+    bodies = {
+        "email.json": {"sub_id": {"format": "email", "email": "kim@example.com"}},
+        "iss-sub.json": {"sub_id": {"format": "iss_sub", "iss": org, "sub": "00u1kim"}},
+        "subject.json": {"subject": {"format": "iss_sub", "iss": org, "sub": "00u2lee"}},
+        "both.json": {"sub_id": {"format": "email", "email": "a@b.c"},
+                      "subject": {"format": "email", "email": "a@b.c"}},
+        "phone.json": {"sub_id": {"format": "phone_number", "phone_number": "+12065550100"}},
+        "no-email.json": {"sub_id": {"format": "email"}},
+        "not-an-email.json": {"sub_id": {"format": "email", "email": "kim"}},
+        "sub-number.json": {"sub_id": {"format": "iss_sub", "iss": org, "sub": 7}},
+    }
+    for name, b in bodies.items():
+        write("okta_logout", name, json.dumps(b))
+    write("okta_logout", "not-json.txt", "{nope")
+
+
 SEEDERS = {"document": document_seeds, "verify": verify_seeds, "jwks": jwks_seeds,
            "b64url": b64url_seeds, "auth0": auth0_seeds, "group_change": group_change_seeds,
            "ssf": ssf_seeds,
-           "okta": okta_seeds, "ssfreg": ssfreg_seeds}
+            "okta": okta_seeds, "ssfreg": ssfreg_seeds, "okta_logout": okta_logout_seeds}
 
 
 def main(targets):

@@ -36,6 +36,8 @@ from openapi_contract import (HTTP_METHODS, JSON_TYPES, SUPPORTED_KEYWORDS, Cont
 
 ISSUER = "https://issuer.openapi.test/"
 AUDIENCE = "session-revoker"
+LOGOUT = "/v1/events/okta/logout"
+LOGOUT_AUD = "https://revoker.openapi.test/v1/events/okta/logout"
 # Methods probed for 405 on every documented path.
 PROBE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
@@ -377,6 +379,7 @@ PROBES = {
     "/v1/events/okta": {"eventType": "com.okta.event_hook", "eventId": "probe-1", "data": {
         "events": [{"uuid": "probe-1", "published": "2026-03-12T08:00:00Z",
                     "eventType": "user.session.start", "target": []}]}},
+    LOGOUT: {"sub_id": {"format": "email", "email": "probe@example.com"}},
 }
 
 # Headers a documented GET needs beside its token (Okta's verification).
@@ -451,6 +454,9 @@ def _sample_for(name):
                                     "events": {"https://example.com/e": {}}}),
         "SetError": {"err": "invalid_audience", "description": "aud does not contain x"},
         "OktaEventHook": PROBES["/v1/events/okta"],
+        "GlobalTokenRevocationRequest": PROBES[LOGOUT],
+        "LogoutSubject": {"format": "iss_sub", "iss": "i", "sub": "s"},
+        "OAuthError": {"error": "invalid_request", "error_description": "x"},
     }[name]
 
 
@@ -477,7 +483,9 @@ class OpenApiServerTest(unittest.TestCase):
                 "public_key_file": cls.key.write_public_pem(),
             }]},
             # The SSF receiver's transmitter: the same issuer signs its SETs.
-            "sources": {"ssf": {"issuer": ISSUER}},
+            "sources": {"ssf": {"issuer": ISSUER},
+                        # Universal Logout: the same issuer plays the Okta org.
+                        "okta": {"logout_issuer": ISSUER, "logout_audience": LOGOUT_AUD}},
         }
         cfg = harness.write_config(os.path.join(cls.tmp, "config.json"), config)
         cls.svc = harness.Service(cfg, cwd=cls.tmp, logdir=cls.tmp, name="openapi")
@@ -502,6 +510,10 @@ class OpenApiServerTest(unittest.TestCase):
                   "events": {SSF_EVENT: {"event_timestamp": harness.now() - 60}}}
         return harness.make_token(self.key, "RS256", claims, {"typ": "secevent+jwt"},
                                   iss=ISSUER, aud=AUDIENCE, scope=None)
+
+    def logout_token(self):
+        """A JWT the Universal Logout route takes (a fresh jti each time)."""
+        return harness.make_token(self.key, "RS256", iss=ISSUER, aud=LOGOUT_AUD, scope=None)
 
     def operations(self):
         for path, item in self.spec["paths"].items():
@@ -558,6 +570,9 @@ class OpenApiServerTest(unittest.TestCase):
         if r.status >= 400:
             # The SSF route's refusals of a SET are RFC 8935's own form.
             error = "SetError" if path == "/v1/events/ssf" and "err" in body else "Error"
+            # Universal Logout's unreadable body is OAuth's form.
+            if path == LOGOUT and "error_description" in body:
+                error = "OAuthError"
             self.assertEqual(self.v.errors({"$ref": "#/components/schemas/" + error}, body), [],
                              what)
         return body
@@ -597,6 +612,9 @@ class OpenApiServerTest(unittest.TestCase):
                 if path == "/v1/events/ssf":
                     r = self.request(method, path, body=self.set_token(),
                                      headers={"Content-Type": "application/secevent+jwt"})
+                elif path == LOGOUT:
+                    r = self.request(method, path, json_body=PROBES[path],
+                                     headers={"Authorization": "Bearer " + self.logout_token()})
                 elif method == "POST":
                     r = self.request(method, self.fill(path), token=token,
                                      json_body=PROBES.get(path, {"groups": ["probe"]}))
@@ -916,6 +934,9 @@ class OpenApiServerTest(unittest.TestCase):
         """(body, headers) of a request to path in media that the server takes."""
         tok = self.token(scope="revocations:write events:write")
         event = PROBES.get(path, {"groups": ["media"]})
+        if path == LOGOUT:  # Okta's own token, whatever the media
+            return json.dumps(event), {"Content-Type": media,
+                                       "Authorization": "Bearer " + self.logout_token()}
         if path == "/v1/events/auth0":
             event = [dict(e, log_id="media-" + uuid.uuid4().hex) for e in event]
             for e in event:
@@ -946,12 +967,13 @@ class OpenApiServerTest(unittest.TestCase):
             for media in candidates:
                 with self.subTest(op="%s %s" % (method, path), media=media):
                     body, headers = self.request_bodies(path, media)
-                    if media not in documented:  # the sender is checked first
+                    if media not in documented and path != LOGOUT:  # the sender first
                         headers["Authorization"] = "Bearer " + self.token(
                             scope="revocations:write events:write")
                     r = self.request(method, path, headers=headers, body=body)
                     if media in documented:  # Okta's hook answers 204
-                        self.assertEqual(r.status, 204 if path == "/v1/events/okta" else 202, r)
+                        self.assertEqual(r.status, 204 if path.startswith("/v1/events/okta")
+                                         else 202, r)
                         self.check_documented(path, method, r)
                     elif path == "/v1/events/ssf":
                         # RFC 8935's answer to anything that is not a SET.

@@ -480,6 +480,26 @@ class Okta(TargetedCase):
         rev = self.assert_person_denied(svc, "okta", ev["uuid"], JANE, at)
         self.assertEqual(rev["event_subject"], JANE)
 
+    def test_universal_logout_denies_the_person(self):
+        # Okta's Global Token Revocation request (POST /v1/events/okta/logout),
+        # signed by the org (here the fake IdP's key), naming the person by
+        # email: with a rule "target": "user", only they are denied.
+        aud = "https://revoker.example.com/v1/events/okta/logout"
+        svc = self.start(self.sources(okta={
+            "logout_issuer": SSF_ISS, "logout_audience": aud,
+            "rules": [self.rule(["universal_logout"])]}))
+        t = int(time.time())
+        tok = self.idp.sign({"iss": SSF_ISS, "aud": aud, "iat": t, "exp": t + 300,
+                             "jti": "ulo-jane"})
+        r = svc.request("POST", "/v1/events/okta/logout",
+                        body=json.dumps({"sub_id": {"format": "email", "email": JANE}}),
+                        headers={"Content-Type": "application/json",
+                                 "Authorization": "Bearer " + tok})
+        self.assertEqual(r.status, 204, "%r\n%s" % (r, log_tail(svc)))
+        rev = self.wait_settled(svc, "okta", SSF_ISS + "#ulo-jane")
+        rev = self.assert_person_denied(svc, "okta", SSF_ISS + "#ulo-jane", JANE, rev["cutoff"])
+        self.assertEqual(rev["rule"], "person")
+
 
 class PrincipalTagAndFallbacks(TargetedCase):
 

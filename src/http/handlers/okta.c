@@ -20,7 +20,9 @@
 #include "session_revoker/metrics.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define PERM_EVENTS "events:write"
 #define CHALLENGE_HEADER "X-Okta-Verification-Challenge"
@@ -208,4 +210,137 @@ enum MHD_Result sr_handle_events_okta(struct sr_request *req)
 	if (refused)
 		return ret;
 	return sr_events_submit(req, src, &st->batch, &st->who, &st->job, answer);
+}
+
+/*
+ * POST /v1/events/okta/logout: Okta Universal Logout for a custom app, a
+ * Global Token Revocation endpoint (draft-parecki-oauth-global-token-
+ * revocation). Okta sends Authorization: Bearer <a JWT it signed> (iss the
+ * org, verified against that issuer's keys, its jwks_url; aud this
+ * endpoint, sources.okta.logout_audience) and {"sub_id": {...}} in
+ * application/json. The person becomes one event of kind
+ * "universal_logout" of the okta source, its id the token's jti (scoped by
+ * the issuer, so a replay of the token is the same event), and the answer,
+ * 204 with no body, is sent once the COMMIT holds it. A body that cannot be
+ * read is 400 {"error": "invalid_request", "error_description"}; a token
+ * that fails a check is 401 with no more than that (the log says which
+ * check). The draft's 404 (unknown person) and 422 (cannot log out) are
+ * never answered: the person's sessions are denied by the rules, whoever
+ * they are.
+ */
+#define LOGOUT_REFUSED "the bearer token was not accepted"
+
+static enum MHD_Result logout_invalid(struct sr_request *req, const char *text)
+{
+	struct sr_err clean = {0};
+
+	sr_err_set(&clean, SR_EINVAL, "%s", text); /* one line of valid UTF-8 */
+	req->outcome = "invalid_request";
+	return sr_respond_json(req, MHD_HTTP_BAD_REQUEST,
+			       json_pack("{s:s, s:s}", "error", "invalid_request",
+					 "error_description", clean.msg),
+			       NULL);
+}
+
+/* 401 without the reason, which goes to the log and the metric. */
+static enum MHD_Result logout_refused(struct sr_request *req, const char *reason,
+				      const char *why)
+{
+	char quoted[300];
+
+	sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){reason}, 1);
+	sr_log(SR_LOG_WARN, "okta.logout_refused", "request_id=%s reason=%s detail=%s", req->id,
+	       reason, sr_log_quote(quoted, sizeof(quoted), why));
+	return sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "invalid_token", LOGOUT_REFUSED, NULL,
+				NULL);
+}
+
+/* The token_refusals_total reason for a refused token (README "Metrics"). */
+static const char *logout_reason(const struct sr_err *err)
+{
+	static const struct {
+		const char *text, *reason;
+	} rows[] = {
+		{"expired", "expired"},         {"not yet valid", "not_yet_valid"},
+		{"in the future", "not_yet_valid"}, {"signature", "signature"},
+		{"audience", "audience"},       {"issuer", "issuer"},
+		{"iss claim", "issuer"},        {"kid", "key"},
+		{"algorithm", "algorithm"},     {"unsigned", "algorithm"},
+		{"malformed", "malformed"},     {"longer than", "malformed"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strstr(err->msg, rows[i].text) != NULL)
+			return rows[i].reason;
+	return "other";
+}
+
+static enum MHD_Result logout_answer(struct sr_request *req)
+{
+	struct okta_state *st = req->state;
+
+	if (st->job.rc != SR_OK) {
+		st->job.err.code = st->job.rc;
+		return sr_respond_err(req, &st->job.err);
+	}
+	if (json_integer_value(json_object_get(st->job.summary, "recorded")) > 0)
+		sr_jobs_kick(req->app->jobs);
+	return no_content(req);
+}
+
+enum MHD_Result sr_handle_events_okta_logout(struct sr_request *req)
+{
+	const struct sr_source_config *src = &req->app->sources->okta;
+	struct sr_set_check want = {src->logout_issuer, src->logout_audience};
+	struct okta_state *st;
+	struct sr_err err = {0};
+	const char *h, *token;
+	char *scoped;
+	size_t n;
+
+	if (!src->enabled)
+		return source_off(req);
+	if (src->logout_issuer == NULL)
+		return sr_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found",
+					"Universal Logout is not configured"
+					" (sources.okta.logout_issuer)", NULL, NULL);
+	if ((st = state_new(req)) == NULL)
+		return MHD_NO;
+	h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL) {
+		sr_metric_add(SR_M_TOKEN_REFUSALS, (const char *[]){"missing"}, 1);
+		return sr_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+					"an Authorization: Bearer token is required", NULL, NULL);
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return logout_refused(req, "malformed", "the Authorization header is not Bearer");
+	for (token = h + 7; *token == ' '; token++)
+		;
+	if (sr_auth_verify_from(req->app->auth, token, strlen(token), &want, sr_clock_now(),
+				&st->who, &err) != SR_OK) {
+		if (strstr(err.msg, "keys are not loaded") != NULL) /* Okta tries again */
+			return sr_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+						err.msg, NULL, NULL);
+		return logout_refused(req, logout_reason(&err), err.msg);
+	}
+	if (st->who.token_id[0] == '\0')
+		return logout_refused(req, "claims", "the token has no jti");
+	if (sr_request_media(req) != SR_MEDIA_JSON)
+		return sr_respond_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+					"send application/json (a Global Token Revocation request)",
+					NULL, NULL);
+	/* A jti is unique per issuer: scoped by it, as the SSF receiver's. */
+	n = strlen(st->who.issuer) + 1 + strlen(st->who.token_id) + 1;
+	if ((scoped = malloc(n)) == NULL)
+		return MHD_NO;
+	snprintf(scoped, n, "%s#%s", st->who.issuer, st->who.token_id);
+	if (sr_okta_logout_parse(req->body.data ? req->body.data : "", req->body.len, scoped,
+				 sr_clock_now(), &st->batch, &err) != SR_OK) {
+		free(scoped);
+		return err.code == SR_ENOMEM ? sr_respond_err(req, &err)
+					     : logout_invalid(req, err.msg);
+	}
+	free(scoped);
+	return sr_events_submit(req, src, &st->batch, &st->who, &st->job, logout_answer);
 }

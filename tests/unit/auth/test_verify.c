@@ -403,6 +403,62 @@ static void test_set_table(void **state)
 	}
 }
 
+/* sr_auth_verify_from (Okta's Universal Logout tokens): the issuer pinned,
+ * the route's own audience, and every check sr_auth_verify makes; no
+ * permission asked. */
+static void test_verify_from(void **state)
+{
+	static const struct {
+		const char *name, *iss, *aud;
+		int exp;
+		enum signer signer;
+		const char *want_issuer, *want_audience;
+		enum sr_rc want;
+		const char *want_msg;
+	} from_cases[] = {
+		{"the route's audience", ISS_RS, "https://r/logout", 600, K_RSA_A, ISS_RS,
+		 "https://r/logout", SR_OK, NULL},
+		{"no audience given: the issuer's", ISS_RS, AUD, 600, K_RSA_A, ISS_RS, NULL, SR_OK,
+		 NULL},
+		{"the issuer's audience is not the route's", ISS_RS, AUD, 600, K_RSA_A, ISS_RS,
+		 "https://r/logout", SR_EAUTH, "audience does not include https://r/logout"},
+		{"another trusted issuer", ISS_RS, "https://r/logout", 600, K_RSA_A, ISS_JWKS,
+		 "https://r/logout", SR_EAUTH, "issuer is not trusted here"},
+		{"expired", ISS_RS, "https://r/logout", -3600, K_RSA_A, ISS_RS, "https://r/logout",
+		 SR_EAUTH, "expired"},
+		{"another key", ISS_RS, "https://r/logout", 600, K_RSA_OTHER, ISS_RS,
+		 "https://r/logout", SR_EAUTH, "signature is invalid"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
+		struct sr_set_check want = {from_cases[i].want_issuer, from_cases[i].want_audience};
+		struct sr_principal who;
+		struct sr_err err = {0};
+		char claims[300], *tok;
+		enum sr_rc rc;
+
+		snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%d,"
+			 "\"jti\":\"ul-%zu\",\"sub\":\"0oa1\"}", from_cases[i].iss, from_cases[i].aud,
+			 NOW + from_cases[i].exp, i);
+		tok = tk_sign("RS256", from_cases[i].signer == K_RSA_A ? rsa_a : rsa_other, NULL, 0,
+			      "{\"alg\":\"RS256\"}", claims);
+		rc = sr_auth_verify_from(auth, tok, strlen(tok), &want, NOW, &who, &err);
+		print_message("from %-40s -> %s %s\n", from_cases[i].name, sr_rc_name(rc), err.msg);
+		assert_int_equal(rc, from_cases[i].want);
+		if (rc == SR_OK) {
+			assert_string_equal(who.issuer, ISS_RS);
+			assert_string_equal(who.subject, "0oa1");
+			sr_principal_clear(&who);
+		} else {
+			assert_non_null(strstr(err.msg, from_cases[i].want_msg));
+			assert_null(who.claims);
+		}
+		free(tok);
+	}
+}
+
 /* JWK Sets the service must refuse to load: private or symmetric keys, and
  * a kid that is not a string (RFC 7517 §4.5), which must never be taken for
  * a key without a kid. */
@@ -519,6 +575,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_no_permission_required),
+		cmocka_unit_test(test_verify_from),
 		cmocka_unit_test(test_set_table),
 		cmocka_unit_test(test_cache_rechecks_claims),
 		cmocka_unit_test(test_jwks_refusals),
