@@ -369,13 +369,12 @@ static void role_revoke(struct account_run *run, struct sr_aws_conn *c, struct s
 		if (res.changed)
 			write = res.policy;
 	}
-	r->cutoff = groups ? effective : 0;
-	if (r->targeted && sr_revoke_people_cutoff(run->req) > r->cutoff)
-		r->cutoff = sr_revoke_people_cutoff(run->req);
+	/* the groups' cut-off where the groups reach (a recheck raises the
+	 * groups' statement to it, never to a person's), else the people's; a
+	 * cleanup that comes too early for the people waits for them (not-due) */
+	r->cutoff = groups ? effective : sr_revoke_people_cutoff(run->req);
 	if (!changed) {
 		r->outcome = "unchanged";
-		if (!groups && r->targeted)
-			r->cutoff = sr_revoke_people_cutoff(run->req);
 	} else if (run->req->dry_run) {
 		r->outcome = "would-deny";
 	} else {

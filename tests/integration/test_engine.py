@@ -1195,6 +1195,37 @@ class CredentialsTest(EngineCase):
 
 class FaultsTest(EngineCase):
 
+    def test_a_late_write_of_groups_and_people_never_raises_the_groups_cutoff(self):
+        # One document of every group ("*": every federated role) and a
+        # person, so whichever role's write is late holds both. It lands 2.5 s late (the
+        # client gave up after 1 s): the role is read again after
+        # aws.late_write_seconds and put right. The groups' statement must
+        # keep the event's cut-off: the person's later one (event + the ID
+        # token lifetime) is theirs alone, never the whole group's.
+        seed = example_seed()
+        seed["faults"] = [{"action": "PutRolePolicy", "account": "333333333333",
+                           "kind": "latency", "ms": 2500, "count": 1}]
+        fake = self.start_fake(seed)
+        config = self.write_config(aws={"timeout_seconds": 1, "max_attempts": 3,
+                                        "late_write_seconds": 4})
+        t = now() - 600
+        run = self.run_cli(fake, "revoke", "*", config, at=rfc3339(t),
+                           subjects="alice@example.com", expect=0)
+        rechecked = [k for k, r in run.roles().items() if r["recheck"] is not None]
+        self.assertEqual(len(rechecked), 1, run.describe())
+        self.assertEqual(run.roles()[rechecked[0]]["recheck"], "confirmed", run.describe())
+        pols = policies_of(fake.state())
+        written = [k for k, r in run.roles().items() if r["outcome"] == "denied"]
+        self.assertIn(rechecked[0], written)
+        for key in written:  # every one: the groups' and the person's statements
+            doc = pols[key][POLICY]
+            cut = {s["Sid"][:20]: s["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+                   for s in statements(doc)}
+            self.assertEqual(cut, {SID[:20]: rfc3339(t),
+                                   "SessionRevokerPeople": rfc3339(t + 36000)},
+                             "%s: %s" % (key, doc))
+            self.assertEqual(run.roles()[key]["cutoff"], rfc3339(t), key)
+
     def test_transient_faults_everywhere_are_retried(self):
         seed = example_seed()
         seed["faults"] = [
