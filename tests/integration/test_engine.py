@@ -426,6 +426,16 @@ class RevokeTest(EngineCase):
                 "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-01-02T03:04:05Z"}}}]}
         return seed
 
+    def test_hold_seconds_moves_the_groups_cutoff(self):
+        # revoke.hold_seconds: the group is denied until the event + the hold
+        # (ID tokens issued before the event cannot mint sessions that pass)
+        fake = self.start_fake(example_seed())
+        config = self.write_config(revoke={"hold_seconds": 600})
+        t = now() - 300
+        run = self.run_cli(fake, "revoke", "team_opsec", config, at=rfc3339(t), expect=0)
+        self.assertEqual({k: (r["outcome"], r["cutoff"]) for k, r in run.roles().items()},
+                         {k: ("denied", rfc3339(t + 600)) for k in EXPECTED["team_opsec"]})
+
     def test_revoke_idempotent_and_raises_cutoff_only(self):
         fake = self.start_fake(self.seed())
         config = self.write_config()
