@@ -97,8 +97,10 @@ static inline int fuzz_printable(const char *s)
 }
 
 /*
- * What every successfully parsed document promises (sources.h): 1..max_groups
- * distinct, non-empty, printable groups of at most max_group_length bytes; a
+ * What every successfully parsed document promises (sources.h): up to
+ * max_groups distinct, non-empty, printable groups of at most
+ * max_group_length bytes, and up to SR_MAX_SUBJECTS distinct subjects each a
+ * valid source identity (or principal tag value), at least one of the two; a
  * cut-off between the epoch and now + skew; 12-digit accounts; a bounded
  * reason; and that it can be turned back into JSON.
  */
@@ -110,7 +112,13 @@ static inline void fuzz_check_document(const struct sr_document *doc,
 	size_t i, k;
 
 	FUZZ_CHECK(doc != NULL);
-	FUZZ_CHECK(doc->n_groups >= 1 && doc->n_groups <= lim->max_groups);
+	FUZZ_CHECK(doc->n_groups + doc->n_subjects >= 1 && doc->n_groups <= lim->max_groups);
+	FUZZ_CHECK(doc->n_subjects <= SR_MAX_SUBJECTS);
+	for (i = 0; i < doc->n_subjects; i++) {
+		FUZZ_CHECK(sr_subject_problem(lim->principal_tag, doc->subjects[i]) == NULL);
+		for (k = 0; k < i; k++)
+			FUZZ_CHECK(strcmp(doc->subjects[i], doc->subjects[k]) != 0);
+	}
 	for (i = 0; i < doc->n_groups; i++) {
 		size_t len = strlen(doc->groups[i]);
 		FUZZ_CHECK(len >= 1 && len <= lim->max_group_length);
@@ -135,6 +143,7 @@ static inline void fuzz_check_document(const struct sr_document *doc,
 	j = sr_document_to_json(doc);
 	FUZZ_CHECK(j != NULL);
 	FUZZ_CHECK(json_array_size(json_object_get(j, "groups")) == doc->n_groups);
+	FUZZ_CHECK(json_array_size(json_object_get(j, "subjects")) == doc->n_subjects);
 	text = json_dumps(j, JSON_COMPACT);
 	FUZZ_CHECK(text != NULL);
 	free(text);

@@ -27,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_group_length = 256,
 		.skew = 60,
 		.allow_jwt_claims = size > 0 && (data[0] & 1),
+		/* subjects as a principal tag's values, or as source identities */
+		.principal_tag = size > 0 && (data[0] & 2) ? "user" : NULL,
 	};
 	struct sr_document *doc = (struct sr_document *)1;
 	struct sr_err err = {0};

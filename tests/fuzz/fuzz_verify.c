@@ -386,7 +386,7 @@ static void check_failure(const struct sr_err *err, const struct sr_principal *w
 
 static void check_success(struct sr_principal *who)
 {
-	struct sr_document_limits lim = {100, 256, 60, 1};
+	struct sr_document_limits lim = {100, 256, 60, 1, NULL};
 	struct sr_document *doc = NULL;
 	struct sr_err err = {0};
 	const char *sub, *jti;
