@@ -7,6 +7,8 @@
 #include "fuzz_common.h"
 #include "session_revoker/revoke.h"
 
+#include <strings.h>
+
 static char *providers[] = {"auth.example.com/", "login.example.org", "saml-provider/Okta"};
 static char *claims[] = {"amr", "groups"};
 static char *groups[] = {"team_opsec", "team_hr", "TEAM_*"};
@@ -20,12 +22,13 @@ static int64_t cutoff_of(const struct sr_targeted_person *people, size_t n, cons
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(people[i].key, key) == 0 && strcmp(people[i].subject, subject) == 0)
+		if (strcmp(people[i].key, key) == 0 && strcasecmp(people[i].subject, subject) == 0)
 			return people[i].cutoff;
 	return 0;
 }
 
-/* Targeted statements: merging never drops or lowers anyone already there,
+/* Targeted statements (a person is one however their subject is spelt:
+ * case is ignored): merging never drops or lowers anyone already there,
  * writes each person asked for or names them as unwritten, stays within the
  * budget when it adds anyone, and says "unchanged" when run again; cleanup
  * leaves no one whose time has passed. */
@@ -62,7 +65,7 @@ static void check_targeted(const char *text)
 		int64_t have = cutoff_of(after, n_after, "aws:SourceIdentity", people[i].subject);
 		int unwritten = 0;
 		for (j = 0; j < res.n_unwritten; j++)
-			unwritten |= strcmp(res.unwritten[j].subject, people[i].subject) == 0;
+			unwritten |= strcasecmp(res.unwritten[j].subject, people[i].subject) == 0;
 		FUZZ_CHECK(have >= people[i].cutoff || unwritten);
 	}
 	/* anyone written who was not there at that cut-off: within the budget */
