@@ -673,6 +673,15 @@ static void recheck_role(struct account_run *run, struct sr_aws_conn *c, struct 
 		}
 		if (groups || run->req->mode != SR_ENGINE_REVOKE)
 			r->cutoff = have;
+		/* a cleanup that landed but keeps some of this revocation's people
+		 * (not due yet) is not done: the job comes back for them */
+		if (run->req->mode == SR_ENGINE_CLEANUP && sr_revoke_people_left(run, existing) != 0) {
+			r->outcome = "not-due";
+			r->cutoff = sr_revoke_people_left(run, existing);
+			if (r->due == 0)
+				r->due = r->cutoff + run->e->cfg->max_session_seconds +
+					 run->e->cfg->clock_skew;
+		}
 	} else if (!was_failed) {
 		if (run->req->mode == SR_ENGINE_REVOKE)
 			role_revoke(run, c, r, want);
@@ -887,7 +896,7 @@ static void run_account(struct account_run *run)
 	run->spill = calloc(all.n + 1, sizeof(*run->spill));
 	run->n_spill = calloc(all.n + 1, sizeof(*run->n_spill));
 	run->iam = calloc(all.n + 1, sizeof(*run->iam));
-	if (run->roles == NULL || run->iam == NULL) {
+	if (run->roles == NULL || run->iam == NULL || run->spill == NULL || run->n_spill == NULL) {
 		snprintf(ar->error, sizeof(ar->error), "out of memory");
 		goto out;
 	}
