@@ -82,8 +82,11 @@ static void name_role(struct account_run *run, size_t i, const struct sr_targete
 	free(left.unwritten); /* the people are the spill's */
 }
 
+#define SPILL_NO_MEMORY ((size_t)-1)
+
 /* The people of every role short of room, each once (the latest cut-off
- * asked for). OUT *people: new array of borrowed subjects. */
+ * asked for). OUT *people: new array of borrowed subjects. SPILL_NO_MEMORY
+ * (and *people NULL) when memory ran out. */
 static size_t spilled(const struct account_run *run, size_t n_roles, struct sr_person **people)
 {
 	size_t i, j, k, n = 0, cap = 0;
@@ -101,8 +104,11 @@ static size_t spilled(const struct account_run *run, size_t n_roles, struct sr_p
 			}
 			if (n == cap) {
 				cap = cap ? 2 * cap : 64;
-				if ((grown = realloc(v, cap * sizeof(*v))) == NULL)
-					continue;
+				if ((grown = realloc(v, cap * sizeof(*v))) == NULL) {
+					free(v); /* no one may go missing: say so instead */
+					*people = NULL;
+					return SPILL_NO_MEMORY;
+				}
 				v = grown;
 			}
 			v[n++] = (struct sr_person){.subject = p->subject, .cutoff = p->cutoff};
@@ -128,6 +134,13 @@ void sr_revoke_overflow(struct account_run *run, struct sr_aws_conn *c)
 	if (strcmp(cfg->targeted_overflow, "managed") != 0 ||
 	    (n_people = spilled(run, n_roles, &people)) == 0) {
 		free(people);
+		return;
+	}
+	if (n_people == SPILL_NO_MEMORY) {
+		for (i = 0; i < n_roles; i++)
+			if (short_of_room(run, i))
+				name_role(run, i, NULL, "the role's inline policies are full, and"
+					  " memory ran out before the managed policy");
 		return;
 	}
 	if (sr_managed_read(c, &id, &doc, arn, &err) != SR_OK ||
